@@ -2,7 +2,6 @@ package hybrid
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"sync"
 	"testing"
 
@@ -62,8 +61,7 @@ func testKey(t testing.TB, s *Scheme) (*PublicKey, *PrivateKey) {
 	t.Helper()
 	o, _ := keyOnce.LoadOrStore(s, new(sync.Once))
 	o.(*sync.Once).Do(func() {
-		seed := sha256.Sum256([]byte("echorelay hybrid test key " + s.Name()))
-		pk, sk := s.DeriveKeyPair(seed[:])
+		pk, sk := s.DeriveKeyPair(vectorSeed)
 		keyCache.Store(s, &keyPair{pk.(*PublicKey), sk.(*PrivateKey)})
 	})
 	kp, _ := keyCache.Load(s)
