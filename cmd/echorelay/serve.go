@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/peers"
+	"github.com/echorelay/echorelay/store"
+)
+
+func init() {
+	register(command{"serve", "run a relay (QUIC and TCP+TLS, SQLite cache, neighbours from a peers file)", cmdServe})
+}
+
+// DefaultPort is the relay's port for QUIC (UDP) and TCP+TLS; the admin page listens on the next.
+const DefaultPort = 7788
+
+type serveConfig struct {
+	Data, Listen, Peers, Admin, Resolver, LogLevel, ReadyFile string
+	MaxStore, MailboxBytes                                    int64
+	MaxBlob                                                   int
+	MaxTTL                                                    time.Duration
+	NoTCP                                                     bool
+}
+
+func cmdServe(args []string) error {
+	var c serveConfig
+	fs := newFlags("serve", "[flags]", "Run a relay. With no flags it listens on all interfaces, port 7788 (UDP for QUIC and TCP\nfor TLS), keeps its cache and node key in the default data directory, and serves its status\npage on 127.0.0.1:7789.")
+	fs.StringVar(&c.Data, "data", defaultDataDir(), "data directory: SQLite cache, node key and certificate")
+	fs.StringVar(&c.Listen, "listen", fmt.Sprintf("0.0.0.0:%d", DefaultPort), "HOST:PORT for QUIC (UDP) and TCP+TLS; all interfaces so that the LAN can reach it")
+	fs.StringVar(&c.Peers, "peers", "", "peers file, one neighbour `host:port [fingerprint]` per line; re-read on SIGHUP (default DATA/peers)")
+	fs.StringVar(&c.Admin, "admin", fmt.Sprintf("127.0.0.1:%d", DefaultPort+1), "HOST:PORT of the status page and /status JSON; loopback only by default; \"off\" disables it")
+	fs.StringVar(&c.Resolver, "resolver", "", "DNS server IP[:port] for neighbour host names (Android has no /etc/resolv.conf)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error; no level logs blob bodies, mailbox tags or client addresses")
+	fs.StringVar(&c.ReadyFile, "ready-file", "", "write the bound addresses and fingerprint as JSON to this file once serving (for scripts and tests)")
+	fs.Int64Var(&c.MaxStore, "max-store", 1<<30, "cap on cached blob bytes; the soonest-expiring blobs are evicted first (1 GiB fits a Pi's SD card)")
+	fs.Int64Var(&c.MailboxBytes, "mailbox-quota", 64<<20, "cap on bytes cached per mailbox tag (untagged blobs fall under --max-store only)")
+	fs.IntVar(&c.MaxBlob, "max-blob", echo.DefaultMaxBlob, "largest blob in bytes (2 MiB: a McEliece public key of 1,044,992 B must fit)")
+	fs.DurationVar(&c.MaxTTL, "max-ttl", echo.DefaultMaxTTL, "longest lifetime a blob may ask for (30 days: 14 proved too short for Session's users)")
+	fs.BoolVar(&c.NoTCP, "no-tcp", false, "listen on QUIC only, not on TCP+TLS")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return userErr("serve takes only flags", "unexpected argument %q", fs.Arg(0))
+	}
+	if c.Peers == "" {
+		c.Peers = filepath.Join(c.Data, "peers")
+	}
+	if c.MaxBlob < 1024 || c.MaxBlob > 64<<20 {
+		return userErr("use a size between 1024 and 67108864", "--max-blob %d is out of range", c.MaxBlob)
+	}
+	if c.MaxTTL < time.Minute || c.MaxTTL > 365*24*time.Hour {
+		return userErr("use a duration between 1m and 8760h", "--max-ttl %s is out of range", c.MaxTTL)
+	}
+	return serve(c)
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, userErr("use debug, info, warn or error", "unknown --log-level %q", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func serve(c serveConfig) error {
+	log, err := newLogger(c.LogLevel)
+	if err != nil {
+		return err
+	}
+	if err := setupResolver(c.Resolver); err != nil {
+		return userErr("give an IP address, optionally with :port, e.g. 9.9.9.9", "--resolver: %s", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	id, err := peers.LoadOrCreateIdentity(c.Data)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(filepath.Join(c.Data, "cache.db"), store.Options{
+		MaxBytes: c.MaxStore, MaxMailboxBytes: c.MailboxBytes, Logger: log.With("part", "store"),
+	})
+	if err != nil {
+		return fmt.Errorf("failed to open cache: %w", err)
+	}
+	defer st.Close() // after the node stopped: in-flight writes finish first
+	limits := echo.DefaultLimits()
+	limits.MaxBlob, limits.MaxTTL = c.MaxBlob, c.MaxTTL
+	relay := echo.NewRelay(echo.Config{Store: storeAdapter{st}, Limits: limits, Logger: log.With("part", "relay")})
+	node, err := peers.New(peers.Config{Identity: id, Relay: relay, Listen: c.Listen, Logger: log.With("part", "peers"), NoTCP: c.NoTCP})
+	if err != nil {
+		return err
+	}
+	ps, err := peers.LoadPeersFile(c.Peers)
+	if err != nil {
+		node.Close()
+		return userErr("each line is `host:port [fingerprint]`, # starts a comment", "%s", err)
+	}
+	node.SetPeers(ps)
+
+	started := time.Now()
+	var adminAddr string
+	if c.Admin != "off" {
+		ln, err := net.Listen("tcp", c.Admin)
+		if err != nil {
+			node.Close()
+			return fmt.Errorf("failed to listen for the status page on %s: %w", c.Admin, err)
+		}
+		adminAddr = ln.Addr().String()
+		srv := &http.Server{Handler: adminHandler(&adminState{node: node, relay: relay, store: st, started: started}), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+	}
+	host, _, _ := net.SplitHostPort(c.Listen)
+	listen := net.JoinHostPort(host, fmt.Sprint(node.Port()))
+	log.Info("relay listening", "addr", listen, "tcp", !c.NoTCP, "fingerprint", id.Fingerprint, "data", c.Data,
+		"peers", c.Peers, "neighbours", len(ps), "admin", adminAddr, "version", version)
+	if c.ReadyFile != "" {
+		b, _ := json.Marshal(map[string]any{"listen": listen, "port": node.Port(), "admin": adminAddr, "fingerprint": id.Fingerprint, "pid": os.Getpid()})
+		if err := os.WriteFile(c.ReadyFile+".tmp", b, 0o644); err == nil {
+			os.Rename(c.ReadyFile+".tmp", c.ReadyFile)
+		}
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx) }()
+	for {
+		select {
+		case <-hup:
+			ps, err := peers.LoadPeersFile(c.Peers)
+			if err != nil {
+				log.Error("peers file not reloaded, keeping the old list", "err", err)
+				continue
+			}
+			node.SetPeers(ps)
+			log.Info("peers file reloaded", "neighbours", len(ps))
+		case err := <-done:
+			log.Info("relay stopping: finishing cache writes")
+			return err
+		}
+	}
+}
+
+// adminState is what the status endpoints read.
+type adminState struct {
+	node    *peers.Node
+	relay   *echo.Relay
+	store   *store.Store
+	started time.Time
+}
+
+func (a *adminState) status() map[string]any {
+	s := a.relay.Snapshot()
+	ss := a.store.Stats()
+	l := a.relay.Limits()
+	return map[string]any{
+		"version":       version,
+		"fingerprint":   a.node.Fingerprint(),
+		"port":          a.node.Port(),
+		"uptime_s":      int64(time.Since(a.started).Seconds()),
+		"neighbours":    a.node.Neighbours(),
+		"neighbours_up": s.Neighbours,
+		"cache": map[string]any{
+			"blobs": ss.Blobs, "bytes": ss.Bytes, "max_bytes": ss.MaxBytes, "evicted": ss.Evicted, "swept": ss.Swept,
+		},
+		"blobs_received":  s.Received,
+		"blobs_stored":    s.Stored,
+		"blobs_duplicate": s.Duplicates,
+		"blobs_relayed":   s.Relayed,
+		"queue_drops":     s.QueueDrops,
+		"rejects":         s.Rejects,
+		"limits":          map[string]any{"max_blob": l.MaxBlob, "max_ttl_s": int64(l.MaxTTL.Seconds()), "max_skew_s": int64(l.MaxSkew.Seconds())},
+	}
+}
+
+func adminHandler(a *adminState) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(a.status())
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "echorelay %s\nstatus: /status\n", version)
+	})
+	return mux
+}
+
+var errNoBlobs = errors.New("no blobs")
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || strings.Contains(fmt.Sprint(err), "deadline exceeded")
+}

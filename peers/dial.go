@@ -1,0 +1,177 @@
+package peers
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Backoff of a dialer: the first retry comes within 1 s of a failure (Spot-On-Lite waits 90 s),
+// then the delay doubles up to BackoffMax; each delay is drawn from [d/2, d) ("equal jitter") so
+// that relays restarted together do not dial in lockstep.
+const (
+	BackoffBase   = time.Second
+	BackoffMax    = 60 * time.Second
+	stableLinkFor = 30 * time.Second // a link that lived this long resets the backoff
+)
+
+func backoff(attempt int) time.Duration {
+	d := BackoffMax
+	if attempt < 6 {
+		d = min(BackoffBase<<attempt, BackoffMax)
+	}
+	return d/2 + rand.N(d/2)
+}
+
+// NeighbourStatus describes one configured or inbound neighbour for status pages.
+type NeighbourStatus struct {
+	Peer      string    `json:"peer"`
+	State     string    `json:"state"` // "up", "connecting", "backoff"
+	Transport string    `json:"transport,omitempty"`
+	Since     time.Time `json:"since"`
+	LastError string    `json:"last_error,omitempty"`
+	BlobsIn   int64     `json:"blobs_in"`
+	BlobsOut  int64     `json:"blobs_out"`
+	Inbound   bool      `json:"inbound,omitempty"`
+}
+
+type dialer struct {
+	n      *Node
+	p      Peer
+	ctx    context.Context
+	cancel context.CancelFunc
+	kick   chan struct{}
+
+	mu      sync.Mutex // guards the fields below
+	state   string
+	since   time.Time
+	lastErr string
+	cur     *link
+}
+
+func (d *dialer) stop() { d.cancel() }
+
+func (d *dialer) set(state, lastErr string) {
+	d.mu.Lock()
+	d.state, d.since = state, time.Now()
+	if lastErr != "" {
+		d.lastErr = lastErr
+	}
+	d.mu.Unlock()
+}
+
+func (d *dialer) run() {
+	defer d.n.wg.Done()
+	attempt := 0
+	for {
+		d.set("connecting", "")
+		s, err := d.n.dialStream(d.ctx, d.p)
+		if err == nil {
+			start := time.Now()
+			d.set("up", "")
+			reason := d.n.serve(s, &d.p)
+			if time.Since(start) >= stableLinkFor {
+				attempt = 0
+			}
+			d.set("backoff", reason)
+			d.n.log.Info("neighbour link down", "peer", d.p.String(), "reason", reason)
+		} else {
+			d.set("backoff", err.Error())
+			d.n.log.Debug("dial failed", "peer", d.p.String(), "err", err)
+		}
+		if d.ctx.Err() != nil {
+			return
+		}
+		t := time.NewTimer(backoff(attempt))
+		attempt++
+		select {
+		case <-t.C:
+		case <-d.kick:
+			t.Stop()
+			attempt = 0
+		case <-d.ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+func (n *Node) dialStream(ctx context.Context, p Peer) (stream, error) {
+	if p.Scheme == SchemeTLS {
+		return dialTLS(ctx, p, n.cfg.Identity)
+	}
+	return n.quic.dial(ctx, p, n.cfg.Identity)
+}
+
+// SetPeers replaces the configured neighbours (the peers file, at start and on SIGHUP): new
+// lines start dialing, removed lines stop and their links close, kept lines retry now if they
+// were backing off.
+func (n *Node) SetPeers(ps []Peer) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ctx.Err() != nil {
+		return
+	}
+	n.peers = append([]Peer(nil), ps...)
+	want := map[string]Peer{}
+	for _, p := range ps {
+		want[p.Key()] = p
+	}
+	for k, d := range n.dialers {
+		if _, ok := want[k]; !ok {
+			d.stop()
+			delete(n.dialers, k)
+		}
+	}
+	for k, p := range want {
+		if d, ok := n.dialers[k]; ok {
+			select {
+			case d.kick <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		ctx, cancel := context.WithCancel(n.ctx)
+		d := &dialer{n: n, p: p, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
+		n.dialers[k] = d
+		n.wg.Add(1)
+		go d.run()
+	}
+	// Links of removed lines: dialed ones end with their dialer's context; inbound neighbours
+	// that no longer match are closed.
+	for l := range n.links {
+		if l.dialed != nil {
+			if _, ok := want[l.dialed.Key()]; !ok {
+				go l.close(nil)
+			}
+		}
+	}
+}
+
+// Neighbours reports every configured neighbour and every inbound neighbour link.
+func (n *Node) Neighbours() []NeighbourStatus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []NeighbourStatus
+	for _, d := range n.dialers {
+		d.mu.Lock()
+		st := NeighbourStatus{Peer: d.p.String(), State: d.state, Since: d.since, LastError: d.lastErr}
+		d.mu.Unlock()
+		for l := range n.links {
+			if l.dialed != nil && l.dialed.Key() == d.p.Key() {
+				st.Transport, st.BlobsIn, st.BlobsOut = l.s.transport, l.in.Load(), l.outN.Load()
+			}
+		}
+		out = append(out, st)
+	}
+	for l := range n.links {
+		if l.dialed == nil && l.neighbour != "" {
+			out = append(out, NeighbourStatus{Peer: n.peerName(l), State: "up", Transport: l.s.transport,
+				Since: l.since, BlobsIn: l.in.Load(), BlobsOut: l.outN.Load(), Inbound: true})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Peer < out[j].Peer })
+	return out
+}

@@ -1,0 +1,16 @@
+// Package peers moves echorelay frames over the network: QUIC (quic.go) and TCP+TLS (tls.go)
+// transports, the node's key and self-signed certificate (identity.go), the peers file
+// (peersfile.go), one link per connection with one reader, one writer and bounded queues
+// between (link.go), dialing configured neighbours with capped exponential backoff and jitter
+// (dial.go), and the client side of the protocol used by `echorelay put/get` (client.go).
+//
+// Who calls it: cmd/echorelay builds a Node around an echo.Relay. It never interprets an
+// envelope beyond handing it to the relay, and never logs a blob body, a mailbox tag or a
+// client's address (neighbour addresses come from the operator's own peers file and may be
+// logged).
+//
+// Link states, per dialed neighbour:
+//
+//	idle ──dial──▶ connecting ──TLS+HELLO ok──▶ up ──error/close──▶ backoff ──timer/SIGHUP──▶ connecting
+//	                    └──────────fail──────────────────────────────▶ backoff
+package peers

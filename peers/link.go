@@ -1,0 +1,373 @@
+package peers
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+)
+
+// Queue sizes and deadlines of one link. A link holds at most Window envelopes in flight to
+// the store, QueueBlobs/QueueBytes of floods waiting for a slow neighbour (then drops and
+// counts), and OutDepth reliable frames (fetch answers; the reader waits when it is full, which
+// slows only that link).
+const (
+	Window           = 256
+	QueueBlobs       = 4096
+	QueueBytes       = 16 << 20
+	OutDepth         = 64
+	HandshakeTimeout = 10 * time.Second // TLS plus HELLO must complete within this
+	WriteTimeout     = 30 * time.Second // a frame write stalled this long closes the link
+	maxSubscriptions = 4
+	writeBufSize     = 64 << 10
+)
+
+// stream is one transport connection's byte stream as a link sees it.
+type stream struct {
+	rw          io.ReadWriter
+	close       func(code uint64, reason string)
+	setDeadline func(read bool, t time.Time) error
+	remote      net.Addr
+	peerFP      string // fingerprint of the certificate the other side presented, or ""
+	transport   string // "quic" or "tls"
+}
+
+type outFrame struct {
+	t      echo.FrameType
+	prefix []byte
+	body   []byte
+	ack    bool // releases a window slot once written
+}
+
+// link runs one connection: a reader goroutine, a writer goroutine, bounded queues between.
+type link struct {
+	node   *Node
+	s      stream
+	dialed *Peer // the peers-file line we dialed, nil for inbound links
+
+	neighbour string // fingerprint once recognised as a neighbour relay
+	hello     echo.Hello
+
+	acks   chan outFrame // ACK/ERROR for SUBMITs; capacity Window, never blocks
+	out    chan outFrame // reliable frames produced by the reader and subscriptions
+	blobs  chan outFrame // floods to a neighbour; dropped when full
+	qbytes atomic.Int64
+	window chan struct{}
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+	closed    chan struct{}
+	subs      atomic.Int32
+	since     time.Time
+	in, outN  atomic.Int64
+	reason    atomic.Value // string: why it closed
+}
+
+func newLink(n *Node, s stream, dialed *Peer) *link {
+	ctx, cancel := context.WithCancel(n.ctx)
+	return &link{node: n, s: s, dialed: dialed, ctx: ctx, cancel: cancel,
+		acks: make(chan outFrame, Window), out: make(chan outFrame, OutDepth),
+		blobs: make(chan outFrame, QueueBlobs), window: make(chan struct{}, Window),
+		closed: make(chan struct{}), since: time.Now()}
+}
+
+// Neighbour implements echo.Link.
+func (l *link) Neighbour() string { return l.neighbour }
+
+// SendBlob implements echo.Link: queue a BLOB without blocking.
+func (l *link) SendBlob(env []byte) bool {
+	if l.qbytes.Load()+int64(len(env)) > QueueBytes {
+		return false
+	}
+	select {
+	case l.blobs <- outFrame{t: echo.FrameBlob, body: env}:
+		l.qbytes.Add(int64(len(env)))
+		return true
+	default:
+		return false
+	}
+}
+
+// send queues a reliable frame, waiting while the queue is full.
+func (l *link) send(f outFrame) error {
+	select {
+	case l.out <- f:
+		return nil
+	case <-l.closed:
+		return net.ErrClosed
+	}
+}
+
+func (l *link) frame(f echo.Frame) outFrame { return outFrame{t: f.Type, body: f.Body} }
+
+// run serves the link until it closes; it returns the reason.
+func (l *link) run() string {
+	go l.writeLoop()
+	l.send(l.frame(l.node.hello().Frame()))
+	err := l.readLoop()
+	l.close(err)
+	return l.reason.Load().(string)
+}
+
+func (l *link) close(err error) {
+	l.closeOnce.Do(func() {
+		reason := "closed"
+		code := uint64(0)
+		switch {
+		case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			reason = "timeout"
+		default:
+			var pe *echo.Error
+			if errors.As(err, &pe) {
+				reason = pe.Code.String()
+				code = uint64(pe.Code)
+			} else {
+				reason = err.Error()
+			}
+		}
+		l.reason.Store(reason)
+		if l.neighbour != "" {
+			l.node.relay.RemoveNeighbour(l)
+		}
+		l.cancel()
+		close(l.closed)
+		l.s.close(code, reason)
+	})
+}
+
+// fatal sends a link-level ERROR, then closes.
+func (l *link) fatal(err error) error {
+	pe := echo.AsError(err)
+	f := echo.ErrorFrame{Req: 0, Err: pe}.Frame()
+	l.s.setDeadline(false, time.Now().Add(time.Second))
+	l.s.rw.Write(echo.AppendFrame(nil, f.Type, f.Body))
+	return err
+}
+
+func (l *link) readLoop() error {
+	r := bufio.NewReaderSize(l.s.rw, 32<<10)
+	max := l.node.relay.Limits().MaxFrame()
+	l.s.setDeadline(true, time.Now().Add(HandshakeTimeout))
+	f, err := echo.ReadFrame(r, max)
+	if err != nil {
+		if errors.Is(err, echo.ErrMalformed) {
+			return l.fatal(err)
+		}
+		return err
+	}
+	if f.Type != echo.FrameHello {
+		return l.fatal(fmt.Errorf("%w: first frame must be HELLO", echo.ErrMalformed))
+	}
+	if len(f.Body) >= 2 && binary.BigEndian.Uint16(f.Body) != echo.Version {
+		return l.fatal(fmt.Errorf("%w: peer speaks version %d, we speak %d", echo.ErrUnsupportedVersion, binary.BigEndian.Uint16(f.Body), echo.Version))
+	}
+	h, err := echo.ParseHello(f.Body)
+	if err != nil {
+		return l.fatal(err)
+	}
+	l.hello = h
+	if err := l.node.admit(l); err != nil {
+		return l.fatal(err)
+	}
+	l.s.setDeadline(true, time.Time{})
+	for {
+		f, err := echo.ReadFrame(r, max)
+		if err != nil {
+			if errors.Is(err, echo.ErrMalformed) {
+				l.node.relay.Reject(echo.CodeMalformed)
+				return l.fatal(err)
+			}
+			return err
+		}
+		if err := l.handle(f); err != nil {
+			return err
+		}
+	}
+}
+
+func (l *link) acquire() error {
+	select {
+	case l.window <- struct{}{}:
+		return nil
+	case <-l.closed:
+		return net.ErrClosed
+	}
+}
+
+func (l *link) handle(f echo.Frame) error {
+	relay := l.node.relay
+	switch f.Type {
+	case echo.FrameBlob:
+		if l.neighbour == "" {
+			relay.Reject(echo.CodeNotNeighbour)
+			return l.fatal(echo.ErrNotNeighbour)
+		}
+		l.in.Add(1)
+		if err := l.acquire(); err != nil {
+			return err
+		}
+		relay.Accept(f.Body, l, func(id echo.ID, inserted bool, err error) {
+			<-l.window
+			if err != nil {
+				l.node.log.Debug("dropped blob from neighbour", "id", id.Short(), "reason", echo.CodeOf(err).String())
+			}
+		})
+	case echo.FrameSubmit:
+		s, err := echo.ParseSubmit(f.Body)
+		if err != nil {
+			return l.fatal(err)
+		}
+		if err := l.acquire(); err != nil {
+			return err
+		}
+		if err := l.node.admitSubmit(l, s.Envelope); err != nil {
+			relay.Reject(echo.CodeOf(err))
+			l.acks <- l.frame(echo.ErrorFrame{Req: s.Req, Err: echo.AsError(err)}.Frame()).withAck()
+			return nil
+		}
+		relay.Accept(s.Envelope, l, func(id echo.ID, inserted bool, err error) {
+			var fr echo.Frame
+			if err != nil {
+				fr = echo.ErrorFrame{Req: s.Req, Err: echo.AsError(err)}.Frame()
+			} else {
+				st := uint8(echo.AckStored)
+				if !inserted {
+					st = echo.AckDuplicate
+				}
+				fr = echo.Ack{Req: s.Req, ID: id, Status: st}.Frame()
+			}
+			l.acks <- l.frame(fr).withAck()
+		})
+	case echo.FrameFetch:
+		q, err := echo.ParseFetch(f.Body)
+		if err != nil {
+			return l.fatal(err)
+		}
+		return l.fetchPage(q.Req, q.Tags, q.After, int(q.Limit))
+	case echo.FrameSubscribe:
+		q, err := echo.ParseSubscribe(f.Body)
+		if err != nil {
+			return l.fatal(err)
+		}
+		if l.subs.Add(1) > maxSubscriptions {
+			l.subs.Add(-1)
+			return l.send(l.frame(echo.ErrorFrame{Req: q.Req, Err: &echo.Error{Code: echo.CodeRateLimited, Msg: "too many subscriptions on one link"}}.Frame()))
+		}
+		go l.subscribe(q)
+	case echo.FramePing:
+		nonce, err := echo.ParseNonce(f.Body)
+		if err != nil {
+			return l.fatal(err)
+		}
+		return l.send(l.frame(echo.PongFrame(nonce)))
+	case echo.FrameHello:
+		return l.fatal(fmt.Errorf("%w: second HELLO", echo.ErrMalformed))
+	case echo.FrameError:
+		if e, err := echo.ParseErrorFrame(f.Body); err == nil && e.Req == 0 {
+			return fmt.Errorf("peer closed the link: %w", e.Err)
+		}
+	default:
+		// PONG, and frame types of later versions: skipped (PROTOCOL.md section 3).
+	}
+	return nil
+}
+
+func (o outFrame) withAck() outFrame { o.ack = true; return o }
+
+func (l *link) fetchPage(req uint32, tags []echo.Tag, after uint64, limit int) error {
+	var sendErr error
+	next, more, err := l.node.relay.Fetch(tags, after, limit, func(seq uint64, env []byte) {
+		if sendErr == nil {
+			sendErr = l.send(l.frame(echo.Item{Req: req, Seq: seq, Envelope: env}.Frame()))
+		}
+	})
+	if sendErr != nil {
+		return sendErr
+	}
+	if err != nil {
+		l.node.log.Warn("fetch failed", "err", err)
+		return l.send(l.frame(echo.ErrorFrame{Req: req, Err: echo.AsError(fmt.Errorf("%w: fetch failed", echo.ErrInternal))}.Frame()))
+	}
+	return l.send(l.frame(echo.End{Req: req, Next: next, More: more}.Frame()))
+}
+
+func (l *link) subscribe(q echo.Subscribe) {
+	defer l.subs.Add(-1)
+	wake, stop := l.node.relay.Watch()
+	defer stop()
+	cursor, first := q.After, true
+	for {
+		var sendErr error
+		next, more, err := l.node.relay.Fetch(q.Tags, cursor, 0, func(seq uint64, env []byte) {
+			if sendErr == nil {
+				sendErr = l.send(l.frame(echo.Item{Req: q.Req, Seq: seq, Envelope: env}.Frame()))
+			}
+		})
+		if sendErr != nil || err != nil {
+			return
+		}
+		cursor = next
+		if more {
+			continue
+		}
+		if first {
+			first = false
+			if l.send(l.frame(echo.End{Req: q.Req, Next: next}.Frame())) != nil {
+				return
+			}
+		}
+		select {
+		case <-wake:
+		case <-l.closed:
+			return
+		}
+	}
+}
+
+func (l *link) writeLoop() {
+	w := bufio.NewWriterSize(l.s.rw, writeBufSize)
+	var hdr [5]byte
+	for {
+		var f outFrame
+		select {
+		case f = <-l.acks:
+		case f = <-l.out:
+		case f = <-l.blobs:
+			l.qbytes.Add(-int64(len(f.body)))
+		case <-l.closed:
+			return
+		}
+		binary.BigEndian.PutUint32(hdr[:], uint32(1+len(f.prefix)+len(f.body)))
+		hdr[4] = byte(f.t)
+		l.s.setDeadline(false, time.Now().Add(WriteTimeout))
+		w.Write(hdr[:])
+		w.Write(f.prefix)
+		if _, err := w.Write(f.body); err != nil {
+			l.close(err)
+			return
+		}
+		if f.t == echo.FrameBlob {
+			l.outN.Add(1)
+		}
+		if f.ack {
+			<-l.window
+		}
+		if len(l.acks) == 0 && len(l.out) == 0 && len(l.blobs) == 0 {
+			if err := w.Flush(); err != nil {
+				l.close(err)
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,294 @@
+package peers
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+)
+
+// ALPN is the TLS application protocol of echorelay links on QUIC and TCP+TLS.
+const ALPN = "echorelay/1"
+
+// DefaultMaxConns caps concurrent connections (clients and neighbours together).
+const DefaultMaxConns = 512
+
+// Config for New.
+type Config struct {
+	Identity *Identity
+	Relay    *echo.Relay
+	Listen   string       // host:port for QUIC (UDP) and TCP+TLS on the same port number
+	Logger   *slog.Logger // nil discards
+	MaxConns int          // 0 is DefaultMaxConns
+	NoTCP    bool         // do not listen on TCP+TLS
+	// SubmitCheck, when set, runs before a client's envelope is accepted (rate limits,
+	// stamps); a non-nil error is sent to the client.
+	SubmitCheck func(remote net.Addr, env []byte) error
+}
+
+// Node is a relay's network side: listeners, links and the dialers of configured neighbours.
+type Node struct {
+	cfg   Config
+	relay *echo.Relay
+	log   *slog.Logger
+	ctx   context.Context
+	stop  context.CancelFunc
+
+	quic *quicSide
+	tcp  net.Listener
+	port int
+
+	mu      sync.Mutex // guards links, dialers, peers
+	links   map[*link]struct{}
+	dialers map[string]*dialer
+	peers   []Peer
+	conns   atomic.Int32
+	wg      sync.WaitGroup
+
+	refused atomic.Int64 // connections refused over MaxConns
+}
+
+// New binds the listeners. Run serves them.
+func New(cfg Config) (*Node, error) {
+	if cfg.Identity == nil || cfg.Relay == nil {
+		return nil, errors.New("peers: Identity and Relay are required")
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	n := &Node{cfg: cfg, relay: cfg.Relay, log: cfg.Logger, links: map[*link]struct{}{}, dialers: map[string]*dialer{}}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	n.ctx, n.stop = context.WithCancel(context.Background())
+	host, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q is not host:port: %w", cfg.Listen, err)
+	}
+	// Bind UDP first; with port 0, TCP takes the same number, retrying if it is taken.
+	for try := 0; ; try++ {
+		q, err := listenQUIC(n, net.JoinHostPort(host, port))
+		if err != nil {
+			return nil, fmt.Errorf("failed to listen on UDP %s: %w", cfg.Listen, err)
+		}
+		n.quic, n.port = q, q.port()
+		if cfg.NoTCP {
+			break
+		}
+		tl, err := listenTLS(n, net.JoinHostPort(host, strconv.Itoa(n.port)))
+		if err == nil {
+			n.tcp = tl
+			break
+		}
+		q.close()
+		if port != "0" || try >= 20 {
+			return nil, fmt.Errorf("failed to listen on TCP %s: %w", cfg.Listen, err)
+		}
+	}
+	return n, nil
+}
+
+// Port is the bound port number (UDP and TCP).
+func (n *Node) Port() int { return n.port }
+
+// Fingerprint is this node's identity.
+func (n *Node) Fingerprint() string { return n.cfg.Identity.Fingerprint }
+
+func (n *Node) hello() echo.Hello {
+	l := n.relay.Limits()
+	return echo.Hello{Version: echo.Version, Role: echo.RoleRelay, MaxBlob: uint32(l.MaxBlob),
+		MaxTTL: uint32(l.MaxTTL / time.Second), ListenPort: uint16(n.port)}
+}
+
+// Run serves until ctx is done, then closes every link and listener.
+func (n *Node) Run(ctx context.Context) error {
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.quic.acceptLoop() }()
+	if n.tcp != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); acceptTLS(n) }()
+	}
+	select {
+	case <-ctx.Done():
+	case <-n.ctx.Done():
+	}
+	n.Close()
+	return nil
+}
+
+// Close stops dialers, closes links and listeners. Idempotent.
+func (n *Node) Close() {
+	n.stop()
+	n.mu.Lock()
+	for _, d := range n.dialers {
+		d.stop()
+	}
+	ls := make([]*link, 0, len(n.links))
+	for l := range n.links {
+		ls = append(ls, l)
+	}
+	n.mu.Unlock()
+	for _, l := range ls {
+		l.close(nil)
+	}
+	if n.tcp != nil {
+		n.tcp.Close()
+	}
+	n.quic.close()
+	n.wg.Wait()
+}
+
+// serve runs a link to its end; it is called on the connection's own goroutine.
+func (n *Node) serve(s stream, dialed *Peer) string {
+	l := newLink(n, s, dialed)
+	n.mu.Lock()
+	n.links[l] = struct{}{}
+	n.mu.Unlock()
+	reason := l.run()
+	n.mu.Lock()
+	delete(n.links, l)
+	n.mu.Unlock()
+	return reason
+}
+
+// connSlot reserves one of MaxConns; false means refuse.
+func (n *Node) connSlot() bool {
+	if n.conns.Add(1) > int32(n.cfg.MaxConns) {
+		n.conns.Add(-1)
+		n.refused.Add(1)
+		return false
+	}
+	return true
+}
+
+func (n *Node) connDone() { n.conns.Add(-1) }
+
+// admit decides a link's role after its HELLO.
+func (n *Node) admit(l *link) error {
+	if l.hello.Role != echo.RoleRelay {
+		if l.dialed != nil {
+			return fmt.Errorf("%w: %s answered as a client, not a relay", echo.ErrNotNeighbour, l.dialed)
+		}
+		return nil
+	}
+	if l.dialed != nil {
+		l.neighbour = l.s.peerFP
+	} else if l.s.peerFP != "" && n.isNeighbour(l.s.peerFP, l.s.remote, l.hello.ListenPort) {
+		l.neighbour = l.s.peerFP
+	}
+	if l.neighbour != "" {
+		n.relay.AddNeighbour(l)
+		n.log.Info("neighbour link up", "peer", n.peerName(l), "transport", l.s.transport, "fingerprint", l.neighbour[:16])
+	}
+	return nil
+}
+
+func (n *Node) admitSubmit(l *link, env []byte) error {
+	if n.cfg.SubmitCheck == nil || l.neighbour != "" {
+		return nil
+	}
+	return n.cfg.SubmitCheck(l.s.remote, env)
+}
+
+// isNeighbour matches an inbound relay against the peers file: by pin, or for unpinned lines by
+// source IP and HELLO listen_port.
+func (n *Node) isNeighbour(fp string, remote net.Addr, listenPort uint16) bool {
+	n.mu.Lock()
+	ps := append([]Peer(nil), n.peers...)
+	n.mu.Unlock()
+	var rip net.IP
+	switch a := remote.(type) {
+	case *net.UDPAddr:
+		rip = a.IP
+	case *net.TCPAddr:
+		rip = a.IP
+	}
+	for _, p := range ps {
+		if p.Pin != "" {
+			if p.Pin == fp {
+				return true
+			}
+			continue
+		}
+		host, port, _ := net.SplitHostPort(p.Addr)
+		if port != strconv.Itoa(int(listenPort)) || rip == nil {
+			continue
+		}
+		ips := []net.IP{net.ParseIP(host)}
+		if ips[0] == nil {
+			ctx, cancel := context.WithTimeout(n.ctx, 3*time.Second)
+			addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+			cancel()
+			if err != nil {
+				continue
+			}
+			ips = ips[:0]
+			for _, a := range addrs {
+				ips = append(ips, a.IP)
+			}
+		}
+		for _, ip := range ips {
+			if ip.Equal(rip) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// peerName is the peers-file line of a neighbour link, or a fingerprint prefix for inbound ones.
+// Neighbour addresses come from the operator's own file, so they may be logged.
+func (n *Node) peerName(l *link) string {
+	if l.dialed != nil {
+		return l.dialed.String()
+	}
+	return "inbound " + l.neighbour[:16]
+}
+
+func (n *Node) serverTLS() *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{n.cfg.Identity.Cert},
+		ClientAuth:   tls.RequestClientCert, // relays present their node certificate, clients none
+		NextProtos:   []string{ALPN},
+		MinVersion:   tls.VersionTLS13,
+	}
+}
+
+// clientTLS verifies a pin when given; otherwise any certificate is accepted (opportunistic:
+// the link is encrypted, the peer unauthenticated).
+func clientTLS(id *Identity, pin string) *tls.Config {
+	c := &tls.Config{
+		InsecureSkipVerify: true, // self-signed node certificates; verified by pin below
+		NextProtos:         []string{ALPN},
+		MinVersion:         tls.VersionTLS13,
+		ServerName:         "echorelay",
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("relay presented no certificate")
+			}
+			if pin != "" && Fingerprint(cs.PeerCertificates[0]) != pin {
+				return fmt.Errorf("relay fingerprint %s does not match the pin %s", Fingerprint(cs.PeerCertificates[0])[:16], pin[:16])
+			}
+			return nil
+		},
+	}
+	if id != nil {
+		c.Certificates = []tls.Certificate{id.Cert}
+	}
+	return c
+}
+
+func peerFingerprint(cs tls.ConnectionState) string {
+	if len(cs.PeerCertificates) == 0 {
+		return ""
+	}
+	return Fingerprint(cs.PeerCertificates[0])
+}

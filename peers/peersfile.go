@@ -1,0 +1,100 @@
+package peers
+
+import (
+	"bufio"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Transport schemes in the peers file.
+const (
+	SchemeQUIC = "quic"
+	SchemeTLS  = "tls"
+)
+
+// Peer is one line of the peers file.
+type Peer struct {
+	Scheme string // SchemeQUIC or SchemeTLS
+	Addr   string // host:port
+	Pin    string // optional lowercase hex fingerprint
+}
+
+// Key identifies the line for reloads.
+func (p Peer) Key() string { return p.Scheme + "://" + p.Addr + " " + p.Pin }
+
+func (p Peer) String() string { return p.Scheme + "://" + p.Addr }
+
+// LoadPeersFile reads a peers file; a missing file is an empty list.
+func LoadPeersFile(path string) ([]Peer, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to open peers file: %w", err)
+	}
+	defer f.Close()
+	ps, err := ParsePeers(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ps, nil
+}
+
+// ParsePeers reads `[scheme://]host:port [fingerprint]` lines with # comments.
+func ParsePeers(r io.Reader) ([]Peer, error) {
+	var out []Peer
+	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		p, err := parsePeerFields(fields)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		out = append(out, p)
+	}
+	return out, sc.Err()
+}
+
+// ParsePeer reads one `[scheme://]host:port [fingerprint]` entry.
+func ParsePeer(s string) (Peer, error) { return parsePeerFields(strings.Fields(s)) }
+
+func parsePeerFields(fields []string) (Peer, error) {
+	if len(fields) == 0 || len(fields) > 2 {
+		return Peer{}, fmt.Errorf("want `host:port [fingerprint]`")
+	}
+	p := Peer{Scheme: SchemeQUIC, Addr: fields[0]}
+	if i := strings.Index(p.Addr, "://"); i >= 0 {
+		p.Scheme, p.Addr = strings.ToLower(p.Addr[:i]), p.Addr[i+3:]
+	}
+	if p.Scheme != SchemeQUIC && p.Scheme != SchemeTLS {
+		return Peer{}, fmt.Errorf("unknown scheme %q (use quic:// or tls://)", p.Scheme)
+	}
+	host, port, err := net.SplitHostPort(p.Addr)
+	if err != nil || host == "" {
+		return Peer{}, fmt.Errorf("%q is not host:port", p.Addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return Peer{}, fmt.Errorf("port %q is not 1..65535", port)
+	}
+	if len(fields) == 2 {
+		pin := strings.ToLower(strings.TrimPrefix(fields[1], "sha256:"))
+		if b, err := hex.DecodeString(pin); err != nil || len(b) != 32 {
+			return Peer{}, fmt.Errorf("fingerprint must be 64 hex characters")
+		}
+		p.Pin = pin
+	}
+	return p, nil
+}

@@ -1,0 +1,69 @@
+package peers
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"time"
+)
+
+// The TCP+TLS transport, for networks that block UDP: the TLS stream carries frames directly.
+
+func listenTLS(n *Node, addr string) (net.Listener, error) {
+	return net.Listen("tcp", addr)
+}
+
+func acceptTLS(n *Node) {
+	for {
+		c, err := n.tcp.Accept()
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		if !n.connSlot() {
+			c.Close()
+			continue
+		}
+		go func() {
+			defer n.connDone()
+			tc := tls.Server(c, n.serverTLS())
+			ctx, cancel := context.WithTimeout(n.ctx, HandshakeTimeout)
+			err := tc.HandshakeContext(ctx)
+			cancel()
+			if err != nil {
+				c.Close()
+				return
+			}
+			n.serve(tlsStream(tc), nil)
+		}()
+	}
+}
+
+func tlsStream(tc *tls.Conn) stream {
+	return stream{
+		rw:    tc,
+		close: func(uint64, string) { tc.Close() },
+		setDeadline: func(read bool, t time.Time) error {
+			if read {
+				return tc.SetReadDeadline(t)
+			}
+			return tc.SetWriteDeadline(t)
+		},
+		remote:    tc.RemoteAddr(),
+		peerFP:    peerFingerprint(tc.ConnectionState()),
+		transport: "tls",
+	}
+}
+
+func dialTLS(ctx context.Context, p Peer, id *Identity) (stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
+	defer cancel()
+	d := tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 15 * time.Second}, Config: clientTLS(id, p.Pin)}
+	c, err := d.DialContext(ctx, "tcp", p.Addr)
+	if err != nil {
+		return stream{}, err
+	}
+	return tlsStream(c.(*tls.Conn)), nil
+}
