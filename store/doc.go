@@ -1,0 +1,88 @@
+// Package store is the relay's blob cache: one SQLite file holding the
+// opaque envelopes a relay keeps for offline friends and floods to its
+// neighbours.
+//
+// The relay (package echo's server side, through cmd/echorelay) calls Put
+// for every blob it accepts, Has to drop re-flooded duplicates early,
+// Fetch to page a mailbox or the whole store out by cursor, and RangeIDs
+// for set reconciliation with neighbours. The store never parses an
+// envelope, never checks that ID is its hash, and never validates an
+// expiry beyond refusing one that has already passed (ErrExpired): those
+// are the caller's job. It imports no other package of this project.
+//
+// # Data model
+//
+// A blob is (ID, Tag, Expiry, Envelope). Every insert gets a Seq, the
+// table's AUTOINCREMENT rowid: strictly increasing, never reused, also
+// across restarts, so it is a cursor a client can resume from. Blobs are
+// unique by ID: Put of a present ID reports inserted=false, including two
+// equal puts in one batch. Expired blobs (expiry <= now) are never returned
+// by Get, Fetch or RangeIDs; Has still reports them until the sweep (at
+// Open and every SweepEvery) deletes them, so a blob flooded back after it
+// expired is not stored again.
+//
+// # Limits
+//
+//   - MaxBytes caps the envelope bytes of the whole store. A Put that would
+//     exceed it evicts the blobs that expire soonest, but only blobs that
+//     expire before the new one, and only if that frees enough; otherwise
+//     it fails with ErrFull and evicts nothing. SQLITE_FULL (disk full,
+//     max_page_count) also fails just the affected Put with ErrFull.
+//   - A non-zero tag is a mailbox with MaxMailboxBlobs and MaxMailboxBytes:
+//     beyond them Put fails with ErrQuotaExceeded. Untagged blobs only
+//     count against MaxBytes.
+//
+// ErrFull and ErrQuotaExceeded are *RejectError values whose Reason method
+// gives the wire reason ("store_full", "quota_exceeded"), so the protocol
+// layer can recognise them without importing this package.
+//
+// # Writes and durability
+//
+// One goroutine, the committer, owns the only write connection. Puts are
+// queued to it; it gathers them for up to CommitDelay or MaxBatch puts,
+// runs them in one transaction with prepared statements, commits, and only
+// then completes them: Put returns, PutAsync calls back. One fsync thus
+// covers a whole batch, which is what makes synchronous=FULL affordable.
+//
+// The file is in WAL mode with synchronous=FULL: every commit fsyncs the
+// WAL before Put returns, so an acknowledged blob survives both kill -9 and
+// a power cut. synchronous=NORMAL would survive a process crash too, but a
+// power cut could silently drop the last commits before the next
+// checkpoint — blobs the relay already acknowledged upstream and will not
+// be sent again. A Raspberry Pi loses power far more often than a server,
+// and group commit makes FULL cheap (see the measurements below), so FULL.
+//
+// A statement that fails inside a batch (SQLITE_FULL above all) rolls the
+// transaction back; the batch is retried without that put, so the others
+// still commit and nothing committed earlier is touched. If COMMIT itself
+// fails for lack of space, each put is retried in its own transaction.
+//
+// Close stops accepting puts, commits everything already queued (their
+// callbacks run) and then closes the file; a Put racing with Close either
+// commits or gets ErrClosed.
+//
+// # Schema
+//
+// Migrations are an append-only list run in order, each in its own
+// transaction with PRAGMA user_version (schema.go). A file from a newer
+// program is refused with ErrSchemaTooNew.
+//
+//	blobs(seq INTEGER PRIMARY KEY AUTOINCREMENT, id UNIQUE, tag, expiry, size, env)
+//	  blobs_tag    (tag, seq, expiry) WHERE tag IS NOT NULL  -- mailbox paging, covering
+//	  blobs_expiry (expiry, id)                              -- sweep, eviction, RangeIDs
+//	mailbox(tag PRIMARY KEY, blobs, bytes) WITHOUT ROWID      -- per-tag quota totals
+//	totals(blobs, bytes)                                      -- one row, for Stats and MaxBytes
+//
+// mailbox and totals are kept by triggers in the same transaction as the
+// inserts and deletes they count, so quota checks and Stats never scan and
+// Open does not read the whole file. blobs keeps its rowid: WITHOUT ROWID
+// would put whole envelopes (1 KiB to MiBs) into b-tree keys. The small
+// columns come before env so eviction reads only a row's first page.
+//
+// Deletes are chunked (sweepChunk rows per transaction) so that a large
+// sweep neither grows the WAL much nor holds up puts, which are committed
+// between chunks. The WAL is truncated back to 64 MiB after checkpoints.
+//
+// Reads (Has, Get, Fetch, RangeIDs) use a separate pool of read-only
+// connections; under WAL they never wait for the writer.
+package store

@@ -1,0 +1,75 @@
+package store
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Defaults for the zero Options. They suit a Raspberry Pi with a 32 GB SD
+// card shared with the OS.
+const (
+	DefaultMaxBytes        = 1 << 30 // 1 GiB of envelopes, ~1 M blobs of 1 KiB
+	DefaultMaxMailboxBytes = 64 << 20
+	DefaultMaxMailboxBlobs = 10000
+	DefaultCommitDelay     = 2 * time.Millisecond // one fsync covers everything that arrives meanwhile
+	DefaultMaxBatch        = 512
+	DefaultSweepEvery      = time.Minute
+	DefaultReaders         = 4 // read connections; each holds its own page cache
+
+	busyTimeoutMillis = 5000
+	queueDepth        = 2 * DefaultMaxBatch // requests waiting for the committer before Put blocks
+	sweepChunk        = 2000                // rows deleted per sweep transaction
+	maxFetchLimit     = 1000                // Fetch limit ceiling (and the value used for limit <= 0)
+	walSizeLimit      = 64 << 20            // journal_size_limit: WAL truncated back to this after checkpoints
+)
+
+// Options configures a Store. The zero value is usable.
+type Options struct {
+	MaxBytes        int64         // global cap on stored envelope bytes; default 1 GiB
+	MaxMailboxBytes int64         // cap per non-zero tag; default 64 MiB (untagged blobs fall under the global cap only)
+	MaxMailboxBlobs int           // cap per non-zero tag; default 10000
+	CommitDelay     time.Duration // group-commit window; default 2ms; negative = commit what is queued without waiting
+	MaxBatch        int           // commit immediately once a batch holds this many puts; default 512
+	SweepEvery      time.Duration // expiry sweep period; default 1 min (the store also sweeps at Open)
+	Readers         int           // read connections; default 4
+	MaxPageCount    int64         // if > 0, PRAGMA max_page_count: a hard file-size limit in pages (4 KiB)
+	Logger          *slog.Logger  // nil = discard
+	Now             func() time.Time
+
+	// synchronous overrides PRAGMA synchronous (benchmarks only).
+	synchronous string
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxMailboxBytes <= 0 {
+		o.MaxMailboxBytes = DefaultMaxMailboxBytes
+	}
+	if o.MaxMailboxBlobs <= 0 {
+		o.MaxMailboxBlobs = DefaultMaxMailboxBlobs
+	}
+	if o.CommitDelay == 0 {
+		o.CommitDelay = DefaultCommitDelay
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.SweepEvery <= 0 {
+		o.SweepEvery = DefaultSweepEvery
+	}
+	if o.Readers <= 0 {
+		o.Readers = DefaultReaders
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.synchronous == "" {
+		o.synchronous = "FULL"
+	}
+	return o
+}

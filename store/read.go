@@ -1,0 +1,238 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// readStmts are prepared on the read pool; database/sql re-prepares them
+// on each connection as needed.
+type readStmts struct {
+	has, get, tagSeqs, bySeq, all, keys *sql.Stmt
+}
+
+func prepareReads(db *sql.DB) (*readStmts, error) {
+	r := new(readStmts)
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{
+		{&r.has, "SELECT 1 FROM blobs WHERE id = ?"},
+		{&r.get, "SELECT tag, expiry, env FROM blobs WHERE id = ? AND expiry > ?"},
+		// Covered by blobs_tag: no row is read until phase 2.
+		{&r.tagSeqs, "SELECT seq FROM blobs WHERE tag = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
+		{&r.bySeq, "SELECT id, tag, expiry, env FROM blobs WHERE seq = ? AND expiry > ?"},
+		{&r.all, "SELECT seq, id, tag, expiry, env FROM blobs WHERE seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
+		{&r.keys, "SELECT expiry, id FROM blobs WHERE (expiry, id) >= (?, ?) AND (expiry, id) < (?, ?) ORDER BY expiry, id LIMIT ?"},
+	} {
+		st, err := db.Prepare(p.q)
+		if err != nil {
+			r.close()
+			return nil, fmt.Errorf("failed to prepare %q: %w", p.q, err)
+		}
+		*p.st = st
+	}
+	return r, nil
+}
+
+func (r *readStmts) close() {
+	for _, st := range []*sql.Stmt{r.has, r.get, r.tagSeqs, r.bySeq, r.all, r.keys} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// Has reports whether a blob with this ID is stored. Unlike Get it is true
+// for an expired blob until the sweep removes it, so a blob flooded back
+// after expiring is still recognised as a duplicate.
+func (s *Store) Has(id [32]byte) (bool, error) {
+	if s.closing.Load() {
+		return false, ErrClosed
+	}
+	var one int
+	switch err := s.r.has.QueryRow(id[:]).Scan(&one); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	default:
+		return false, fmt.Errorf("failed to look up blob: %w", err)
+	}
+}
+
+// Get returns the blob with this ID unless it is absent or expired.
+func (s *Store) Get(id [32]byte) (Blob, bool, error) {
+	if s.closing.Load() {
+		return Blob{}, false, ErrClosed
+	}
+	b := Blob{ID: id}
+	var tag []byte
+	switch err := s.r.get.QueryRow(id[:], s.now()).Scan(&tag, &b.Expiry, &b.Envelope); {
+	case err == nil:
+		copy(b.Tag[:], tag)
+		return b, true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return Blob{}, false, nil
+	default:
+		return Blob{}, false, fmt.Errorf("failed to get blob: %w", err)
+	}
+}
+
+// Fetch pages through unexpired blobs in Seq order, starting after the
+// cursor after. With tags empty it returns every blob; otherwise only
+// blobs whose tag is in tags (the zero tag matches nothing). It returns at
+// most limit items (limit <= 0 or above 1000 means 1000) and stops before
+// the envelopes exceed maxBytes (<= 0: no byte limit) — except that the
+// first item is always returned, so paging makes progress whatever the
+// size of a blob. next is the Seq of the last item returned (after when
+// none); more reports that further items were available.
+func (s *Store) Fetch(tags [][32]byte, after uint64, limit int, maxBytes int) (items []Item, next uint64, more bool, err error) {
+	if s.closing.Load() {
+		return nil, after, false, ErrClosed
+	}
+	if limit <= 0 || limit > maxFetchLimit {
+		limit = maxFetchLimit
+	}
+	now := s.now()
+	if len(tags) == 0 {
+		items, more, err = s.fetchAll(after, limit, maxBytes, now)
+	} else {
+		items, more, err = s.fetchTags(tags, after, limit, maxBytes, now)
+	}
+	if err != nil {
+		return nil, after, false, fmt.Errorf("failed to fetch: %w", err)
+	}
+	next = after
+	if len(items) > 0 {
+		next = items[len(items)-1].Seq
+	}
+	return items, next, more, nil
+}
+
+// fits reports whether an item of size n may join items totalling used.
+func fits(items []Item, used, n, maxBytes int) bool {
+	return len(items) == 0 || maxBytes <= 0 || used+n <= maxBytes
+}
+
+func (s *Store) fetchAll(after uint64, limit, maxBytes int, now int64) ([]Item, bool, error) {
+	rows, err := s.r.all.Query(int64(after), now, limit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var items []Item
+	used := 0
+	for rows.Next() {
+		if len(items) == limit {
+			return items, true, nil
+		}
+		var it Item
+		var id, tag []byte
+		if err := rows.Scan(&it.Seq, &id, &tag, &it.Expiry, &it.Envelope); err != nil {
+			return nil, false, err
+		}
+		if !fits(items, used, len(it.Envelope), maxBytes) {
+			return items, true, nil
+		}
+		copy(it.ID[:], id)
+		copy(it.Tag[:], tag)
+		used += len(it.Envelope)
+		items = append(items, it)
+	}
+	return items, false, rows.Err()
+}
+
+// fetchTags finds the next limit+1 seqs per tag from the covering tag
+// index, merges them, and only then reads the rows it will return, in
+// order, stopping at maxBytes.
+func (s *Store) fetchTags(tags [][32]byte, after uint64, limit, maxBytes int, now int64) ([]Item, bool, error) {
+	var seqs []int64
+	seen := make(map[[32]byte]bool, len(tags))
+	for _, tag := range tags {
+		if tag == ([32]byte{}) || seen[tag] {
+			continue
+		}
+		seen[tag] = true
+		rows, err := s.r.tagSeqs.Query(tag[:], int64(after), now, limit+1)
+		if err != nil {
+			return nil, false, err
+		}
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return nil, false, err
+			}
+			seqs = append(seqs, seq)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, false, err
+		}
+	}
+	if len(seen) > 1 {
+		slices.Sort(seqs)
+	}
+	more := len(seqs) > limit
+	if more {
+		seqs = seqs[:limit]
+	}
+	items := make([]Item, 0, len(seqs))
+	used := 0
+	for _, seq := range seqs {
+		it := Item{Seq: uint64(seq)}
+		var id, tag []byte
+		err := s.r.bySeq.QueryRow(seq, now).Scan(&id, &tag, &it.Expiry, &it.Envelope)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // swept or evicted since phase 1
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if !fits(items, used, len(it.Envelope), maxBytes) {
+			return items, true, nil
+		}
+		copy(it.ID[:], id)
+		copy(it.Tag[:], tag)
+		used += len(it.Envelope)
+		items = append(items, it)
+	}
+	return items, more, nil
+}
+
+// RangeIDs returns up to limit keys of unexpired blobs in [from, to),
+// ordered by (Expiry, ID), for set reconciliation. It reads only the
+// (expiry, id) index.
+func (s *Store) RangeIDs(fromExp int64, fromID [32]byte, toExp int64, toID [32]byte, limit int) ([]Key, error) {
+	if s.closing.Load() {
+		return nil, ErrClosed
+	}
+	if now := s.now(); fromExp <= now {
+		fromExp, fromID = now+1, [32]byte{}
+	}
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.r.keys.Query(fromExp, fromID[:], toExp, toID[:], limit)
+	if err != nil {
+		return nil, fmt.Errorf("failed to list keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []Key
+	for rows.Next() {
+		var k Key
+		var id []byte
+		if err := rows.Scan(&k.Expiry, &id); err != nil {
+			return nil, fmt.Errorf("failed to list keys: %w", err)
+		}
+		copy(k.ID[:], id)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("failed to list keys: %w", err)
+	}
+	return keys, nil
+}

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] brings a file from user_version i to i+1. Append only: a
+// released migration is never edited, because files in the field already
+// ran it.
+var migrations = []string{
+	// 1: the blobs. seq is the rowid, so the (tag, seq, expiry) index
+	// answers "what is new in this mailbox" without touching the rows, and
+	// the rows keep the envelope inline (WITHOUT ROWID would copy whole
+	// envelopes into interior b-tree pages). Untagged blobs store tag NULL
+	// and stay out of the partial tag index.
+	`CREATE TABLE blobs (
+		seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+		id     BLOB NOT NULL UNIQUE,
+		tag    BLOB,
+		expiry INTEGER NOT NULL,
+		size   INTEGER NOT NULL,
+		env    BLOB NOT NULL
+	);
+	CREATE INDEX blobs_tag ON blobs (tag, seq, expiry) WHERE tag IS NOT NULL;
+	CREATE INDEX blobs_expiry ON blobs (expiry, id);`,
+
+	// 2: running totals, so quotas and Stats never scan. Triggers keep
+	// them in the same transaction as every insert and delete; existing
+	// rows are counted once here.
+	`CREATE TABLE totals (
+		one   INTEGER PRIMARY KEY CHECK (one = 1),
+		blobs INTEGER NOT NULL,
+		bytes INTEGER NOT NULL
+	);
+	CREATE TABLE mailbox (
+		tag   BLOB PRIMARY KEY,
+		blobs INTEGER NOT NULL,
+		bytes INTEGER NOT NULL
+	) WITHOUT ROWID;
+	INSERT INTO totals SELECT 1, count(*), coalesce(sum(size), 0) FROM blobs;
+	INSERT INTO mailbox SELECT tag, count(*), sum(size) FROM blobs WHERE tag IS NOT NULL GROUP BY tag;
+	CREATE TRIGGER blobs_insert AFTER INSERT ON blobs BEGIN
+		UPDATE totals SET blobs = blobs + 1, bytes = bytes + new.size;
+	END;
+	CREATE TRIGGER blobs_delete AFTER DELETE ON blobs BEGIN
+		UPDATE totals SET blobs = blobs - 1, bytes = bytes - old.size;
+	END;
+	CREATE TRIGGER blobs_insert_mailbox AFTER INSERT ON blobs WHEN new.tag IS NOT NULL BEGIN
+		INSERT INTO mailbox (tag, blobs, bytes) VALUES (new.tag, 1, new.size)
+			ON CONFLICT (tag) DO UPDATE SET blobs = blobs + 1, bytes = bytes + excluded.bytes;
+	END;
+	CREATE TRIGGER blobs_delete_mailbox AFTER DELETE ON blobs WHEN old.tag IS NOT NULL BEGIN
+		UPDATE mailbox SET blobs = blobs - 1, bytes = bytes - old.size WHERE tag = old.tag;
+		DELETE FROM mailbox WHERE tag = old.tag AND blobs <= 0;
+	END;`,
+}
+
+// migrate runs the migrations the file has not seen yet, each in its own
+// transaction together with its user_version bump, up to version target.
+func migrate(ctx context.Context, conn *sql.Conn, target int) error {
+	var v int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("failed to read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("%w: file version %d, supported %d", ErrSchemaTooNew, v, len(migrations))
+	}
+	for ; v < target; v++ {
+		if err := runTx(ctx, conn, func() error {
+			if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
+				return err
+			}
+			_, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1))
+			return err
+		}); err != nil {
+			return fmt.Errorf("failed to migrate schema to version %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+// runTx runs f inside BEGIN IMMEDIATE … COMMIT on conn, rolling back when
+// f or the commit fails.
+func runTx(ctx context.Context, conn *sql.Conn, f func() error) error {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	err := f()
+	if err == nil {
+		_, err = conn.ExecContext(ctx, "COMMIT")
+	}
+	if err != nil {
+		rollback(conn)
+	}
+	return err
+}
+
+// rollback ends a transaction after a failure. SQLite may already have
+// rolled back by itself (SQLITE_FULL, SQLITE_IOERR), so its error, "no
+// transaction is active", carries no news.
+func rollback(conn *sql.Conn) {
+	_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+}

@@ -1,0 +1,318 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Blob is one stored envelope. The store never looks inside Envelope.
+type Blob struct {
+	ID       [32]byte // SHA-256 of Envelope, computed by the caller
+	Tag      [32]byte // mailbox tag; all zero = untagged
+	Expiry   int64    // unix seconds; the blob is gone once the clock reaches it
+	Envelope []byte
+}
+
+// Item is a Blob with its cursor position.
+type Item struct {
+	Seq uint64
+	Blob
+}
+
+// Key orders blobs for set reconciliation: by Expiry, then ID.
+type Key struct {
+	Expiry int64
+	ID     [32]byte
+}
+
+// Stats is a snapshot of the store's counters. Blobs and Bytes count every
+// row still in the file, including expired blobs not yet swept.
+type Stats struct {
+	Blobs         int64
+	Bytes         int64 // envelope bytes
+	MaxBytes      int64
+	Evicted       uint64 // blobs removed early to make room under MaxBytes
+	Swept         uint64 // expired blobs removed by sweeps
+	Full          uint64 // puts refused with ErrFull
+	QuotaExceeded uint64 // puts refused with ErrQuotaExceeded
+	Commits       uint64 // write transactions committed (puts per commit = group-commit factor)
+}
+
+// Store is a blob cache in one SQLite file. Its methods are safe for
+// concurrent use.
+type Store struct {
+	opt Options
+	log *slog.Logger
+
+	// Writer side, owned by the committer goroutine after Open.
+	wdb  *sql.DB
+	w    *writer
+	reqs chan *request // closed by Close, under mu
+	// sweeps carries Sweep calls to the committer.
+	sweeps chan chan sweepResult
+	done   chan struct{} // closed when the committer has exited
+
+	mu     sync.RWMutex // guards closed and sends on reqs
+	closed bool
+
+	closing   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	// Reader side.
+	rdb *sql.DB
+	r   *readStmts
+
+	blobs, bytes                  atomic.Int64
+	lastSeq                       atomic.Uint64
+	evicted, swept, full, overQuo atomic.Uint64
+	commits                       atomic.Uint64
+}
+
+// Open opens or creates the store at path (its directory is created too),
+// brings the schema up to date, sweeps expired blobs and starts the
+// committer and the periodic sweeper.
+func Open(path string, opt Options) (*Store, error) {
+	opt = opt.withDefaults()
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("failed to open store: path %q must not contain '?' or '#'", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create store directory: %w", err)
+	}
+	s := &Store{
+		opt:    opt,
+		log:    opt.Logger,
+		reqs:   make(chan *request, queueDepth),
+		sweeps: make(chan chan sweepResult),
+		done:   make(chan struct{}),
+	}
+	if err := s.openWriter(path); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.openReaders(path); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if _, err := s.sweepAll(false); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	go s.run()
+	return s, nil
+}
+
+func (s *Store) openWriter(path string) error {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		return fmt.Errorf("failed to open database: %w", err)
+	}
+	s.wdb = db
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("failed to open database: %w", err)
+	}
+	pragmas := []string{
+		fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeoutMillis),
+		"PRAGMA journal_mode = WAL",
+		"PRAGMA synchronous = " + s.opt.synchronous,
+		fmt.Sprintf("PRAGMA journal_size_limit = %d", walSizeLimit),
+	}
+	if s.opt.MaxPageCount > 0 {
+		pragmas = append(pragmas, fmt.Sprintf("PRAGMA max_page_count = %d", s.opt.MaxPageCount))
+	}
+	for _, p := range pragmas {
+		if _, err := conn.ExecContext(ctx, p); err != nil {
+			conn.Close()
+			return fmt.Errorf("failed to configure database (%s): %w", p, err)
+		}
+	}
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
+		conn.Close()
+		return fmt.Errorf("failed to enable WAL (mode %q): %v", mode, err)
+	}
+	if err := migrate(ctx, conn, len(migrations)); err != nil {
+		conn.Close()
+		return err
+	}
+	s.w = &writer{s: s, conn: conn, timer: time.NewTimer(time.Hour)}
+	s.w.timer.Stop()
+	if err := s.w.prepare(); err != nil {
+		return err
+	}
+	var blobs, bytes int64
+	if err := conn.QueryRowContext(ctx, "SELECT blobs, bytes FROM totals").Scan(&blobs, &bytes); err != nil {
+		return fmt.Errorf("failed to read totals: %w", err)
+	}
+	var last int64
+	err = conn.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = 'blobs'").Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("failed to read last seq: %w", err)
+	}
+	s.blobs.Store(blobs)
+	s.bytes.Store(bytes)
+	s.lastSeq.Store(uint64(last))
+	return nil
+}
+
+func (s *Store) openReaders(path string) error {
+	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=query_only(1)", path, busyTimeoutMillis)
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return fmt.Errorf("failed to open database: %w", err)
+	}
+	s.rdb = db
+	db.SetMaxOpenConns(s.opt.Readers)
+	db.SetMaxIdleConns(s.opt.Readers)
+	db.SetConnMaxIdleTime(0)
+	r, err := prepareReads(db)
+	if err != nil {
+		return err
+	}
+	s.r = r
+	return nil
+}
+
+// Close flushes queued puts (their callbacks run), stops the sweeper and
+// closes the file. It is idempotent; later calls return the first result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.closing.Store(true)
+		close(s.reqs)
+		s.mu.Unlock()
+		<-s.done
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.r != nil {
+		s.r.close()
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.close())
+	}
+	if s.wdb != nil {
+		errs = append(errs, s.wdb.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("failed to close store: %w", err)
+	}
+	return nil
+}
+
+// Stats returns the running counters; it does not touch the database.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Blobs:         s.blobs.Load(),
+		Bytes:         s.bytes.Load(),
+		MaxBytes:      s.opt.MaxBytes,
+		Evicted:       s.evicted.Load(),
+		Swept:         s.swept.Load(),
+		Full:          s.full.Load(),
+		QuotaExceeded: s.overQuo.Load(),
+		Commits:       s.commits.Load(),
+	}
+}
+
+// LastSeq is the highest Seq ever committed (0 for a new store). Seqs are
+// never reused, even after the blob is gone.
+func (s *Store) LastSeq() uint64 { return s.lastSeq.Load() }
+
+func (s *Store) now() int64 { return s.opt.Now().Unix() }
+
+// run is the committer: the only goroutine that writes.
+func (s *Store) run() {
+	defer close(s.done)
+	tick := time.NewTicker(s.opt.SweepEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				return
+			}
+			if !s.collect(r, s.w.timer) {
+				return
+			}
+		case reply := <-s.sweeps:
+			n, err := s.sweepAll(true)
+			reply <- sweepResult{n, err}
+		case <-tick.C:
+			if _, err := s.sweepAll(true); err != nil {
+				s.log.Warn("store: sweep failed", "err", err)
+			}
+		}
+		if s.w.reqsClosed {
+			return
+		}
+	}
+}
+
+// collect gathers a batch starting with first for up to CommitDelay or
+// MaxBatch puts, commits it, and reports false when reqs was closed (the
+// batch is committed regardless).
+func (s *Store) collect(first *request, timer *time.Timer) bool {
+	batch := s.w.batch[:0]
+	batch = append(batch, first)
+	open := true
+	if s.opt.CommitDelay > 0 {
+		timer.Reset(s.opt.CommitDelay)
+	wait:
+		for len(batch) < s.opt.MaxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					open = false
+					break wait
+				}
+				batch = append(batch, r)
+			case <-timer.C:
+				break wait
+			}
+		}
+		timer.Stop()
+	}
+drain:
+	for open && len(batch) < s.opt.MaxBatch {
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				open = false
+				break drain
+			}
+			batch = append(batch, r)
+		default:
+			break drain
+		}
+	}
+	s.w.commit(batch)
+	clear(batch)
+	s.w.batch = batch[:0]
+	if !open {
+		s.w.reqsClosed = true
+	}
+	return open
+}
