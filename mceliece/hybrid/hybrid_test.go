@@ -6,6 +6,7 @@ import (
 	"crypto/sha3"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cloudflare/circl/kem"
@@ -450,4 +451,52 @@ func resize(b []byte, n int) []byte {
 	out := make([]byte, n)
 	copy(out, b)
 	return out
+}
+
+// pickyKEM rejects explicitly, like mceliece6960119* on padding bits, every
+// ciphertext whose first byte is 0xee.
+type pickyKEM struct{ kem.Scheme }
+
+var errPicky = errors.New("picky: rejected")
+
+func (p pickyKEM) Decapsulate(sk kem.PrivateKey, ct []byte) ([]byte, error) {
+	if len(ct) > 0 && ct[0] == 0xee {
+		return bytes.Repeat([]byte{0xff}, 32), errPicky
+	}
+	return p.Scheme.Decapsulate(sk, ct)
+}
+
+// TestComponentExplicitRejection: a McEliece ciphertext that the component
+// refuses with an error still gives a 32-byte secret and no error.
+func TestComponentExplicitRejection(t *testing.T) {
+	s := newScheme(0xff03, "picky-mlkem512", pickyKEM{standIn.mc})
+	pk, sk := s.DeriveKeyPair(vectorSeed)
+	ct, ss, err := s.Encapsulate(pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := bytes.Clone(ct)
+	bad[0] = 0xee
+	got, err := s.Decapsulate(sk, bad)
+	if err != nil || len(got) != SharedKeySize || bytes.Equal(got, ss) {
+		t.Fatalf("explicitly rejected component: %x, %v", got, err)
+	}
+
+	// The real case: mceliece6960119* ciphertexts end in 5 padding bits.
+	for _, r := range testSchemes(t) {
+		if !strings.HasPrefix(r.mcName, "mceliece6960119") {
+			continue
+		}
+		pk, sk := testKey(t, r)
+		ct, ss, err := r.Encapsulate(pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := bytes.Clone(ct)
+		bad[r.mc.CiphertextSize()-1] |= 0x80
+		got, err := r.Decapsulate(sk, bad)
+		if err != nil || len(got) != SharedKeySize || bytes.Equal(got, ss) {
+			t.Fatalf("%s padding bits: %x, %v", r.Name(), got, err)
+		}
+	}
 }

@@ -215,9 +215,10 @@ func (s *Scheme) EncapsulateDeterministically(pk kem.PublicKey, seed []byte) (ct
 }
 
 // Decapsulate recovers the shared secret from ct. Any ciphertext of the right
-// size yields 32 bytes and no error: each component rejects implicitly, and an
-// X25519 share that is a low-order point contributes 32 zero bytes. Only a
-// wrong size or a foreign key is an error.
+// size yields 32 bytes and no error: ML-KEM and McEliece reject implicitly, and
+// a component share that fails a public format check (an X25519 low-order
+// point, McEliece padding bits) contributes zero bytes. Only a wrong size or a
+// foreign key is an error.
 func (s *Scheme) Decapsulate(sk kem.PrivateKey, ct []byte) ([]byte, error) {
 	priv, ok := sk.(*PrivateKey)
 	if !ok || priv == nil || priv.scheme != s {
@@ -232,8 +233,13 @@ func (s *Scheme) Decapsulate(sk kem.PrivateKey, ct []byte) ([]byte, error) {
 	ctX := ct[nMC+mlkemCiphertextSize:]
 
 	ssMC, err := s.mc.Decapsulate(priv.mc, ctMC)
-	if err != nil {
-		return nil, fmt.Errorf("failed to decapsulate (McEliece): %w", err)
+	if err != nil || len(ssMC) != s.mc.SharedKeySize() {
+		// The sizes and key type are right, so the component rejected the
+		// ciphertext explicitly on a public format check (mceliece6960119*
+		// padding bits). That depends on the ciphertext alone: substitute
+		// zeros, as for a low-order X25519 share, and reject implicitly at
+		// the hybrid level. The ciphertext is hashed into the secret.
+		ssMC = make([]byte, s.mc.SharedKeySize())
 	}
 	ssML, err := mlkem.Decapsulate(priv.ml, ctML)
 	if err != nil {
