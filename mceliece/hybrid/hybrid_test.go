@@ -11,6 +11,7 @@ import (
 
 	"github.com/cloudflare/circl/kem"
 	"github.com/cloudflare/circl/kem/mlkem/mlkem768"
+	"github.com/echorelay/echorelay/mceliece"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -426,6 +427,14 @@ func TestRegistry(t *testing.T) {
 	all := All()
 	if len(all) == 0 {
 		t.Skip("no McEliece sets registered")
+	}
+	for _, mc := range mceliece.All() {
+		if h := New(mc.Name()); h == nil || h.(*Scheme).McEliece() != mc {
+			t.Errorf("McEliece set %s has no hybrid", mc.Name())
+		}
+	}
+	if len(all) != len(mceliece.All()) {
+		t.Errorf("%d hybrids for %d McEliece sets", len(all), len(mceliece.All()))
 	}
 	if d := Default(); d == nil || d.Name() != "mceliece6688128f-mlkem768-x25519" {
 		t.Fatalf("Default() = %v", d)

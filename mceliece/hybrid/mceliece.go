@@ -1,8 +1,7 @@
 package hybrid
 
-import "github.com/cloudflare/circl/kem"
+import "github.com/echorelay/echorelay/mceliece"
 
-// lookupMcEliece finds a Classic McEliece parameter set by name.
-//
-// TODO: wire to mceliece.ByName once the parent package builds.
-var lookupMcEliece = func(string) kem.Scheme { return nil }
+// lookupMcEliece finds a Classic McEliece parameter set by name; nil when the
+// parent package does not know it.
+var lookupMcEliece = mceliece.ByName
