@@ -8,8 +8,8 @@ package mceliece
 
 // decapsulate returns the shared key for ct under the secret key sk and whether the
 // ciphertext padding bits were zero.
-func (p *params) decapsulate(sk, ct []byte) (ss []byte, paddingOK bool) {
-	e, okMask := p.decode(sk, ct)
+func (p *params) decapsulate(sk, ct []byte, bn *benesNet) (ss []byte, paddingOK bool) {
+	e, okMask := p.decodeFast(sk, ct, bn)
 	s := sk[skGOff+p.irrBytes+p.condBytes:]
 	nb := p.n / 8
 	pre := make([]byte, nb)
@@ -29,7 +29,9 @@ func (p *params) decapsulate(sk, ct []byte) (ss []byte, paddingOK bool) {
 	return ss, true
 }
 
-// decode recovers e from the syndrome ct. It returns e as n/8 bytes and a mask that is
+// decode recovers e from the syndrome ct with the scalar textbook decoder (position by
+// position, as the reference does). Decapsulation uses decodeFast; this one stays as the
+// executable specification that tests compare decodeFast against. It returns e as n/8 bytes and a mask that is
 // all ones when e has weight t and syndrome ct (decoding succeeded) and zero otherwise.
 func (p *params) decode(sk, ct []byte) (e []byte, okMask uint16) {
 	n, t := p.n, p.t

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/cloudflare/circl/kem"
 )
@@ -35,7 +36,12 @@ type PublicKey struct {
 type PrivateKey struct {
 	s   *Scheme
 	raw []byte
-	pk  *PublicKey // nil when unmarshalled from bytes alone; recomputed on demand
+
+	pkOnce sync.Once
+	pk     *PublicKey // set by key generation, or recomputed from δ on demand
+
+	netOnce sync.Once
+	net     *benesNet // control bits expanded into word masks, built on first use
 }
 
 var schemes = func() []*Scheme {
@@ -165,7 +171,7 @@ func (s *Scheme) Decapsulate(sk kem.PrivateKey, ct []byte) ([]byte, error) {
 	if len(ct) != s.p.ctBytes {
 		return nil, kem.ErrCiphertextSize
 	}
-	ss, padOK := s.p.decapsulate(k.raw, ct)
+	ss, padOK := s.p.decapsulate(k.raw, ct, k.network())
 	if !padOK {
 		return ss, ErrCiphertextPadding
 	}
@@ -222,9 +228,19 @@ func (k *PrivateKey) Equal(other kem.PrivateKey) bool {
 // stored seed δ (a full key generation, about as slow as GenerateKeyPair); the stored
 // secret key is not otherwise checked against it.
 func (k *PrivateKey) Public() kem.PublicKey {
-	if k.pk == nil {
-		pk, _ := k.s.derive(k.raw[skDeltaOff : skDeltaOff+seedSize])
-		k.pk = pk
-	}
+	k.pkOnce.Do(func() {
+		if k.pk == nil {
+			k.pk, _ = k.s.derive(k.raw[skDeltaOff : skDeltaOff+seedSize])
+		}
+	})
 	return k.pk
+}
+
+// network returns the Beneš network of the key, expanding it on first use.
+func (k *PrivateKey) network() *benesNet {
+	k.netOnce.Do(func() {
+		p := k.s.p
+		k.net = newBenesNet(k.raw[skGOff+p.irrBytes:skGOff+p.irrBytes+p.condBytes], p.m)
+	})
+	return k.net
 }

@@ -1,0 +1,50 @@
+package mceliece
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestDecodeFastMatchesScalar compares the FFT decoder with the scalar one on valid
+// ciphertexts, on ciphertexts with a few flipped bits and on random ones.
+func TestDecodeFastMatchesScalar(t *testing.T) {
+	names := []string{"mceliece348864", "mceliece460896f", "mceliece6960119f"}
+	if testing.Short() {
+		names = names[:1]
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			s := ByName(name).(*Scheme)
+			p := s.p
+			seed := make([]byte, 32)
+			seed[0] = byte(len(name))
+			pk, sk := s.DeriveKeyPair(seed)
+			skb := sk.(*PrivateKey).raw
+			bn := sk.(*PrivateKey).network()
+			rng := rand.New(rand.NewPCG(3, 4))
+			for trial := 0; trial < 6; trial++ {
+				ct, _, err := s.Encapsulate(pk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch trial % 3 {
+				case 1:
+					ct[rng.IntN(len(ct))] ^= 1 << rng.IntN(8)
+				case 2:
+					for i := range ct {
+						ct[i] = byte(rng.Uint32())
+					}
+				}
+				e1, ok1 := p.decode(skb, ct)
+				e2, ok2 := p.decodeFast(skb, ct, bn)
+				if ok1 != ok2 || (ok1 != 0 && !bytes.Equal(e1, e2)) {
+					t.Fatalf("trial %d: scalar ok=%x fast ok=%x, e equal %v", trial, ok1, ok2, bytes.Equal(e1, e2))
+				}
+				if trial%3 == 0 && ok1 == 0 {
+					t.Fatalf("trial %d: valid ciphertext did not decode", trial)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,160 @@
+package mceliece
+
+// Bitsliced GF(2^m) arithmetic: a vec holds 64 field elements, plane k being bit k of
+// each of the 64 lanes. Multiplication is schoolbook over the planes followed by the
+// reduction by f(z); it uses only AND and XOR on whole words.
+
+type vec [13]uint64
+
+// vecMul sets *out = a*b lane by lane.
+func (p *params) vecMul(out, a, b *vec) {
+	if p.m == 12 {
+		vecMul12(out, a, b)
+	} else {
+		vecMul13(out, a, b)
+	}
+}
+
+func vecMul13(out, a, b *vec) {
+	var buf [25]uint64
+	for i := 0; i < 13; i++ {
+		ai := a[i]
+		buf[i+0] ^= ai & b[0]
+		buf[i+1] ^= ai & b[1]
+		buf[i+2] ^= ai & b[2]
+		buf[i+3] ^= ai & b[3]
+		buf[i+4] ^= ai & b[4]
+		buf[i+5] ^= ai & b[5]
+		buf[i+6] ^= ai & b[6]
+		buf[i+7] ^= ai & b[7]
+		buf[i+8] ^= ai & b[8]
+		buf[i+9] ^= ai & b[9]
+		buf[i+10] ^= ai & b[10]
+		buf[i+11] ^= ai & b[11]
+		buf[i+12] ^= ai & b[12]
+	}
+	// z^13 = z^4 + z^3 + z + 1
+	for i := 24; i >= 13; i-- {
+		x := buf[i]
+		buf[i-13] ^= x
+		buf[i-12] ^= x
+		buf[i-10] ^= x
+		buf[i-9] ^= x
+	}
+	copy(out[:], buf[:13])
+}
+
+func vecMul12(out, a, b *vec) {
+	var buf [23]uint64
+	for i := 0; i < 12; i++ {
+		ai := a[i]
+		buf[i+0] ^= ai & b[0]
+		buf[i+1] ^= ai & b[1]
+		buf[i+2] ^= ai & b[2]
+		buf[i+3] ^= ai & b[3]
+		buf[i+4] ^= ai & b[4]
+		buf[i+5] ^= ai & b[5]
+		buf[i+6] ^= ai & b[6]
+		buf[i+7] ^= ai & b[7]
+		buf[i+8] ^= ai & b[8]
+		buf[i+9] ^= ai & b[9]
+		buf[i+10] ^= ai & b[10]
+		buf[i+11] ^= ai & b[11]
+	}
+	// z^12 = z^3 + 1
+	for i := 22; i >= 12; i-- {
+		x := buf[i]
+		buf[i-12] ^= x
+		buf[i-9] ^= x
+	}
+	copy(out[:12], buf[:12])
+	out[12] = 0
+}
+
+// vecSq sets *out = a^2 lane by lane: squaring is linear, a_i z^i -> a_i z^(2i).
+func (p *params) vecSq(out, a *vec) {
+	var buf [25]uint64
+	for i := 0; i < p.m; i++ {
+		buf[2*i] = a[i]
+	}
+	if p.m == 12 {
+		for i := 22; i >= 12; i-- {
+			x := buf[i]
+			buf[i-12] ^= x
+			buf[i-9] ^= x
+		}
+		copy(out[:12], buf[:12])
+		out[12] = 0
+		return
+	}
+	for i := 24; i >= 13; i-- {
+		x := buf[i]
+		buf[i-13] ^= x
+		buf[i-12] ^= x
+		buf[i-10] ^= x
+		buf[i-9] ^= x
+	}
+	copy(out[:], buf[:13])
+}
+
+// vecSqN sets *out = a^(2^n).
+func (p *params) vecSqN(out, a *vec, n int) {
+	t := *a
+	for i := 0; i < n; i++ {
+		p.vecSq(&t, &t)
+	}
+	*out = t
+}
+
+// vecInv sets *out = a^(2^m-2), the lane-wise inverse (0 stays 0), with the addition
+// chain x_{i+j} = x_i^(2^j) * x_j for x_k = a^(2^k-1).
+func (p *params) vecInv(out, a *vec) {
+	var x2, x3, t vec
+	x1 := *a
+	p.vecSq(&t, &x1)
+	p.vecMul(&x2, &t, &x1) // 2^2-1
+	p.vecSq(&t, &x2)
+	p.vecMul(&x3, &t, &x1) // 2^3-1
+	var top vec
+	if p.m == 13 {
+		var x6 vec
+		p.vecSqN(&t, &x3, 3)
+		p.vecMul(&x6, &t, &x3) // 2^6-1
+		p.vecSqN(&t, &x6, 6)
+		p.vecMul(&top, &t, &x6) // 2^12-1
+	} else {
+		var x5, x10 vec
+		p.vecSqN(&t, &x3, 2)
+		p.vecMul(&x5, &t, &x2) // 2^5-1
+		p.vecSqN(&t, &x5, 5)
+		p.vecMul(&x10, &t, &x5) // 2^10-1
+		p.vecSq(&t, &x10)
+		p.vecMul(&top, &t, &x1) // 2^11-1
+	}
+	p.vecSq(out, &top)
+}
+
+// broadcast returns the vec whose 64 lanes all hold c.
+func broadcast(c gf, m int) vec {
+	var v vec
+	for k := 0; k < m; k++ {
+		v[k] = -uint64(c >> k & 1)
+	}
+	return v
+}
+
+// laneGet returns lane l of v (used by tests and table construction only).
+func laneGet(v *vec, l int, m int) gf {
+	var c gf
+	for k := 0; k < m; k++ {
+		c |= gf(v[k]>>uint(l)&1) << k
+	}
+	return c
+}
+
+// laneSet sets lane l of v to c.
+func laneSet(v *vec, l int, c gf, m int) {
+	for k := 0; k < m; k++ {
+		v[k] = v[k]&^(1<<uint(l)) | uint64(c>>k&1)<<uint(l)
+	}
+}
