@@ -3,6 +3,7 @@ package peers
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -94,6 +95,9 @@ func (c *Client) closeSide() {
 		c.qside.udp.Close()
 	}
 }
+
+// TLS is the link's TLS state (negotiated key exchange group, relay certificate).
+func (c *Client) TLS() tls.ConnectionState { return c.s.tls }
 
 // Hello is the relay's HELLO: its limits and stamp cost.
 func (c *Client) Hello() echo.Hello { return c.hello }

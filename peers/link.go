@@ -3,6 +3,7 @@ package peers
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,6 +30,8 @@ const (
 	WriteTimeout     = 30 * time.Second // a frame write stalled this long closes the link
 	maxSubscriptions = 4
 	writeBufSize     = 64 << 10
+	// oversizeSkipLimit bounds how much of an oversized SUBMIT a relay reads to discard it.
+	oversizeSkipLimit = 64 << 20
 )
 
 // stream is one transport connection's byte stream as a link sees it.
@@ -39,6 +42,7 @@ type stream struct {
 	remote      net.Addr
 	peerFP      string // fingerprint of the certificate the other side presented, or ""
 	transport   string // "quic" or "tls"
+	tls         tls.ConnectionState
 }
 
 type outFrame struct {
@@ -182,6 +186,11 @@ func (l *link) readLoop() error {
 	}
 	l.s.setDeadline(true, time.Time{})
 	for {
+		if skipped, err := l.skipOversizedSubmit(r, max); err != nil {
+			return err
+		} else if skipped {
+			continue
+		}
 		f, err := echo.ReadFrame(r, max)
 		if err != nil {
 			if errors.Is(err, echo.ErrMalformed) {
@@ -194,6 +203,42 @@ func (l *link) readLoop() error {
 			return err
 		}
 	}
+}
+
+// skipOversizedSubmit reads and discards a SUBMIT longer than max_frame (up to
+// oversizeSkipLimit) and answers too_large for its request, keeping the link (PROTOCOL.md
+// section 3). Anything else longer than max_frame stays fatal.
+func (l *link) skipOversizedSubmit(r *bufio.Reader, max int) (bool, error) {
+	hdr, err := r.Peek(5)
+	if err != nil {
+		return false, nil // ReadFrame reports it
+	}
+	n := binary.BigEndian.Uint32(hdr)
+	if uint64(n) <= uint64(max) || echo.FrameType(hdr[4]) != echo.FrameSubmit || n > oversizeSkipLimit {
+		return false, nil
+	}
+	hdr, err = r.Peek(9)
+	if err != nil {
+		return false, noEOF(err)
+	}
+	req := binary.BigEndian.Uint32(hdr[5:])
+	if _, err := r.Discard(4 + int(n)); err != nil {
+		return false, noEOF(err)
+	}
+	l.node.relay.Reject(echo.CodeTooLarge)
+	if err := l.acquire(); err != nil {
+		return false, err
+	}
+	e := fmt.Errorf("%w: %d bytes, the limit is %d", echo.ErrTooLarge, n-5, l.node.relay.Limits().MaxBlob)
+	l.acks <- l.frame(echo.ErrorFrame{Req: req, Err: echo.AsError(e)}.Frame()).withAck()
+	return true, nil
+}
+
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func (l *link) acquire() error {

@@ -92,6 +92,7 @@ func quicStream(c *quic.Conn, st *quic.Stream) stream {
 		},
 		remote:    c.RemoteAddr(),
 		peerFP:    peerFingerprint(c.ConnectionState().TLS),
+		tls:       c.ConnectionState().TLS,
 		transport: "quic",
 	}
 }

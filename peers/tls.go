@@ -53,6 +53,7 @@ func tlsStream(tc *tls.Conn) stream {
 		},
 		remote:    tc.RemoteAddr(),
 		peerFP:    peerFingerprint(tc.ConnectionState()),
+		tls:       tc.ConnectionState(),
 		transport: "tls",
 	}
 }

@@ -24,7 +24,7 @@ func hintFor(err error) string {
 		return "add this relay to the other relay's peers file, then send it SIGHUP"
 	case strings.Contains(err.Error(), "address already in use"):
 		return "another program (or relay) uses that port; pick another with --listen"
-	case strings.Contains(err.Error(), "failed to connect to relay"), strings.Contains(err.Error(), "timeout: no recent network activity"):
+	case strings.Contains(err.Error(), "relay address"), strings.Contains(err.Error(), "failed to connect to relay"), strings.Contains(err.Error(), "timeout: no recent network activity"):
 		return "is the relay running and reachable? the address is host:port, e.g. 127.0.0.1:7788"
 	}
 	return ""

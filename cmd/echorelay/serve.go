@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -156,58 +154,4 @@ func serve(c serveConfig) error {
 			return err
 		}
 	}
-}
-
-// adminState is what the status endpoints read.
-type adminState struct {
-	node    *peers.Node
-	relay   *echo.Relay
-	store   *store.Store
-	started time.Time
-}
-
-func (a *adminState) status() map[string]any {
-	s := a.relay.Snapshot()
-	ss := a.store.Stats()
-	l := a.relay.Limits()
-	return map[string]any{
-		"version":       version,
-		"fingerprint":   a.node.Fingerprint(),
-		"port":          a.node.Port(),
-		"uptime_s":      int64(time.Since(a.started).Seconds()),
-		"neighbours":    a.node.Neighbours(),
-		"neighbours_up": s.Neighbours,
-		"cache": map[string]any{
-			"blobs": ss.Blobs, "bytes": ss.Bytes, "max_bytes": ss.MaxBytes, "evicted": ss.Evicted, "swept": ss.Swept,
-		},
-		"blobs_received":  s.Received,
-		"blobs_stored":    s.Stored,
-		"blobs_duplicate": s.Duplicates,
-		"blobs_relayed":   s.Relayed,
-		"queue_drops":     s.QueueDrops,
-		"rejects":         s.Rejects,
-		"limits":          map[string]any{"max_blob": l.MaxBlob, "max_ttl_s": int64(l.MaxTTL.Seconds()), "max_skew_s": int64(l.MaxSkew.Seconds())},
-	}
-}
-
-func adminHandler(a *adminState) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(a.status())
-	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "echorelay %s\nstatus: /status\n", version)
-	})
-	return mux
-}
-
-var errNoBlobs = errors.New("no blobs")
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() || strings.Contains(fmt.Sprint(err), "deadline exceeded")
 }

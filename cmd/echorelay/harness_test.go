@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/peers"
+)
+
+// The end-to-end tests start the real echorelay binary, built once in TestMain, as a user
+// runs it: separate processes, real SQLite files, real QUIC on loopback.
+
+var binPath string
+
+// execWrapper runs the binary under an emulator when the tests themselves run emulated
+// (scripts/test-arm sets ECHORELAY_EXEC_WRAPPER, e.g. "qemu-aarch64").
+var execWrapper = strings.Fields(os.Getenv("ECHORELAY_EXEC_WRAPPER"))
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "echorelay-bin")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "echorelay")
+	if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "failed to build echorelay: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// slow scales timeouts under emulation.
+func slow(d time.Duration) time.Duration {
+	if len(execWrapper) > 0 {
+		return 10 * d
+	}
+	return d
+}
+
+func relayCommand(args ...string) *exec.Cmd {
+	all := append(append(append([]string(nil), execWrapper...), binPath), args...)
+	return exec.Command(all[0], all[1:]...)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type relayProc struct {
+	t      *testing.T
+	name   string
+	dir    string
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	port   int
+	admin  string
+	fp     string
+	log    *lockedBuffer
+}
+
+type readyInfo struct {
+	Port        int    `json:"port"`
+	Admin       string `json:"admin"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// startRelay starts `echorelay serve` on 127.0.0.1 with a fresh data dir and waits until it
+// serves.
+func startRelay(t *testing.T, name string, args ...string) *relayProc {
+	t.Helper()
+	r := &relayProc{t: t, name: name, dir: t.TempDir(), args: args}
+	r.start(0)
+	t.Cleanup(func() {
+		r.stop()
+		if t.Failed() && os.Getenv("ECHORELAY_TEST_LOGS") != "" {
+			t.Logf("log of %s:\n%s", r.name, r.log.String())
+		}
+	})
+	return r
+}
+
+func (r *relayProc) start(port int) {
+	r.t.Helper()
+	ready := filepath.Join(r.dir, "ready.json")
+	os.Remove(ready)
+	args := append([]string{"serve", "--data", r.dir, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+		"--admin", "127.0.0.1:0", "--ready-file", ready, "--log-level", "debug"}, r.args...)
+	r.cmd = relayCommand(args...)
+	r.log = &lockedBuffer{}
+	r.cmd.Stderr = r.log
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("%s: %v", r.name, err)
+	}
+	r.exited = make(chan struct{})
+	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(r.cmd, r.exited)
+	deadline := time.Now().Add(slow(20 * time.Second))
+	for {
+		if b, err := os.ReadFile(ready); err == nil {
+			var info readyInfo
+			if json.Unmarshal(b, &info) == nil && info.Port != 0 {
+				r.port, r.admin, r.fp = info.Port, info.Admin, info.Fingerprint
+				return
+			}
+		}
+		select {
+		case <-r.exited:
+			r.t.Fatalf("%s exited during start:\n%s", r.name, r.log.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s did not become ready:\n%s", r.name, r.log.String())
+		}
+	}
+}
+
+func (r *relayProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
+
+// stop sends SIGTERM and waits for a clean exit (then SIGKILL as a last resort).
+func (r *relayProc) stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-r.exited:
+		return
+	default:
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(slow(15 * time.Second)):
+		r.cmd.Process.Kill()
+		<-r.exited
+		r.t.Errorf("%s did not stop on SIGTERM:\n%s", r.name, r.log.String())
+	}
+}
+
+func (r *relayProc) kill() {
+	r.cmd.Process.Kill()
+	<-r.exited
+}
+
+// restart stops the relay and starts it again on the same port and data dir.
+func (r *relayProc) restart() {
+	r.stop()
+	r.start(r.port)
+}
+
+// setPeers writes the peers file and sends SIGHUP.
+func (r *relayProc) setPeers(ns ...*relayProc) {
+	var b strings.Builder
+	b.WriteString("# written by the test\n")
+	for _, n := range ns {
+		fmt.Fprintf(&b, "%s %s\n", n.addr(), n.fp)
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "peers"), []byte(b.String()), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	r.cmd.Process.Signal(syscall.SIGHUP)
+}
+
+type statusDoc struct {
+	NeighboursUp int `json:"neighbours_up"`
+	Cache        struct {
+		Blobs int64 `json:"blobs"`
+		Bytes int64 `json:"bytes"`
+	} `json:"cache"`
+	Received   int64            `json:"blobs_received"`
+	Stored     int64            `json:"blobs_stored"`
+	Duplicates int64            `json:"blobs_duplicate"`
+	Relayed    int64            `json:"blobs_relayed"`
+	Rejects    map[string]int64 `json:"rejects"`
+	Neighbours []struct {
+		Peer  string `json:"peer"`
+		State string `json:"state"`
+	} `json:"neighbours"`
+}
+
+func (r *relayProc) status() statusDoc {
+	r.t.Helper()
+	resp, err := http.Get("http://" + r.admin + "/status")
+	if err != nil {
+		r.t.Fatalf("%s status: %v", r.name, err)
+	}
+	defer resp.Body.Close()
+	var s statusDoc
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		r.t.Fatalf("%s status: %v", r.name, err)
+	}
+	return s
+}
+
+// waitFor polls the relay's status until cond holds (bounded).
+func (r *relayProc) waitFor(what string, cond func(statusDoc) bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(slow(20 * time.Second))
+	for {
+		s := r.status()
+		if cond(s) {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s: timed out waiting for %s; status %+v\n%s", r.name, what, s, r.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *relayProc) waitNeighbours(n int) {
+	r.t.Helper()
+	r.waitFor(fmt.Sprintf("%d neighbours up", n), func(s statusDoc) bool { return s.NeighboursUp == n })
+}
+
+func (r *relayProc) client() *peers.Client {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), slow(10*time.Second))
+	defer cancel()
+	c, err := peers.DialClient(ctx, r.addr())
+	if err != nil {
+		r.t.Fatalf("%s: %v", r.name, err)
+	}
+	r.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// subscribe delivers every blob the relay stores from now on (after the backlog) to a channel.
+func (r *relayProc) subscribe(tags ...echo.Tag) <-chan echo.Item {
+	r.t.Helper()
+	c := r.client()
+	ch := make(chan echo.Item, 4096)
+	caught := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	r.t.Cleanup(cancel)
+	go c.Subscribe(ctx, tags, 0, func(it echo.Item) {
+		select {
+		case ch <- it:
+		default:
+		}
+	}, func() { close(caught) })
+	select {
+	case <-caught:
+	case <-time.After(slow(10 * time.Second)):
+		r.t.Fatalf("%s: subscription did not start", r.name)
+	}
+	return ch
+}
+
+func waitItem(t *testing.T, ch <-chan echo.Item, want echo.ID) {
+	t.Helper()
+	timeout := time.After(slow(20 * time.Second))
+	for {
+		select {
+		case it := <-ch:
+			if echo.BlobID(it.Envelope) == want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("blob %s did not arrive", want.Short())
+		}
+	}
+}
+
+// runCLI runs an echorelay client command and returns stdout, stderr and the exit code.
+func runCLI(t *testing.T, stdin []byte, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := relayCommand(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func mkEnvelope(t *testing.T, tag echo.Tag, ttl time.Duration, payload []byte) []byte {
+	t.Helper()
+	e := echo.Envelope{Expiry: time.Now().Add(ttl).Unix(), Tag: tag, Payload: payload}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,162 @@
+package peers
+
+import (
+	"context"
+	"crypto/tls"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/store"
+)
+
+// storeAdapter mirrors cmd/echorelay's wiring of a real SQLite store.
+type storeAdapter struct{ s *store.Store }
+
+func (a storeAdapter) Insert(id, tag [32]byte, expiry int64, env []byte, done func(bool, error)) {
+	a.s.PutAsync(store.Blob{ID: id, Tag: tag, Expiry: expiry, Envelope: env}, done)
+}
+
+func (a storeAdapter) Scan(tags [][32]byte, after uint64, limit, maxBytes int, fn func(uint64, []byte)) (uint64, bool, error) {
+	items, next, more, err := a.s.Fetch(tags, after, limit, maxBytes)
+	for _, it := range items {
+		fn(it.Seq, it.Envelope)
+	}
+	return next, more, err
+}
+
+// startNode runs a real node (real SQLite file, real sockets on loopback).
+func startNode(t *testing.T) *Node {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := LoadOrCreateIdentity(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := echo.NewRelay(echo.Config{Store: storeAdapter{st}})
+	n, err := New(Config{Identity: id, Relay: relay, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	return n
+}
+
+func envelope(t *testing.T, payload string) []byte {
+	e := echo.Envelope{Expiry: time.Now().Add(time.Hour).Unix(), Payload: []byte(payload)}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The Go default key exchange must stay on: the negotiated group is the hybrid
+// X25519MLKEM768 on both transports.
+func TestHybridKeyExchange(t *testing.T) {
+	n := startNode(t)
+	for _, scheme := range []string{"quic://", "tls://"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := DialClient(ctx, scheme+"127.0.0.1:"+itoa(n.Port()))
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", scheme, err)
+		}
+		st := c.TLS()
+		if st.CurveID != tls.X25519MLKEM768 {
+			t.Errorf("%s negotiated %v, want X25519MLKEM768", scheme, st.CurveID)
+		}
+		if st.Version != tls.VersionTLS13 || st.NegotiatedProtocol != ALPN {
+			t.Errorf("%s: version %x alpn %q", scheme, st.Version, st.NegotiatedProtocol)
+		}
+		if got := Fingerprint(st.PeerCertificates[0]); got != n.Fingerprint() {
+			t.Errorf("%s: relay fingerprint %s, want %s", scheme, got, n.Fingerprint())
+		}
+		c.Close()
+	}
+}
+
+func TestClientPutFetchBothTransports(t *testing.T) {
+	n := startNode(t)
+	for i, scheme := range []string{"quic://", "tls://"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := DialClient(ctx, scheme+"127.0.0.1:"+itoa(n.Port()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := envelope(t, "hello "+scheme)
+		id, dup, err := c.Put(ctx, env)
+		if err != nil || dup || id != echo.BlobID(env) {
+			t.Fatalf("%s put: id %v dup %v err %v", scheme, id, dup, err)
+		}
+		if _, dup, err := c.Put(ctx, env); err != nil || !dup {
+			t.Fatalf("%s second put: dup %v err %v", scheme, dup, err)
+		}
+		items, next, more, err := c.Fetch(ctx, nil, 0, 0)
+		if err != nil || len(items) != i+1 || more || next != items[len(items)-1].Seq {
+			t.Fatalf("%s fetch: %d items next %d more %v err %v", scheme, len(items), next, more, err)
+		}
+		c.Close()
+	}
+}
+
+func TestPinMismatchRefused(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	wrong := strings.Repeat("ab", 32)
+	_, err := n.quic.dial(ctx, Peer{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(n.Port()), Pin: wrong}, nil)
+	if err == nil || !strings.Contains(err.Error(), "does not match the pin") {
+		t.Fatalf("dial with wrong pin: %v", err)
+	}
+	if _, err := n.quic.dial(ctx, Peer{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(n.Port()), Pin: n.Fingerprint()}, nil); err != nil {
+		t.Fatalf("dial with right pin: %v", err)
+	}
+}
+
+func TestParsePeers(t *testing.T) {
+	pin := strings.Repeat("0f", 32)
+	in := "# neighbours\n\n127.0.0.1:7788\nquic://10.0.0.2:1  # spelled out\ntls://[::1]:7788 " + pin + "\nexample.org:9 sha256:" + strings.ToUpper(pin) + "\n"
+	ps, err := ParsePeers(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Peer{{SchemeQUIC, "127.0.0.1:7788", ""}, {SchemeQUIC, "10.0.0.2:1", ""}, {SchemeTLS, "[::1]:7788", pin}, {SchemeQUIC, "example.org:9", pin}}
+	if len(ps) != len(want) {
+		t.Fatalf("got %d peers", len(ps))
+	}
+	for i := range want {
+		if ps[i] != want[i] {
+			t.Errorf("line %d: %+v, want %+v", i, ps[i], want[i])
+		}
+	}
+	for _, bad := range []string{"nohost", "1.2.3.4:0", "1.2.3.4:70000", "udp://1.2.3.4:5", "1.2.3.4:5 abc", "1.2.3.4:5 " + pin + " extra"} {
+		if _, err := ParsePeers(strings.NewReader("# ok\n" + bad + "\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("%q: err %v, want a line-2 error", bad, err)
+		}
+	}
+}
+
+func TestBackoffFirstRetryWithinASecond(t *testing.T) {
+	for i := 0; i < 1000; i++ {
+		if d := backoff(0); d < 500*time.Millisecond || d >= time.Second {
+			t.Fatalf("first retry after %s", d)
+		}
+		if d := backoff(20); d < BackoffMax/2 || d >= BackoffMax {
+			t.Fatalf("capped backoff %s", d)
+		}
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
