@@ -509,3 +509,37 @@ func TestComponentExplicitRejection(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentUse shares one parsed private key between goroutines: Public
+// is computed lazily and must be safe (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	s := standIn
+	pk, sk := testKey(t, s)
+	sk2, err := s.UnmarshalBinaryPrivateKey(mustMarshal(t, sk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, ss, err := s.Encapsulate(pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			if got, err := s.Decapsulate(sk2, ct); err != nil || !bytes.Equal(got, ss) {
+				errs <- fmt.Errorf("decapsulation: %v", err)
+				return
+			}
+			if !sk2.Public().Equal(pk) {
+				errs <- errors.New("Public differs")
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
