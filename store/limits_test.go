@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestSweepAndExpiry(t *testing.T) {
@@ -260,5 +261,31 @@ func TestDiskFull(t *testing.T) {
 	db.QueryRow("SELECT count(*) FROM blobs").Scan(&n)
 	if n != 5 {
 		t.Fatalf("%d blobs after reopen, want 5", n)
+	}
+}
+
+// TestFullFailsOnlyItsPut checks that within one batch the puts that fit
+// commit and only the others get ErrFull.
+func TestFullFailsOnlyItsPut(t *testing.T) {
+	c := newClock()
+	s := openStore(t, dbPath(t), Options{Now: c.Now, MaxBytes: 1000, CommitDelay: time.Hour, MaxBatch: 5})
+	type res struct {
+		ins bool
+		err error
+	}
+	ch := make([]chan res, 5)
+	for i := range ch {
+		ch[i] = make(chan res, 1)
+		// Same expiry: nothing may be evicted for a later put.
+		s.PutAsync(mkBlob(i, [32]byte{}, t0+100, 300), func(ins bool, err error) { ch[i] <- res{ins, err} })
+	}
+	for i := range ch {
+		r := <-ch[i]
+		if i < 3 && (!r.ins || r.err != nil) || i >= 3 && !errors.Is(r.err, ErrFull) {
+			t.Errorf("put %d: %v, %v", i, r.ins, r.err)
+		}
+	}
+	if st := s.Stats(); st.Commits != 1 || st.Blobs != 3 {
+		t.Fatalf("Stats %+v, want one commit of 3 blobs", st)
 	}
 }

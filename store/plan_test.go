@@ -16,7 +16,8 @@ func TestQueryPlans(t *testing.T) {
 		want string
 	}{
 		{"SELECT seq FROM blobs WHERE tag = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?", []any{zero[:], 0, 0, 10}, "COVERING INDEX blobs_tag"},
-		{"SELECT id, tag, expiry, env FROM blobs WHERE seq = ? AND expiry > ?", []any{1, 0}, "INTEGER PRIMARY KEY"},
+		{"SELECT seq, id, tag, expiry, env FROM blobs WHERE tag = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?", []any{zero[:], 0, 0, 10}, "INDEX blobs_tag (tag=? AND seq>?)"},
+		{"SELECT seq, id, tag, expiry, env FROM blobs WHERE seq IN (SELECT value FROM json_each(?)) AND expiry > ? ORDER BY seq", []any{"[1,2]", 0}, "INTEGER PRIMARY KEY (rowid=?)"},
 		{"SELECT seq, id, tag, expiry, env FROM blobs WHERE seq > ? AND expiry > ? ORDER BY seq LIMIT ?", []any{0, 0, 10}, "INTEGER PRIMARY KEY"},
 		{"SELECT expiry, id FROM blobs WHERE (expiry, id) >= (?, ?) AND (expiry, id) < (?, ?) ORDER BY expiry, id LIMIT ?", []any{0, zero[:], 0, zero[:], 10}, "COVERING INDEX blobs_expiry"},
 		{"SELECT seq, size FROM blobs WHERE expiry < ? ORDER BY expiry, id", []any{0}, "INDEX blobs_expiry"},

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 )
 
 // readStmts are prepared on the read pool; database/sql re-prepares them
 // on each connection as needed.
 type readStmts struct {
-	has, get, tagSeqs, bySeq, all, keys *sql.Stmt
+	has, get, tagRows, tagSeqs, bySeqs, all, keys *sql.Stmt
 }
 
 func prepareReads(db *sql.DB) (*readStmts, error) {
@@ -21,9 +22,13 @@ func prepareReads(db *sql.DB) (*readStmts, error) {
 	}{
 		{&r.has, "SELECT 1 FROM blobs WHERE id = ?"},
 		{&r.get, "SELECT tag, expiry, env FROM blobs WHERE id = ? AND expiry > ?"},
-		// Covered by blobs_tag: no row is read until phase 2.
+		// One mailbox: walk blobs_tag, which also filters on expiry,
+		// and read only the rows returned.
+		{&r.tagRows, "SELECT seq, id, tag, expiry, env FROM blobs WHERE tag = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
+		// Several mailboxes: phase 1 is covered by blobs_tag, phase 2
+		// reads the chosen rows by rowid, in order (seqs is a JSON array).
 		{&r.tagSeqs, "SELECT seq FROM blobs WHERE tag = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
-		{&r.bySeq, "SELECT id, tag, expiry, env FROM blobs WHERE seq = ? AND expiry > ?"},
+		{&r.bySeqs, "SELECT seq, id, tag, expiry, env FROM blobs WHERE seq IN (SELECT value FROM json_each(?)) AND expiry > ? ORDER BY seq"},
 		{&r.all, "SELECT seq, id, tag, expiry, env FROM blobs WHERE seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
 		{&r.keys, "SELECT expiry, id FROM blobs WHERE (expiry, id) >= (?, ?) AND (expiry, id) < (?, ?) ORDER BY expiry, id LIMIT ?"},
 	} {
@@ -38,7 +43,7 @@ func prepareReads(db *sql.DB) (*readStmts, error) {
 }
 
 func (r *readStmts) close() {
-	for _, st := range []*sql.Stmt{r.has, r.get, r.tagSeqs, r.bySeq, r.all, r.keys} {
+	for _, st := range []*sql.Stmt{r.has, r.get, r.tagRows, r.tagSeqs, r.bySeqs, r.all, r.keys} {
 		if st != nil {
 			st.Close()
 		}
@@ -122,6 +127,12 @@ func (s *Store) fetchAll(after uint64, limit, maxBytes int, now int64) ([]Item, 
 	if err != nil {
 		return nil, false, err
 	}
+	return scanItems(rows, limit, maxBytes)
+}
+
+// scanItems reads up to limit items (of a query asked for limit+1) until
+// maxBytes, and closes rows. more is true when a row was left unread.
+func scanItems(rows *sql.Rows, limit, maxBytes int) ([]Item, bool, error) {
 	defer rows.Close()
 	var items []Item
 	used := 0
@@ -145,17 +156,29 @@ func (s *Store) fetchAll(after uint64, limit, maxBytes int, now int64) ([]Item, 
 	return items, false, rows.Err()
 }
 
-// fetchTags finds the next limit+1 seqs per tag from the covering tag
-// index, merges them, and only then reads the rows it will return, in
-// order, stopping at maxBytes.
+// fetchTags pages one mailbox with a single index walk. For several, it
+// takes the next limit+1 seqs of each from the covering tag index, merges
+// them, and reads just the rows it may return, in Seq order, stopping at
+// maxBytes.
 func (s *Store) fetchTags(tags [][32]byte, after uint64, limit, maxBytes int, now int64) ([]Item, bool, error) {
-	var seqs []int64
-	seen := make(map[[32]byte]bool, len(tags))
+	uniq := make([][32]byte, 0, len(tags))
 	for _, tag := range tags {
-		if tag == ([32]byte{}) || seen[tag] {
-			continue
+		if tag != ([32]byte{}) && !slices.Contains(uniq, tag) {
+			uniq = append(uniq, tag)
 		}
-		seen[tag] = true
+	}
+	switch len(uniq) {
+	case 0:
+		return nil, false, nil
+	case 1:
+		rows, err := s.r.tagRows.Query(uniq[0][:], int64(after), now, limit+1)
+		if err != nil {
+			return nil, false, err
+		}
+		return scanItems(rows, limit, maxBytes)
+	}
+	var seqs []int64
+	for _, tag := range uniq {
 		rows, err := s.r.tagSeqs.Query(tag[:], int64(after), now, limit+1)
 		if err != nil {
 			return nil, false, err
@@ -173,34 +196,30 @@ func (s *Store) fetchTags(tags [][32]byte, after uint64, limit, maxBytes int, no
 			return nil, false, err
 		}
 	}
-	if len(seen) > 1 {
-		slices.Sort(seqs)
+	if len(seqs) == 0 {
+		return nil, false, nil
 	}
+	slices.Sort(seqs)
 	more := len(seqs) > limit
 	if more {
 		seqs = seqs[:limit]
 	}
-	items := make([]Item, 0, len(seqs))
-	used := 0
-	for _, seq := range seqs {
-		it := Item{Seq: uint64(seq)}
-		var id, tag []byte
-		err := s.r.bySeq.QueryRow(seq, now).Scan(&id, &tag, &it.Expiry, &it.Envelope)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // swept or evicted since phase 1
+	list := make([]byte, 0, 8*len(seqs)+2)
+	list = append(list, '[')
+	for i, seq := range seqs {
+		if i > 0 {
+			list = append(list, ',')
 		}
-		if err != nil {
-			return nil, false, err
-		}
-		if !fits(items, used, len(it.Envelope), maxBytes) {
-			return items, true, nil
-		}
-		copy(it.ID[:], id)
-		copy(it.Tag[:], tag)
-		used += len(it.Envelope)
-		items = append(items, it)
+		list = strconv.AppendInt(list, seq, 10)
 	}
-	return items, more, nil
+	list = append(list, ']')
+	rows, err := s.r.bySeqs.Query(string(list), now)
+	if err != nil {
+		return nil, false, err
+	}
+	// Rows swept since phase 1 are simply missing here.
+	items, cut, err := scanItems(rows, limit, maxBytes)
+	return items, more || cut, err
 }
 
 // RangeIDs returns up to limit keys of unexpired blobs in [from, to),

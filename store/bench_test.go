@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// BenchmarkPut measures acknowledged (committed, fsynced) 1 KiB puts from
+// many concurrent callers, as a relay with many peers produces them.
+func BenchmarkPut(b *testing.B) {
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		b.Run("sync="+sync, func(b *testing.B) {
+			c := newClock()
+			s := openStore(b, dbPath(b), Options{Now: c.Now, MaxMailboxBlobs: 1 << 30, MaxMailboxBytes: 1 << 40, synchronous: sync})
+			var n atomic.Int64
+			w0 := writtenBytes()
+			b.SetBytes(1024)
+			b.SetParallelism(64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := int(n.Add(1))
+					if _, err := s.Put(context.Background(), mkBlob(i, tagOf(byte(i)), t0+1000, 1024)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			st := s.Stats()
+			b.ReportMetric(float64(b.N)/float64(st.Commits), "puts/commit")
+			if w0 >= 0 {
+				b.ReportMetric(float64(writtenBytes()-w0)/float64(b.N), "written-B/put")
+			}
+		})
+	}
+}
+
+// writtenBytes is what this process has passed to write(2) so far (WAL
+// frames and checkpoints included), or -1 off Linux.
+func writtenBytes() int64 {
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// BenchmarkPutSerial is one caller waiting for each ack: the latency of a
+// lone Put (commit window plus one fsync).
+func BenchmarkPutSerial(b *testing.B) {
+	c := newClock()
+	s := openStore(b, dbPath(b), Options{Now: c.Now, MaxMailboxBlobs: 1 << 30, MaxMailboxBytes: 1 << 40})
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := s.Put(context.Background(), mkBlob(i, tagOf(byte(i)), t0+1000, 1024)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchRows is the store size for the fetch benchmarks;
+// ECHORELAY_BENCH_ROWS=1000000 reproduces the 1 M row target.
+func benchRows() int {
+	if n, err := strconv.Atoi(os.Getenv("ECHORELAY_BENCH_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+var (
+	fetchOnce  sync.Once
+	fetchPath  string
+	fetchDir   string
+	fetchErr   error
+	fetchRows  int
+	mailboxLen = 1000 // blobs in the benchmarked mailbox, spread over the whole file
+)
+
+// fetchFixture fills a store once per process: benchRows() 1 KiB blobs in
+// 5000 mailboxes plus one target mailbox (tag 0xAA…) of mailboxLen blobs.
+func fetchFixture(b *testing.B) string {
+	fetchOnce.Do(func() {
+		fetchDir, fetchErr = os.MkdirTemp("", "storebench")
+		if fetchErr != nil {
+			return
+		}
+		fetchPath = fetchDir + "/blobs.db"
+		fetchRows = benchRows()
+		s, err := Open(fetchPath, Options{Now: newClock().Now, MaxBytes: 1 << 40, synchronous: "OFF"})
+		if err != nil {
+			fetchErr = err
+			return
+		}
+		defer s.Close()
+		every := fetchRows / mailboxLen
+		var wg sync.WaitGroup
+		var firstErr atomic.Value
+		for i := range fetchRows {
+			var tag [32]byte
+			if i%every == 0 {
+				tag = tagOf(0xAA)
+			} else {
+				tag[0], tag[1], tag[2] = byte(i%5000), byte(i%5000>>8), 1
+			}
+			wg.Add(1)
+			s.PutAsync(mkBlob(i, tag, t0+1000+int64(i%3600), 1024), func(_ bool, err error) {
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+				wg.Done()
+			})
+		}
+		wg.Wait()
+		if err, _ := firstErr.Load().(error); err != nil {
+			fetchErr = err
+			return
+		}
+		var pages, pageSize int64
+		s.rdb.QueryRow("PRAGMA page_count").Scan(&pages)
+		s.rdb.QueryRow("PRAGMA page_size").Scan(&pageSize)
+		per := float64(pages*pageSize)/float64(fetchRows) - 1024
+		fmt.Fprintf(os.Stderr, "fixture: %d rows, file %.1f MiB, %.0f bytes overhead per 1 KiB blob\n",
+			fetchRows, float64(pages*pageSize)/(1<<20), per)
+	})
+	if fetchErr != nil {
+		b.Fatal(fetchErr)
+	}
+	return fetchPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fetchDir != "" {
+		os.RemoveAll(fetchDir)
+	}
+	os.Exit(code)
+}
+
+// BenchmarkFetchMailbox100 fetches the 100 newest blobs of one mailbox out
+// of a store of benchRows() rows.
+func BenchmarkFetchMailbox100(b *testing.B) {
+	c := newClock()
+	s := openStore(b, fetchFixture(b), Options{Now: c.Now, MaxBytes: 1 << 40})
+	tag := [][32]byte{tagOf(0xAA)}
+	all, _, _, err := s.Fetch(tag, 0, 1000, 0)
+	if err != nil || len(all) != mailboxLen {
+		b.Fatalf("mailbox holds %d blobs, %v", len(all), err)
+	}
+	after := all[len(all)-101].Seq
+	b.ReportAllocs()
+	for b.Loop() {
+		items, _, more, err := s.Fetch(tag, after, 100, 0)
+		if err != nil || len(items) != 100 || more {
+			b.Fatalf("%d items, more %v, %v", len(items), more, err)
+		}
+	}
+}
+
+// BenchmarkFetchTags10x10 pages ten mailboxes at once, 100 items.
+func BenchmarkFetchTags10x10(b *testing.B) {
+	c := newClock()
+	s := openStore(b, fetchFixture(b), Options{Now: c.Now, MaxBytes: 1 << 40})
+	var tags [][32]byte
+	for i := 1; i <= 10; i++ {
+		var tag [32]byte
+		tag[0], tag[2] = byte(i), 1
+		tags = append(tags, tag)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		items, _, _, err := s.Fetch(tags, 0, 100, 0)
+		if err != nil || len(items) != 100 {
+			b.Fatalf("%d items, %v", len(items), err)
+		}
+	}
+}
+
+// BenchmarkHas is the duplicate check on every flooded blob.
+func BenchmarkHas(b *testing.B) {
+	c := newClock()
+	s := openStore(b, fetchFixture(b), Options{Now: c.Now, MaxBytes: 1 << 40})
+	ids := make([][32]byte, 1024)
+	for i := range ids {
+		ids[i] = mkBlob(i*97%fetchRows, [32]byte{}, 0, 1024).ID
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if ok, err := s.Has(ids[i%len(ids)]); !ok || err != nil {
+			b.Fatal("missing", err)
+		}
+	}
+}
+
+// BenchmarkRangeIDs lists 1000 keys for reconciliation.
+func BenchmarkRangeIDs(b *testing.B) {
+	c := newClock()
+	s := openStore(b, fetchFixture(b), Options{Now: c.Now, MaxBytes: 1 << 40})
+	var max [32]byte
+	for i := range max {
+		max[i] = 0xff
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		keys, err := s.RangeIDs(t0+2000, [32]byte{}, 1<<62, max, 1000)
+		if err != nil || len(keys) != 1000 {
+			b.Fatalf("%d keys, %v", len(keys), err)
+		}
+	}
+}
