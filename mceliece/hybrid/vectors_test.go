@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -97,16 +98,21 @@ func makeVector(t testing.TB, s *Scheme) vector {
 	}
 	nMC := s.mc.CiphertextSize()
 	nX := nMC + mlkemCiphertextSize
-	for _, r := range []struct {
+	type patch struct {
 		what  string
 		off   int
 		patch []byte
-	}{
+	}
+	patches := []patch{
 		{"McEliece ciphertext, bit 0 flipped", 0, []byte{ct[0] ^ 1}},
 		{"ML-KEM ciphertext, bit 0 flipped", nMC, []byte{ct[nMC] ^ 1}},
 		{"X25519 share replaced by u = 0 (low order)", nX, make([]byte, 32)},
 		{"X25519 share with the top bit set (same point)", len(ct) - 1, []byte{ct[len(ct)-1] | 0x80}},
-	} {
+	}
+	if strings.HasPrefix(s.mcName, "mceliece6960119") {
+		patches = append(patches, patch{"McEliece padding bit set (explicit component rejection)", nMC - 1, []byte{ct[nMC-1] | 0x80}})
+	}
+	for _, r := range patches {
 		rj := rejection{What: r.what, Offset: r.off, Patch: hex.EncodeToString(r.patch)}
 		got, err := s.Decapsulate(sk, rj.apply(t, ct))
 		if err != nil {
