@@ -19,7 +19,10 @@ const (
 	mlkemEncapsSeedSize = mlkem768.EncapsulationSeedSize
 	x25519Size          = 32 // private scalar, public u-coordinate, shared secret
 	hashSize            = 32 // SHA3-256 output
+)
 
+// Sizes shared by every hybrid.
+const (
 	// SeedSize is the size of the seed taken by DeriveKeyPair.
 	SeedSize = 32
 	// EncapsulationSeedSize is the size of the seed taken by
