@@ -121,7 +121,7 @@ func TestRoundTripAndErrors(t *testing.T) {
 	}()
 }
 
-func errOf[T any](_ T, err error) error        { return err }
+func errOf[T any](_ T, err error) error          { return err }
 func errOf3[T, U any](_ T, _ U, err error) error { return err }
 
 // TestPadding6960119 checks the reference behaviour for the non-byte-aligned set: nonzero
