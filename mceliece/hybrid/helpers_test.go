@@ -9,8 +9,9 @@ import (
 	"github.com/cloudflare/circl/kem/mlkem/mlkem512"
 )
 
-// standIn puts ML-KEM-512 where McEliece goes. It exercises the hybrid logic
-// quickly and stays in use when the McEliece package is not wired.
+// standIn puts ML-KEM-512 where McEliece goes. Tests that need many key
+// generations use it to exercise the hybrid logic quickly; testSchemes falls
+// back to it if no McEliece set is registered.
 var standIn = newScheme(0xff01, "standin-mlkem512", mlkem512.Scheme())
 
 // testSchemes returns the hybrids under test: every registered one, only the
