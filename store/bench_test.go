@@ -27,7 +27,8 @@ func BenchmarkPut(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := int(n.Add(1))
-					if _, err := s.Put(context.Background(), mkBlob(i, tagOf(byte(i)), t0+1000, 1024)); err != nil {
+					// A fixed TTL: expiries rise with arrival, ~100 blobs a second.
+					if _, err := s.Put(context.Background(), mkBlob(i, benchTag(i), t0+1000+int64(i/100), 1024)); err != nil {
 						b.Error(err)
 						return
 					}
@@ -41,6 +42,12 @@ func BenchmarkPut(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchTag spreads puts over 1000 mailboxes.
+func benchTag(i int) (t [32]byte) {
+	t[0], t[1], t[2] = byte(i%1000), byte(i%1000>>8), 2
+	return t
 }
 
 // writtenBytes is what this process has passed to write(2) so far (WAL

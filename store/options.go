@@ -20,7 +20,7 @@ const (
 	queueDepth        = 2 * DefaultMaxBatch // requests waiting for the committer before Put blocks
 	sweepChunk        = 2000                // rows deleted per sweep transaction
 	maxFetchLimit     = 1000                // Fetch limit ceiling (and the value used for limit <= 0)
-	walSizeLimit      = 64 << 20            // journal_size_limit: WAL truncated back to this after checkpoints
+	walSizeLimit      = 64 << 20            // journal_size_limit: WAL file truncated back to this after checkpoints
 )
 
 // Options configures a Store. The zero value is usable.
@@ -38,6 +38,10 @@ type Options struct {
 
 	// synchronous overrides PRAGMA synchronous (benchmarks only).
 	synchronous string
+	// checkpointPages overrides checkpointPages (tests only).
+	checkpointPages int
+	// onCheckpoint runs after each background checkpoint (tests only).
+	onCheckpoint func()
 }
 
 func (o Options) withDefaults() Options {
@@ -67,6 +71,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.checkpointPages <= 0 {
+		o.checkpointPages = checkpointPages
 	}
 	if o.synchronous == "" {
 		o.synchronous = "FULL"

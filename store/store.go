@@ -47,6 +47,8 @@ type Stats struct {
 	Full          uint64 // puts refused with ErrFull
 	QuotaExceeded uint64 // puts refused with ErrQuotaExceeded
 	Commits       uint64 // write transactions committed (puts per commit = group-commit factor)
+	PagesWritten  uint64 // 4 KiB pages appended to the WAL (each is written again by a checkpoint)
+	Checkpoints   uint64 // background checkpoints run
 }
 
 // Store is a blob cache in one SQLite file. Its methods are safe for
@@ -74,10 +76,17 @@ type Store struct {
 	rdb *sql.DB
 	r   *readStmts
 
+	// Checkpointer (checkpoint.go).
+	cdb      *sql.DB
+	kick     chan struct{}
+	stopCkpt chan struct{}
+	ckptDone chan struct{}
+
 	blobs, bytes                  atomic.Int64
 	lastSeq                       atomic.Uint64
 	evicted, swept, full, overQuo atomic.Uint64
 	commits                       atomic.Uint64
+	pagesWritten, checkpoints     atomic.Uint64
 }
 
 // Open opens or creates the store at path (its directory is created too),
@@ -92,11 +101,14 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("failed to create store directory: %w", err)
 	}
 	s := &Store{
-		opt:    opt,
-		log:    opt.Logger,
-		reqs:   make(chan *request, queueDepth),
-		sweeps: make(chan chan sweepResult),
-		done:   make(chan struct{}),
+		opt:      opt,
+		log:      opt.Logger,
+		reqs:     make(chan *request, queueDepth),
+		sweeps:   make(chan chan sweepResult),
+		done:     make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		stopCkpt: make(chan struct{}),
+		ckptDone: make(chan struct{}),
 	}
 	if err := s.openWriter(path); err != nil {
 		s.closeDBs()
@@ -106,10 +118,18 @@ func Open(path string, opt Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	cdb, err := sql.Open("sqlite", fmt.Sprintf("%s?_pragma=synchronous(%s)", path, s.opt.synchronous))
+	if err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("failed to open database: %w", err)
+	}
+	s.cdb = cdb
+	cdb.SetMaxOpenConns(1)
 	if _, err := s.sweepAll(false); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
+	go s.checkpointer(cdb)
 	go s.run()
 	return s, nil
 }
@@ -131,6 +151,7 @@ func (s *Store) openWriter(path string) error {
 		"PRAGMA journal_mode = WAL",
 		"PRAGMA synchronous = " + s.opt.synchronous,
 		fmt.Sprintf("PRAGMA journal_size_limit = %d", walSizeLimit),
+		fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walSafetyPages),
 	}
 	if s.opt.MaxPageCount > 0 {
 		pragmas = append(pragmas, fmt.Sprintf("PRAGMA max_page_count = %d", s.opt.MaxPageCount))
@@ -198,6 +219,8 @@ func (s *Store) Close() error {
 		close(s.reqs)
 		s.mu.Unlock()
 		<-s.done
+		close(s.stopCkpt)
+		<-s.ckptDone
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -210,6 +233,9 @@ func (s *Store) closeDBs() error {
 	}
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
+	}
+	if s.cdb != nil {
+		errs = append(errs, s.cdb.Close())
 	}
 	if s.w != nil {
 		errs = append(errs, s.w.close())
@@ -234,6 +260,8 @@ func (s *Store) Stats() Stats {
 		Full:          s.full.Load(),
 		QuotaExceeded: s.overQuo.Load(),
 		Commits:       s.commits.Load(),
+		PagesWritten:  s.pagesWritten.Load(),
+		Checkpoints:   s.checkpoints.Load(),
 	}
 }
 

@@ -29,10 +29,11 @@ type writer struct {
 
 	exists, mailbox, totals, candidates, del, insert, sweep *sql.Stmt
 
-	timer      *time.Timer // group-commit window
-	batch      []*request
-	results    []result
-	reqsClosed bool
+	timer           *time.Timer // group-commit window
+	batch           []*request
+	sinceCheckpoint int // pages written since the checkpointer was last kicked
+	results         []result
+	reqsClosed      bool
 }
 
 // txState is what a write transaction changes, applied to the Store's
@@ -178,6 +179,7 @@ func (w *writer) apply(st *txState) {
 	s.evicted.Add(st.evicted)
 	s.swept.Add(st.swept)
 	s.commits.Add(1)
+	w.countWrites()
 }
 
 // put inserts one blob inside the open transaction. The returned error is
