@@ -92,7 +92,7 @@ func (p *params) decodeFast(sk, ct []byte, bn *benesNet) (e []byte, okMask uint1
 		return p.fftT(in, K2)[:2*t]
 	}
 	synd := syndromeOf(rpos)
-	loc := p.berlekampMassey(synd)
+	loc := p.berlekampMasseyVec(synd)
 	ev := p.evalAll(loc)
 	epos := make([]uint64, nv)
 	for i := range ev {

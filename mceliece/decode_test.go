@@ -48,3 +48,24 @@ func TestDecodeFastMatchesScalar(t *testing.T) {
 		})
 	}
 }
+
+func TestBerlekampMasseyVec(t *testing.T) {
+	for _, p := range allParams {
+		rng := rand.New(rand.NewPCG(5, uint64(p.t)))
+		for trial := 0; trial < 3; trial++ {
+			s := make([]gf, 2*p.t)
+			for i := range s {
+				s[i] = gf(rng.Uint32()) & p.gfMask()
+			}
+			if trial == 1 {
+				clear(s[p.t:])
+			}
+			a, b := p.berlekampMassey(s), p.berlekampMasseyVec(s)
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("%s trial %d coefficient %d: %x vs %x", p.name, trial, i, a[i], b[i])
+				}
+			}
+		}
+	}
+}

@@ -8,12 +8,53 @@ type gf = uint16
 
 // mul returns a*b in GF(2^m).
 func (p *params) mul(a, b gf) gf {
-	x, y := uint32(a), uint32(b)
-	var r uint32
-	for i := 0; i < p.m; i++ {
-		r ^= (x << i) & -((y >> i) & 1)
+	if p.m == 12 {
+		return mul12(a, b)
 	}
-	return p.reduce(r)
+	return mul13(a, b)
+}
+
+func mul12(a, b gf) gf {
+	x, y := uint32(a), uint32(b)
+	r := x & -(y & 1)
+	r ^= (x << 1) & -(y >> 1 & 1)
+	r ^= (x << 2) & -(y >> 2 & 1)
+	r ^= (x << 3) & -(y >> 3 & 1)
+	r ^= (x << 4) & -(y >> 4 & 1)
+	r ^= (x << 5) & -(y >> 5 & 1)
+	r ^= (x << 6) & -(y >> 6 & 1)
+	r ^= (x << 7) & -(y >> 7 & 1)
+	r ^= (x << 8) & -(y >> 8 & 1)
+	r ^= (x << 9) & -(y >> 9 & 1)
+	r ^= (x << 10) & -(y >> 10 & 1)
+	r ^= (x << 11) & -(y >> 11 & 1)
+	h := r >> 12
+	r = r&0xFFF ^ h ^ h<<3
+	h = r >> 12
+	r = r&0xFFF ^ h ^ h<<3
+	return gf(r)
+}
+
+func mul13(a, b gf) gf {
+	x, y := uint32(a), uint32(b)
+	r := x & -(y & 1)
+	r ^= (x << 1) & -(y >> 1 & 1)
+	r ^= (x << 2) & -(y >> 2 & 1)
+	r ^= (x << 3) & -(y >> 3 & 1)
+	r ^= (x << 4) & -(y >> 4 & 1)
+	r ^= (x << 5) & -(y >> 5 & 1)
+	r ^= (x << 6) & -(y >> 6 & 1)
+	r ^= (x << 7) & -(y >> 7 & 1)
+	r ^= (x << 8) & -(y >> 8 & 1)
+	r ^= (x << 9) & -(y >> 9 & 1)
+	r ^= (x << 10) & -(y >> 10 & 1)
+	r ^= (x << 11) & -(y >> 11 & 1)
+	r ^= (x << 12) & -(y >> 12 & 1)
+	h := r >> 13
+	r = r&0x1FFF ^ h ^ h<<1 ^ h<<3 ^ h<<4
+	h = r >> 13
+	r = r&0x1FFF ^ h ^ h<<1 ^ h<<3 ^ h<<4
+	return gf(r)
 }
 
 // reduce folds a product of degree at most 2m-2 back below z^m.
