@@ -35,7 +35,7 @@ func (p *params) berlekampMasseyVec(s []gf) []gf {
 		}
 		// d = Σ C_i S_{N-i}; lanes past min(N, t) of S or C are zero
 		acc = vec{}
-		for w := 0; w < nw; w++ {
+		for w := 0; w < nw && 64*w <= N; w++ { // S has no lanes past N
 			p.vecMul(&prod, &C[w], &S[w])
 			for k := 0; k < m; k++ {
 				acc[k] ^= prod[k]

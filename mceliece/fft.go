@@ -24,6 +24,7 @@ import "sync"
 
 type fftTables struct {
 	beta0 []gf    // β_0 at each depth
+	twist [][]gf  // β_0^i, i < 256, at each depth
 	a     [][]vec // a values per depth, by position in the child block (bitsliced)
 	a32   []vec   // depths whose child blocks have 32 points: lanes 0..31 hold a
 	powT  []vec   // α^t at every point, when t is a power of two (monic term)
@@ -59,6 +60,12 @@ func (p *params) buildTables() *fftTables {
 			next[i-1] = p.mul(gamma[i], gamma[i]) ^ gamma[i]
 		}
 		tb.beta0 = append(tb.beta0, b0)
+		pw := make([]gf, 256)
+		pw[0] = 1
+		for i := 1; i < len(pw); i++ {
+			pw[i] = p.mul(pw[i-1], b0)
+		}
+		tb.twist = append(tb.twist, pw)
 		half := 1 << (ln - 1)
 		vals := make([]gf, half)
 		for pos := 0; pos < half; pos++ {
@@ -137,12 +144,11 @@ func taylorT(f []gf) {
 	}
 }
 
-// twist multiplies f[i] by β^i.
-func (p *params) twist(f []gf, beta gf) {
-	pw := gf(1)
+// twist multiplies f[i] by pw[i] (the powers of β_0 of one depth).
+func (p *params) twist(f []gf, pw []gf) {
+	pw = pw[:len(f)]
 	for i := range f {
-		f[i] = p.mul(f[i], pw)
-		pw = p.mul(pw, beta)
+		f[i] = p.mul(f[i], pw[i])
 	}
 }
 
@@ -158,7 +164,7 @@ func (p *params) fft(out []vec, f []gf, K int) {
 		sz := 1 << (K - j)
 		for base := 0; base < len(c); base += sz {
 			b := c[base : base+sz]
-			p.twist(b, tb.beta0[j])
+			p.twist(b, tb.twist[j])
 			taylor(b)
 			for i := 0; i < sz/2; i++ {
 				tmp[i] = b[2*i]
@@ -218,19 +224,22 @@ func (p *params) fftT(in []vec, K int) []gf {
 			}
 			continue
 		}
-		// blk == 64: both halves live in one word.
-		var lo, hi vec
-		for i := range in {
-			x := &in[i]
+		// blk == 64: both halves live in one word; two words share one vecMul.
+		var lo, a2 vec
+		for k := 0; k < d; k++ {
+			a2[k] = tb.a32[j][k]&0xFFFFFFFF | tb.a32[j][k]<<32
+		}
+		for i := 0; i+1 < len(in); i += 2 {
+			x, y := &in[i], &in[i+1]
 			for k := 0; k < d; k++ {
-				l := x[k] & 0xFFFFFFFF
-				h := x[k] >> 32
-				lo[k] = l ^ h
-				hi[k] = h
+				lx := (x[k] ^ x[k]>>32) & 0xFFFFFFFF
+				ly := (y[k] ^ y[k]>>32) & 0xFFFFFFFF
+				lo[k] = lx | ly<<32
 			}
-			p.vecMul(&t, &lo, &tb.a32[j])
+			p.vecMul(&t, &lo, &a2)
 			for k := 0; k < d; k++ {
-				x[k] = lo[k] | (hi[k]^t[k]&0xFFFFFFFF)<<32
+				x[k] = lo[k]&0xFFFFFFFF | (x[k]^t[k]<<32)&^0xFFFFFFFF
+				y[k] = lo[k]>>32 | (y[k]^t[k])&^0xFFFFFFFF
 			}
 		}
 	}
@@ -265,7 +274,7 @@ func (p *params) fftT(in []vec, K int) []gf {
 			}
 			copy(b, tmp[:sz])
 			taylorT(b)
-			p.twist(b, tb.beta0[j])
+			p.twist(b, tb.twist[j])
 		}
 	}
 	return c

@@ -74,14 +74,28 @@ func (p *params) reduce(r uint32) gf {
 	return gf(r)
 }
 
-// inv returns a^(2^m-2), the inverse of a for a != 0 and 0 for a == 0.
+// inv returns a^(2^m-2), the inverse of a for a != 0 and 0 for a == 0, with the addition
+// chain x_{i+j} = x_i^(2^j) x_j for x_k = a^(2^k-1).
 func (p *params) inv(a gf) gf {
-	x, r := a, gf(1)
-	for i := 1; i < p.m; i++ {
-		x = p.mul(x, x)
-		r = p.mul(r, x)
+	sqn := func(x gf, n int) gf {
+		for i := 0; i < n; i++ {
+			x = p.mul(x, x)
+		}
+		return x
 	}
-	return r
+	x1 := a
+	x2 := p.mul(sqn(x1, 1), x1)
+	x3 := p.mul(sqn(x2, 1), x1)
+	var top gf
+	if p.m == 13 {
+		x6 := p.mul(sqn(x3, 3), x3)
+		top = p.mul(sqn(x6, 6), x6) // 2^12-1
+	} else {
+		x5 := p.mul(sqn(x3, 2), x2)
+		x10 := p.mul(sqn(x5, 5), x5)
+		top = p.mul(sqn(x10, 1), x1) // 2^11-1
+	}
+	return p.mul(top, top)
 }
 
 // isZeroMask returns 0xFFFF when a == 0 and 0 otherwise.

@@ -15,62 +15,6 @@ func (p *params) vecMul(out, a, b *vec) {
 	}
 }
 
-func vecMul13(out, a, b *vec) {
-	var buf [25]uint64
-	for i := 0; i < 13; i++ {
-		ai := a[i]
-		buf[i+0] ^= ai & b[0]
-		buf[i+1] ^= ai & b[1]
-		buf[i+2] ^= ai & b[2]
-		buf[i+3] ^= ai & b[3]
-		buf[i+4] ^= ai & b[4]
-		buf[i+5] ^= ai & b[5]
-		buf[i+6] ^= ai & b[6]
-		buf[i+7] ^= ai & b[7]
-		buf[i+8] ^= ai & b[8]
-		buf[i+9] ^= ai & b[9]
-		buf[i+10] ^= ai & b[10]
-		buf[i+11] ^= ai & b[11]
-		buf[i+12] ^= ai & b[12]
-	}
-	// z^13 = z^4 + z^3 + z + 1
-	for i := 24; i >= 13; i-- {
-		x := buf[i]
-		buf[i-13] ^= x
-		buf[i-12] ^= x
-		buf[i-10] ^= x
-		buf[i-9] ^= x
-	}
-	copy(out[:], buf[:13])
-}
-
-func vecMul12(out, a, b *vec) {
-	var buf [23]uint64
-	for i := 0; i < 12; i++ {
-		ai := a[i]
-		buf[i+0] ^= ai & b[0]
-		buf[i+1] ^= ai & b[1]
-		buf[i+2] ^= ai & b[2]
-		buf[i+3] ^= ai & b[3]
-		buf[i+4] ^= ai & b[4]
-		buf[i+5] ^= ai & b[5]
-		buf[i+6] ^= ai & b[6]
-		buf[i+7] ^= ai & b[7]
-		buf[i+8] ^= ai & b[8]
-		buf[i+9] ^= ai & b[9]
-		buf[i+10] ^= ai & b[10]
-		buf[i+11] ^= ai & b[11]
-	}
-	// z^12 = z^3 + 1
-	for i := 22; i >= 12; i-- {
-		x := buf[i]
-		buf[i-12] ^= x
-		buf[i-9] ^= x
-	}
-	copy(out[:12], buf[:12])
-	out[12] = 0
-}
-
 // vecSq sets *out = a^2 lane by lane: squaring is linear, a_i z^i -> a_i z^(2i).
 func (p *params) vecSq(out, a *vec) {
 	var buf [25]uint64
