@@ -246,22 +246,35 @@ func (p *params) fftT(in []vec, K int) []gf {
 	n := 1 << K
 	c := make([]gf, n)
 	lanes := 1 << (d - K)
-	for s := 0; s < n; s++ {
-		var acc gf
-		first := s * lanes
-		for k := 0; k < d; k++ {
-			var par uint64
-			if lanes >= 64 {
-				for i := 0; i < lanes/64; i++ {
-					par ^= in[first/64+i][k]
-				}
-			} else {
-				w := in[first/64][k] >> uint(first%64)
-				par = w & (1<<uint(lanes) - 1)
+	if lanes == 32 {
+		// Fold each word so that bits 0 and 32 hold the parities of its two halves.
+		for i := range in {
+			var lo, hi gf
+			for k := 0; k < d; k++ {
+				x := in[i][k]
+				x ^= x >> 16
+				x ^= x >> 8
+				x ^= x >> 4
+				x ^= x >> 2
+				x ^= x >> 1
+				lo |= gf(x&1) << k
+				hi |= gf(x>>32&1) << k
 			}
-			acc |= gf(popParity(par)) << k
+			c[2*i], c[2*i+1] = lo, hi
 		}
-		c[s] = acc
+	} else {
+		per := lanes / 64
+		for s := 0; s < n; s++ {
+			var acc gf
+			for k := 0; k < d; k++ {
+				var par uint64
+				for i := 0; i < per; i++ {
+					par ^= in[s*per+i][k]
+				}
+				acc |= gf(popParity(par)) << k
+			}
+			c[s] = acc
+		}
 	}
 	tmp := make([]gf, n)
 	for j := K - 1; j >= 0; j-- {

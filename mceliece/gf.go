@@ -79,7 +79,7 @@ func (p *params) reduce(r uint32) gf {
 func (p *params) inv(a gf) gf {
 	sqn := func(x gf, n int) gf {
 		for i := 0; i < n; i++ {
-			x = p.mul(x, x)
+			x = p.sq(x)
 		}
 		return x
 	}
@@ -96,6 +96,16 @@ func (p *params) inv(a gf) gf {
 		top = p.mul(sqn(x10, 1), x1) // 2^11-1
 	}
 	return p.mul(top, top)
+}
+
+// sq returns a^2: the bits of a spread to the even positions, then reduced.
+func (p *params) sq(a gf) gf {
+	x := uint32(a)
+	x = (x | x<<8) & 0x00FF00FF
+	x = (x | x<<4) & 0x0F0F0F0F
+	x = (x | x<<2) & 0x33333333
+	x = (x | x<<1) & 0x55555555
+	return p.reduce(x)
 }
 
 // isZeroMask returns 0xFFFF when a == 0 and 0 otherwise.

@@ -15,30 +15,13 @@ func (p *params) vecMul(out, a, b *vec) {
 	}
 }
 
-// vecSq sets *out = a^2 lane by lane: squaring is linear, a_i z^i -> a_i z^(2i).
+// vecSq sets *out = a^2 lane by lane (squaring is linear: a_i z^i -> a_i z^(2i)).
 func (p *params) vecSq(out, a *vec) {
-	var buf [25]uint64
-	for i := 0; i < p.m; i++ {
-		buf[2*i] = a[i]
-	}
 	if p.m == 12 {
-		for i := 22; i >= 12; i-- {
-			x := buf[i]
-			buf[i-12] ^= x
-			buf[i-9] ^= x
-		}
-		copy(out[:12], buf[:12])
-		out[12] = 0
-		return
+		vecSq12(out, a)
+	} else {
+		vecSq13(out, a)
 	}
-	for i := 24; i >= 13; i-- {
-		x := buf[i]
-		buf[i-13] ^= x
-		buf[i-12] ^= x
-		buf[i-10] ^= x
-		buf[i-9] ^= x
-	}
-	copy(out[:], buf[:13])
 }
 
 // vecSqN sets *out = a^(2^n).

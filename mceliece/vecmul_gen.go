@@ -5,7 +5,9 @@ package mceliece
 
 // vecMul13 and vecMul12 are the fully unrolled schoolbook products of vec.go: column k
 // of the product is the XOR of a_i & b_(k-i), then the high columns fold back through
-// z^13 = z^4+z^3+z+1 (resp. z^12 = z^3+1), highest first.
+// z^13 = z^4+z^3+z+1 (resp. z^12 = z^3+1), highest first. vecSq13 and vecSq12 are
+// the same for a*a, where only the even columns a_i z^(2i) survive; each output plane is
+// the XOR of the input planes the folding sends to it.
 
 func vecMul13(out, a, b *vec) {
 	a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12 := a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]
@@ -135,5 +137,39 @@ func vecMul12(out, a, b *vec) {
 	r0 ^= r12
 	r3 ^= r12
 	out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7], out[8], out[9], out[10], out[11] = r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11
+	out[12] = 0
+}
+
+func vecSq13(out, in *vec) {
+	a := *in
+	out[0] = a[0] ^ a[11]
+	out[1] = a[7] ^ a[11] ^ a[12]
+	out[2] = a[1] ^ a[7]
+	out[3] = a[8] ^ a[11] ^ a[12]
+	out[4] = a[2] ^ a[7] ^ a[8] ^ a[11] ^ a[12]
+	out[5] = a[7] ^ a[9]
+	out[6] = a[3] ^ a[8] ^ a[9] ^ a[12]
+	out[7] = a[8] ^ a[10]
+	out[8] = a[4] ^ a[9] ^ a[10]
+	out[9] = a[9] ^ a[11]
+	out[10] = a[5] ^ a[10] ^ a[11]
+	out[11] = a[10] ^ a[12]
+	out[12] = a[6] ^ a[11] ^ a[12]
+}
+
+func vecSq12(out, in *vec) {
+	a := *in
+	out[0] = a[0] ^ a[6]
+	out[1] = a[11]
+	out[2] = a[1] ^ a[7]
+	out[3] = a[6]
+	out[4] = a[2] ^ a[8] ^ a[11]
+	out[5] = a[7]
+	out[6] = a[3] ^ a[9]
+	out[7] = a[8]
+	out[8] = a[4] ^ a[10]
+	out[9] = a[9]
+	out[10] = a[5] ^ a[11]
+	out[11] = a[10]
 	out[12] = 0
 }
