@@ -75,14 +75,40 @@
 //
 // mailbox and totals are kept by triggers in the same transaction as the
 // inserts and deletes they count, so quota checks and Stats never scan and
-// Open does not read the whole file. blobs keeps its rowid: WITHOUT ROWID
-// would put whole envelopes (1 KiB to MiBs) into b-tree keys. The small
-// columns come before env so eviction reads only a row's first page.
+// Open does not read the whole file (measured: reading a 10,000-blob
+// mailbox's count and bytes with a query takes 11 ms, its mailbox row
+// 14 µs). blobs keeps its rowid and seq order: the same table WITHOUT
+// ROWID keyed by id puts whole envelopes into b-tree keys and measured
+// 3.2x the file size, 3x slower inserts and 7x slower mailbox reads. The
+// small columns come before env so eviction reads only a row's first page.
 //
 // Deletes are chunked (sweepChunk rows per transaction) so that a large
 // sweep neither grows the WAL much nor holds up puts, which are committed
-// between chunks. The WAL is truncated back to 64 MiB after checkpoints.
+// between chunks.
+//
+// # SD cards
+//
+// Space: a uniform 1 KiB envelope costs about 1,520 bytes of file: 78
+// bytes of row, ~150 bytes in the three indexes, and ~255 bytes of page
+// slack because a 4 KiB page holds three such rows (mixed sizes pack
+// better).
+//
+// Writes: each put dirties the tail of the table, one leaf of each
+// random-key index (id, and tag) and a few hot pages (totals, mailbox,
+// sqlite_sequence, the expiry index tail). Group commit shares the hot
+// pages across a batch; the random leaves are an inherent B-tree cost of
+// about 8 KiB of WAL per put once the indexes outgrow a batch. Every WAL
+// page is written once more by a checkpoint. To keep that off the put
+// path, the committer never checkpoints (its auto-checkpoint is only a
+// 64 MiB safety net): a separate goroutine with its own connection runs
+// PASSIVE checkpoints, which do not block the writer, after every 32 MiB
+// of WAL — rarely enough that hot pages reach the database file once per
+// checkpoint, not once per commit. Stats.PagesWritten counts WAL pages.
 //
 // Reads (Has, Get, Fetch, RangeIDs) use a separate pool of read-only
 // connections; under WAL they never wait for the writer.
+//
+// # Measurements
+//
+// MEASUREMENTS
 package store

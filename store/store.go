@@ -125,9 +125,10 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	s.cdb = cdb
 	cdb.SetMaxOpenConns(1)
+	// A full disk can make the sweep fail; the store still serves reads,
+	// and the periodic sweep tries again.
 	if _, err := s.sweepAll(false); err != nil {
-		s.closeDBs()
-		return nil, err
+		s.log.Warn("store: sweep at open failed", "err", err)
 	}
 	go s.checkpointer(cdb)
 	go s.run()
