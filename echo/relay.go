@@ -31,6 +31,7 @@ type Link interface {
 // concurrent use by every link's reader.
 type Relay struct {
 	store  Store
+	set    SetStore
 	limits Limits
 	log    *slog.Logger
 	now    func() time.Time
@@ -62,6 +63,7 @@ type StatsSnapshot struct {
 // Config for NewRelay.
 type Config struct {
 	Store  Store
+	Set    SetStore // nil: no set reconciliation
 	Limits Limits
 	Logger *slog.Logger     // nil discards
 	Now    func() time.Time // nil is time.Now
@@ -69,7 +71,7 @@ type Config struct {
 
 // NewRelay returns a relay over the given store.
 func NewRelay(c Config) *Relay {
-	r := &Relay{store: c.Store, limits: c.Limits, log: c.Logger, now: c.Now,
+	r := &Relay{store: c.Store, set: c.Set, limits: c.Limits, log: c.Logger, now: c.Now,
 		neighbours: map[string][]Link{}, subs: map[chan struct{}]struct{}{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -85,6 +87,9 @@ func NewRelay(c Config) *Relay {
 
 // Limits returns the relay's acceptance rules.
 func (r *Relay) Limits() Limits { return r.limits }
+
+// Set is the store as set reconciliation reads it, nil when reconciliation is off.
+func (r *Relay) Set() SetStore { return r.set }
 
 // Now is the relay's clock.
 func (r *Relay) Now() time.Time { return r.now() }

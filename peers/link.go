@@ -60,6 +60,7 @@ type link struct {
 
 	neighbour string // fingerprint once recognised as a neighbour relay
 	hello     echo.Hello
+	recon     *reconLink // set reconciliation, when both sides offer it (reconcile.go)
 
 	acks   chan outFrame // ACK/ERROR for SUBMITs; capacity Window, never blocks
 	out    chan outFrame // reliable frames produced by the reader and subscriptions
@@ -316,6 +317,14 @@ func (l *link) handle(f echo.Frame) error {
 			return l.fatal(err)
 		}
 		return l.send(l.frame(echo.PongFrame(nonce)))
+	case echo.FrameRecon, echo.FrameWant, echo.FrameWantEnd:
+		if l.neighbour == "" {
+			relay.Reject(echo.CodeNotNeighbour)
+			return l.fatal(echo.ErrNotNeighbour)
+		}
+		if l.recon != nil { // else we did not offer it: skipped like an unknown type
+			return l.recon.handle(f)
+		}
 	case echo.FrameHello:
 		return l.fatal(fmt.Errorf("%w: second HELLO", echo.ErrMalformed))
 	case echo.FrameError:

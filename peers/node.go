@@ -32,6 +32,10 @@ type Config struct {
 	// SubmitCheck, when set, runs before a client's envelope is accepted (rate limits,
 	// stamps); a non-nil error is sent to the client.
 	SubmitCheck func(remote net.Addr, env []byte) error
+	// ReconcileEvery is the period of set reconciliation with each neighbour (jittered
+	// ±10%); 0 is DefaultReconcileEvery, negative turns reconciliation off. It also needs
+	// Relay.Set.
+	ReconcileEvery time.Duration
 }
 
 // Node is a relay's network side: listeners, links and the dialers of configured neighbours.
@@ -54,6 +58,8 @@ type Node struct {
 	wg      sync.WaitGroup
 
 	refused atomic.Int64 // connections refused over MaxConns
+
+	recon *reconNode // nil when set reconciliation is off
 }
 
 // New binds the listeners. Run serves them.
@@ -69,6 +75,7 @@ func New(cfg Config) (*Node, error) {
 		n.log = slog.New(slog.DiscardHandler)
 	}
 	n.ctx, n.stop = context.WithCancel(context.Background())
+	n.recon = newReconNode(n)
 	host, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen address %q is not host:port: %w", cfg.Listen, err)
@@ -105,7 +112,7 @@ func (n *Node) Fingerprint() string { return n.cfg.Identity.Fingerprint }
 func (n *Node) hello() echo.Hello {
 	l := n.relay.Limits()
 	return echo.Hello{Version: echo.Version, Role: echo.RoleRelay, MaxBlob: uint32(l.MaxBlob),
-		MaxTTL: uint32(l.MaxTTL / time.Second), ListenPort: uint16(n.port)}
+		MaxTTL: uint32(l.MaxTTL / time.Second), ListenPort: uint16(n.port), Features: n.recon.features()}
 }
 
 // Run serves until ctx is done, then closes every link and listener.
@@ -115,6 +122,10 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.tcp != nil {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); acceptTLS(n) }()
+	}
+	if n.recon != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.recon.loop() }()
 	}
 	select {
 	case <-ctx.Done():
@@ -187,6 +198,7 @@ func (n *Node) admit(l *link) error {
 	if l.neighbour != "" {
 		n.relay.AddNeighbour(l)
 		n.log.Info("neighbour link up", "peer", n.peerName(l), "transport", l.s.transport, "fingerprint", l.neighbour[:16])
+		n.recon.linkUp(l)
 	}
 	return nil
 }

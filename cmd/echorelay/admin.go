@@ -39,6 +39,7 @@ func (a *adminState) status() map[string]any {
 		"blobs_relayed":   s.Relayed,
 		"queue_drops":     s.QueueDrops,
 		"rejects":         s.Rejects,
+		"reconcile":       a.node.ReconcileStats(),
 		"limits":          map[string]any{"max_blob": l.MaxBlob, "max_ttl_s": int64(l.MaxTTL.Seconds()), "max_skew_s": int64(l.MaxSkew.Seconds())},
 	}
 }

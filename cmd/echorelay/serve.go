@@ -31,6 +31,7 @@ type serveConfig struct {
 	MaxBlob                                                   int
 	MaxTTL                                                    time.Duration
 	NoTCP                                                     bool
+	ReconcileEvery                                            time.Duration
 }
 
 func cmdServe(args []string) error {
@@ -48,6 +49,7 @@ func cmdServe(args []string) error {
 	fs.IntVar(&c.MaxBlob, "max-blob", echo.DefaultMaxBlob, "largest blob in bytes (2 MiB: a McEliece public key of 1,044,992 B must fit)")
 	fs.DurationVar(&c.MaxTTL, "max-ttl", echo.DefaultMaxTTL, "longest lifetime a blob may ask for (30 days: 14 proved too short for Session's users)")
 	fs.BoolVar(&c.NoTCP, "no-tcp", false, "listen on QUIC only, not on TCP+TLS")
+	fs.DurationVar(&c.ReconcileEvery, "reconcile-every", peers.DefaultReconcileEvery, "how often to reconcile caches with each neighbour (also done when a link comes up); 0 never reconciles\n(10m: floods deliver nearly everything, this repairs dropped floods cheaply)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,6 +61,9 @@ func cmdServe(args []string) error {
 	}
 	if c.MaxBlob < 1024 || c.MaxBlob > 64<<20 {
 		return userErr("use a size between 1024 and 67108864", "--max-blob %d is out of range", c.MaxBlob)
+	}
+	if c.ReconcileEvery < 0 || (c.ReconcileEvery > 0 && c.ReconcileEvery < 100*time.Millisecond) {
+		return userErr("use 0 to turn reconciliation off, or a duration of at least 100ms such as 10m", "--reconcile-every %s is out of range", c.ReconcileEvery)
 	}
 	if c.MaxTTL < time.Minute || c.MaxTTL > 365*24*time.Hour {
 		return userErr("use a duration between 1m and 8760h", "--max-ttl %s is out of range", c.MaxTTL)
@@ -98,8 +103,13 @@ func serve(c serveConfig) error {
 	defer st.Close() // after the node stopped: in-flight writes finish first
 	limits := echo.DefaultLimits()
 	limits.MaxBlob, limits.MaxTTL = c.MaxBlob, c.MaxTTL
-	relay := echo.NewRelay(echo.Config{Store: storeAdapter{st}, Limits: limits, Logger: log.With("part", "relay")})
-	node, err := peers.New(peers.Config{Identity: id, Relay: relay, Listen: c.Listen, Logger: log.With("part", "peers"), NoTCP: c.NoTCP})
+	relay := echo.NewRelay(echo.Config{Store: storeAdapter{st}, Set: setAdapter{st}, Limits: limits, Logger: log.With("part", "relay")})
+	reconcileEvery := c.ReconcileEvery
+	if reconcileEvery == 0 {
+		reconcileEvery = -1 // peers: negative is off
+	}
+	node, err := peers.New(peers.Config{Identity: id, Relay: relay, Listen: c.Listen, Logger: log.With("part", "peers"), NoTCP: c.NoTCP,
+		ReconcileEvery: reconcileEvery})
 	if err != nil {
 		return err
 	}
