@@ -47,13 +47,14 @@ func (p *params) fixedWeight(rand io.Reader) ([]uint64, error) {
 			continue
 		}
 		e := make([]uint64, p.nWords)
-		for w := range e {
-			var acc uint64
-			for j := 0; j < t; j++ {
-				sel := -ctIsZero64(uint64(ind[j]>>6) ^ uint64(w))
-				acc |= (1 << (ind[j] & 63)) & sel
+		for j := 0; j < t; j++ {
+			wj := uint64(ind[j] >> 6)
+			bit := uint64(1) << (ind[j] & 63)
+			for w := range e {
+				// (w ^ wj) - 1 has its top bit set exactly when w == wj
+				sel := uint64(int64((uint64(w)^wj)-1) >> 63)
+				e[w] |= bit & sel
 			}
-			e[w] = acc
 		}
 		return e, nil
 	}
@@ -76,15 +77,29 @@ func (p *params) syndrome(pkRows []uint64, e []uint64) []byte {
 	}
 	ct := make([]byte, p.ctBytes)
 	for i := 0; i < p.mt; i++ {
-		row := pkRows[i*W : (i+1)*W]
-		var acc uint64
-		for w, v := range row {
-			acc ^= v & tail[w]
-		}
-		b := uint64(bits.OnesCount64(acc)&1) ^ (e[i>>6] >> uint(i&63) & 1)
+		b := uint64(rowParity(pkRows[i*W:(i+1)*W], tail)) ^ (e[i>>6] >> uint(i&63) & 1)
 		ct[i>>3] |= byte(b << uint(i&7))
 	}
 	return ct
+}
+
+// rowParity returns the parity of popcount(row AND tail), with four accumulators.
+func rowParity(row, tail []uint64) int {
+	tail = tail[:len(row)]
+	var a0, a1, a2, a3 uint64
+	w := 0
+	for ; w+4 <= len(row); w += 4 {
+		r := row[w : w+4 : w+4]
+		t := tail[w : w+4 : w+4]
+		a0 ^= r[0] & t[0]
+		a1 ^= r[1] & t[1]
+		a2 ^= r[2] & t[2]
+		a3 ^= r[3] & t[3]
+	}
+	for ; w < len(row); w++ {
+		a0 ^= row[w] & tail[w]
+	}
+	return bits.OnesCount64(a0^a1^a2^a3) & 1
 }
 
 // encapsulate returns the ciphertext and the shared key for the public matrix pkRows.
