@@ -12,9 +12,8 @@ package mceliece
 // controlBits returns the control bits for π (len(π) = 2^w) packed into bytes, exactly as
 // the reference implementation stores them in the secret key.
 //
-// Timing note: the recursion inverts and composes permutations by writing to secret
-// indices (out[π[x]] = c[x]). That runs in time independent of π, but its memory-access
-// pattern depends on π; see the package documentation.
+// Every step is data-oblivious: composing with an inverse permutation is a sort of the
+// pairs (π[x], c[x]) by a fixed sorting network, and the minima are taken with masks.
 func controlBits(pi []int32, w int) []byte {
 	n := len(pi)
 	nbits := (2*w - 1) * n / 2
@@ -27,11 +26,18 @@ func controlBits(pi []int32, w int) []byte {
 	return out
 }
 
-// composeInv returns the list y with y[π[x]] = c[x], that is c ∘ π^-1.
+// composeInv returns the list y with y[π[x]] = c[x], that is c ∘ π^-1. It sorts the
+// pairs (π[x], c[x]) with the constant-time network of sort.go instead of writing to the
+// secret addresses π[x], so its memory-access pattern depends only on len(π).
 func composeInv(c, pi []int32) []int32 {
+	buf := make([]uint64, len(c))
+	for x := range buf {
+		buf[x] = uint64(uint32(pi[x]))<<32 | uint64(uint32(c[x]))
+	}
+	sortUint64(buf)
 	out := make([]int32, len(c))
-	for x, px := range pi {
-		out[px] = c[x]
+	for i, v := range buf {
+		out[i] = int32(uint32(v))
 	}
 	return out
 }

@@ -57,15 +57,19 @@
 // error locator are evaluated at every field element by a bitsliced additive FFT whose
 // constants are public; syndromes come from the transposed FFT; Berlekamp–Massey runs a
 // fixed number of steps with masked updates; the success test and the choice between e
-// and s are masks. Key generation is constant-time in its Gaussian eliminations (masked
-// row additions over 64-bit words; the spec's rejections of non-systematic matrices are
-// public) and in the field-ordering sort (a fixed sorting network), but the control-bit
-// computation inverts and composes permutations with writes to secret indices, so its
-// cache footprint depends on the secret field ordering. Encapsulation branches only on its
-// rejection-sampling retries, which reveal nothing about the final error vector.
+// and s are masks. Key generation is data-oblivious too, apart from the specification's
+// public rejections (Goppa polynomial of low degree, repeated field-ordering words,
+// non-systematic matrix, rank-deficient pivot window): its Gaussian eliminations add rows
+// under masks on 64-bit words, the field ordering is sorted by a fixed sorting network,
+// and the control-bit computation composes permutations by sorting as well, never by
+// writing to secret addresses. Encapsulation branches only on its rejection-sampling
+// retries, which reveal nothing about the final error vector; the error vector is built
+// with masks.
 //
 // What Go cannot promise: the compiler gives no constant-time guarantee, so the masks above
-// are only as good as the generated code, which no tool here checks; variable shifts are assumed constant-time (true on amd64, arm64 and ARMv6+);
-// bits.OnesCount64 is POPCNT or a branch-free routine; and the garbage collector may copy
-// secret values and never zeroes freed memory, so secrets are not wiped.
+// are only as good as the generated code, which no tool here checks; variable shifts are
+// assumed constant-time (they are on amd64, arm64 and ARMv6 and later); bits.OnesCount64
+// is POPCNT or a branch-free routine; the runtime may preempt or move goroutines at any
+// point; and the garbage collector may copy secret values and never zeroes freed memory,
+// so secrets are not wiped.
 package mceliece
