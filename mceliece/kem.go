@@ -137,7 +137,7 @@ func (s *Scheme) Encapsulate(pk kem.PublicKey) (ct, ss []byte, err error) {
 // where n = 2^m), exactly the reference's randombytes requests.
 func (s *Scheme) EncapsulateFrom(pk kem.PublicKey, r io.Reader) (ct, ss []byte, err error) {
 	k, ok := pk.(*PublicKey)
-	if !ok || k.s != s {
+	if !ok || k == nil || k.s != s {
 		return nil, nil, kem.ErrTypeMismatch
 	}
 	ct, ss, err = s.p.encapsulate(k.rows, r)
@@ -165,7 +165,7 @@ func (s *Scheme) EncapsulateDeterministically(pk kem.PublicKey, seed []byte) (ct
 // (ErrCiphertextPadding, with the reference's 32 bytes of 0xFF) are reported.
 func (s *Scheme) Decapsulate(sk kem.PrivateKey, ct []byte) ([]byte, error) {
 	k, ok := sk.(*PrivateKey)
-	if !ok || k.s != s {
+	if !ok || k == nil || k.s != s {
 		return nil, kem.ErrTypeMismatch
 	}
 	if len(ct) != s.p.ctBytes {
@@ -209,7 +209,7 @@ func (k *PublicKey) MarshalBinary() ([]byte, error) { return bytes.Clone(k.raw),
 // Equal reports whether other is the same public key of the same parameter set.
 func (k *PublicKey) Equal(other kem.PublicKey) bool {
 	o, ok := other.(*PublicKey)
-	return ok && o.s == k.s && bytes.Equal(o.raw, k.raw)
+	return ok && o != nil && o.s == k.s && bytes.Equal(o.raw, k.raw)
 }
 
 // Scheme returns the key's parameter set.
@@ -221,7 +221,7 @@ func (k *PrivateKey) MarshalBinary() ([]byte, error) { return bytes.Clone(k.raw)
 // Equal reports, in constant time for keys of one scheme, whether other is the same key.
 func (k *PrivateKey) Equal(other kem.PrivateKey) bool {
 	o, ok := other.(*PrivateKey)
-	return ok && o.s == k.s && subtle.ConstantTimeCompare(o.raw, k.raw) == 1
+	return ok && o != nil && o.s == k.s && subtle.ConstantTimeCompare(o.raw, k.raw) == 1
 }
 
 // Public returns the public key. For a key parsed from bytes it is recomputed from the

@@ -164,3 +164,21 @@ func TestPadding6960119(t *testing.T) {
 		}
 	}
 }
+
+func TestNilKeys(t *testing.T) {
+	s := ByName("mceliece348864")
+	var pk *PublicKey
+	var sk *PrivateKey
+	if _, _, err := s.Encapsulate(pk); !errors.Is(err, kem.ErrTypeMismatch) {
+		t.Errorf("typed nil public key: %v", err)
+	}
+	if _, _, err := s.Encapsulate(nil); !errors.Is(err, kem.ErrTypeMismatch) {
+		t.Errorf("nil public key: %v", err)
+	}
+	if _, err := s.Decapsulate(sk, make([]byte, 96)); !errors.Is(err, kem.ErrTypeMismatch) {
+		t.Errorf("typed nil private key: %v", err)
+	}
+	if _, err := s.Decapsulate(nil, make([]byte, 96)); !errors.Is(err, kem.ErrTypeMismatch) {
+		t.Errorf("nil private key: %v", err)
+	}
+}
