@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+)
+
+// meshEdges is a random connected topology with cycles: a ring (every relay has two
+// neighbours, one big cycle) plus extra chords, from a fixed seed.
+func meshEdges(n, chords int, seed uint64) [][2]int {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	has := map[[2]int]bool{}
+	var edges [][2]int
+	add := func(a, b int) {
+		if a > b {
+			a, b = b, a
+		}
+		if a == b || has[[2]int{a, b}] {
+			return
+		}
+		has[[2]int{a, b}] = true
+		edges = append(edges, [2]int{a, b})
+	}
+	for i := 0; i < n; i++ {
+		add(i, (i+1)%n)
+	}
+	for len(edges) < n+chords {
+		add(rng.IntN(n), rng.IntN(n))
+	}
+	return edges
+}
+
+// TestMesh: 20 relay processes in a random topology with cycles; 2 000 blobs put at random
+// relays in three phases while three relays are down during the middle one and come back;
+// after it settles every relay holds every blob exactly once, and no relay received more
+// duplicates per blob than it has neighbours. Floods may be dropped (full queues, relays
+// down): reconciliation repairs that.
+func TestMesh(t *testing.T) {
+	n, chords, blobs := 20, 10, 2000
+	if testing.Short() {
+		n, chords, blobs = 8, 4, 300
+	}
+	edges := meshEdges(n, chords, 7)
+	relays := make([]*relayProc, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := range relays {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := startRelay(t, fmt.Sprintf("R%02d", i), "--reconcile-every", "2s", "--log-level", "info")
+			mu.Lock()
+			relays[i] = r
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	nbrs := make([][]*relayProc, n)
+	for _, e := range edges {
+		nbrs[e[0]] = append(nbrs[e[0]], relays[e[1]])
+		nbrs[e[1]] = append(nbrs[e[1]], relays[e[0]])
+	}
+	for i, r := range relays {
+		r.setPeers(nbrs[i]...)
+	}
+	for i, r := range relays {
+		r.waitNeighbours(len(nbrs[i]))
+	}
+
+	rng := rand.New(rand.NewPCG(11, 13))
+	down := map[int]bool{}
+	for len(down) < 3 {
+		down[rng.IntN(n)] = true
+	}
+	all := map[echo.ID]bool{}
+	start := time.Now()
+	putPhase := func(count int, phase string) {
+		t.Helper()
+		var up []int
+		for i := range relays {
+			if !down[i] || phase != "middle" {
+				up = append(up, i)
+			}
+		}
+		per := map[int][][]byte{}
+		for k := 0; k < count; k++ {
+			i := up[rng.IntN(len(up))]
+			per[i] = append(per[i], mkEnvelope(t, echo.Tag{}, time.Hour, fmt.Appendf(nil, "%s blob %d", phase, k)))
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, len(per))
+		for i, envs := range per {
+			cl := relays[i].client()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, env := range envs {
+					if _, _, err := cl.Put(context.Background(), env); err != nil {
+						errs <- fmt.Errorf("put at %s: %w", relays[i].name, err)
+						return
+					}
+				}
+			}()
+			for _, env := range envs {
+				all[echo.BlobID(env)] = true
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	putPhase(blobs/3, "first")
+	for i := range down {
+		relays[i].stop()
+	}
+	putPhase(blobs/3, "middle")
+	restarted := time.Now()
+	for i := range down {
+		relays[i].start(relays[i].port)
+	}
+	// The restarted relays catch up on what was put while they were down: from their
+	// neighbours, through reconciliation when the links come up.
+	for i := range down {
+		waitBlobs(relays[i], int64(len(all)))
+	}
+	caughtUp := time.Since(restarted)
+	putPhase(blobs-2*(blobs/3), "last")
+	lastPut := time.Now()
+	if len(all) != blobs {
+		t.Fatalf("%d distinct blobs put, want %d", len(all), blobs)
+	}
+
+	// Settle: every relay caches every blob (bounded wait).
+	deadline := time.Now().Add(slow(60 * time.Second))
+	for {
+		behind := 0
+		for _, r := range relays {
+			if r.status().Cache.Blobs < int64(blobs) {
+				behind++
+			}
+		}
+		if behind == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, r := range relays {
+				t.Logf("%s: %d blobs, reconcile %+v", r.name, r.status().Cache.Blobs, reconStatus(t, r))
+			}
+			t.Fatalf("%d of %d relays still lack blobs %s after the last put", behind, n, time.Since(lastPut))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	settled := time.Since(lastPut)
+
+	var dupRatios []float64
+	var wanted, served int64
+	for i, r := range relays {
+		checkHolds(t, r, all) // exactly once: no ID twice, none missing, nothing else
+		s, rs := r.status(), reconStatus(t, r)
+		deg := len(nbrs[i])
+		// The counters of a restarted relay cover only its life since the restart.
+		ratio := float64(s.Duplicates) / float64(blobs)
+		if ratio > float64(deg) {
+			t.Errorf("%s (degree %d) received %.2f duplicates per blob", r.name, deg, ratio)
+		}
+		if s.Cache.Blobs != int64(blobs) {
+			t.Errorf("%s caches %d blobs, want %d", r.name, s.Cache.Blobs, blobs)
+		}
+		dupRatios = append(dupRatios, ratio)
+		wanted += rs.Wanted
+		served += rs.Served
+	}
+	sort.Float64s(dupRatios)
+	maxDeg := 0
+	for _, ns := range nbrs {
+		maxDeg = max(maxDeg, len(ns))
+	}
+	t.Logf("mesh: %d relays, %d links (max degree %d), %d blobs, 3 relays down for a third of them", n, len(edges), maxDeg, blobs)
+	t.Logf("puts and restarts took %s; full delivery %s after the last put (%s after the first)",
+		lastPut.Sub(start).Round(time.Millisecond), settled.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	t.Logf("3 restarted relays held all %d earlier blobs %s after their restart began", 2*(blobs/3), caughtUp.Round(time.Millisecond))
+	t.Logf("duplicates per blob: min %.2f, median %.2f, max %.2f; reconciliation asked for %d blobs, %d served",
+		dupRatios[0], dupRatios[len(dupRatios)/2], dupRatios[len(dupRatios)-1], wanted, served)
+}
