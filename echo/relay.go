@@ -39,6 +39,7 @@ type Relay struct {
 	mu         sync.Mutex // guards neighbours and subs
 	neighbours map[string][]Link
 	subs       map[chan struct{}]struct{}
+	unstored   recentIDs // IDs flooded without being stored (store full), against loops
 
 	stats Stats
 }
@@ -50,12 +51,16 @@ type Stats struct {
 	Duplicates atomic.Int64 // known IDs dropped
 	Relayed    atomic.Int64 // BLOB frames queued to neighbours
 	QueueDrops atomic.Int64 // BLOBs dropped because a neighbour's queue was full
-	rejects    [16]atomic.Int64
+	// FloodedUnstored counts new BLOBs from neighbours that did not fit in the store (full)
+	// and were flooded onwards anyway.
+	FloodedUnstored atomic.Int64
+	rejects         [16]atomic.Int64
 }
 
 // StatsSnapshot is a copy of the counters.
 type StatsSnapshot struct {
 	Received, Stored, Duplicates, Relayed, QueueDrops int64
+	FloodedUnstored                                   int64
 	Rejects                                           map[string]int64
 	Neighbours                                        int
 }
@@ -106,7 +111,8 @@ func (r *Relay) Snapshot() StatsSnapshot {
 	s := StatsSnapshot{
 		Received: r.stats.Received.Load(), Stored: r.stats.Stored.Load(),
 		Duplicates: r.stats.Duplicates.Load(), Relayed: r.stats.Relayed.Load(),
-		QueueDrops: r.stats.QueueDrops.Load(), Rejects: map[string]int64{},
+		QueueDrops: r.stats.QueueDrops.Load(), FloodedUnstored: r.stats.FloodedUnstored.Load(),
+		Rejects: map[string]int64{},
 	}
 	for _, c := range Codes() {
 		s.Rejects[c.String()] = r.stats.rejects[c].Load()
@@ -145,6 +151,11 @@ func (r *Relay) RemoveNeighbour(l Link) {
 // Accept validates env, stores it and, if it was new, floods it to every neighbour except
 // the one on from (nil for locally created blobs). done is called once, after the commit or
 // on rejection, from some other goroutine or the caller's.
+//
+// A valid BLOB from a neighbour that the store refuses as full is still flooded (PROTOCOL.md
+// section 9): a full relay keeps the mesh connected, the other stores deduplicate, and a
+// bounded memory of such IDs (unstoredMemory) stops a loop among relays that are all full.
+// done still reports the store_full error.
 func (r *Relay) Accept(env []byte, from Link, done func(id ID, inserted bool, err error)) {
 	r.stats.Received.Add(1)
 	e, err := r.limits.Check(env, r.now())
@@ -156,7 +167,12 @@ func (r *Relay) Accept(env []byte, from Link, done func(id ID, inserted bool, er
 	id := BlobID(env)
 	r.store.Insert(id, e.Tag, e.Expiry, env, func(inserted bool, err error) {
 		if err != nil {
-			r.Reject(CodeOf(err))
+			code := CodeOf(err)
+			r.Reject(code)
+			if code == CodeStoreFull && from != nil && from.Neighbour() != "" && r.unstored.add(id) {
+				r.stats.FloodedUnstored.Add(1)
+				r.flood(env, from)
+			}
 			done(id, false, err)
 			return
 		}
@@ -226,4 +242,38 @@ func (r *Relay) wake() {
 		default:
 		}
 	}
+}
+
+// unstoredMemory bounds the IDs a relay remembers having flooded without storing them: 16384
+// IDs (about 1.5 MiB) outlast a flood's trip around any cycle of a classroom-sized mesh.
+const unstoredMemory = 16384
+
+// recentIDs is a fixed-size set of the most recently added IDs (FIFO eviction).
+type recentIDs struct {
+	mu   sync.Mutex // guards the fields below
+	set  map[ID]struct{}
+	ring []ID
+	next int
+}
+
+// add inserts id and reports whether it was absent.
+func (s *recentIDs) add(id ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set == nil {
+		s.set = make(map[ID]struct{}, unstoredMemory)
+		s.ring = make([]ID, 0, unstoredMemory)
+	}
+	if _, ok := s.set[id]; ok {
+		return false
+	}
+	if len(s.ring) < unstoredMemory {
+		s.ring = append(s.ring, id)
+	} else {
+		delete(s.set, s.ring[s.next])
+		s.ring[s.next] = id
+		s.next = (s.next + 1) % unstoredMemory
+	}
+	s.set[id] = struct{}{}
+	return true
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/quic-go/quic-go"
 )
 
 // Queue sizes and deadlines of one link. A link holds at most Window envelopes in flight to
@@ -28,8 +29,11 @@ const (
 	OutDepth         = 64
 	HandshakeTimeout = 10 * time.Second // TLS plus HELLO must complete within this
 	WriteTimeout     = 30 * time.Second // a frame write stalled this long closes the link
-	maxSubscriptions = 4
-	writeBufSize     = 64 << 10
+	// finalWriteTimeout bounds writing a link-level ERROR before closing, and on QUIC the wait
+	// for the peer to take it before the connection is closed.
+	finalWriteTimeout = time.Second
+	maxSubscriptions  = 4
+	writeBufSize      = 64 << 10
 	// oversizeSkipLimit bounds how much of an oversized SUBMIT a relay reads to discard it.
 	oversizeSkipLimit = 64 << 20
 )
@@ -62,11 +66,13 @@ type link struct {
 	hello     echo.Hello
 	recon     *reconLink // set reconciliation, when both sides offer it (reconcile.go)
 
-	acks   chan outFrame // ACK/ERROR for SUBMITs; capacity Window, never blocks
-	out    chan outFrame // reliable frames produced by the reader and subscriptions
-	blobs  chan outFrame // floods to a neighbour; dropped when full
-	qbytes atomic.Int64
-	window chan struct{}
+	acks    chan outFrame // ACK/ERROR for SUBMITs; capacity Window, never blocks
+	final   chan outFrame // the link-level ERROR of fatal, written last
+	flushed chan struct{} // closed once final is flushed
+	out     chan outFrame // reliable frames produced by the reader and subscriptions
+	blobs   chan outFrame // floods to a neighbour; dropped when full
+	qbytes  atomic.Int64
+	window  chan struct{}
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -76,6 +82,10 @@ type link struct {
 	since     time.Time
 	in, outN  atomic.Int64
 	reason    atomic.Value // string: why it closed
+
+	// Owned by the reader goroutine.
+	blobBucket bucket // a neighbour's BLOB frames (limits.go)
+	phase      string // what the current read deadline guards: its close reason on expiry
 }
 
 func newLink(n *Node, s stream, dialed *Peer) *link {
@@ -83,6 +93,7 @@ func newLink(n *Node, s stream, dialed *Peer) *link {
 	return &link{node: n, s: s, dialed: dialed, ctx: ctx, cancel: cancel,
 		acks: make(chan outFrame, Window), out: make(chan outFrame, OutDepth),
 		blobs: make(chan outFrame, QueueBlobs), window: make(chan struct{}, Window),
+		final: make(chan outFrame, 1), flushed: make(chan struct{}),
 		closed: make(chan struct{}), since: time.Now()}
 }
 
@@ -91,7 +102,7 @@ func (l *link) Neighbour() string { return l.neighbour }
 
 // SendBlob implements echo.Link: queue a BLOB without blocking.
 func (l *link) SendBlob(env []byte) bool {
-	if l.qbytes.Load()+int64(len(env)) > QueueBytes {
+	if l.qbytes.Load()+int64(len(env)) > l.node.cfg.QueueBytes {
 		return false
 	}
 	select {
@@ -117,8 +128,7 @@ func (l *link) frame(f echo.Frame) outFrame { return outFrame{t: f.Type, body: f
 
 // run serves the link until it closes; it returns the reason.
 func (l *link) run() string {
-	go l.writeLoop()
-	l.send(l.frame(l.node.hello().Frame()))
+	go l.writeLoop(l.frame(l.node.hello().Frame()))
 	err := l.readLoop()
 	l.close(err)
 	return l.reason.Load().(string)
@@ -128,8 +138,11 @@ func (l *link) close(err error) {
 	l.closeOnce.Do(func() {
 		reason := "closed"
 		code := uint64(0)
+		var cr *closeReason
 		switch {
 		case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
+		case errors.As(err, &cr):
+			reason = cr.Error()
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			reason = "timeout"
 		default:
@@ -141,6 +154,7 @@ func (l *link) close(err error) {
 				reason = err.Error()
 			}
 		}
+		l.node.abuse.closed(closeCategory(err))
 		l.reason.Store(reason)
 		if l.neighbour != "" {
 			l.node.relay.RemoveNeighbour(l)
@@ -152,24 +166,37 @@ func (l *link) close(err error) {
 }
 
 // fatal sends a link-level ERROR, then closes.
+// The writer goroutine writes it after the frame in progress (frames still queued are dropped),
+// and fatal waits at most finalWriteTimeout for it to be flushed.
 func (l *link) fatal(err error) error {
 	pe := echo.AsError(err)
-	f := echo.ErrorFrame{Req: 0, Err: pe}.Frame()
-	l.s.setDeadline(false, time.Now().Add(time.Second))
-	l.s.rw.Write(echo.AppendFrame(nil, f.Type, f.Body))
+	l.node.relay.Reject(pe.Code)
+	select {
+	case l.final <- l.frame(echo.ErrorFrame{Req: 0, Err: pe}.Frame()):
+	default:
+		return err
+	}
+	t := time.NewTimer(finalWriteTimeout)
+	defer t.Stop()
+	select {
+	case <-l.flushed:
+	case <-l.closed:
+	case <-t.C:
+	}
 	return err
 }
 
 func (l *link) readLoop() error {
 	r := bufio.NewReaderSize(l.s.rw, 32<<10)
 	max := l.node.relay.Limits().MaxFrame()
-	l.s.setDeadline(true, time.Now().Add(HandshakeTimeout))
+	l.phase = "handshake_timeout"
+	l.s.setDeadline(true, time.Now().Add(l.node.cfg.HandshakeTimeout))
 	f, err := echo.ReadFrame(r, max)
 	if err != nil {
 		if errors.Is(err, echo.ErrMalformed) {
 			return l.fatal(err)
 		}
-		return err
+		return l.readErr(err)
 	}
 	if f.Type != echo.FrameHello {
 		return l.fatal(fmt.Errorf("%w: first frame must be HELLO", echo.ErrMalformed))
@@ -185,20 +212,21 @@ func (l *link) readLoop() error {
 	if err := l.node.admit(l); err != nil {
 		return l.fatal(err)
 	}
-	l.s.setDeadline(true, time.Time{})
 	for {
+		if err := l.awaitFrame(r, max); err != nil {
+			return l.readErr(err)
+		}
 		if skipped, err := l.skipOversizedSubmit(r, max); err != nil {
-			return err
+			return l.readErr(err)
 		} else if skipped {
 			continue
 		}
 		f, err := echo.ReadFrame(r, max)
 		if err != nil {
 			if errors.Is(err, echo.ErrMalformed) {
-				l.node.relay.Reject(echo.CodeMalformed)
 				return l.fatal(err)
 			}
-			return err
+			return l.readErr(err)
 		}
 		if err := l.handle(f); err != nil {
 			return err
@@ -256,10 +284,12 @@ func (l *link) handle(f echo.Frame) error {
 	switch f.Type {
 	case echo.FrameBlob:
 		if l.neighbour == "" {
-			relay.Reject(echo.CodeNotNeighbour)
 			return l.fatal(echo.ErrNotNeighbour)
 		}
 		l.in.Add(1)
+		if err := l.throttle(); err != nil {
+			return err
+		}
 		if err := l.acquire(); err != nil {
 			return err
 		}
@@ -278,6 +308,7 @@ func (l *link) handle(f echo.Frame) error {
 			return err
 		}
 		if err := l.node.admitSubmit(l, s.Envelope); err != nil {
+			// A refusal before the store (rate limit, stamp): answered, the link stays.
 			relay.Reject(echo.CodeOf(err))
 			l.acks <- l.frame(echo.ErrorFrame{Req: s.Req, Err: echo.AsError(err)}.Frame()).withAck()
 			return nil
@@ -329,7 +360,7 @@ func (l *link) handle(f echo.Frame) error {
 		return l.fatal(fmt.Errorf("%w: second HELLO", echo.ErrMalformed))
 	case echo.FrameError:
 		if e, err := echo.ParseErrorFrame(f.Body); err == nil && e.Req == 0 {
-			return fmt.Errorf("peer closed the link: %w", e.Err)
+			return &closeReason{"peer_error", fmt.Errorf("peer closed the link: %w", e.Err)}
 		}
 	default:
 		// PONG, and frame types of later versions: skipped (PROTOCOL.md section 3).
@@ -389,26 +420,24 @@ func (l *link) subscribe(q echo.Subscribe) {
 	}
 }
 
-func (l *link) writeLoop() {
+// writeLoop writes first (the HELLO), then frames from the queues until the link closes or a
+// final frame (a link-level ERROR from fatal) has been written and flushed.
+func (l *link) writeLoop(first outFrame) {
 	w := bufio.NewWriterSize(l.s.rw, writeBufSize)
 	var hdr [5]byte
-	for {
-		var f outFrame
-		select {
-		case f = <-l.acks:
-		case f = <-l.out:
-		case f = <-l.blobs:
-			l.qbytes.Add(-int64(len(f.body)))
-		case <-l.closed:
-			return
-		}
+	put := func(f outFrame, timeout time.Duration) error {
 		binary.BigEndian.PutUint32(hdr[:], uint32(1+len(f.prefix)+len(f.body)))
 		hdr[4] = byte(f.t)
-		l.s.setDeadline(false, time.Now().Add(WriteTimeout))
+		l.s.setDeadline(false, time.Now().Add(timeout))
 		w.Write(hdr[:])
 		w.Write(f.prefix)
-		if _, err := w.Write(f.body); err != nil {
-			l.close(err)
+		_, err := w.Write(f.body)
+		return err
+	}
+	f := first
+	for {
+		if err := put(f, l.node.cfg.WriteTimeout); err != nil {
+			l.close(writeErr(err))
 			return
 		}
 		if f.t == echo.FrameBlob {
@@ -419,9 +448,105 @@ func (l *link) writeLoop() {
 		}
 		if len(l.acks) == 0 && len(l.out) == 0 && len(l.blobs) == 0 {
 			if err := w.Flush(); err != nil {
-				l.close(err)
+				l.close(writeErr(err))
 				return
 			}
 		}
+		select {
+		case f = <-l.acks:
+		case f = <-l.out:
+		case f = <-l.blobs:
+			l.qbytes.Add(-int64(len(f.body)))
+		case f = <-l.final:
+			if put(f, finalWriteTimeout) == nil {
+				w.Flush()
+			}
+			close(l.flushed)
+			return
+		case <-l.closed:
+			return
+		}
 	}
+}
+
+// awaitFrame sets the read deadline for the next frame. While waiting for its first byte: none
+// on a neighbour link or a client link with a subscription, IdleTimeout on other client links.
+// Once it has begun: FrameTimeout plus one second per FrameBytesPerSec of its announced length,
+// so a frame started and never finished (slowloris) closes the link.
+func (l *link) awaitFrame(r *bufio.Reader, maxFrame int) error {
+	cfg := &l.node.cfg
+	if r.Buffered() == 0 {
+		if l.neighbour == "" && l.subs.Load() == 0 {
+			l.phase = "idle"
+			l.s.setDeadline(true, time.Now().Add(cfg.IdleTimeout))
+		} else {
+			l.s.setDeadline(true, time.Time{})
+		}
+		if _, err := r.Peek(1); err != nil {
+			return err
+		}
+	}
+	l.phase = "frame_timeout"
+	start := time.Now()
+	if r.Buffered() < 4 {
+		l.s.setDeadline(true, start.Add(cfg.FrameTimeout))
+	}
+	hdr, err := r.Peek(4)
+	if err != nil {
+		return err
+	}
+	n := min(int64(binary.BigEndian.Uint32(hdr)), int64(max(maxFrame, oversizeSkipLimit)))
+	return l.s.setDeadline(true, start.Add(cfg.FrameTimeout+time.Duration(n/FrameBytesPerSec)*time.Second))
+}
+
+// closeReason names why a link ended, for the counters of closes by reason.
+type closeReason struct {
+	name string
+	err  error
+}
+
+func (c *closeReason) Error() string { return c.name }
+func (c *closeReason) Unwrap() error { return c.err }
+
+// readErr names a read deadline's expiry after what it guarded.
+func (l *link) readErr(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return &closeReason{l.phase, err}
+	}
+	return err
+}
+
+func writeErr(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return &closeReason{"write_timeout", err}
+	}
+	return &closeReason{"write_failed", err}
+}
+
+// closeCategory is the counted reason of a link's end: a short fixed name, never an address.
+func closeCategory(err error) string {
+	var cr *closeReason
+	var pe *echo.Error
+	var qa *quic.ApplicationError
+	var qi *quic.IdleTimeoutError
+	switch {
+	case err == nil, errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
+		return "local_close"
+	case errors.As(err, &cr):
+		if cr.name == "write_failed" && errors.Is(err, net.ErrClosed) {
+			return "local_close"
+		}
+		return cr.name
+	case errors.Is(err, io.EOF):
+		return "peer_close"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated"
+	case errors.As(err, &pe):
+		return pe.Code.String()
+	case errors.As(err, &qa):
+		return "peer_close"
+	case errors.As(err, &qi), errors.Is(err, os.ErrDeadlineExceeded):
+		return "timeout"
+	}
+	return "io_error"
 }

@@ -1,12 +1,14 @@
 package peers
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -29,13 +31,22 @@ type Config struct {
 	Logger   *slog.Logger // nil discards
 	MaxConns int          // 0 is DefaultMaxConns
 	NoTCP    bool         // do not listen on TCP+TLS
-	// SubmitCheck, when set, runs before a client's envelope is accepted (rate limits,
-	// stamps); a non-nil error is sent to the client.
+	// SubmitCheck, when set, runs before a client's envelope is accepted, after the rate
+	// limits and the stamp check; a non-nil error is sent to the client.
 	SubmitCheck func(remote net.Addr, env []byte) error
 	// ReconcileEvery is the period of set reconciliation with each neighbour (jittered
 	// ±10%); 0 is DefaultReconcileEvery, negative turns reconciliation off. It also needs
 	// Relay.Set.
 	ReconcileEvery time.Duration
+
+	// Abuse limits (limits.go, PROTOCOL.md section 9).
+	Rates         RateLimits // zero value: no rate limits (cmd passes DefaultRateLimits)
+	StampBits     uint8      // stamp cost asked of client SUBMITs (HELLO stamp_bits); 0 = none
+	MaxConnsPerIP int        // 0 is DefaultMaxConnsPerIP; negative: no per-address cap
+	QueueBytes    int64      // bytes of floods queued per neighbour link; 0 is QueueBytes
+	// Timeouts; 0 takes the package defaults (HandshakeTimeout, FrameTimeout, IdleTimeout,
+	// WriteTimeout). Tests shrink them.
+	HandshakeTimeout, FrameTimeout, IdleTimeout, WriteTimeout time.Duration
 }
 
 // Node is a relay's network side: listeners, links and the dialers of configured neighbours.
@@ -60,6 +71,8 @@ type Node struct {
 	refused atomic.Int64 // connections refused over MaxConns
 
 	recon *reconNode // nil when set reconciliation is off
+	limiter *limiter
+	abuse   abuseCounters
 }
 
 // New binds the listeners. Run serves them.
@@ -70,7 +83,19 @@ func New(cfg Config) (*Node, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
-	n := &Node{cfg: cfg, relay: cfg.Relay, log: cfg.Logger, links: map[*link]struct{}{}, dialers: map[string]*dialer{}}
+	if cfg.MaxConnsPerIP == 0 {
+		cfg.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if cfg.StampBits > echo.MaxStampBits {
+		return nil, fmt.Errorf("peers: stamp cost %d exceeds %d bits", cfg.StampBits, echo.MaxStampBits)
+	}
+	cfg.HandshakeTimeout = cmp.Or(cfg.HandshakeTimeout, HandshakeTimeout)
+	cfg.FrameTimeout = cmp.Or(cfg.FrameTimeout, FrameTimeout)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, IdleTimeout)
+	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, WriteTimeout)
+	cfg.QueueBytes = cmp.Or(cfg.QueueBytes, QueueBytes)
+	n := &Node{cfg: cfg, relay: cfg.Relay, log: cfg.Logger, links: map[*link]struct{}{}, dialers: map[string]*dialer{},
+		limiter: newLimiter(cfg.Rates, cfg.Relay.Limits().MaxBlob)}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -112,7 +137,8 @@ func (n *Node) Fingerprint() string { return n.cfg.Identity.Fingerprint }
 func (n *Node) hello() echo.Hello {
 	l := n.relay.Limits()
 	return echo.Hello{Version: echo.Version, Role: echo.RoleRelay, MaxBlob: uint32(l.MaxBlob),
-		MaxTTL: uint32(l.MaxTTL / time.Second), ListenPort: uint16(n.port), Features: n.recon.features()}
+		MaxTTL: uint32(l.MaxTTL / time.Second), ListenPort: uint16(n.port), Features: n.recon.features(),
+		StampBits: n.cfg.StampBits}
 }
 
 // Run serves until ctx is done, then closes every link and listener.
@@ -170,17 +196,47 @@ func (n *Node) serve(s stream, dialed *Peer) string {
 	return reason
 }
 
-// connSlot reserves one of MaxConns; false means refuse.
-func (n *Node) connSlot() bool {
+// connSlot reserves one of MaxConns and one of the remote address's MaxConnsPerIP; false
+// means refuse (counted under the reason "busy" or "per_ip").
+func (n *Node) connSlot(remote net.Addr) bool {
 	if n.conns.Add(1) > int32(n.cfg.MaxConns) {
 		n.conns.Add(-1)
 		n.refused.Add(1)
+		n.abuse.closed("busy")
 		return false
+	}
+	if n.cfg.MaxConnsPerIP > 0 {
+		k := clientKey(remote)
+		n.abuse.mu.Lock()
+		if n.abuse.ipConns == nil {
+			n.abuse.ipConns = map[netip.Addr]int{}
+		}
+		ok := n.abuse.ipConns[k] < n.cfg.MaxConnsPerIP
+		if ok {
+			n.abuse.ipConns[k]++
+		}
+		n.abuse.mu.Unlock()
+		if !ok {
+			n.conns.Add(-1)
+			n.abuse.perIP.Add(1)
+			n.abuse.closed("per_ip")
+			return false
+		}
 	}
 	return true
 }
 
-func (n *Node) connDone() { n.conns.Add(-1) }
+func (n *Node) connDone(remote net.Addr) {
+	n.conns.Add(-1)
+	if n.cfg.MaxConnsPerIP > 0 {
+		k := clientKey(remote)
+		n.abuse.mu.Lock()
+		if n.abuse.ipConns[k]--; n.abuse.ipConns[k] <= 0 {
+			delete(n.abuse.ipConns, k)
+		}
+		n.abuse.mu.Unlock()
+	}
+}
 
 // admit decides a link's role after its HELLO.
 func (n *Node) admit(l *link) error {
@@ -203,8 +259,20 @@ func (n *Node) admit(l *link) error {
 	return nil
 }
 
+// admitSubmit applies a client SUBMIT's rate limits, stamp check and SubmitCheck, cheapest
+// first. Neighbours are exempt: their BLOBs pass the link's own bucket (throttle).
 func (n *Node) admitSubmit(l *link, env []byte) error {
-	if n.cfg.SubmitCheck == nil || l.neighbour != "" {
+	if l.neighbour != "" {
+		return nil
+	}
+	if wait, ok := n.limiter.allow(clientKey(l.s.remote), len(env), time.Now()); !ok {
+		n.abuse.rateLimited.Add(1)
+		return rateLimited(wait)
+	}
+	if err := echo.CheckStamp(env, int(n.cfg.StampBits)); err != nil {
+		return err
+	}
+	if n.cfg.SubmitCheck == nil {
 		return nil
 	}
 	return n.cfg.SubmitCheck(l.s.remote, env)

@@ -17,9 +17,9 @@ type quicSide struct {
 	ln  *quic.Listener
 }
 
-func quicConfig() *quic.Config {
+func quicConfig(handshake time.Duration) *quic.Config {
 	return &quic.Config{
-		HandshakeIdleTimeout:  HandshakeTimeout,
+		HandshakeIdleTimeout:  handshake,
 		MaxIdleTimeout:        60 * time.Second,
 		KeepAlivePeriod:       15 * time.Second, // below common NAT UDP timeouts
 		MaxIncomingStreams:    4,                // a link uses one stream
@@ -37,7 +37,7 @@ func listenQUIC(n *Node, addr string) (*quicSide, error) {
 		return nil, err
 	}
 	q := &quicSide{n: n, udp: udp, tr: &quic.Transport{Conn: udp}}
-	q.ln, err = q.tr.Listen(n.serverTLS(), quicConfig())
+	q.ln, err = q.tr.Listen(n.serverTLS(), quicConfig(n.cfg.HandshakeTimeout))
 	if err != nil {
 		udp.Close()
 		return nil, err
@@ -59,16 +59,17 @@ func (q *quicSide) acceptLoop() {
 		if err != nil {
 			return
 		}
-		if !q.n.connSlot() {
+		if !q.n.connSlot(c.RemoteAddr()) {
 			c.CloseWithError(1, "busy")
 			continue
 		}
 		go func() {
-			defer q.n.connDone()
-			ctx, cancel := context.WithTimeout(q.n.ctx, HandshakeTimeout)
+			defer q.n.connDone(c.RemoteAddr())
+			ctx, cancel := context.WithTimeout(q.n.ctx, q.n.cfg.HandshakeTimeout)
 			st, err := c.AcceptStream(ctx)
 			cancel()
 			if err != nil {
+				q.n.abuse.closed("no_stream")
 				c.CloseWithError(2, "no stream")
 				return
 			}
@@ -82,6 +83,17 @@ func quicStream(c *quic.Conn, st *quic.Stream) stream {
 		rw: st,
 		close: func(code uint64, reason string) {
 			st.CancelRead(0)
+			if code != 0 {
+				// A link-level ERROR was written: closing the connection at once would discard
+				// it. Finish the stream and give the peer a moment to read it and hang up.
+				st.Close()
+				t := time.NewTimer(finalWriteTimeout / 2)
+				select {
+				case <-c.Context().Done():
+				case <-t.C:
+				}
+				t.Stop()
+			}
 			c.CloseWithError(quic.ApplicationErrorCode(code), reason)
 		},
 		setDeadline: func(read bool, t time.Time) error {
@@ -104,7 +116,7 @@ func (q *quicSide) dial(ctx context.Context, p Peer, id *Identity) (stream, erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
-	c, err := q.tr.Dial(ctx, ua, clientTLS(id, p.Pin), quicConfig())
+	c, err := q.tr.Dial(ctx, ua, clientTLS(id, p.Pin), quicConfig(HandshakeTimeout))
 	if err != nil {
 		return stream{}, err
 	}

@@ -22,17 +22,18 @@ func acceptTLS(n *Node) {
 			}
 			return
 		}
-		if !n.connSlot() {
+		if !n.connSlot(c.RemoteAddr()) {
 			c.Close()
 			continue
 		}
 		go func() {
-			defer n.connDone()
+			defer n.connDone(c.RemoteAddr())
 			tc := tls.Server(c, n.serverTLS())
-			ctx, cancel := context.WithTimeout(n.ctx, HandshakeTimeout)
+			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HandshakeTimeout)
 			err := tc.HandshakeContext(ctx)
 			cancel()
 			if err != nil {
+				n.abuse.closed("tls_handshake")
 				c.Close()
 				return
 			}

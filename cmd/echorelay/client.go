@@ -79,6 +79,9 @@ func cmdPut(args []string) error {
 		return err
 	}
 	defer c.Close()
+	if env, err = c.Stamp(ctx, env); err != nil { // when the relay's HELLO asks for one
+		return err
+	}
 	if max := int(c.Hello().MaxBlob); len(env) > max {
 		return fmt.Errorf("%w: %d bytes, the relay takes at most %d", echo.ErrTooLarge, len(env), max)
 	}

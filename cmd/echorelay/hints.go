@@ -20,6 +20,8 @@ func hintFor(err error) string {
 		return "the relay's cache is full; its operator can raise --max-store or free disk space"
 	case errors.Is(err, echo.ErrRateLimited):
 		return "wait as the error says, then try again"
+	case errors.Is(err, echo.ErrStampRequired):
+		return "the relay asks for proof of work; `echorelay put` computes it, give it a longer --timeout"
 	case errors.Is(err, echo.ErrNotNeighbour):
 		return "add this relay to the other relay's peers file, then send it SIGHUP"
 	case strings.Contains(err.Error(), "address already in use"):

@@ -32,6 +32,7 @@ type serveConfig struct {
 	MaxTTL                                                    time.Duration
 	NoTCP                                                     bool
 	ReconcileEvery                                            time.Duration
+	Abuse                                                     abuseFlags
 }
 
 func cmdServe(args []string) error {
@@ -50,6 +51,7 @@ func cmdServe(args []string) error {
 	fs.DurationVar(&c.MaxTTL, "max-ttl", echo.DefaultMaxTTL, "longest lifetime a blob may ask for (30 days: 14 proved too short for Session's users)")
 	fs.BoolVar(&c.NoTCP, "no-tcp", false, "listen on QUIC only, not on TCP+TLS")
 	fs.DurationVar(&c.ReconcileEvery, "reconcile-every", peers.DefaultReconcileEvery, "how often to reconcile caches with each neighbour (also done when a link comes up); 0 never reconciles\n(10m: floods deliver nearly everything, this repairs dropped floods cheaply)")
+	c.Abuse.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,6 +69,9 @@ func cmdServe(args []string) error {
 	}
 	if c.MaxTTL < time.Minute || c.MaxTTL > 365*24*time.Hour {
 		return userErr("use a duration between 1m and 8760h", "--max-ttl %s is out of range", c.MaxTTL)
+	}
+	if err := c.Abuse.check(); err != nil {
+		return err
 	}
 	return serve(c)
 }
@@ -108,8 +113,10 @@ func serve(c serveConfig) error {
 	if reconcileEvery == 0 {
 		reconcileEvery = -1 // peers: negative is off
 	}
-	node, err := peers.New(peers.Config{Identity: id, Relay: relay, Listen: c.Listen, Logger: log.With("part", "peers"), NoTCP: c.NoTCP,
-		ReconcileEvery: reconcileEvery})
+	pcfg := peers.Config{Identity: id, Relay: relay, Listen: c.Listen, Logger: log.With("part", "peers"), NoTCP: c.NoTCP,
+		ReconcileEvery: reconcileEvery}
+	c.Abuse.apply(&pcfg)
+	node, err := peers.New(pcfg)
 	if err != nil {
 		return err
 	}
