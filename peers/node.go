@@ -70,7 +70,7 @@ type Node struct {
 
 	refused atomic.Int64 // connections refused over MaxConns
 
-	recon *reconNode // nil when set reconciliation is off
+	recon   *reconNode // nil when set reconciliation is off
 	limiter *limiter
 	abuse   abuseCounters
 }
