@@ -223,6 +223,9 @@ func (rl *reconLink) handle(f echo.Frame) error {
 			}
 		}
 		rl.mu.Unlock()
+		if m.Floor != s.floor {
+			return l.fatal(fmt.Errorf("%w: RECON floor %d in a session with floor %d", echo.ErrMalformed, m.Floor, s.floor))
+		}
 		select {
 		case s.in <- m:
 		default:
@@ -294,7 +297,7 @@ func (rl *reconLink) newSession(id uint32, floor uint64, own bool) *reconSession
 }
 
 func (rl *reconLink) newSessionLocked(id uint32, floor uint64, own bool) *reconSession {
-	s := &reconSession{rl: rl, id: id, own: own, rc: echo.NewReconciler(rl.rn.set, id, floor),
+	s := &reconSession{rl: rl, id: id, floor: floor, own: own, rc: echo.NewReconciler(rl.rn.set, id, floor),
 		in: make(chan echo.Recon, 1), grew: make(chan struct{}, 1), drained: make(chan struct{}, 1),
 		stop: make(chan struct{}), ended: make(chan struct{})}
 	if own {
@@ -311,11 +314,12 @@ func (rl *reconLink) newSessionLocked(id uint32, floor uint64, own bool) *reconS
 //	own:  Initiate ─▶ send ─▶ wait RECON ─▶ Process ─▶ send ─▶ … ─▶ empty RECON either way ─▶ drain WANTs ─▶ end
 //	peer:             wait RECON ─▶ Process ─▶ send ─▶ …
 type reconSession struct {
-	rl  *reconLink
-	id  uint32
-	own bool
-	rc  *echo.Reconciler
-	in  chan echo.Recon
+	rl    *reconLink
+	id    uint32
+	floor uint64
+	own   bool
+	rc    *echo.Reconciler
+	in    chan echo.Recon
 
 	needMu        sync.Mutex // guards need and messagesDone
 	need          []echo.ID

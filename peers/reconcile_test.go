@@ -1,0 +1,332 @@
+package peers
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/store"
+)
+
+// setAdapter mirrors cmd/echorelay's wiring of store.Store as echo.SetStore.
+type setAdapter struct{ s *store.Store }
+
+func storeKey(k echo.Key) (int64, [32]byte) {
+	if k.Expiry > math.MaxInt64 {
+		return math.MaxInt64, k.ID
+	}
+	return int64(k.Expiry), k.ID
+}
+
+func (a setAdapter) Keys(from, to echo.Key, limit int) ([]echo.Key, error) {
+	fe, fi := storeKey(from)
+	te, ti := storeKey(to)
+	ks, err := a.s.RangeIDs(fe, fi, te, ti, limit)
+	out := make([]echo.Key, len(ks))
+	for i, k := range ks {
+		out[i] = echo.Key{Expiry: uint64(k.Expiry), ID: k.ID}
+	}
+	return out, err
+}
+
+func (a setAdapter) Count(from, to echo.Key) (int, error) {
+	fe, fi := storeKey(from)
+	te, ti := storeKey(to)
+	return a.s.RangeCount(fe, fi, te, ti)
+}
+
+func (a setAdapter) Get(id echo.ID) ([]byte, bool, error) {
+	b, ok, err := a.s.Get(id)
+	return b.Envelope, ok, err
+}
+
+func (a setAdapter) Has(id echo.ID) (bool, error) { return a.s.Has(id) }
+
+// startReconNode runs a real node with reconciliation on (periodic runs far away).
+func startReconNode(t *testing.T) (*Node, *store.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := LoadOrCreateIdentity(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := echo.NewRelay(echo.Config{Store: storeAdapter{st}, Set: setAdapter{st}})
+	n, err := New(Config{Identity: id, Relay: relay, Listen: "127.0.0.1:0", ReconcileEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	return n, st
+}
+
+// rawLink is a hand-driven link to a node over TCP+TLS: a fake neighbour or client that
+// sends exactly the frames a test gives it.
+type rawLink struct {
+	t  *testing.T
+	s  stream
+	r  *bufio.Reader
+	id *Identity
+}
+
+// dialRaw connects to n; as a relay (a neighbour pinned in n's peers file) when neighbour,
+// otherwise as a client. It exchanges HELLOs.
+func dialRaw(t *testing.T, n *Node, neighbour bool) *rawLink {
+	t.Helper()
+	var id *Identity
+	role := uint8(echo.RoleClient)
+	if neighbour {
+		var err error
+		if id, err = LoadOrCreateIdentity(t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		role = echo.RoleRelay
+		// The address is never reachable: n's dialer to it just backs off.
+		n.SetPeers([]Peer{{Scheme: SchemeTLS, Addr: "127.0.0.1:1", Pin: id.Fingerprint}})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := dialTLS(ctx, Peer{Scheme: SchemeTLS, Addr: "127.0.0.1:" + itoa(n.Port()), Pin: n.Fingerprint()}, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.close(0, "") })
+	rl := &rawLink{t: t, s: s, r: bufio.NewReader(s.rw), id: id}
+	rl.send(echo.Hello{Version: echo.Version, Role: role, Features: echo.FeatureReconcile, MaxBlob: echo.DefaultMaxBlob, MaxTTL: 3600}.Frame())
+	h, err := echo.ParseHello(rl.next(echo.FrameHello).Body)
+	if err != nil || h.Features&echo.FeatureReconcile == 0 {
+		t.Fatalf("node HELLO %+v (%v) does not offer reconciliation", h, err)
+	}
+	return rl
+}
+
+func (rl *rawLink) send(f echo.Frame) {
+	rl.t.Helper()
+	if _, err := rl.s.rw.Write(f.Marshal()); err != nil {
+		rl.t.Fatal(err)
+	}
+}
+
+// read returns the next frame, or the error that ended the link.
+func (rl *rawLink) read() (echo.Frame, error) {
+	rl.s.setDeadline(true, time.Now().Add(10*time.Second))
+	return echo.ReadFrame(rl.r, echo.DefaultMaxBlob+echo.MaxFrameExtra)
+}
+
+// next skips frames (such as a RECON of a session the node starts itself) until one of the
+// given type arrives.
+func (rl *rawLink) next(t echo.FrameType) echo.Frame {
+	rl.t.Helper()
+	for i := 0; i < 1000; i++ {
+		f, err := rl.read()
+		if err != nil {
+			rl.t.Fatalf("waiting for frame %#x: %v", t, err)
+		}
+		if f.Type == t {
+			return f
+		}
+	}
+	rl.t.Fatalf("no frame %#x in 1000", t)
+	return echo.Frame{}
+}
+
+// expectClosed reads until the node ends the link and returns the link-level ERROR it sent,
+// if any.
+func (rl *rawLink) expectClosed() *echo.Error {
+	rl.t.Helper()
+	var last *echo.Error
+	for i := 0; i < 1000; i++ {
+		f, err := rl.read()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+				rl.t.Fatal("the node kept the link open")
+			}
+			return last
+		}
+		if f.Type == echo.FrameError {
+			if e, err := echo.ParseErrorFrame(f.Body); err == nil && e.Req == 0 {
+				last = e.Err
+			}
+		}
+	}
+	rl.t.Fatal("the node kept the link open")
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
+
+// The node answers a neighbour's session like the protocol says: HAVE for what the neighbour
+// lacks, WANT for what it lacks itself, BLOBs and WANT_END for the neighbour's WANT; a blob
+// received that way is stored.
+func TestReconcileResponder(t *testing.T) {
+	n, st := startReconNode(t)
+	var held []echo.ID
+	for _, p := range []string{"one", "two", "three"} {
+		env := envelope(t, p)
+		relayPut(t, n, env)
+		held = append(held, echo.BlobID(env))
+	}
+	rl := dialRaw(t, n, true)
+	mine := envelope(t, "only the neighbour has this")
+	floor := uint64(time.Now().Add(time.Minute).Unix())
+	rl.send(echo.Recon{Session: 77, Floor: floor, Ranges: []echo.Range{{Upper: echo.MaxKey, Mode: echo.ModeIDList, IDs: []echo.ID{echo.BlobID(mine)}}}}.Frame())
+
+	var reply echo.Recon
+	var want echo.Want
+	for reply.Session != 77 || want.Req == 0 {
+		f, err := rl.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch f.Type {
+		case echo.FrameRecon:
+			m, err := echo.ParseRecon(f.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Session == 77 {
+				reply = m
+			}
+		case echo.FrameWant:
+			if want, err = echo.ParseWant(f.Body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(reply.Ranges) != 1 || reply.Ranges[0].Mode != echo.ModeHave {
+		t.Fatalf("answer %+v, want one HAVE range", reply)
+	}
+	got := slices.Clone(reply.Ranges[0].IDs)
+	slices.SortFunc(got, func(a, b echo.ID) int { return slices.Compare(a[:], b[:]) })
+	slices.SortFunc(held, func(a, b echo.ID) int { return slices.Compare(a[:], b[:]) })
+	if !slices.Equal(got, held) {
+		t.Fatalf("HAVE lists %d ids, want the node's 3", len(got))
+	}
+	if len(want.IDs) != 1 || want.IDs[0] != echo.BlobID(mine) {
+		t.Fatalf("node wants %d ids, want exactly the one it lacks", len(want.IDs))
+	}
+	rl.send(echo.Frame{Type: echo.FrameBlob, Body: mine})
+	rl.send(echo.WantEnd{Req: want.Req}.Frame())
+	rl.send(echo.Recon{Session: 77, Floor: floor}.Frame()) // done
+
+	// Our WANT: two held blobs and an unknown ID.
+	rl.send(echo.Want{Req: 9, IDs: []echo.ID{held[0], {1, 2, 3}, held[2]}}.Frame())
+	blobs := map[echo.ID]bool{}
+	for {
+		f, err := rl.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == echo.FrameBlob {
+			blobs[echo.BlobID(f.Body)] = true
+		}
+		if f.Type == echo.FrameWantEnd {
+			e, err := echo.ParseWantEnd(f.Body)
+			if err != nil || e.Req != 9 || e.Missing != 1 {
+				t.Fatalf("WANT_END %+v %v, want req 9 missing 1", e, err)
+			}
+			break
+		}
+	}
+	if len(blobs) != 2 || !blobs[held[0]] || !blobs[held[2]] {
+		t.Fatalf("WANT answered with %d blobs", len(blobs))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if ok, _ := st.Has(echo.BlobID(mine)); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the wanted blob was not stored")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for n.ReconcileStats().Sessions < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("session not finished: %+v", n.ReconcileStats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := n.ReconcileStats(); s.Wanted != 1 || s.Served != 2 {
+		t.Fatalf("stats %+v: want 1 wanted, 2 served", s)
+	}
+}
+
+// relayPut stores an envelope through the node's relay, as a client's SUBMIT would.
+func relayPut(t *testing.T, n *Node, env []byte) {
+	t.Helper()
+	done := make(chan error, 1)
+	n.relay.Accept(env, nil, func(_ echo.ID, _ bool, err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Broken or hostile reconciliation frames close the link with a clear error; the node keeps
+// serving and loses nothing.
+func TestReconcileHostileFrames(t *testing.T) {
+	n, st := startReconNode(t)
+	keep := envelope(t, "kept through all of this")
+	relayPut(t, n, keep)
+	floor := uint64(time.Now().Add(time.Minute).Unix())
+	good := echo.Recon{Session: 5, Floor: floor, Ranges: []echo.Range{{Upper: echo.MaxKey, Mode: echo.ModeIDList}}}.Frame()
+
+	cases := []struct {
+		name      string
+		neighbour bool
+		frames    []echo.Frame
+		want      echo.Code
+	}{
+		{"recon from a client", false, []echo.Frame{good}, echo.CodeNotNeighbour},
+		{"want from a client", false, []echo.Frame{echo.Want{Req: 1, IDs: []echo.ID{{1}}}.Frame()}, echo.CodeNotNeighbour},
+		{"truncated recon", true, []echo.Frame{{Type: echo.FrameRecon, Body: good.Body[:len(good.Body)-3]}}, echo.CodeMalformed},
+		{"recon bounds falling", true, []echo.Frame{echo.Recon{Session: 5, Floor: floor, Ranges: []echo.Range{{Upper: echo.MaxKey}, {Upper: echo.Key{Expiry: floor + 1}}}}.Frame()}, echo.CodeMalformed},
+		{"empty want", true, []echo.Frame{{Type: echo.FrameWant, Body: []byte{0, 0, 0, 1, 0, 0}}}, echo.CodeMalformed},
+		{"short want end", true, []echo.Frame{{Type: echo.FrameWantEnd, Body: []byte{1}}}, echo.CodeMalformed},
+		{"floor changed mid-session", true, []echo.Frame{
+			echo.Recon{Session: 6, Floor: floor, Ranges: []echo.Range{{Upper: echo.MaxKey, Mode: echo.ModeFingerprint, Count: 9}}}.Frame(),
+		}, echo.CodeMalformed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rl := dialRaw(t, n, c.neighbour)
+			for _, f := range c.frames {
+				rl.send(f)
+			}
+			if c.name == "floor changed mid-session" {
+				rl.next(echo.FrameRecon) // the node's answer (an ID list): now change the floor
+				rl.send(echo.Recon{Session: 6, Floor: floor + 1, Ranges: []echo.Range{{Upper: echo.MaxKey, Mode: echo.ModeIDList}}}.Frame())
+			}
+			e := rl.expectClosed()
+			if e == nil || e.Code != c.want {
+				t.Fatalf("closed with %v, want %s", e, c.want)
+			}
+		})
+	}
+	if ok, err := st.Has(echo.BlobID(keep)); !ok || err != nil {
+		t.Fatalf("blob lost: %v", err)
+	}
+	c, err := DialClient(context.Background(), "127.0.0.1:"+itoa(n.Port()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, _, err := c.Put(context.Background(), envelope(t, "still serving")); err != nil {
+		t.Fatalf("node stopped serving: %v", err)
+	}
+}
