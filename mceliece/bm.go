@@ -1,5 +1,7 @@
 package mceliece
 
+import "math/bits"
+
 // Bitsliced Berlekamp–Massey. The polynomials C (connection) and B (previous connection,
 // shifted) are held with coefficient i in lane i, so one vecMul does 64 coefficient
 // products; the syndrome window S_N, S_{N-1}, ... sits in lane order beside them. The
@@ -43,7 +45,7 @@ func (p *params) berlekampMasseyVec(s []gf) []gf {
 		}
 		var d gf
 		for k := 0; k < m; k++ {
-			d |= gf(popParity(acc[k])) << uint(k)
+			d |= gf(bits.OnesCount64(acc[k])&1) << uint(k)
 		}
 		mne := ^isZeroMask(d)
 		mle := uint16(int16(uint16(N)-2*L)>>15) ^ 0xFFFF // N >= 2L

@@ -65,10 +65,9 @@ func (p *params) decodeFast(sk, ct []byte, bn *benesNet) (e []byte, okMask uint1
 	g[t] = 1
 	wts := p.evalAll(g)
 	for i := range wts {
-		var sq vec
-		p.vecSq(&sq, &wts[i])
-		p.vecInv(&wts[i], &sq)
+		p.vecSq(&wts[i], &wts[i])
 	}
+	p.vecInvAll(wts)
 	_, _, K2 := p.fftDegrees()
 
 	// r in position order: the ciphertext bits at positions < mt.

@@ -71,3 +71,28 @@ func TestVecInv(t *testing.T) {
 		}
 	}
 }
+
+func TestVecInvAll(t *testing.T) {
+	for _, p := range []*params{allParams[0], allParams[2]} {
+		a := make([]vec, 5)
+		for i := range a {
+			for l := 0; l < 64; l++ {
+				x := gf(i*64+l) * 37 & p.gfMask()
+				if l%9 == 0 {
+					x = 0
+				}
+				laneSet(&a[i], l, x, p.m)
+			}
+		}
+		want := make([]vec, len(a))
+		for i := range a {
+			p.vecInv(&want[i], &a[i])
+		}
+		p.vecInvAll(a)
+		for i := range a {
+			if a[i] != want[i] {
+				t.Fatalf("m=%d vec %d differs", p.m, i)
+			}
+		}
+	}
+}

@@ -61,6 +61,44 @@ func (p *params) vecInv(out, a *vec) {
 	p.vecSq(out, &top)
 }
 
+// vecInvAll replaces every lane of every vec in a by its inverse (0 stays 0) with one
+// vecInv and 3(len(a)-1) products (Montgomery's trick). Zero lanes are set to 1 for the
+// products and cleared again afterwards, so the result equals lane-wise vecInv.
+func (p *params) vecInvAll(a []vec) {
+	n := len(a)
+	if n == 0 {
+		return
+	}
+	m := p.m
+	zero := make([]uint64, n)
+	for i := range a {
+		var or uint64
+		for k := 0; k < m; k++ {
+			or |= a[i][k]
+		}
+		zero[i] = ^or
+		a[i][0] |= zero[i]
+	}
+	pre := make([]vec, n)
+	pre[0] = a[0]
+	for i := 1; i < n; i++ {
+		p.vecMul(&pre[i], &pre[i-1], &a[i])
+	}
+	var inv, t vec
+	p.vecInv(&inv, &pre[n-1])
+	for i := n - 1; i > 0; i-- {
+		p.vecMul(&t, &inv, &pre[i-1]) // 1/a[i]
+		p.vecMul(&inv, &inv, &a[i])   // 1/(a[0]...a[i-1])
+		a[i] = t
+	}
+	a[0] = inv
+	for i := range a {
+		for k := 0; k < m; k++ {
+			a[i][k] &^= zero[i]
+		}
+	}
+}
+
 // broadcast returns the vec whose 64 lanes all hold c.
 func broadcast(c gf, m int) vec {
 	var v vec
