@@ -1,5 +1,6 @@
 // Package echo is the echorelay protocol: the envelope a relay stores, the frames on a link,
-// the validation rules and the flood rule. PROTOCOL.md beside this file is its specification;
+// the validation rules, the flood rule and set reconciliation between neighbours (reconcile.go
+// is its codec, reconciler.go the algorithm over a SetStore). PROTOCOL.md beside this file is its specification;
 // the codecs here parse and marshal exactly what it says, and parse-then-marshal is byte-exact.
 //
 // Who calls it: package peers moves frames between network links and a Relay; cmd/echorelay

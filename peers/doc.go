@@ -2,7 +2,8 @@
 // transports, the node's key and self-signed certificate (identity.go), the peers file
 // (peersfile.go), one link per connection with one reader, one writer and bounded queues
 // between (link.go), dialing configured neighbours with capped exponential backoff and jitter
-// (dial.go), and the client side of the protocol used by `echorelay put/get` (client.go).
+// (dial.go), set reconciliation sessions with neighbours and the WANTs they lead to
+// (reconcile.go), and the client side of the protocol used by `echorelay put/get` (client.go).
 //
 // Who calls it: cmd/echorelay builds a Node around an echo.Relay. It never interprets an
 // envelope beyond handing it to the relay, and never logs a blob body, a mailbox tag or a

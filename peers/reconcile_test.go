@@ -85,13 +85,21 @@ type rawLink struct {
 // otherwise as a client. It exchanges HELLOs.
 func dialRaw(t *testing.T, n *Node, neighbour bool) *rawLink {
 	t.Helper()
-	var id *Identity
+	if !neighbour {
+		return dialRawAs(t, n, nil)
+	}
+	id, err := LoadOrCreateIdentity(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dialRawAs(t, n, id)
+}
+
+// dialRawAs connects as the neighbour with this identity, or as a client when id is nil.
+func dialRawAs(t *testing.T, n *Node, id *Identity) *rawLink {
+	t.Helper()
 	role := uint8(echo.RoleClient)
-	if neighbour {
-		var err error
-		if id, err = LoadOrCreateIdentity(t.TempDir()); err != nil {
-			t.Fatal(err)
-		}
+	if id != nil {
 		role = echo.RoleRelay
 		// The address is never reachable: n's dialer to it just backs off.
 		n.SetPeers([]Peer{{Scheme: SchemeTLS, Addr: "127.0.0.1:1", Pin: id.Fingerprint}})
@@ -328,5 +336,44 @@ func TestReconcileHostileFrames(t *testing.T) {
 	defer c.Close()
 	if _, _, err := c.Put(context.Background(), envelope(t, "still serving")); err != nil {
 		t.Fatalf("node stopped serving: %v", err)
+	}
+}
+
+// A node initiates for a neighbour with a larger fingerprint: when the link comes up, and
+// again on Reconcile.
+func TestReconcileInitiatesOnLinkUpAndOnDemand(t *testing.T) {
+	n, _ := startReconNode(t)
+	relayPut(t, n, envelope(t, "something to describe"))
+	// A neighbour identity above the node's fingerprint (each try is a coin flip).
+	var id *Identity
+	for i := 0; i < 64 && (id == nil || id.Fingerprint <= n.Fingerprint()); i++ {
+		var err error
+		if id, err = LoadOrCreateIdentity(t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if id.Fingerprint <= n.Fingerprint() {
+		t.Fatal("no larger fingerprint in 64 identities")
+	}
+	rl := dialRawAs(t, n, id)
+	first, err := echo.ParseRecon(rl.next(echo.FrameRecon).Body)
+	if err != nil || len(first.Ranges) != 1 || first.Ranges[0].Mode != echo.ModeIDList || len(first.Ranges[0].IDs) != 1 {
+		t.Fatalf("first RECON %+v (%v): want the node's one ID", first, err)
+	}
+	if now := uint64(time.Now().Unix()); first.Floor < now+50 || first.Floor > now+70 {
+		t.Fatalf("floor %d, want about a minute from now (%d)", first.Floor, now)
+	}
+	rl.send(echo.Recon{Session: first.Session, Floor: first.Floor}.Frame()) // same set: done
+	deadline := time.Now().Add(10 * time.Second)
+	for n.ReconcileStats().Sessions < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("session not finished: %+v", n.ReconcileStats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n.Reconcile()
+	second, err := echo.ParseRecon(rl.next(echo.FrameRecon).Body)
+	if err != nil || second.Session == first.Session {
+		t.Fatalf("after Reconcile: %+v %v, want a new session", second, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,6 +152,38 @@ func TestReconcileFlagRange(t *testing.T) {
 		_, errOut, code := runCLI(t, nil, "serve", "--reconcile-every", v)
 		if code == 0 || !strings.Contains(errOut, "--reconcile-every") || !strings.Contains(errOut, "\nhint: ") {
 			t.Errorf("--reconcile-every %s: exit %d, stderr %q", v, code, errOut)
+		}
+	}
+}
+
+// SIGUSR1 starts a session now (the periodic one is an hour away); the relay with the smaller
+// fingerprint initiates, so both get the signal. (The peers package tests Node.Reconcile
+// deterministically; here the second link between the two may also start a session.)
+func TestReconcileOnSignal(t *testing.T) {
+	a, b := startRelay(t, "A", "--reconcile-every", "1h"), startRelay(t, "B", "--reconcile-every", "1h")
+	a.setPeers(b)
+	b.setPeers(a)
+	a.waitNeighbours(1)
+	b.waitNeighbours(1)
+	waitSessions := func(n int64) {
+		t.Helper()
+		deadline := time.Now().Add(slow(20 * time.Second))
+		for reconStatus(t, a).Sessions < n || reconStatus(t, b).Sessions < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("want %d finished sessions: A %+v, B %+v", n, reconStatus(t, a), reconStatus(t, b))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitSessions(1) // the one started by the link coming up
+	before := reconStatus(t, a).Sessions
+	for _, r := range []*relayProc{a, b} {
+		r.cmd.Process.Signal(syscall.SIGUSR1)
+	}
+	waitSessions(before + 1)
+	for _, r := range []*relayProc{a, b} {
+		if !strings.Contains(r.log.String(), "reconciling with neighbours now (SIGUSR1)") {
+			t.Fatalf("%s did not act on SIGUSR1:\n%s", r.name, r.log.String())
 		}
 	}
 }

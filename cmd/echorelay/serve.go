@@ -154,6 +154,7 @@ func serve(c serveConfig) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	reconcileOnSignal(ctx, node, log)
 	done := make(chan error, 1)
 	go func() { done <- node.Run(ctx) }()
 	for {
