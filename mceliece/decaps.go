@@ -8,8 +8,8 @@ package mceliece
 
 // decapsulate returns the shared key for ct under the secret key sk and whether the
 // ciphertext padding bits were zero.
-func (p *params) decapsulate(sk, ct []byte, bn *benesNet) (ss []byte, paddingOK bool) {
-	e, okMask := p.decodeFast(sk, ct, bn)
+func (p *params) decapsulate(sk, ct []byte, xk *expandedKey) (ss []byte, paddingOK bool) {
+	e, okMask := p.decodeFast(ct, xk)
 	s := sk[skGOff+p.irrBytes+p.condBytes:]
 	nb := p.n / 8
 	pre := make([]byte, nb)

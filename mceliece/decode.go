@@ -52,11 +52,17 @@ func (p *params) evalAll(f []gf) []vec {
 	return out
 }
 
-// decodeFast is decode (same inputs, same outputs) with the FFT-based decoder.
-func (p *params) decodeFast(sk, ct []byte, bn *benesNet) (e []byte, okMask uint16) {
-	n, t, m := p.n, p.t, p.m
-	q := 1 << m
-	nv := q / 64
+// expandedKey is what decapsulation derives from a secret key before looking at any
+// ciphertext: the Beneš network as word masks and the weights 1/g(α)^2 at every field
+// element in FFT order. PrivateKey computes it once and keeps it.
+type expandedKey struct {
+	net *benesNet
+	wts []vec
+}
+
+// expandKey computes the expandedKey of sk.
+func (p *params) expandKey(sk []byte) *expandedKey {
+	t := p.t
 	mask := p.gfMask()
 	g := make([]gf, t+1)
 	for i := 0; i < t; i++ {
@@ -68,6 +74,16 @@ func (p *params) decodeFast(sk, ct []byte, bn *benesNet) (e []byte, okMask uint1
 		p.vecSq(&wts[i], &wts[i])
 	}
 	p.vecInvAll(wts)
+	cb := sk[skGOff+p.irrBytes : skGOff+p.irrBytes+p.condBytes]
+	return &expandedKey{net: newBenesNet(cb, p.m), wts: wts}
+}
+
+// decodeFast is decode (same inputs, same outputs) with the FFT-based decoder.
+func (p *params) decodeFast(ct []byte, xk *expandedKey) (e []byte, okMask uint16) {
+	n, t, m := p.n, p.t, p.m
+	q := 1 << m
+	nv := q / 64
+	bn, wts := xk.net, xk.wts
 	_, _, K2 := p.fftDegrees()
 
 	// r in position order: the ciphertext bits at positions < mt.

@@ -21,7 +21,7 @@ func TestDecodeFastMatchesScalar(t *testing.T) {
 			seed[0] = byte(len(name))
 			pk, sk := s.DeriveKeyPair(seed)
 			skb := sk.(*PrivateKey).raw
-			bn := sk.(*PrivateKey).network()
+			xk := sk.(*PrivateKey).expanded()
 			rng := rand.New(rand.NewPCG(3, 4))
 			for trial := 0; trial < 6; trial++ {
 				ct, _, err := s.Encapsulate(pk)
@@ -37,7 +37,7 @@ func TestDecodeFastMatchesScalar(t *testing.T) {
 					}
 				}
 				e1, ok1 := p.decode(skb, ct)
-				e2, ok2 := p.decodeFast(skb, ct, bn)
+				e2, ok2 := p.decodeFast(ct, xk)
 				if ok1 != ok2 || (ok1 != 0 && !bytes.Equal(e1, e2)) {
 					t.Fatalf("trial %d: scalar ok=%x fast ok=%x, e equal %v", trial, ok1, ok2, bytes.Equal(e1, e2))
 				}

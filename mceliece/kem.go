@@ -40,8 +40,8 @@ type PrivateKey struct {
 	pkOnce sync.Once
 	pk     *PublicKey // set by key generation, or recomputed from δ on demand
 
-	netOnce sync.Once
-	net     *benesNet // control bits expanded into word masks, built on first use
+	expOnce sync.Once
+	exp     *expandedKey // network masks and decoder weights, built on first use
 }
 
 var schemes = func() []*Scheme {
@@ -171,7 +171,7 @@ func (s *Scheme) Decapsulate(sk kem.PrivateKey, ct []byte) ([]byte, error) {
 	if len(ct) != s.p.ctBytes {
 		return nil, kem.ErrCiphertextSize
 	}
-	ss, padOK := s.p.decapsulate(k.raw, ct, k.network())
+	ss, padOK := s.p.decapsulate(k.raw, ct, k.expanded())
 	if !padOK {
 		return ss, ErrCiphertextPadding
 	}
@@ -236,11 +236,9 @@ func (k *PrivateKey) Public() kem.PublicKey {
 	return k.pk
 }
 
-// network returns the Beneš network of the key, expanding it on first use.
-func (k *PrivateKey) network() *benesNet {
-	k.netOnce.Do(func() {
-		p := k.s.p
-		k.net = newBenesNet(k.raw[skGOff+p.irrBytes:skGOff+p.irrBytes+p.condBytes], p.m)
-	})
-	return k.net
+// expanded returns the key's decapsulation tables (Beneš network as word masks, the
+// weights 1/g(α)^2), computing them on first use.
+func (k *PrivateKey) expanded() *expandedKey {
+	k.expOnce.Do(func() { k.exp = k.s.p.expandKey(k.raw) })
+	return k.exp
 }
