@@ -23,11 +23,15 @@ import "sync"
 // (β_0 per depth, the a values per position) are public and depend only on m.
 
 type fftTables struct {
-	beta0 []gf    // β_0 at each depth
-	twist [][]gf  // β_0^i, i < 256, at each depth
-	a     [][]vec // a values per depth, by position in the child block (bitsliced)
-	a32   []vec   // depths whose child blocks have 32 points: lanes 0..31 hold a
-	powT  []vec   // α^t at every point, when t is a power of two (monic term)
+	beta0 []gf   // β_0 at each depth
+	twist [][]gf // β_0^i, i < 256, at each depth
+	// twist4[j][g][k] packs β_0^(4g+l)·z^k for l = 0..3 in 16-bit lanes (see twistAll);
+	// twist2[j][k] packs β_0^l·z^k for l = 0, 1, 0, 1 (blocks of two coefficients).
+	twist4 [][64][13]uint64
+	twist2 [][13]uint64
+	a      [][]vec // a values per depth, by position in the child block (bitsliced)
+	a32    []vec   // depths whose child blocks have 32 points: lanes 0..31 hold a
+	powT   []vec   // α^t at every point, when t is a power of two (monic term)
 }
 
 var fftCache sync.Map // *params -> *fftTables
@@ -66,6 +70,19 @@ func (p *params) buildTables() *fftTables {
 			pw[i] = p.mul(pw[i-1], b0)
 		}
 		tb.twist = append(tb.twist, pw)
+		var t4 [64][13]uint64
+		var t2 [13]uint64
+		for k := 0; k < d; k++ {
+			zk := gf(1) << k
+			for i := 0; i < 256; i++ {
+				t4[i/4][k] |= uint64(p.mul(pw[i], zk)) << (16 * uint(i%4))
+			}
+			for l := 0; l < 4; l++ {
+				t2[k] |= uint64(p.mul(pw[l%2], zk)) << (16 * uint(l))
+			}
+		}
+		tb.twist4 = append(tb.twist4, t4)
+		tb.twist2 = append(tb.twist2, t2)
 		half := 1 << (ln - 1)
 		vals := make([]gf, half)
 		for pos := 0; pos < half; pos++ {
@@ -144,11 +161,28 @@ func taylorT(f []gf) {
 	}
 }
 
-// twist multiplies f[i] by pw[i] (the powers of β_0 of one depth).
-func (p *params) twist(f []gf, pw []gf) {
-	pw = pw[:len(f)]
-	for i := range f {
-		f[i] = p.mul(f[i], pw[i])
+// twistAll multiplies every coefficient of c, an array of blocks of sz coefficients, by
+// β_0^i (i its index in its block) for depth j. Multiplication by a public constant is
+// linear in the bits of the secret operand, so four coefficients share each step: the
+// bits x_k of four 16-bit lanes become lane masks (v<<16)-v, which select the tabulated
+// products β_0^i·z^k. No table is indexed by secret data.
+func (p *params) twistAll(c []gf, j, sz int) {
+	tb := p.tables()
+	t4, t2 := &tb.twist4[j], &tb.twist2[j]
+	m := uint(p.m)
+	for g := 0; 4*g < len(c); g++ {
+		tk := t2
+		if sz >= 4 {
+			tk = &t4[(4*g%sz)/4]
+		}
+		f := c[4*g : 4*g+4 : 4*g+4]
+		x := uint64(f[0]) | uint64(f[1])<<16 | uint64(f[2])<<32 | uint64(f[3])<<48
+		var acc uint64
+		for k := uint(0); k < m; k++ {
+			v := x >> k & 0x0001000100010001
+			acc ^= (v<<16 - v) & tk[k]
+		}
+		f[0], f[1], f[2], f[3] = gf(acc), gf(acc>>16), gf(acc>>32), gf(acc>>48)
 	}
 }
 
@@ -162,9 +196,11 @@ func (p *params) fft(out []vec, f []gf, K int) {
 	tmp := make([]gf, len(f))
 	for j := 0; j < K; j++ {
 		sz := 1 << (K - j)
+		if j > 0 { // β_0 = 1 at depth 0
+			p.twistAll(c, j, sz)
+		}
 		for base := 0; base < len(c); base += sz {
 			b := c[base : base+sz]
-			p.twist(b, tb.twist[j])
 			taylor(b)
 			for i := 0; i < sz/2; i++ {
 				tmp[i] = b[2*i]
@@ -287,7 +323,9 @@ func (p *params) fftT(in []vec, K int) []gf {
 			}
 			copy(b, tmp[:sz])
 			taylorT(b)
-			p.twist(b, tb.twist[j])
+		}
+		if j > 0 {
+			p.twistAll(c, j, sz)
 		}
 	}
 	return c
