@@ -33,6 +33,7 @@ type serveConfig struct {
 	NoTCP                                                     bool
 	ReconcileEvery                                            time.Duration
 	Abuse                                                     abuseFlags
+	Pprof                                                     string // loopback address for net/http/pprof, "" = off
 }
 
 func cmdServe(args []string) error {
@@ -52,6 +53,7 @@ func cmdServe(args []string) error {
 	fs.BoolVar(&c.NoTCP, "no-tcp", false, "listen on QUIC only, not on TCP+TLS")
 	fs.DurationVar(&c.ReconcileEvery, "reconcile-every", peers.DefaultReconcileEvery, "how often to reconcile caches with each neighbour (also done when a link comes up); 0 never reconciles\n(10m: floods deliver nearly everything, this repairs dropped floods cheaply)")
 	c.Abuse.register(fs)
+	fs.StringVar(&c.Pprof, "pprof", "", "debugging: serve Go's net/http/pprof profiles on this loopback HOST:PORT (off by default)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -91,6 +93,13 @@ func serve(c serveConfig) error {
 	}
 	if err := setupResolver(c.Resolver); err != nil {
 		return userErr("give an IP address, optionally with :port, e.g. 9.9.9.9", "--resolver: %s", err)
+	}
+	if c.Pprof != "" {
+		stopPprof, err := startPprof(c.Pprof)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
