@@ -83,3 +83,21 @@ func BenchmarkDecapsulate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExpandKey measures the one-time work a secret key does before its first
+// decapsulation (Beneš masks and the weights 1/g(α)^2), which BenchmarkDecapsulate
+// excludes.
+func BenchmarkExpandKey(b *testing.B) {
+	for _, s := range All() {
+		b.Run(s.Name(), func(b *testing.B) {
+			_, sk := benchKeyPair(b, s)
+			raw := sk.(*PrivateKey).raw
+			p := s.(*Scheme).p
+			c := startCPU()
+			for b.Loop() {
+				p.expandKey(raw)
+			}
+			c.report(b)
+		})
+	}
+}
