@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/echo/seal"
+)
+
+// cli runs a client command and fails the test on a non-zero exit.
+func cli(t *testing.T, stdin []byte, args ...string) (stdout, stderr string) {
+	t.Helper()
+	out, errOut, code := runCLI(t, stdin, args...)
+	if code != 0 {
+		t.Fatalf("echorelay %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out, errOut
+}
+
+func loadIdentity(t *testing.T, home string) *seal.Identity {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(home, identityFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := seal.ParseIdentity(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// fetchEnvelopes returns every envelope a relay holds.
+func fetchEnvelopes(t *testing.T, r *relayProc) [][]byte {
+	t.Helper()
+	c := r.client()
+	var out [][]byte
+	ctx, cancel := context.WithTimeout(context.Background(), slow(30*time.Second))
+	defer cancel()
+	if _, err := fetchAll(ctx, c, nil, 0, func(it echo.Item) error {
+		out = append(out, bytes.Clone(it.Envelope))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Alice on relay A and Bob on relay C of the chain A—B—C become friends with an invite code,
+// Alice writes while Bob is offline, Bob reads later, answers; nobody else can read, the
+// relays' files hold nothing that identifies or links them.
+func TestMessagingAcrossChain(t *testing.T) {
+	a, b, c := chain(t)
+	homes := t.TempDir()
+	alice, bob, eve := filepath.Join(homes, "alice"), filepath.Join(homes, "bob"), filepath.Join(homes, "eve")
+	for _, h := range []string{alice, bob, eve} {
+		out, _ := cli(t, nil, "id", "new", "--home", h)
+		if !regexp.MustCompile(`short ID: (\d{5} ){5}\d{5}\n`).MatchString(out) {
+			t.Fatalf("id new printed no short ID: %q", out)
+		}
+		if st, err := os.Stat(filepath.Join(h, identityFile)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("identity file mode: %v %v", st.Mode(), err)
+		}
+	}
+
+	// Invite at A; Bob accepts through his own relay C, to which the invite floods.
+	out, _ := cli(t, nil, "friend", "invite", "--home", alice, "--relay", a.addr(), "--as", "alice")
+	m := regexp.MustCompile(`invite code: ([A-Z2-7]+)\n`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "▀") {
+		t.Fatalf("invite printed no code or no QR code: %q", out)
+	}
+	code := m[1]
+	inv, err := seal.ParseInviteCode(code)
+	if err != nil || inv.Relay != a.addr() || len(code)*5 < 8*(1+seal.InviteSecretSize) {
+		t.Fatalf("invite code %q: %v", code, err)
+	}
+	out, _ = cli(t, nil, "friend", "accept", "--home", bob, code, "--name", "alice", "--relay", c.addr(), "--as", "bob")
+	snRe := regexp.MustCompile(`safety number:? ((\d{5} ){11}\d{5})`)
+	bobSN := snRe.FindStringSubmatch(out)
+	if bobSN == nil {
+		t.Fatalf("accept printed no safety number: %q", out)
+	}
+	// The answer travels C→B→A; Alice's inbox completes the invite.
+	a.waitFor("the invite answer", func(s statusDoc) bool { return s.Cache.Blobs >= 2 })
+	out, _ = cli(t, nil, "inbox", "--home", alice)
+	aliceSN := snRe.FindStringSubmatch(out)
+	if !strings.Contains(out, "friend added: bob") || aliceSN == nil || aliceSN[1] != bobSN[1] {
+		t.Fatalf("alice's inbox did not add bob with the same safety number (%s): %q", bobSN[1], out)
+	}
+	out, _ = cli(t, nil, "friend", "list", "--home", alice)
+	if !strings.Contains(out, "bob") || !strings.Contains(out, bobSN[1]) || strings.Contains(out, "pending") {
+		t.Fatalf("friend list: %q", out)
+	}
+	// A used code does nothing more: Eve, who copied it, gets Alice's bundle but Alice has
+	// already taken Bob's answer.
+	cli(t, nil, "friend", "accept", "--home", eve, code, "--name", "alice", "--relay", c.addr())
+	a.waitFor("eve's answer", func(s statusDoc) bool { return s.Cache.Blobs >= 3 })
+	out, _ = cli(t, nil, "inbox", "--home", alice)
+	if strings.Contains(out, "friend added") {
+		t.Fatalf("a used invite added a second friend: %q", out)
+	}
+
+	// Bob is offline. Alice sends three messages and a 3 MB file.
+	texts := []string{"first: the library at four " + hex.EncodeToString(randBytes(8)),
+		"second: bring the atlas " + hex.EncodeToString(randBytes(8)),
+		"third: see you " + hex.EncodeToString(randBytes(8))}
+	epochStart := seal.Epoch(time.Now())
+	cli(t, nil, "send", "--home", alice, "bob", "-m", texts[0])
+	cli(t, []byte(texts[1]+"\n"), "send", "--home", alice, "bob", "-")
+	cli(t, nil, "send", "--home", alice, "bob", "-m", texts[2])
+	file := randBytes(3_000_000)
+	fpath := filepath.Join(homes, "atlas.bin")
+	os.WriteFile(fpath, file, 0o644)
+	out, _ = cli(t, nil, "send", "--home", alice, "bob", fpath)
+	if !strings.Contains(out, "2 chunks") {
+		t.Fatalf("a 3 MB file was not chunked in two: %q", out)
+	}
+	// 3 invite blobs + 3 texts + 2 chunks, everywhere.
+	c.waitFor("alice's messages at C", func(s statusDoc) bool { return s.Cache.Blobs == 8 })
+
+	// Later, Bob reads at C.
+	out, _ = cli(t, nil, "inbox", "--home", bob)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("bob's inbox shows %d lines, want 4: %q", len(lines), out)
+	}
+	for i, txt := range texts {
+		if !strings.HasSuffix(lines[i], "] alice: "+txt) {
+			t.Fatalf("line %d is %q, want alice's %q", i, lines[i], txt)
+		}
+	}
+	if !strings.Contains(lines[3], "alice: file atlas.bin (3000000 bytes) saved to") {
+		t.Fatalf("file line: %q", lines[3])
+	}
+	got, err := os.ReadFile(filepath.Join(bob, "files", "atlas.bin"))
+	if err != nil || !bytes.Equal(got, file) {
+		t.Fatalf("received file differs (%d bytes, %v)", len(got), err)
+	}
+	if out, _ := cli(t, nil, "inbox", "--home", bob); out != "" {
+		t.Fatalf("second inbox shows again: %q", out)
+	}
+
+	// Eve, a third identity, opens none of the relay's blobs.
+	eveID := loadIdentity(t, eve)
+	envs := fetchEnvelopes(t, c)
+	for _, env := range envs {
+		e, _ := echo.ParseEnvelope(env)
+		if msg, err := seal.Open(eveID, e.Payload, func(seal.Fingerprint) *seal.Bundle { return loadIdentity(t, alice).Bundle() }); err == nil {
+			t.Fatalf("eve opened a blob: %q", msg.Content)
+		}
+	}
+	if out, _ := cli(t, nil, "inbox", "--home", eve, "--all", "--relay", c.addr()); strings.Contains(out, "alice:") {
+		t.Fatalf("eve's inbox shows alice's messages: %q", out)
+	}
+
+	// A bit-flipped copy and a replayed copy (re-enveloped, so with a new blob ID) of one of
+	// Alice's texts are rejected with their reasons, never shown.
+	var text echo.Envelope
+	for _, env := range envs {
+		e, _ := echo.ParseEnvelope(env)
+		if !e.Tag.IsZero() && len(e.Payload) < 64<<10 && e.Payload[0] == 1 && e.Payload[1] == 0x01 && e.Payload[2] == 0x01 {
+			text = e
+		}
+	}
+	if text.Payload == nil {
+		t.Fatal("found no sealed text on the relay")
+	}
+	cc := c.client()
+	flipped := text
+	flipped.Payload = bytes.Clone(text.Payload)
+	flipped.Payload[len(flipped.Payload)-100] ^= 0x10
+	flipped.Expiry++
+	replayed := text
+	replayed.Expiry += 2
+	for _, e := range []echo.Envelope{flipped, replayed} {
+		env, _ := e.Marshal()
+		if _, _, err := cc.Put(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut := cli(t, nil, "inbox", "--home", bob)
+	if out != "" || !strings.Contains(errOut, "tampered") || !strings.Contains(errOut, "replay of a message already received") {
+		t.Fatalf("tampered and replayed blobs: stdout %q, stderr %q", out, errOut)
+	}
+
+	// Bob's reply reaches Alice at A.
+	reply := "reply: see you at four " + hex.EncodeToString(randBytes(8))
+	cli(t, nil, "send", "--home", bob, "alice", "-m", reply)
+	a.waitFor("bob's reply at A", func(s statusDoc) bool { return s.Cache.Blobs == 11 })
+	out, _ = cli(t, nil, "inbox", "--home", alice)
+	if !strings.HasSuffix(strings.TrimSpace(out), "] bob: "+reply) {
+		t.Fatalf("alice's inbox: %q", out)
+	}
+	epochEnd := seal.Epoch(time.Now())
+
+	// The relays' files: no plaintext, no public key bytes, no fingerprint, and no tag that
+	// another epoch would reuse (while this epoch's tags are there, so the scan can find tags).
+	pair := pairSecret(t, bob, "alice")
+	aliceID, bobID := loadIdentity(t, alice), loadIdentity(t, bob)
+	var needles [][]byte
+	for _, txt := range append(texts, reply) {
+		needles = append(needles, []byte(txt[len(txt)-16:]))
+	}
+	needles = append(needles, file[1_000_000:1_000_032], file[2_999_000:2_999_032])
+	for _, id := range []*seal.Identity{aliceID, bobID} {
+		raw := id.Bundle().Bytes()
+		fp := id.Fingerprint()
+		needles = append(needles, fp[:],
+			raw[10:42],                       // McEliece public key
+			raw[10+500_000:10+500_032],       // … its middle
+			raw[len(raw)-5400:len(raw)-5368], // ML-KEM / X25519 / signature keys area
+			raw[len(raw)-3309-64-1952-32:len(raw)-3309-64-1952]) // Ed25519 public key
+	}
+	var present, absent [][]byte
+	for _, who := range []*seal.Identity{aliceID, bobID} {
+		for e := epochStart - 3; e <= epochEnd+3; e++ {
+			tag := seal.MailboxTag(pair, who.Fingerprint(), e)
+			if e == epochStart || e == epochEnd {
+				present = append(present, tag[:])
+			} else {
+				absent = append(absent, tag[:])
+			}
+		}
+	}
+	if seal.MailboxTag(pair, aliceID.Fingerprint(), epochStart) == seal.MailboxTag(pair, bobID.Fingerprint(), epochStart) {
+		t.Fatal("both directions share a tag")
+	}
+	for _, r := range []*relayProc{a, b, c} {
+		r.stop()
+		data := relayFiles(t, r.dir)
+		for i, n := range append(needles, absent...) {
+			if bytes.Contains(data, n) {
+				t.Fatalf("relay %s: its files contain needle %d (%x…)", r.name, i, n[:8])
+			}
+		}
+		found := false
+		for _, p := range present {
+			found = found || bytes.Contains(data, p)
+		}
+		if !found {
+			t.Fatalf("relay %s: this epoch's tag is not in its files: the scan is blind", r.name)
+		}
+	}
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// relayFiles concatenates every file in a relay's data dir (SQLite database, WAL, keys).
+func relayFiles(t *testing.T, dir string) []byte {
+	t.Helper()
+	var all []byte
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		all = append(all, b...)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(all, []byte("SQLite format 3")) {
+		t.Fatalf("no SQLite file in %s", dir)
+	}
+	return all
+}
+
+func pairSecret(t *testing.T, home, friend string) []byte {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(home, "history.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var s []byte
+	if err := db.QueryRow(`SELECT pair_secret FROM friends WHERE name = ?`, friend).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Mistakes a user can make get one line and a hint, and change nothing.
+func TestMessagingCLIMistakes(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "me")
+	check := func(wantCode int, want string, args ...string) {
+		t.Helper()
+		_, errOut, code := runCLI(t, nil, args...)
+		if code != wantCode || !strings.Contains(errOut, want) || !strings.Contains(errOut, "hint: ") || !strings.HasPrefix(errOut, "echorelay: ") {
+			t.Fatalf("%v: exit %d, stderr %q; want exit %d and %q with a hint", args, code, errOut, wantCode, want)
+		}
+	}
+	check(1, "no identity in", "inbox", "--home", home)
+	check(1, "no identity in", "send", "--home", home, "bob", "-m", "hi")
+	cli(t, nil, "id", "new", "--home", home, "--kem", "mceliece348864f")
+	check(1, "an identity already exists", "id", "new", "--home", home)
+	check(1, "unknown McEliece set", "id", "new", "--home", home+"2", "--kem", "rsa")
+	check(1, "no friend called", "send", "--home", home, "bob", "-m", "hi")
+	check(1, "--relay is required", "friend", "invite", "--home", home)
+	check(1, "--name is required", "friend", "accept", "--home", home, "AAAA")
+	check(1, "not a valid invite code", "friend", "accept", "--home", home, "AEBC6UE72XRZQ36G2TSY7KU3P67A4MJSG4XDALRQFYYTUNZZGAYWBUNPGA", "--name", "x")
+	check(1, "bad friend name", "friend", "accept", "--home", home, "AAAA", "--name", "a b")
+	check(2, "unknown command", "frend")
+	check(1, "unknown subcommand", "friend", "remove")
+	check(1, "--protect needs a passphrase", "id", "new", "--home", home+"3", "--protect")
+
+	// A passphrase-protected identity needs its passphrase.
+	prot := filepath.Join(t.TempDir(), "prot")
+	pf := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(pf, []byte("correct horse\n"), 0o600)
+	cli(t, nil, "id", "new", "--home", prot, "--protect", "--passphrase-file", pf, "--kem", "mceliece348864f")
+	check(1, "protected by a passphrase", "id", "show", "--home", prot)
+	if out, _ := cli(t, nil, "id", "show", "--home", prot, "--passphrase-file", pf); !strings.Contains(out, "short ID") {
+		t.Fatalf("id show: %q", out)
+	}
+	raw, _ := os.ReadFile(filepath.Join(prot, identityFile))
+	if !seal.IsProtected(raw) {
+		t.Fatal("identity not protected on disk")
+	}
+	if _, err := seal.ParseIdentity(raw, []byte("wrong")); !errors.Is(err, seal.ErrPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+}
