@@ -15,10 +15,11 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// testScheme is the default hybrid, or under -short (the emulated ARM runs) the smallest
-// McEliece set, whose key generation is about ten times faster. Both go through the same code.
+// testScheme is the default hybrid, or under -short (the emulated ARM runs) and -race the
+// smallest McEliece set, whose key generation is about ten times faster. Both go through the
+// same code, and the end-to-end test in cmd/echorelay uses the default.
 func testScheme() kem.Scheme {
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		return hybrid.New("mceliece348864f")
 	}
 	return hybrid.Default()
@@ -77,6 +78,36 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	}
 	if PayloadSize(b.Bundle().KEMID(), maxC+1) <= 2<<20-100 {
 		t.Fatal("MaxContent is not the largest")
+	}
+}
+
+// The default hybrid end to end, also when the shared identities use a smaller set: a sender
+// of any set seals to a recipient of the default one.
+func TestDefaultScheme(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("McEliece 6688128f key generation is slow under emulation and -race; the end-to-end test covers it")
+	}
+	a, _, _ := ids(t)
+	d := a
+	if testScheme() != hybrid.Default() {
+		var err error
+		if d, err = GenerateIdentity(hybrid.Default()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.Bundle().KEMID() != hybrid.DefaultID || len(d.Bundle().Bytes()) != 1_051_575 {
+		t.Fatalf("default bundle: kem %#04x, %d bytes", d.Bundle().KEMID(), len(d.Bundle().Bytes()))
+	}
+	p, _, err := Seal(a, d.Bundle(), TypeText, []byte("to the default set"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p) != 5467 {
+		t.Fatalf("a short text to the default set is %d bytes, PROTOCOL.md says 5467", len(p))
+	}
+	m, err := Open(d, p, knownOf(a.Bundle()))
+	if err != nil || string(m.Content) != "to the default set" {
+		t.Fatalf("open: %v", err)
 	}
 }
 

@@ -1,0 +1,6 @@
+//go:build race
+
+package seal
+
+// raceEnabled: race-instrumented McEliece key generation is about ten times slower.
+const raceEnabled = true
