@@ -22,6 +22,9 @@ func init() {
 // reads the code tomorrow, short enough that a lost code soon means nothing.
 const inviteTTL = 7 * 24 * time.Hour
 
+// maxPutRetries bounds the waits for a relay that answers rate_limited.
+const maxPutRetries = 5
+
 func cmdFriend(args []string) error {
 	return subcommand("friend", args, map[string]func([]string) error{
 		"invite": cmdFriendInvite, "accept": cmdFriendAccept, "list": cmdFriendList})
@@ -45,13 +48,27 @@ func putEnvelope(ctx context.Context, c *peers.Client, tag [32]byte, ttl time.Du
 	if err != nil {
 		return echo.ID{}, err
 	}
+	if env, err = c.Stamp(ctx, env); err != nil { // when the relay's HELLO asks for one
+		return echo.ID{}, err
+	}
 	if max := int(c.Hello().MaxBlob); len(env) > max {
 		return echo.ID{}, fmt.Errorf("%w: %d bytes, the relay takes at most %d", echo.ErrTooLarge, len(env), max)
 	}
-	if c.Hello().StampBits > 0 {
-		return echo.ID{}, fmt.Errorf("the relay requires proof-of-work stamps, which this client does not make yet")
+	// A relay that says rate_limited is honoured (PROTOCOL.md section 9): wait as it says, a
+	// bounded number of times.
+	var id echo.ID
+	for try := 0; ; try++ {
+		id, _, err = c.Put(ctx, env)
+		var e *echo.Error
+		if try >= maxPutRetries || !errors.As(err, &e) || e.Code != echo.CodeRateLimited || e.RetryAfter <= 0 {
+			break
+		}
+		select {
+		case <-time.After(e.RetryAfter):
+		case <-ctx.Done():
+			return id, fmt.Errorf("relay refused the blob: %w", err)
+		}
 	}
-	id, _, err := c.Put(ctx, env)
 	if err != nil {
 		return id, fmt.Errorf("relay refused the blob: %w", err)
 	}
