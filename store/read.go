@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -100,6 +101,9 @@ func (s *Store) Fetch(tags [][32]byte, after uint64, limit int, maxBytes int) (i
 	}
 	if limit <= 0 || limit > maxFetchLimit {
 		limit = maxFetchLimit
+	}
+	if after > math.MaxInt64 {
+		return nil, after, false, nil // beyond any Seq
 	}
 	now := s.now()
 	if len(tags) == 0 {
