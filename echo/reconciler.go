@@ -19,12 +19,13 @@ type SetStore interface {
 
 // Reconciliation tuning (PROTOCOL.md section 8 explains the choices).
 const (
-	ReconBuckets = 16       // a mismatching range is split into this many fingerprints
-	ReconIDList  = 64       // a side holding at most this many IDs in a range lists them
-	ReconHaveMax = 256      // an IDLIST is answered with HAVE when we hold at most its size + this
-	reconBudget  = 48 << 10 // stop working on a message once the answer is this long
-	keyPage      = 1024     // keys read from the store at a time
-	haveLimit    = ReconHaveMax + ReconIDList
+	ReconBuckets     = 16       // a mismatching range is split into this many fingerprints
+	ReconIDList      = 64       // a side holding at most this many IDs in a range lists them
+	ReconHaveMax     = 256      // an IDLIST is answered with HAVE when we hold at most its size + this
+	reconBudget      = 32 << 10 // stop working on a message once the answer is this long
+	reconRangeBudget = 512      // … or has this many ranges (the rest is deferred, see deferRest)
+	keyPage          = 1024     // keys read from the store at a time
+	haveLimit        = ReconHaveMax + ReconIDList
 )
 
 // Reconciler runs one side of one reconciliation session over a SetStore: range-based set
@@ -100,14 +101,11 @@ func (r *Reconciler) Process(m Recon, need func(ID), full func() bool) (Recon, e
 	o := r.out()
 	lo := Key{Expiry: r.floor}
 	worked := false
-	for _, rg := range m.Ranges {
-		if worked && rg.Mode != ModeSkip && (o.size > reconBudget || len(o.m.Ranges)+ReconBuckets+2 > MaxReconRanges || full()) {
-			end := m.Ranges[len(m.Ranges)-1].Upper
-			n, fp, err := r.fingerprint(lo, end)
-			if err != nil {
+	for i, rg := range m.Ranges {
+		if worked && rg.Mode != ModeSkip && (o.size > reconBudget || len(o.m.Ranges) > reconRangeBudget || full()) {
+			if err := r.deferRest(o, lo, m.Ranges[i:]); err != nil {
 				return Recon{}, err
 			}
-			o.add(Range{Upper: end, Mode: ModeFingerprint, Count: n, FP: fp})
 			break
 		}
 		var err error
@@ -135,6 +133,34 @@ func (r *Reconciler) Process(m Recon, need func(ID), full func() bool) (Recon, e
 		lo = rg.Upper
 	}
 	return o.finish(), nil
+}
+
+// deferRest answers the ranges left when the answer is long enough: with our fingerprints,
+// one per range while they fit, otherwise one per group of consecutive ranges, so that the
+// other side comes back to them next round at about the granularity reached so far.
+func (r *Reconciler) deferRest(o *reconOut, lo Key, rest []Range) error {
+	const fpSize = keySize + 1 + 4 + FingerprintSize
+	slots := min((MaxReconFrame-o.size-64)/fpSize, MaxReconRanges-len(o.m.Ranges)-1)
+	per := max((len(rest)+slots-1)/max(slots, 1), 1)
+	for i := 0; i < len(rest); i += per {
+		group := rest[i:min(i+per, len(rest))]
+		hi := group[len(group)-1].Upper
+		settled := true
+		for _, g := range group {
+			settled = settled && g.Mode == ModeSkip
+		}
+		if settled {
+			o.add(Range{Upper: hi})
+		} else {
+			n, fp, err := r.fingerprint(lo, hi)
+			if err != nil {
+				return err
+			}
+			o.add(Range{Upper: hi, Mode: ModeFingerprint, Count: n, FP: fp})
+		}
+		lo = hi
+	}
+	return nil
 }
 
 func (r *Reconciler) onFingerprint(o *reconOut, lo Key, rg Range) error {

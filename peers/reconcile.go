@@ -30,7 +30,7 @@ const (
 	DefaultReconcileEvery = 10 * time.Minute
 	reconFloorMargin      = time.Minute     // blobs expiring sooner than this are not reconciled
 	reconIdle             = 2 * time.Minute // a session whose neighbour stays silent this long ends
-	wantTimeout           = time.Minute     // a WANT unanswered this long is given up
+	wantTimeout           = time.Minute     // a WANT unanswered this long closes the link
 	needCap               = 4096            // IDs waiting to be asked for, per session
 )
 
@@ -500,7 +500,9 @@ func (s *reconSession) wanter(done chan struct{}) {
 				s.missing += int(missing)
 				rl.rn.missing.Add(int64(missing))
 			case <-t.C:
-				l.node.log.Info("a WANT went unanswered", "peer", l.node.peerName(l), "ids", len(batch))
+				// The neighbour is broken or hopelessly overloaded: start over on a new link.
+				err = fmt.Errorf("a WANT went unanswered for %s", wantTimeout)
+				l.close(err)
 			case <-l.closed:
 				err = net.ErrClosed
 			}
