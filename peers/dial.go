@@ -28,7 +28,9 @@ func backoff(attempt int) time.Duration {
 // NeighbourStatus describes one configured or inbound neighbour for status pages.
 type NeighbourStatus struct {
 	Peer      string    `json:"peer"`
-	State     string    `json:"state"` // "up", "connecting", "backoff"
+	Label     string    `json:"label,omitempty"`       // the peers-file comment of the line
+	PeerFP    string    `json:"fingerprint,omitempty"` // the authenticated key, else the pin
+	State     string    `json:"state"`                 // "up", "connecting", "backoff"
 	Transport string    `json:"transport,omitempty"`
 	Since     time.Time `json:"since"`
 	LastError string    `json:"last_error,omitempty"`
@@ -48,6 +50,7 @@ type dialer struct {
 	state   string
 	since   time.Time
 	lastErr string
+	label   string // from the peers file; updated on reload without redialing
 	cur     *link
 }
 
@@ -127,6 +130,9 @@ func (n *Node) SetPeers(ps []Peer) {
 	}
 	for k, p := range want {
 		if d, ok := n.dialers[k]; ok {
+			d.mu.Lock()
+			d.label = p.Label
+			d.mu.Unlock()
 			select {
 			case d.kick <- struct{}{}:
 			default:
@@ -134,7 +140,7 @@ func (n *Node) SetPeers(ps []Peer) {
 			continue
 		}
 		ctx, cancel := context.WithCancel(n.ctx)
-		d := &dialer{n: n, p: p, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
+		d := &dialer{n: n, p: p, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), label: p.Label}
 		n.dialers[k] = d
 		n.wg.Add(1)
 		go d.run()
@@ -157,18 +163,21 @@ func (n *Node) Neighbours() []NeighbourStatus {
 	var out []NeighbourStatus
 	for _, d := range n.dialers {
 		d.mu.Lock()
-		st := NeighbourStatus{Peer: d.p.String(), State: d.state, Since: d.since, LastError: d.lastErr}
+		st := NeighbourStatus{Peer: d.p.String(), Label: d.label, PeerFP: d.p.Pin, State: d.state, Since: d.since, LastError: d.lastErr}
 		d.mu.Unlock()
 		for l := range n.links {
 			if l.dialed != nil && l.dialed.Key() == d.p.Key() {
 				st.Transport, st.BlobsIn, st.BlobsOut = l.s.transport, l.in.Load(), l.outN.Load()
+				if l.neighbour != "" {
+					st.PeerFP = l.neighbour
+				}
 			}
 		}
 		out = append(out, st)
 	}
 	for l := range n.links {
 		if l.dialed == nil && l.neighbour != "" {
-			out = append(out, NeighbourStatus{Peer: n.peerName(l), State: "up", Transport: l.s.transport,
+			out = append(out, NeighbourStatus{Peer: n.peerName(l), PeerFP: l.neighbour, State: "up", Transport: l.s.transport,
 				Since: l.since, BlobsIn: l.in.Load(), BlobsOut: l.outN.Load(), Inbound: true})
 		}
 	}

@@ -132,7 +132,7 @@ func TestParsePeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Peer{{SchemeQUIC, "127.0.0.1:7788", ""}, {SchemeQUIC, "10.0.0.2:1", ""}, {SchemeTLS, "[::1]:7788", pin}, {SchemeQUIC, "example.org:9", pin}}
+	want := []Peer{{SchemeQUIC, "127.0.0.1:7788", "", ""}, {SchemeQUIC, "10.0.0.2:1", "", "spelled out"}, {SchemeTLS, "[::1]:7788", pin, ""}, {SchemeQUIC, "example.org:9", pin, ""}}
 	if len(ps) != len(want) {
 		t.Fatalf("got %d peers", len(ps))
 	}
@@ -145,6 +145,35 @@ func TestParsePeers(t *testing.T) {
 		if _, err := ParsePeers(strings.NewReader("# ok\n" + bad + "\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
 			t.Errorf("%q: err %v, want a line-2 error", bad, err)
 		}
+	}
+}
+
+// The comment after an entry becomes its label: trimmed, one line, control characters gone, at
+// most MaxLabel runes; a label change keeps the line's Key, so a reload does not redial.
+func TestPeersFileLabels(t *testing.T) {
+	long := strings.Repeat("é", MaxLabel+10)
+	in := "192.168.1.20:7788 # classroom pi\n" +
+		"10.0.0.3:7788\t#\t  Mrs  Smith's\tlaptop  \n" +
+		"10.0.0.4:7788 #\n" +
+		"10.0.0.5:7788 # " + long + "\n" +
+		"10.0.0.6:7788 # a \x01bell\x7f # and more\n" +
+		"# 10.0.0.7:7788 a commented-out line\n"
+	ps, err := ParsePeers(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"classroom pi", "Mrs Smith's laptop", "", strings.Repeat("é", MaxLabel), "a bell # and more"}
+	if len(ps) != len(want) {
+		t.Fatalf("got %d peers, want %d", len(ps), len(want))
+	}
+	for i, w := range want {
+		if ps[i].Label != w {
+			t.Errorf("line %d: label %q, want %q", i+1, ps[i].Label, w)
+		}
+	}
+	relabelled, _ := ParsePeer("192.168.1.20:7788")
+	if relabelled.Key() != ps[0].Key() {
+		t.Errorf("a label changes the key: %q vs %q", relabelled.Key(), ps[0].Key())
 	}
 }
 

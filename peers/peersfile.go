@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Transport schemes in the peers file.
@@ -22,6 +24,7 @@ type Peer struct {
 	Scheme string // SchemeQUIC or SchemeTLS
 	Addr   string // host:port
 	Pin    string // optional lowercase hex fingerprint
+	Label  string // the comment after the entry, e.g. "classroom pi"; for status pages
 }
 
 // Key identifies the line for reloads.
@@ -51,9 +54,9 @@ func ParsePeers(r io.Reader) ([]Peer, error) {
 	var out []Peer
 	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
 	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
+		line, comment := sc.Text(), ""
 		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
+			line, comment = line[:i], line[i+1:]
 		}
 		fields := strings.Fields(line)
 		if len(fields) == 0 {
@@ -63,9 +66,29 @@ func ParsePeers(r io.Reader) ([]Peer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
+		p.Label = cleanLabel(comment)
 		out = append(out, p)
 	}
 	return out, sc.Err()
+}
+
+// MaxLabel is the longest label kept from a peers-file comment, in runes.
+const MaxLabel = 64
+
+// cleanLabel turns a trailing comment into a one-line label: control characters become spaces,
+// runs of spaces collapse, and it is cut at MaxLabel runes.
+func cleanLabel(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > MaxLabel {
+		s = strings.TrimSpace(string(r[:MaxLabel]))
+	}
+	return s
 }
 
 // ParsePeer reads one `[scheme://]host:port [fingerprint]` entry.

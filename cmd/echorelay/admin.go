@@ -1,9 +1,31 @@
 package main
 
+// The admin listener: the status page (/), /status as JSON, /metrics for Prometheus.
+//
+// It listens on 127.0.0.1:7789 by default and then needs no token. A non-loopback --admin is
+// refused unless --admin-lan is given; every request must then carry the admin token, as
+// ?token=… or Authorization: Bearer …. The token is --admin-token, else DATA/admin.token,
+// generated and printed once on the first start that needs it.
+//
+// Every page shows numbers only: no client address, no mailbox tag, and no neighbour address
+// unless --admin-show-addresses. status() is the single source: the page and `echorelay status`
+// decode its JSON, /metrics is written from the same decoded report; a key added to status()
+// shows up on all of them (numbers and maps of numbers as "other counters").
+
 import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
@@ -11,24 +33,34 @@ import (
 	"github.com/echorelay/echorelay/store"
 )
 
+// Files in the data dir written by the admin listener.
+const (
+	adminTokenFile = "admin.token" // the LAN token, mode 0600
+	adminAddrFile  = "admin.addr"  // the bound address while serving, for `echorelay status`
+)
+
 // adminState is what the status endpoints read.
 type adminState struct {
-	node    *peers.Node
-	relay   *echo.Relay
-	store   *store.Store
-	started time.Time
+	node      *peers.Node
+	relay     *echo.Relay
+	store     *store.Store
+	started   time.Time
+	name      string
+	showAddrs bool
+	hist      *statsHistory // nil: no graphs
 }
 
 func (a *adminState) status() map[string]any {
 	s := a.relay.Snapshot()
 	ss := a.store.Stats()
 	l := a.relay.Limits()
-	return map[string]any{
+	now := time.Now()
+	m := map[string]any{
 		"version":       version,
 		"fingerprint":   a.node.Fingerprint(),
 		"port":          a.node.Port(),
 		"uptime_s":      int64(time.Since(a.started).Seconds()),
-		"neighbours":    a.node.Neighbours(),
+		"neighbours":    neighbourViews(a.node.Neighbours(), a.showAddrs, now),
 		"neighbours_up": s.Neighbours,
 		"cache": map[string]any{
 			"blobs": ss.Blobs, "bytes": ss.Bytes, "max_bytes": ss.MaxBytes, "evicted": ss.Evicted, "swept": ss.Swept,
@@ -43,9 +75,32 @@ func (a *adminState) status() map[string]any {
 		"limits":          map[string]any{"max_blob": l.MaxBlob, "max_ttl_s": int64(l.MaxTTL.Seconds()), "max_skew_s": int64(l.MaxSkew.Seconds())},
 		"abuse":           a.abuseStatus(), // admin_abuse.go
 	}
+	// operator experience
+	m["name"] = a.name
+	m["started"] = a.started.UTC().Truncate(time.Second)
+	if a.hist != nil {
+		m["history"] = a.hist.view()
+	}
+	return m
 }
 
-func adminHandler(a *adminState) http.Handler {
+// sample reads the counters the graphs follow.
+func (a *adminState) sample() sample {
+	s, ss := a.relay.Snapshot(), a.store.Stats()
+	return sample{at: time.Now(), in: s.Received, out: s.Relayed, cacheBytes: ss.Bytes, cacheBlobs: ss.Blobs}
+}
+
+// report is status() as the page and /metrics read it: through its JSON, so that they show
+// exactly what /status shows.
+func (a *adminState) report() (statusReport, error) {
+	b, err := json.Marshal(a.status())
+	if err != nil {
+		return statusReport{}, err
+	}
+	return parseReport(b)
+}
+
+func adminHandler(a *adminState, token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -53,9 +108,147 @@ func adminHandler(a *adminState) http.Handler {
 		enc.SetIndent("", "  ")
 		enc.Encode(a.status())
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "echorelay %s\nstatus: /status\n", version)
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := a.report()
+		if err != nil {
+			http.Error(w, "status unavailable", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", metricsContentType)
+		writeMetrics(w, rep)
 	})
-	return mux
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := a.report()
+		if err != nil {
+			http.Error(w, "status unavailable", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		q := ""
+		if t := r.URL.Query().Get("token"); t != "" {
+			q = "?token=" + t // keep the token on the page's own links
+		}
+		if err := renderStatusPage(w, rep, q); err != nil {
+			http.Error(w, "status page failed", http.StatusInternalServerError)
+		}
+	})
+	return secureHeaders(requireToken(token, mux))
+}
+
+// secureHeaders forbids everything the page does not need: no scripts, no outside requests,
+// no referrer (the token may be in the URL), no caching.
+func secureHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; frame-ancestors 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// requireToken lets a request through when token is "" or the request carries it.
+func requireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte(token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := r.URL.Query().Get("token")
+		if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
+			got = strings.TrimSpace(a[len("Bearer "):])
+		}
+		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="echorelay"`)
+			http.Error(w, "this status page needs its token: open it as /?token=… (the token is in the relay's data directory, file admin.token)", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// isLoopbackHost reports whether HOST:PORT names only the loopback interface.
+func isLoopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// adminToken returns the token for a LAN listener: the configured one, else the one in
+// DATA/admin.token, else a new one written there and printed once to stderr.
+func adminToken(c serveConfig) (string, error) {
+	if c.AdminToken != "" {
+		return c.AdminToken, nil
+	}
+	path := filepath.Join(c.Data, adminTokenFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); len(t) >= 16 {
+			return t, nil
+		}
+		return "", userErr("delete the file to have a new token generated, or give --admin-token", "%s holds no usable token", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("failed to read the admin token: %w", err)
+	}
+	var raw [20]byte
+	rand.Read(raw[:])
+	t := hex.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("failed to write the admin token: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "echorelay: the status page on the LAN needs this token (kept in %s):\n  %s\n  open http://%s/?token=%s\n", path, t, c.Admin, t)
+	return t, nil
+}
+
+// startAdmin starts the admin listener and the history sampler. stop closes both.
+func startAdmin(ctx context.Context, c serveConfig, a *adminState, log *slog.Logger) (addr string, stop func(), err error) {
+	if c.Admin == "off" {
+		return "", func() {}, nil
+	}
+	token := ""
+	if !isLoopbackHost(c.Admin) {
+		if token, err = adminToken(c); err != nil {
+			return "", nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", c.Admin)
+	if err != nil {
+		return "", nil, fmt.Errorf("failed to listen for the status page on %s: %w", c.Admin, err)
+	}
+	addr = ln.Addr().String()
+	a.name, a.showAddrs = c.Name, c.AdminShowAddrs
+	a.hist = newStatsHistory(c.HistoryInterval)
+	hctx, cancel := context.WithCancel(ctx)
+	go a.hist.run(hctx, a.sample)
+	srv := &http.Server{Handler: adminHandler(a, token), ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	go srv.Serve(ln)
+	addrFile := filepath.Join(c.Data, adminAddrFile)
+	if err := os.WriteFile(addrFile, []byte(addr+"\n"), 0o644); err != nil {
+		log.Warn("failed to write the admin address file", "err", err)
+	}
+	return addr, func() {
+		cancel()
+		srv.Close()
+		os.Remove(addrFile)
+	}, nil
+}
+
+// defaultRelayName is the host name, for the status page's title.
+func defaultRelayName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "echorelay"
+	}
+	h, _, _ = strings.Cut(h, ".")
+	if len(h) > 64 {
+		h = h[:64]
+	}
+	return h
 }

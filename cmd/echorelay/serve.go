@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,15 +34,31 @@ type serveConfig struct {
 	ReconcileEvery                                            time.Duration
 	Abuse                                                     abuseFlags
 	Pprof                                                     string // loopback address for net/http/pprof, "" = off
+	// operator experience: config file, status page (admin.go, config.go)
+	Config, Name, AdminToken              string
+	PrintConfig, AdminLAN, AdminShowAddrs bool
+	HistoryInterval                       time.Duration
 }
 
 func cmdServe(args []string) error {
-	var c serveConfig
+	c, fs, src, err := loadServeConfig(args)
+	if err != nil {
+		return err
+	}
+	if c.PrintConfig {
+		printConfig(os.Stdout, fs, src)
+		return nil
+	}
+	return serve(c)
+}
+
+// serveFlags is the one table of serve's options: flags, and the keys of the config file.
+func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs := newFlags("serve", "[flags]", "Run a relay. With no flags it listens on all interfaces, port 7788 (UDP for QUIC and TCP\nfor TLS), keeps its cache and node key in the default data directory, and serves its status\npage on 127.0.0.1:7789.")
 	fs.StringVar(&c.Data, "data", defaultDataDir(), "data directory: SQLite cache, node key and certificate")
 	fs.StringVar(&c.Listen, "listen", fmt.Sprintf("0.0.0.0:%d", DefaultPort), "HOST:PORT for QUIC (UDP) and TCP+TLS; all interfaces so that the LAN can reach it")
 	fs.StringVar(&c.Peers, "peers", "", "peers file, one neighbour `host:port [fingerprint]` per line; re-read on SIGHUP (default DATA/peers)")
-	fs.StringVar(&c.Admin, "admin", fmt.Sprintf("127.0.0.1:%d", DefaultPort+1), "HOST:PORT of the status page and /status JSON; loopback only by default; \"off\" disables it")
+	fs.StringVar(&c.Admin, "admin", fmt.Sprintf("127.0.0.1:%d", DefaultPort+1), "HOST:PORT of the status page (/), /status JSON and /metrics; loopback only unless --admin-lan; \"off\" disables it")
 	fs.StringVar(&c.Resolver, "resolver", "", "DNS server IP[:port] for neighbour host names (Android has no /etc/resolv.conf)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error; no level logs blob bodies, mailbox tags or client addresses")
 	fs.StringVar(&c.ReadyFile, "ready-file", "", "write the bound addresses and fingerprint as JSON to this file once serving (for scripts and tests)")
@@ -54,28 +70,40 @@ func cmdServe(args []string) error {
 	fs.DurationVar(&c.ReconcileEvery, "reconcile-every", peers.DefaultReconcileEvery, "how often to reconcile caches with each neighbour (also done when a link comes up); 0 never reconciles\n(10m: floods deliver nearly everything, this repairs dropped floods cheaply)")
 	c.Abuse.register(fs)
 	fs.StringVar(&c.Pprof, "pprof", "", "debugging: serve Go's net/http/pprof profiles on this loopback HOST:PORT (off by default)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	// Operator experience (config.go, admin.go). Every flag above and below is also a key of the
+	// config file; validation ranges are in serveChecks.
+	fs.StringVar(&c.Config, "config", "", "config file of key = value lines whose keys are these flag names; flags win over it (default DATA/"+ConfigFileName+" if present)")
+	fs.BoolVar(&c.PrintConfig, "print-config", false, "print the effective configuration (defaults, config file, flags) in the config file format and exit")
+	fs.StringVar(&c.Name, "name", defaultRelayName(), "the relay's name on its status page (default: the host name)")
+	fs.BoolVar(&c.AdminLAN, "admin-lan", false, "allow --admin on a non-loopback address; every request then needs the admin token")
+	fs.StringVar(&c.AdminToken, "admin-token", "", "token for a LAN status page (?token= or Authorization: Bearer); default: generated once into DATA/admin.token")
+	fs.BoolVar(&c.AdminShowAddrs, "admin-show-addresses", false, "show neighbour addresses on the status page; off by default so that a screenshot shows no IP address")
+	fs.DurationVar(&c.HistoryInterval, "history-interval", time.Minute, "sampling step of the status page's graphs; 60 samples are kept (1m: the last hour)")
+	return fs
+}
+
+// loadServeConfig applies defaults, the config file and the flags, in that order, and checks
+// the result.
+func loadServeConfig(args []string) (serveConfig, *flag.FlagSet, configSources, error) {
+	var c serveConfig
+	fs := serveFlags(&c)
+	src, err := applyConfig(fs, args, &c.Config, func() string { return c.Data })
+	if err != nil {
+		return c, fs, src, err
 	}
 	if fs.NArg() > 0 {
-		return userErr("serve takes only flags", "unexpected argument %q", fs.Arg(0))
+		return c, fs, src, userErr("serve takes only flags", "unexpected argument %q", fs.Arg(0))
 	}
 	if c.Peers == "" {
 		c.Peers = filepath.Join(c.Data, "peers")
 	}
-	if c.MaxBlob < 1024 || c.MaxBlob > 64<<20 {
-		return userErr("use a size between 1024 and 67108864", "--max-blob %d is out of range", c.MaxBlob)
+	if src.of("mailbox-quota") == "default" {
+		c.MailboxBytes = min(c.MailboxBytes, c.MaxStore) // a small cache lowers the default quota
 	}
-	if c.ReconcileEvery < 0 || (c.ReconcileEvery > 0 && c.ReconcileEvery < 100*time.Millisecond) {
-		return userErr("use 0 to turn reconciliation off, or a duration of at least 100ms such as 10m", "--reconcile-every %s is out of range", c.ReconcileEvery)
+	if err := validate(fs, &c, src); err != nil {
+		return c, fs, src, err
 	}
-	if c.MaxTTL < time.Minute || c.MaxTTL > 365*24*time.Hour {
-		return userErr("use a duration between 1m and 8760h", "--max-ttl %s is out of range", c.MaxTTL)
-	}
-	if err := c.Abuse.check(); err != nil {
-		return err
-	}
-	return serve(c)
+	return c, fs, src, c.Abuse.check() // serve_abuse.go; serveChecks names the keys first
 }
 
 func newLogger(level string) (*slog.Logger, error) {
@@ -136,19 +164,12 @@ func serve(c serveConfig) error {
 	}
 	node.SetPeers(ps)
 
-	started := time.Now()
-	var adminAddr string
-	if c.Admin != "off" {
-		ln, err := net.Listen("tcp", c.Admin)
-		if err != nil {
-			node.Close()
-			return fmt.Errorf("failed to listen for the status page on %s: %w", c.Admin, err)
-		}
-		adminAddr = ln.Addr().String()
-		srv := &http.Server{Handler: adminHandler(&adminState{node: node, relay: relay, store: st, started: started}), ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
+	adminAddr, stopAdmin, err := startAdmin(ctx, c, &adminState{node: node, relay: relay, store: st, started: time.Now()}, log)
+	if err != nil {
+		node.Close()
+		return err
 	}
+	defer stopAdmin()
 	host, _, _ := net.SplitHostPort(c.Listen)
 	listen := net.JoinHostPort(host, fmt.Sprint(node.Port()))
 	log.Info("relay listening", "addr", listen, "tcp", !c.NoTCP, "fingerprint", id.Fingerprint, "data", c.Data,

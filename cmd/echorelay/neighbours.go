@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/echorelay/echorelay/peers"
+)
+
+// neighbourView is one neighbour as the status page, /status and /metrics show it. Addresses
+// are left out unless the operator asks (--admin-show-addresses): a screenshot of the page
+// shared in a school chat then shows no IP address.
+type neighbourView struct {
+	Peer        string    `json:"peer"`                  // the label from the peers file, else "neighbour N"
+	Address     string    `json:"address,omitempty"`     // quic://host:port, only with --admin-show-addresses
+	Fingerprint string    `json:"fingerprint,omitempty"` // first 16 hex digits of its key
+	State       string    `json:"state"`                 // up, connecting, backoff
+	Inbound     bool      `json:"inbound,omitempty"`     // it dialed us
+	Transport   string    `json:"transport,omitempty"`   // quic or tls while up
+	Since       time.Time `json:"since"`
+	ForS        int64     `json:"for_s"`                  // seconds in this state
+	LastError   string    `json:"last_error,omitempty"`   // in plain words
+	ErrorDetail string    `json:"error_detail,omitempty"` // the technical text, addresses removed
+	BlobsIn     int64     `json:"blobs_in"`               // from it, this link
+	BlobsOut    int64     `json:"blobs_out"`              // to it, this link
+}
+
+// neighbourViews names the neighbours and puts their errors in plain words. An inbound link
+// whose key matches a configured line takes that line's name.
+func neighbourViews(ns []peers.NeighbourStatus, showAddrs bool, now time.Time) []neighbourView {
+	out := make([]neighbourView, 0, len(ns))
+	names := map[string]string{} // fingerprint -> name of a configured line
+	n := 0
+	for _, s := range ns {
+		if s.Inbound {
+			continue
+		}
+		n++
+		name := s.Label
+		if name == "" {
+			name = fmt.Sprintf("neighbour %d", n)
+		}
+		if s.PeerFP != "" {
+			names[s.PeerFP] = name
+		}
+		out = append(out, view(s, name, showAddrs, now))
+	}
+	for _, s := range ns {
+		if !s.Inbound {
+			continue
+		}
+		name, ok := names[s.PeerFP]
+		if !ok {
+			name = "inbound relay"
+		}
+		out = append(out, view(s, name, showAddrs, now))
+	}
+	return out
+}
+
+func view(s peers.NeighbourStatus, name string, showAddrs bool, now time.Time) neighbourView {
+	v := neighbourView{Peer: name, State: s.State, Inbound: s.Inbound, Transport: s.Transport,
+		Since: s.Since.UTC().Truncate(time.Second), BlobsIn: s.BlobsIn, BlobsOut: s.BlobsOut}
+	if !s.Since.IsZero() {
+		v.ForS = int64(now.Sub(s.Since).Seconds())
+	}
+	if len(s.PeerFP) >= 16 {
+		v.Fingerprint = s.PeerFP[:16]
+	}
+	if showAddrs && !s.Inbound {
+		v.Address = s.Peer
+	}
+	if s.LastError != "" && s.State != "up" {
+		v.LastError = plainError(s.LastError)
+		v.ErrorDetail = s.LastError
+		if !showAddrs {
+			v.ErrorDetail = scrubAddresses(s.LastError)
+		}
+	}
+	return v
+}
+
+// plainErrors map fragments of link errors to sentences a teacher understands. First match wins;
+// the fragments come from quic-go, crypto/tls, net and our own link reasons (peers/link.go).
+var plainErrors = []struct{ frag, plain string }{
+	{"does not match the pin", "the key does not match the pinned fingerprint — someone else answers at that address"},
+	{"not_neighbour", "it does not list this relay in its peers file"},
+	{"answered as a client", "a program that is not a relay answers at that address"},
+	{"connection refused", "refused: is echorelay running there?"},
+	{"no such host", "the name in the peers file cannot be found: check its spelling and the network's DNS"},
+	{"server misbehaving", "the name in the peers file cannot be looked up: the network's DNS does not answer"},
+	{"network is unreachable", "this computer has no network route there: is it connected to the right network?"},
+	{"no route to host", "no route there: is that computer switched on and on this network?"},
+	{"host is down", "no route there: is that computer switched on and on this network?"},
+	{"no recent network activity", "not answering: it may be switched off, asleep or behind a firewall"},
+	{"i/o timeout", "not answering: it may be switched off, asleep or behind a firewall"},
+	{"deadline exceeded", "not answering: it may be switched off, asleep or behind a firewall"},
+	{"timeout", "stopped answering: the connection went quiet"},
+	{"unsupported_version", "it runs an echorelay version that speaks another protocol version: update both"},
+	{"malformed", "it sent data this relay does not understand: update both relays to the same version"},
+	{"no application protocol", "something other than echorelay answers at that address"},
+	{"presented no certificate", "something other than echorelay answers at that address"},
+	{"certificate", "the secure connection could not be set up (certificate problem)"},
+	{"tls:", "the secure connection could not be set up"},
+	{"crypto_error", "the secure connection could not be set up"},
+	{"rate_limited", "it asked this relay to slow down"},
+	{"store_full", "its cache is full"},
+	{"closed", "the other side closed the connection (restarted or stopped?)"},
+	{"reset by peer", "the other side closed the connection (restarted or stopped?)"},
+	{"eof", "the other side closed the connection (restarted or stopped?)"},
+}
+
+// plainError turns a raw link error into one sentence.
+func plainError(raw string) string {
+	low := strings.ToLower(raw)
+	for _, p := range plainErrors {
+		if strings.Contains(low, p.frag) {
+			return p.plain
+		}
+	}
+	return "the connection failed (see the details)"
+}
+
+// addrToken finds things that may be IP addresses: digits, hex, dots, colons, brackets, a zone.
+var addrToken = regexp.MustCompile(`\[?[0-9A-Fa-f:.%a-z]*[:.][0-9A-Fa-f:.%a-z]*\]?(:[0-9]+)?`)
+
+// scrubAddresses replaces every IP address (with its port) in s by "…".
+func scrubAddresses(s string) string {
+	return addrToken.ReplaceAllStringFunc(s, func(tok string) string {
+		core := strings.TrimRight(tok, ".:")
+		if looksLikeIP(core) {
+			return "…" + tok[len(core):]
+		}
+		return tok
+	})
+}
+
+// looksLikeIP reports whether tok is an IP address, optionally bracketed and with a port.
+func looksLikeIP(tok string) bool {
+	t := tok
+	if h, _, err := net.SplitHostPort(t); err == nil {
+		t = h
+	}
+	t = strings.Trim(t, "[]")
+	if i := strings.IndexByte(t, '%'); i >= 0 {
+		t = t[:i]
+	}
+	return net.ParseIP(t) != nil
+}

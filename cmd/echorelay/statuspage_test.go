@@ -1,0 +1,446 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/peers"
+)
+
+// ipPattern finds IPv4 addresses and IPv6 addresses with at least two groups ("::1", "fe80::").
+var ipPattern = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\[?[0-9a-fA-F]{0,4}::[0-9a-fA-F:]*\]?|\b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{1,4}){7}\b`)
+
+// findIPs returns the IP addresses in s; css and times like 10:42:07 are not addresses.
+func findIPs(s string) []string {
+	var out []string
+	for _, m := range ipPattern.FindAllString(s, -1) {
+		if looksLikeIP(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestSparkline(t *testing.T) {
+	vals := []float64{0, 5, 10, 2.5, -3}
+	pts := sparkPoints(vals, 300, 44, 2)
+	if len(pts) != len(vals) {
+		t.Fatalf("%d points for %d values", len(pts), len(vals))
+	}
+	if pts[0][0] != 2 || pts[len(pts)-1][0] != 298 {
+		t.Errorf("x from %v to %v, want 2 to 298", pts[0][0], pts[len(pts)-1][0])
+	}
+	if pts[2][1] != 2 {
+		t.Errorf("the largest value is at y=%v, want the top (2)", pts[2][1])
+	}
+	if pts[0][1] != 42 || pts[4][1] != 42 {
+		t.Errorf("zero and negative values at y=%v and %v, want the bottom (42)", pts[0][1], pts[4][1])
+	}
+	if pts[3][1] != 42-40*0.25 {
+		t.Errorf("a quarter of the maximum at y=%v, want %v", pts[3][1], 42-40*0.25)
+	}
+	if one := sparkPoints([]float64{7}, 100, 20, 2); len(one) != 2 || one[0][1] != one[1][1] || one[0][0] == one[1][0] {
+		t.Errorf("one value: %v, want a flat line across", one)
+	}
+
+	for _, tc := range []struct {
+		vals  []float64
+		label string
+		want  []string
+	}{
+		{nil, "nothing <yet>", []string{"stroke-dasharray", "nothing &lt;yet&gt;"}},
+		{[]float64{0, 1, 2}, "in", []string{"<polyline", `points="2,42 150,22 298,2"`, "<polygon"}},
+		{[]float64{0, 0}, "flat", []string{`points="2,42 298,42"`}},
+	} {
+		svg := sparklineSVG(tc.vals, 300, 44, tc.label)
+		for _, w := range tc.want {
+			if !strings.Contains(svg, w) {
+				t.Errorf("%v: %q lacks %q", tc.vals, svg, w)
+			}
+		}
+		if err := wellFormed(svg); err != nil {
+			t.Errorf("%v: not well-formed: %v\n%s", tc.vals, err, svg)
+		}
+	}
+
+	if got := sparkBlocks([]float64{0, 1, 2, 4, 8}); got != "▁▂▃▅█" {
+		t.Errorf("sparkBlocks = %q", got)
+	}
+	if got := sparkBlocks([]float64{0, 0}); got != "▁▁" {
+		t.Errorf("sparkBlocks of zeros = %q", got)
+	}
+}
+
+func TestHistoryKeepsTheLastHour(t *testing.T) {
+	h := newStatsHistory(time.Minute)
+	if v := h.view(); len(v.BlobsIn) != 0 || v.StepS != 60 {
+		t.Fatalf("empty history: %+v", v)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 100 {
+		// in grows by i per minute, out by 2 per minute; the cache by 1 kB per minute
+		in := int64(i * (i - 1) / 2)
+		h.add(sample{at: t0.Add(time.Duration(i) * time.Minute), in: in, out: int64(2 * i), cacheBytes: int64(1000 * i)})
+	}
+	v := h.view()
+	if len(v.BlobsIn) != HistoryLen || len(v.BlobsOut) != HistoryLen || len(v.CacheBytes) != HistoryLen {
+		t.Fatalf("%d/%d/%d points, want %d", len(v.BlobsIn), len(v.BlobsOut), len(v.CacheBytes), HistoryLen)
+	}
+	// The oldest kept sample is number 39; the first rate is from 39 to 40: 39 blobs/min.
+	if v.BlobsIn[0] != 39 || v.BlobsIn[HistoryLen-1] != 98 {
+		t.Errorf("in rates %v … %v, want 39 … 98", v.BlobsIn[0], v.BlobsIn[HistoryLen-1])
+	}
+	for _, r := range v.BlobsOut {
+		if r != 2 {
+			t.Fatalf("out rate %v, want 2", r)
+		}
+	}
+	if v.CacheBytes[0] != 40000 || v.CacheBytes[HistoryLen-1] != 99000 {
+		t.Errorf("cache %v … %v", v.CacheBytes[0], v.CacheBytes[HistoryLen-1])
+	}
+
+	// A 10 s step reports per-minute rates too; a counter going down counts as 0.
+	h = newStatsHistory(10 * time.Second)
+	h.add(sample{at: t0, in: 0})
+	h.add(sample{at: t0.Add(10 * time.Second), in: 5})
+	h.add(sample{at: t0.Add(20 * time.Second), in: 1})
+	if v := h.view(); len(v.BlobsIn) != 2 || v.BlobsIn[0] != 30 || v.BlobsIn[1] != 0 {
+		t.Errorf("10 s step: %v, want [30 0]", v.BlobsIn)
+	}
+}
+
+func TestPlainErrors(t *testing.T) {
+	for raw, want := range map[string]string{
+		"timeout: no recent network activity":                                      "not answering",
+		"dial tcp 192.168.1.20:7788: connect: connection refused":                  "refused: is echorelay running there?",
+		"relay fingerprint 0a88ba07a9e5d300 does not match the pin 0f0f0f0f0f0f0f": "the key does not match the pinned fingerprint",
+		"not_neighbour": "does not list this relay in its peers file",
+		"lookup classroom.lan on 10.0.0.1:53: no such host":       "cannot be found",
+		"dial udp 10.0.0.9:7788: connect: network is unreachable": "no network route",
+		"unsupported_version":       "protocol version",
+		"timeout":                   "stopped answering",
+		"something nobody expected": "the connection failed",
+	} {
+		if got := plainError(raw); !strings.Contains(got, want) {
+			t.Errorf("plainError(%q) = %q, want it to say %q", raw, got, want)
+		}
+	}
+	for raw, want := range map[string]string{
+		"dial tcp 192.168.1.20:7788: connect: connection refused": "dial tcp …: connect: connection refused",
+		"read udp [::1]:4000->[fe80::1%eth0]:7788: i/o timeout":   "read udp …->…: i/o timeout",
+		"lookup relay.example.org on 10.0.0.1:53: no such host":   "lookup relay.example.org on …: no such host",
+		"at 10:42:07 the link to 2001:db8::7 closed":              "at 10:42:07 the link to … closed",
+		"relay fingerprint 0a88ba07a9e5d300 does not match":       "relay fingerprint 0a88ba07a9e5d300 does not match",
+	} {
+		if got := scrubAddresses(raw); got != want {
+			t.Errorf("scrubAddresses(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func TestNeighbourViews(t *testing.T) {
+	now := time.Now()
+	fpA, fpB := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	ns := []peers.NeighbourStatus{
+		{Peer: "quic://192.168.1.20:7788", Label: "classroom pi", PeerFP: fpA, State: "up", Transport: "quic", Since: now.Add(-time.Hour), BlobsIn: 3, BlobsOut: 4},
+		{Peer: "quic://192.168.1.21:7788", State: "backoff", Since: now.Add(-time.Minute), LastError: "dial udp 192.168.1.21:7788: connect: connection refused"},
+		{Peer: "inbound " + fpA[:16], PeerFP: fpA, State: "up", Inbound: true, Since: now},
+		{Peer: "inbound " + fpB[:16], PeerFP: fpB, State: "up", Inbound: true, Since: now},
+	}
+	vs := neighbourViews(ns, false, now)
+	want := []struct{ name, fp string }{{"classroom pi", fpA[:16]}, {"neighbour 2", ""}, {"classroom pi", fpA[:16]}, {"inbound relay", fpB[:16]}}
+	if len(vs) != len(want) {
+		t.Fatalf("%d views", len(vs))
+	}
+	for i, w := range want {
+		if vs[i].Peer != w.name || vs[i].Fingerprint != w.fp || vs[i].Address != "" {
+			t.Errorf("view %d: %+v, want name %q fingerprint %q and no address", i, vs[i], w.name, w.fp)
+		}
+	}
+	if vs[0].ForS != 3600 || vs[0].LastError != "" {
+		t.Errorf("up neighbour: %+v", vs[0])
+	}
+	if vs[1].LastError != "refused: is echorelay running there?" || vs[1].ErrorDetail != "dial udp …: connect: connection refused" {
+		t.Errorf("down neighbour: %q / %q", vs[1].LastError, vs[1].ErrorDetail)
+	}
+	b, _ := json.Marshal(vs)
+	if ips := findIPs(string(b)); len(ips) > 0 {
+		t.Errorf("views show addresses %v: %s", ips, b)
+	}
+	shown := neighbourViews(ns, true, now)
+	if shown[0].Address != "quic://192.168.1.20:7788" || !strings.Contains(shown[1].ErrorDetail, "192.168.1.21") || shown[2].Address != "" {
+		t.Errorf("--admin-show-addresses: %+v", shown[:3])
+	}
+}
+
+// testReport is a status with every section filled, and traps: a label with markup, raw errors
+// holding addresses, an unknown counter.
+func testReport(t *testing.T) statusReport {
+	t.Helper()
+	now := time.Now()
+	ns := neighbourViews([]peers.NeighbourStatus{
+		{Peer: "quic://192.168.1.20:7788", Label: `Mrs <b>Smith</b>'s "pi"`, PeerFP: strings.Repeat("c", 64), State: "up", Transport: "quic", Since: now.Add(-90 * time.Minute), BlobsIn: 1234, BlobsOut: 56},
+		{Peer: "tls://[2001:db8::20]:7788", State: "backoff", Since: now.Add(-time.Minute), LastError: "read tcp [2001:db8::1]:5000->[2001:db8::20]:7788: i/o timeout"},
+	}, false, now)
+	m := map[string]any{
+		"name": "school relay", "version": "v1.2.3", "fingerprint": strings.Repeat("d", 64), "port": 7788, "uptime_s": 4000,
+		"neighbours": ns, "neighbours_up": 1,
+		"cache":          map[string]any{"blobs": 41, "bytes": 600 << 20, "max_bytes": 1 << 30, "evicted": 2, "swept": 3},
+		"blobs_received": 120, "blobs_stored": 100, "blobs_duplicate": 20, "blobs_relayed": 300, "queue_drops": 1,
+		"rejects":       map[string]int64{"too_large": 2, "expired": 0, "stamp_required": 5},
+		"limits":        map[string]any{"max_blob": 2 << 20, "max_ttl_s": 2592000, "max_skew_s": 600},
+		"history":       historyView{StepS: 60, BlobsIn: []float64{1, 2, 3}, BlobsOut: []float64{0, 4, 1}, CacheBytes: []float64{1e6, 2e6, 3e6}},
+		"conns_refused": 7,
+		"abuse":         map[string]any{"per_ip": 3, "closes_by_reason": map[string]int{"timeout": 2, "malformed": 1}, "note": "x"},
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := parseReport(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestReportKeepsUnknownCounters(t *testing.T) {
+	r := testReport(t)
+	if len(r.Extra) != 3 || r.Extra[0].Key != "abuse_closes_by_reason" || r.Extra[0].Labels["timeout"] != 2 ||
+		r.Extra[1].Key != "abuse_per_ip" || r.Extra[1].Value != 3 || r.Extra[2].Key != "conns_refused" || r.Extra[2].Value != 7 {
+		t.Fatalf("extras: %+v", r.Extra)
+	}
+	if r.NeighboursConfigured != 2 || r.Received != 120 || r.Cache.MaxBytes != 1<<30 {
+		t.Fatalf("report: %+v", r)
+	}
+	if v, tone := r.verdict(); tone != "warn" || !strings.Contains(v, "1 of 2") {
+		t.Errorf("verdict %q (%s)", v, tone)
+	}
+}
+
+func TestStatusPageRenders(t *testing.T) {
+	r := testReport(t)
+	var buf bytes.Buffer
+	if err := renderStatusPage(&buf, r, "?token=t0k"); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	doc := parseHTML(t, page)
+
+	if got := doc.text("h1"); got != "school relay" {
+		t.Errorf("h1 %q", got)
+	}
+	if got := doc.text("title"); !strings.Contains(got, "school relay") {
+		t.Errorf("title %q", got)
+	}
+	rows := doc.all("tr", "neighbour")
+	if len(rows) != 2 {
+		t.Fatalf("%d neighbour rows in table#neighbours, want 2", len(rows))
+	}
+	if !doc.has("table", "neighbours") {
+		t.Error("no table with id neighbours")
+	}
+	if got := rows[0].text(); !strings.Contains(got, `Mrs <b>Smith</b>'s "pi"`) || !strings.Contains(got, "connected") || !strings.Contains(got, "1 h 30 min") || !strings.Contains(got, "1 234 56") {
+		t.Errorf("first neighbour row: %q", got)
+	}
+	if got := rows[1].text(); !strings.Contains(got, "neighbour 2") || !strings.Contains(got, "not answering") {
+		t.Errorf("second neighbour row: %q", got)
+	}
+	if got := doc.byID("verdict").text(); !strings.Contains(got, "1 of 2 neighbours not connected") {
+		t.Errorf("verdict %q", got)
+	}
+	if got := doc.byID("cache-size").text(); !strings.Contains(got, "600.0 MiB of 1.0 GiB (58.6 %)") || !strings.Contains(got, "41 blobs") {
+		t.Errorf("cache %q", got)
+	}
+	if bar := doc.find(func(e *elem) bool { return e.attr["role"] == "meter" }); bar == nil || len(bar.kids) != 1 || bar.kids[0].attr["style"] != "width: 58.6%" {
+		t.Errorf("cache bar: %+v", bar)
+	}
+	if n := len(doc.all("svg", "")); n != 3 {
+		t.Errorf("%d sparklines, want 3", n)
+	}
+	rej := doc.byID("rejects").text()
+	if !strings.Contains(rej, "missing proof of work5") || !strings.Contains(rej, "too large2") || strings.Contains(rej, "expired") {
+		t.Errorf("rejects %q", rej)
+	}
+	if other := doc.byID("other").text(); !strings.Contains(other, "conns_refused7") || !strings.Contains(other, "abuse_per_ip3") || !strings.Contains(other, "abuse_closes_by_reason: timeout2") {
+		t.Errorf("other counters %q", other)
+	}
+	if links := doc.all("a", ""); len(links) != 2 || links[0].attr["href"] != "/status?token=t0k" || links[1].attr["href"] != "/metrics?token=t0k" {
+		t.Errorf("links %+v", links)
+	}
+	if ips := findIPs(page); len(ips) > 0 {
+		t.Errorf("the page shows IP addresses %v", ips)
+	}
+	for _, bad := range []string{"<script", "http://", "https://", "<link", "@import", "url("} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the page contains %q: it must work offline and without scripts", bad)
+		}
+	}
+
+	// No neighbours: a sentence instead of the table, the idle verdict.
+	var empty statusReport
+	empty.Name = "lonely"
+	buf.Reset()
+	if err := renderStatusPage(&buf, empty, ""); err != nil {
+		t.Fatal(err)
+	}
+	doc = parseHTML(t, buf.String())
+	if doc.has("table", "neighbours") || doc.byID("no-neighbours") == nil || !strings.Contains(doc.byID("verdict").text(), "no neighbours") {
+		t.Errorf("empty page:\n%s", buf.String())
+	}
+}
+
+// elem is a parsed HTML element; the page is written as well-formed XHTML-compatible markup so
+// that encoding/xml can check and read it.
+type elem struct {
+	name string
+	attr map[string]string
+	kids []*elem
+	body []any // strings and *elem in order
+}
+
+func (e *elem) text() string {
+	var b strings.Builder
+	for _, x := range e.body {
+		switch v := x.(type) {
+		case string:
+			b.WriteString(v)
+		case *elem:
+			b.WriteString(v.text())
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+func (e *elem) find(match func(*elem) bool) *elem {
+	if match(e) {
+		return e
+	}
+	for _, k := range e.kids {
+		if f := k.find(match); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func (e *elem) walk(f func(*elem)) {
+	f(e)
+	for _, k := range e.kids {
+		k.walk(f)
+	}
+}
+
+// all returns the elements with that name (and class word, if not "").
+func (e *elem) all(name, class string) []*elem {
+	var out []*elem
+	e.walk(func(x *elem) {
+		if x.name == name && (class == "" || strings.Contains(" "+x.attr["class"]+" ", " "+class+" ")) {
+			out = append(out, x)
+		}
+	})
+	return out
+}
+
+func (e *elem) byID(id string) *elem {
+	return e.find(func(x *elem) bool { return x.attr["id"] == id })
+}
+
+func (e *elem) has(name, id string) bool {
+	return e.find(func(x *elem) bool { return x.name == name && x.attr["id"] == id }) != nil
+}
+
+func (e *elem) textOf(name string) string {
+	if f := e.find(func(x *elem) bool { return x.name == name }); f != nil {
+		return f.text()
+	}
+	return ""
+}
+
+type parsedPage struct{ *elem }
+
+func (p parsedPage) text(name string) string { return p.elem.textOf(name) }
+
+func parseHTML(t *testing.T, page string) parsedPage {
+	t.Helper()
+	root, err := parseMarkup(page)
+	if err != nil {
+		t.Fatalf("the page is not well-formed: %v\n%s", err, page)
+	}
+	if len(root.kids) != 1 || root.kids[0].name != "html" {
+		t.Fatalf("the page's root is not <html>")
+	}
+	return parsedPage{root}
+}
+
+func wellFormed(s string) error {
+	_, err := parseMarkup(s)
+	return err
+}
+
+func parseMarkup(s string) (*elem, error) {
+	d := xml.NewDecoder(strings.NewReader(s))
+	d.Strict = true
+	d.Entity = xml.HTMLEntity
+	root := &elem{attr: map[string]string{}}
+	stack := []*elem{root}
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		top := stack[len(stack)-1]
+		switch v := tok.(type) {
+		case xml.StartElement:
+			e := &elem{name: v.Name.Local, attr: map[string]string{}}
+			for _, a := range v.Attr {
+				e.attr[a.Name.Local] = a.Value
+			}
+			top.kids = append(top.kids, e)
+			top.body = append(top.body, e)
+			stack = append(stack, e)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			top.body = append(top.body, string(v))
+		}
+	}
+	if len(stack) != 1 {
+		return nil, fmt.Errorf("%d elements left open", len(stack)-1)
+	}
+	return root, nil
+}
+
+func TestHumanUnits(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 1 << 30: "1.0 GiB", 5 << 40: "5.0 TiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for s, want := range map[int64]string{-5: "0 s", 59: "59 s", 61: "1 min 1 s", 3600: "1 h 0 min", 90061: "1 d 1 h"} {
+		if got := humanDuration(s); got != want {
+			t.Errorf("humanDuration(%d) = %q, want %q", s, got, want)
+		}
+	}
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1\u202f000", -1234567: "-1\u202f234\u202f567"} {
+		if got := humanCount(n); got != want {
+			t.Errorf("humanCount(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := textBar(50, 10); got != "[#####-----]" {
+		t.Errorf("textBar(50) = %q", got)
+	}
+	if got := textBar(0.01, 10); got != "[#---------]" {
+		t.Errorf("textBar(0.01) = %q: a used cache shows at least one mark", got)
+	}
+}
