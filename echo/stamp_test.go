@@ -148,3 +148,30 @@ func TestRecentIDs(t *testing.T) {
 		t.Fatalf("set %d ring %d, want %d", len(s.set), len(s.ring), unstoredMemory)
 	}
 }
+
+// FuzzCheckStamp: on any input CheckStamp agrees with StampCost and never panics.
+func FuzzCheckStamp(f *testing.F) {
+	f.Add(sampleEnvelope(f, 0, 10), uint8(4))
+	f.Add(sampleEnvelope(f, 5, 10), uint8(1))
+	f.Add(sampleEnvelope(f, 32, 0), uint8(32))
+	f.Add([]byte{1, 0}, uint8(8))
+	f.Fuzz(func(t *testing.T, b []byte, k uint8) {
+		bits := int(k % (MaxStampBits + 1))
+		err := CheckStamp(b, bits)
+		cost, cerr := StampCost(b)
+		switch {
+		case bits == 0:
+			if err != nil {
+				t.Fatalf("cost 0 refused: %v", err)
+			}
+		case cerr != nil:
+			if err == nil {
+				t.Fatal("an unparseable envelope passed")
+			}
+		case (err == nil) != (cost >= bits && hasStamp(b)):
+			t.Fatalf("CheckStamp %v but cost %d for %d bits", err, cost, bits)
+		}
+	})
+}
+
+func hasStamp(b []byte) bool { e, err := ParseEnvelope(b); return err == nil && len(e.Stamp) > 0 }

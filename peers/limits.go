@@ -2,7 +2,6 @@ package peers
 
 import (
 	"container/list"
-	"fmt"
 	"math"
 	"net"
 	"net/netip"
@@ -174,8 +173,7 @@ func (l *limiter) len() int {
 // exactly that long finds its tokens.
 func rateLimited(wait time.Duration) error {
 	wait = (wait + time.Millisecond - 1).Truncate(time.Millisecond)
-	return &echo.Error{Code: echo.CodeRateLimited, RetryAfter: wait,
-		Msg: fmt.Sprintf("rate limited: too many submissions from this address")}
+	return &echo.Error{Code: echo.CodeRateLimited, RetryAfter: wait, Msg: "too many submissions from this address"}
 }
 
 // throttle makes a neighbour link's reader wait for a BLOB token (backpressure).

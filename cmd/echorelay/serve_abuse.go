@@ -9,16 +9,17 @@ import (
 
 // abuseFlags are serve's abuse limits (PROTOCOL.md section 9, peers/limits.go).
 type abuseFlags struct {
-	RateSubmits, RateBytes, RateNeighbour float64
-	StampBits, MaxConns, MaxConnsPerIP    int
+	RateSubmits, RateNeighbour         float64
+	RateBytes                          int64
+	StampBits, MaxConns, MaxConnsPerIP int
 }
 
 func (a *abuseFlags) register(fs *flag.FlagSet) {
 	d := peers.DefaultRateLimits()
 	fs.Float64Var(&a.RateSubmits, "rate-submits", d.SubmitsPerSec, "client submissions per second per address, bursts of 5x; 0 disables (20/s serves a class of 30 behind one NAT)")
-	fs.Float64Var(&a.RateBytes, "rate-bytes", d.BytesPerSec, "client blob bytes per second per address, bursts of 16x (at least one largest blob); 0 disables")
+	fs.Int64Var(&a.RateBytes, "rate-bytes", int64(d.BytesPerSec), "client blob bytes per second per address, bursts of 16x (at least one largest blob); 0 disables")
 	fs.Float64Var(&a.RateNeighbour, "rate-neighbour", d.NeighbourBlobs, "blobs per second read from each neighbour link, bursts of 5x; above it the relay reads slower (no drops); 0 disables")
-	fs.IntVar(&a.StampBits, "stamp-bits", 0, "proof-of-work cost (0..32 bits) asked of client submissions; `echorelay put` computes it; 0 asks none")
+	fs.IntVar(&a.StampBits, "stamp-bits", 0, "proof-of-work cost (0..32 bits) asked of client submissions; echorelay put computes it; 0 asks none")
 	fs.IntVar(&a.MaxConns, "max-conns", peers.DefaultMaxConns, "cap on concurrent connections, clients and neighbours together")
 	fs.IntVar(&a.MaxConnsPerIP, "max-conns-per-ip", peers.DefaultMaxConnsPerIP, "cap on concurrent connections from one address (IPv6: one /64); 0 disables")
 }
@@ -40,7 +41,7 @@ func (a *abuseFlags) check() error {
 func (a *abuseFlags) apply(c *peers.Config) {
 	c.Rates = peers.RateLimits{
 		SubmitsPerSec: a.RateSubmits, SubmitBurst: int(5*a.RateSubmits + 0.5),
-		BytesPerSec: a.RateBytes, BytesBurst: int64(16 * a.RateBytes),
+		BytesPerSec: float64(a.RateBytes), BytesBurst: 16 * a.RateBytes,
 		NeighbourBlobs: a.RateNeighbour, NeighbourBurst: int(5*a.RateNeighbour + 0.5),
 	}
 	c.StampBits = uint8(a.StampBits)

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+)
+
+// abuseStatus reads the relay's /status "abuse" block.
+func (r *relayProc) abuseStatus() map[string]any {
+	r.t.Helper()
+	resp, err := http.Get("http://" + r.admin + "/status")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Abuse map[string]any `json:"abuse"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.Abuse == nil {
+		r.t.Fatalf("/status has no abuse block: %v", err)
+	}
+	return doc.Abuse
+}
+
+// A relay started with --stamp-bits asks for stamps in its HELLO; `echorelay put` computes one
+// without being told, a client that sends none gets stamp_required.
+func TestPutComputesStamp(t *testing.T) {
+	r := startRelay(t, "stamps", "--stamp-bits", "12")
+	out, errOut, code := runCLI(t, []byte("stamped hello"), "put", "--relay", r.addr(), "--ttl", "1h")
+	if code != 0 {
+		t.Fatalf("put: exit %d: %s", code, errOut)
+	}
+	id, err := echo.ParseID(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, errOut, code := runCLI(t, nil, "get", "--relay", r.addr(), "--raw", "--out", dir); code != 0 {
+		t.Fatalf("get: exit %d: %s", code, errOut)
+	}
+	env, err := os.ReadFile(filepath.Join(dir, id.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost, err := echo.StampCost(env); err != nil || cost < 12 {
+		t.Fatalf("stored envelope's stamp is worth %d bits (%v), want >= 12", cost, err)
+	}
+	_, _, err = r.client().Put(context.Background(), mkEnvelope(t, echo.Tag{}, time.Hour, []byte("no stamp")))
+	if !errors.Is(err, echo.ErrStampRequired) {
+		t.Fatalf("unstamped put: %v", err)
+	}
+	if a := r.abuseStatus(); a["stamp_rejected"] != 1.0 || a["stamp_bits"] != 12.0 {
+		t.Fatalf("abuse status %v", a)
+	}
+}
+
+// Over its per-address rate, `echorelay put` says "rate limited" with the time to wait and a
+// hint, and the relay counts it; reconnecting does not help.
+func TestPutRateLimited(t *testing.T) {
+	r := startRelay(t, "limited", "--rate-submits", "0.5") // bursts of 3 (5 x 0.5, rounded)
+	c := r.client()
+	var err error
+	for i := 0; i < 3 && err == nil; i++ {
+		_, _, err = c.Put(context.Background(), mkEnvelope(t, echo.Tag{}, time.Hour, []byte{byte(i)}))
+	}
+	if err != nil {
+		t.Fatalf("within the burst: %v", err)
+	}
+	_, errOut, code := runCLI(t, []byte("one too many"), "put", "--relay", r.addr())
+	if code != 1 || !strings.Contains(errOut, "(rate_limited)") || !strings.Contains(errOut, "retry after") ||
+		!strings.Contains(errOut, "hint: wait") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if lines := strings.Split(strings.TrimSpace(errOut), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "echorelay: ") {
+		t.Fatalf("want one error line and one hint line:\n%s", errOut)
+	}
+	a := r.abuseStatus()
+	if a["rate_limited"] != 1.0 || a["rate_submits"] != 0.5 {
+		t.Fatalf("abuse status %v", a)
+	}
+	if _, ok := a["closes_by_reason"].(map[string]any); !ok {
+		t.Fatalf("abuse status has no closes_by_reason: %v", a)
+	}
+}
+
+func TestServeAbuseFlagMistakes(t *testing.T) {
+	for _, args := range [][]string{{"--stamp-bits", "33"}, {"--rate-submits", "-1"}, {"--max-conns", "0"}} {
+		_, errOut, code := runCLI(t, nil, append([]string{"serve", "--data", t.TempDir(), "--admin", "off", "--listen", "127.0.0.1:0"}, args...)...)
+		if code == 0 || !strings.Contains(errOut, "echorelay: ") || !strings.Contains(errOut, "hint: ") {
+			t.Fatalf("%v: exit %d, stderr:\n%s", args, code, errOut)
+		}
+	}
+	_, errOut, code := runCLI(t, nil, "check", "--data", filepath.Join(t.TempDir(), "none"))
+	if code != 1 || !strings.Contains(errOut, "no cache at") || !strings.Contains(errOut, "hint: ") {
+		t.Fatalf("check without a cache: exit %d, stderr:\n%s", code, errOut)
+	}
+}
