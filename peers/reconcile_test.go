@@ -77,10 +77,11 @@ func startReconNode(t *testing.T) (*Node, *store.Store) {
 // rawLink is a hand-driven link to a node over TCP+TLS: a fake neighbour or client that
 // sends exactly the frames a test gives it.
 type rawLink struct {
-	t  *testing.T
-	s  stream
-	r  *bufio.Reader
-	id *Identity
+	t     *testing.T
+	s     stream
+	r     *bufio.Reader
+	id    *Identity
+	hello echo.Hello // the node's
 }
 
 // dialRaw connects to n; as a relay (a neighbour pinned in n's peers file) when neighbour,
@@ -115,9 +116,11 @@ func dialRawAs(t *testing.T, n *Node, id *Identity) *rawLink {
 	t.Cleanup(func() { s.close(0, "") })
 	rl := &rawLink{t: t, s: s, r: bufio.NewReader(s.rw), id: id}
 	rl.send(echo.Hello{Version: echo.Version, Role: role, Features: echo.FeatureReconcile, MaxBlob: echo.DefaultMaxBlob, MaxTTL: 3600}.Frame())
-	h, err := echo.ParseHello(rl.next(echo.FrameHello).Body)
-	if err != nil || h.Features&echo.FeatureReconcile == 0 {
-		t.Fatalf("node HELLO %+v (%v) does not offer reconciliation", h, err)
+	if rl.hello, err = echo.ParseHello(rl.next(echo.FrameHello).Body); err != nil {
+		t.Fatal(err)
+	}
+	if n.recon != nil && rl.hello.Features&echo.FeatureReconcile == 0 {
+		t.Fatalf("node HELLO %+v does not offer reconciliation", rl.hello)
 	}
 	return rl
 }
@@ -434,4 +437,20 @@ func TestReconcileCatchUpThousands(t *testing.T) {
 	// RECON and WANT stay a small share of the blobs moved.
 	t.Logf("%d blobs caught up in %s; reconciliation traffic %d B out of A, %d B out of B, %d+%d rounds",
 		total-total/100+10, took.Round(time.Millisecond), ra.BytesOut, rb.BytesOut, ra.Rounds, rb.Rounds)
+}
+
+// A relay without reconciliation does not offer it and skips the frames like unknown types:
+// the link stays up.
+func TestReconcileFramesSkippedWhenOff(t *testing.T) {
+	n := startNode(t) // no SetStore: reconciliation off
+	rl := dialRaw(t, n, true)
+	if rl.hello.Features != 0 {
+		t.Fatalf("HELLO features %#x, want none", rl.hello.Features)
+	}
+	rl.send(echo.Recon{Session: 1, Floor: 1, Ranges: []echo.Range{{Upper: echo.MaxKey, Mode: echo.ModeIDList}}}.Frame())
+	rl.send(echo.Want{Req: 1, IDs: []echo.ID{{1}}}.Frame())
+	rl.send(echo.PingFrame(42))
+	if nonce, err := echo.ParseNonce(rl.next(echo.FramePong).Body); err != nil || nonce != 42 {
+		t.Fatalf("pong %d %v", nonce, err)
+	}
 }

@@ -187,3 +187,22 @@ func TestReconcileOnSignal(t *testing.T) {
 		}
 	}
 }
+
+// Reconciliation is offered in HELLO unless turned off or max_blob is too small for RECON
+// frames.
+func TestReconcileFeatureBit(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want uint64
+	}{
+		{nil, echo.FeatureReconcile},
+		{[]string{"--reconcile-every", "0"}, 0},
+		{[]string{"--max-blob", "8192"}, 0},
+	} {
+		r := startRelay(t, "R", c.args...)
+		if got := r.client().Hello().Features & echo.FeatureReconcile; got != c.want {
+			t.Errorf("%v: HELLO features %#x, want %#x", c.args, got, c.want)
+		}
+		r.stop()
+	}
+}
