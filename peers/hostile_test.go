@@ -679,3 +679,68 @@ func TestStoreFullKeepsForwarding(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Connection caps: over MaxConnsPerIP (and over MaxConns) a new connection is refused at once
+// and counted, the ones already open keep working, and a slot frees when one closes.
+func TestConnectionCaps(t *testing.T) {
+	tn := startTestNode(t, Config{MaxConnsPerIP: 3, MaxConns: 5}, store.Options{}, echo.Limits{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second*slowFactor())
+	defer cancel()
+	var held []*Client
+	for i := 0; i < 3; i++ {
+		c, err := DialClient(ctx, tn.addr([]string{SchemeQUIC, SchemeTLS}[i%2]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	for _, scheme := range []string{SchemeTLS, SchemeQUIC} {
+		if c, err := DialClient(ctx, tn.addr(scheme)); err == nil {
+			// QUIC may finish its handshake before the refusal arrives; the link is dead anyway.
+			_, _, err = c.Put(ctx, mkEnv(t, time.Now().Add(time.Hour), 1))
+			c.Close()
+			if err == nil {
+				t.Fatalf("%s: a 4th connection from one address was served", scheme)
+			}
+		}
+	}
+	waitCount(t, "refused per address", 2, func() int64 { return tn.Abuse().RefusedPerIP })
+	if n := tn.Abuse().ClosesByReason["per_ip"]; n != 2 {
+		t.Fatalf("per_ip closes %d, want 2", n)
+	}
+	for _, c := range held {
+		if _, _, err := c.Put(ctx, mkEnv(t, time.Now().Add(time.Hour), 10)); err != nil {
+			t.Fatalf("a held connection stopped working: %v", err)
+		}
+	}
+	held[0].Close()
+	waitCount(t, "connections after a close", 3, func() int64 { return int64(5 - tn.Abuse().Conns) })
+	c, err := DialClient(ctx, tn.addr(SchemeTLS))
+	if err != nil {
+		t.Fatalf("a freed slot was not reusable: %v", err)
+	}
+	defer c.Close()
+	if _, _, err := c.Put(ctx, mkEnv(t, time.Now().Add(time.Hour), 10)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A neighbour over its BLOB bucket is read slower, not dropped: every blob is stored and the
+// waits are counted.
+func TestNeighbourBackpressure(t *testing.T) {
+	tn := startTestNode(t, Config{Rates: RateLimits{NeighbourBlobs: 100, NeighbourBurst: 10}}, store.Options{}, echo.Limits{})
+	nb := neighbours(t, tn, 1)[0]
+	const n = 60
+	for i := 0; i < n; i++ {
+		nb.writeFrame(echo.Frame{Type: echo.FrameBlob, Body: mkEnv(t, time.Now().Add(time.Hour), 100)})
+	}
+	probe(t, tn)
+	waitCount(t, "stored", n+1, func() int64 { return tn.relay.Snapshot().Stored })
+	if w := tn.Abuse().NeighbourWaits; w == 0 {
+		t.Fatal("60 blobs against a burst of 10 never waited")
+	}
+	if s := tn.relay.Snapshot(); s.Rejects["rate_limited"] != 0 || s.Stored != n+1 {
+		t.Fatalf("stored %d, rejects %v", s.Stored, s.Rejects)
+	}
+}
