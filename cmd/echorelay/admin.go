@@ -20,6 +20,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -226,8 +228,11 @@ func startAdmin(ctx context.Context, c serveConfig, a *adminState, log *slog.Log
 	a.hist = newStatsHistory(c.HistoryInterval)
 	hctx, cancel := context.WithCancel(ctx)
 	go a.hist.run(hctx, a.sample)
+	// The server's own error log would name client addresses ("TLS handshake error from …"):
+	// discarded, like every other client address.
 	srv := &http.Server{Handler: adminHandler(a, token), ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
+		MaxHeaderBytes: 16 << 10, ErrorLog: stdlog.New(io.Discard, "", 0)}
 	go srv.Serve(ln)
 	addrFile := filepath.Join(c.Data, adminAddrFile)
 	if err := os.WriteFile(addrFile, []byte(addr+"\n"), 0o644); err != nil {

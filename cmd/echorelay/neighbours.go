@@ -24,15 +24,18 @@ type neighbourView struct {
 	ForS        int64     `json:"for_s"`                  // seconds in this state
 	LastError   string    `json:"last_error,omitempty"`   // in plain words
 	ErrorDetail string    `json:"error_detail,omitempty"` // the technical text, addresses removed
-	BlobsIn     int64     `json:"blobs_in"`               // from it, this link
-	BlobsOut    int64     `json:"blobs_out"`              // to it, this link
+	BlobsIn     int64     `json:"blobs_in"`               // from it, on the links now open
+	BlobsOut    int64     `json:"blobs_out"`              // to it, on the links now open
+	Links       int       `json:"links"`                  // links up: ours to it, and its to us
 }
 
-// neighbourViews names the neighbours and puts their errors in plain words. An inbound link
-// whose key matches a configured line takes that line's name.
+// neighbourViews names the neighbours and puts their errors in plain words. Two relays that list
+// each other hold two links, one dialed by each; an inbound link whose key matches a configured
+// line is merged into that line's row (the neighbour is up if either link is), so the page shows
+// one row per neighbour. Inbound neighbours matching no line with a known key get their own row.
 func neighbourViews(ns []peers.NeighbourStatus, showAddrs bool, now time.Time) []neighbourView {
 	out := make([]neighbourView, 0, len(ns))
-	names := map[string]string{} // fingerprint -> name of a configured line
+	byFP := map[string]int{} // full fingerprint -> index in out of a configured line
 	n := 0
 	for _, s := range ns {
 		if s.Inbound {
@@ -44,7 +47,7 @@ func neighbourViews(ns []peers.NeighbourStatus, showAddrs bool, now time.Time) [
 			name = fmt.Sprintf("neighbour %d", n)
 		}
 		if s.PeerFP != "" {
-			names[s.PeerFP] = name
+			byFP[s.PeerFP] = len(out)
 		}
 		out = append(out, view(s, name, showAddrs, now))
 	}
@@ -52,11 +55,19 @@ func neighbourViews(ns []peers.NeighbourStatus, showAddrs bool, now time.Time) [
 		if !s.Inbound {
 			continue
 		}
-		name, ok := names[s.PeerFP]
+		i, ok := byFP[s.PeerFP]
 		if !ok {
-			name = "inbound relay"
+			out = append(out, view(s, "inbound relay", showAddrs, now))
+			continue
 		}
-		out = append(out, view(s, name, showAddrs, now))
+		v := &out[i]
+		v.Links++
+		v.BlobsIn += s.BlobsIn
+		v.BlobsOut += s.BlobsOut
+		if v.State != "up" {
+			u := view(s, v.Peer, showAddrs, now)
+			v.State, v.Since, v.ForS, v.Transport, v.LastError, v.ErrorDetail = u.State, u.Since, u.ForS, u.Transport, "", ""
+		}
 	}
 	return out
 }
@@ -64,6 +75,9 @@ func neighbourViews(ns []peers.NeighbourStatus, showAddrs bool, now time.Time) [
 func view(s peers.NeighbourStatus, name string, showAddrs bool, now time.Time) neighbourView {
 	v := neighbourView{Peer: name, State: s.State, Inbound: s.Inbound, Transport: s.Transport,
 		Since: s.Since.UTC().Truncate(time.Second), BlobsIn: s.BlobsIn, BlobsOut: s.BlobsOut}
+	if s.State == "up" {
+		v.Links = 1
+	}
 	if !s.Since.IsZero() {
 		v.ForS = int64(now.Sub(s.Since).Seconds())
 	}

@@ -250,6 +250,22 @@ func TestStatusPageFollowsTraffic(t *testing.T) {
 	if ips := findIPs(out); len(ips) > 0 {
 		t.Errorf("`echorelay status` shows %v", ips)
 	}
+	// Counters of other parts (reconciliation, abuse limits, …) are listed with --all.
+	rep, err := parseReport([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Extra) > 0 {
+		all, _, _ := runCLI(t, nil, "status", "--data", a.dir, "--all")
+		if !strings.Contains(out, "echorelay status --all") || !strings.Contains(all, "  "+rep.Extra[0].Key+" ") {
+			t.Errorf("extra counter %q: default output\n%s\n--all output\n%s", rep.Extra[0].Key, out, all)
+		}
+	}
+	js, _, code := runCLI(t, nil, "status", "--data", a.dir, "--json")
+	var asJSON fullStatus
+	if err := json.Unmarshal([]byte(js), &asJSON); code != 0 || err != nil || asJSON.Received != n {
+		t.Errorf("status --json: exit %d, %v, %+v", code, err, asJSON)
+	}
 }
 
 func metricsText(t *testing.T, r *relayProc) string {

@@ -74,7 +74,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	// config file; validation ranges are in serveChecks.
 	fs.StringVar(&c.Config, "config", "", "config file of key = value lines whose keys are these flag names; flags win over it (default DATA/"+ConfigFileName+" if present)")
 	fs.BoolVar(&c.PrintConfig, "print-config", false, "print the effective configuration (defaults, config file, flags) in the config file format and exit")
-	fs.StringVar(&c.Name, "name", defaultRelayName(), "the relay's name on its status page (default: the host name)")
+	fs.StringVar(&c.Name, "name", defaultRelayName(), "the relay's name on its status page and in /metrics (the host name unless set)")
 	fs.BoolVar(&c.AdminLAN, "admin-lan", false, "allow --admin on a non-loopback address; every request then needs the admin token")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "token for a LAN status page (?token= or Authorization: Bearer); default: generated once into DATA/admin.token")
 	fs.BoolVar(&c.AdminShowAddrs, "admin-show-addresses", false, "show neighbour addresses on the status page; off by default so that a screenshot shows no IP address")

@@ -29,6 +29,7 @@ func cmdStatus(args []string) error {
 	data := fs.String("data", defaultDataDir(), "the relay's data directory, where it notes its admin address and LAN token")
 	token := fs.String("token", "", "token of a LAN status page (default: DATA/admin.token when present)")
 	asJSON := fs.Bool("json", false, "print /status as JSON instead")
+	all := fs.Bool("all", false, "also print the counters of reconciliation, abuse limits and other parts")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func cmdStatus(args []string) error {
 	if err != nil {
 		return err
 	}
-	printStatus(os.Stdout, r)
+	printStatus(os.Stdout, r, *all)
 	return nil
 }
 
@@ -100,7 +101,7 @@ func fetchStatus(addr, token string) ([]byte, error) {
 }
 
 // printStatus is the terminal version of the status page.
-func printStatus(w io.Writer, r statusReport) {
+func printStatus(w io.Writer, r statusReport, all bool) {
 	v, _ := r.verdict()
 	fmt.Fprintf(w, "%s · echorelay %s · running for %s · key %.16s\n%s\n\n", r.Name, r.Version, humanDuration(r.UptimeS), r.Fingerprint, v)
 
@@ -141,9 +142,15 @@ func printStatus(w io.Writer, r statusReport) {
 		rej = []string{"nothing"}
 	}
 	fmt.Fprintf(w, "refused  %s\n", strings.Join(rej, " · "))
+	if len(r.Extra) > 0 && !all {
+		fmt.Fprintf(w, "more     %d other counters: echorelay status --all\n", len(r.Extra))
+	}
 	for _, e := range r.Extra {
+		if !all {
+			break
+		}
 		if e.Labels == nil {
-			fmt.Fprintf(w, "%-8s %s\n", e.Key, formatMetric(e.Value))
+			fmt.Fprintf(w, "  %-28s %s\n", e.Key, formatMetric(e.Value))
 			continue
 		}
 		var parts []string
@@ -151,7 +158,7 @@ func printStatus(w io.Writer, r statusReport) {
 			parts = append(parts, fmt.Sprintf("%s %s", k, formatMetric(v)))
 		}
 		sort.Strings(parts)
-		fmt.Fprintf(w, "%-8s %s\n", e.Key, strings.Join(parts, " · "))
+		fmt.Fprintf(w, "  %-28s %s\n", e.Key, strings.Join(parts, " · "))
 	}
 	h := r.History
 	if len(h.BlobsIn) > 0 {

@@ -134,7 +134,7 @@ func (r statusReport) verdict() (string, string) {
 	case down == r.NeighboursConfigured && r.NeighboursUp == 0:
 		return "Running, but no neighbour is connected", "warn"
 	default:
-		return fmt.Sprintf("Working, but %d of %d neighbours not connected", down, r.NeighboursConfigured), "warn"
+		return fmt.Sprintf("Working, but not connected to %d of %d neighbours", down, r.NeighboursConfigured), "warn"
 	}
 }
 

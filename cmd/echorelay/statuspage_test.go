@@ -148,24 +148,40 @@ func TestPlainErrors(t *testing.T) {
 func TestNeighbourViews(t *testing.T) {
 	now := time.Now()
 	fpA, fpB := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	fpC := strings.Repeat("c", 64)
 	ns := []peers.NeighbourStatus{
 		{Peer: "quic://192.168.1.20:7788", Label: "classroom pi", PeerFP: fpA, State: "up", Transport: "quic", Since: now.Add(-time.Hour), BlobsIn: 3, BlobsOut: 4},
 		{Peer: "quic://192.168.1.21:7788", State: "backoff", Since: now.Add(-time.Minute), LastError: "dial udp 192.168.1.21:7788: connect: connection refused"},
-		{Peer: "inbound " + fpA[:16], PeerFP: fpA, State: "up", Inbound: true, Since: now},
+		{Peer: "tls://192.168.1.22:7788", Label: "library", PeerFP: fpC, State: "backoff", Since: now.Add(-time.Minute), LastError: "timeout: no recent network activity"},
+		{Peer: "inbound " + fpA[:16], PeerFP: fpA, State: "up", Inbound: true, Since: now, BlobsIn: 10, BlobsOut: 20},
 		{Peer: "inbound " + fpB[:16], PeerFP: fpB, State: "up", Inbound: true, Since: now},
+		{Peer: "inbound " + fpC[:16], PeerFP: fpC, State: "up", Inbound: true, Transport: "tls", Since: now.Add(-30 * time.Second), BlobsIn: 1},
 	}
 	vs := neighbourViews(ns, false, now)
-	want := []struct{ name, fp string }{{"classroom pi", fpA[:16]}, {"neighbour 2", ""}, {"classroom pi", fpA[:16]}, {"inbound relay", fpB[:16]}}
+	want := []struct {
+		name, fp, state string
+		links           int
+		in, out         int64
+	}{
+		{"classroom pi", fpA[:16], "up", 2, 13, 24}, // both links, counts summed
+		{"neighbour 2", "", "backoff", 0, 0, 0},
+		{"library", fpC[:16], "up", 1, 1, 0}, // our dial fails, its dial to us works: connected
+		{"inbound relay", fpB[:16], "up", 1, 0, 0},
+	}
 	if len(vs) != len(want) {
-		t.Fatalf("%d views", len(vs))
+		t.Fatalf("%d views: %+v", len(vs), vs)
 	}
 	for i, w := range want {
-		if vs[i].Peer != w.name || vs[i].Fingerprint != w.fp || vs[i].Address != "" {
-			t.Errorf("view %d: %+v, want name %q fingerprint %q and no address", i, vs[i], w.name, w.fp)
+		v := vs[i]
+		if v.Peer != w.name || v.Fingerprint != w.fp || v.Address != "" || v.State != w.state || v.Links != w.links || v.BlobsIn != w.in || v.BlobsOut != w.out {
+			t.Errorf("view %d: %+v, want %+v and no address", i, v, w)
 		}
 	}
-	if vs[0].ForS != 3600 || vs[0].LastError != "" {
+	if vs[0].ForS != 3600 || vs[0].LastError != "" || vs[3].Inbound != true || vs[0].Inbound {
 		t.Errorf("up neighbour: %+v", vs[0])
+	}
+	if vs[2].LastError != "" || vs[2].ForS != 30 || vs[2].Transport != "tls" {
+		t.Errorf("a neighbour up by its own link shows %+v", vs[2])
 	}
 	if vs[1].LastError != "refused: is echorelay running there?" || vs[1].ErrorDetail != "dial udp …: connect: connection refused" {
 		t.Errorf("down neighbour: %q / %q", vs[1].LastError, vs[1].ErrorDetail)
@@ -175,7 +191,7 @@ func TestNeighbourViews(t *testing.T) {
 		t.Errorf("views show addresses %v: %s", ips, b)
 	}
 	shown := neighbourViews(ns, true, now)
-	if shown[0].Address != "quic://192.168.1.20:7788" || !strings.Contains(shown[1].ErrorDetail, "192.168.1.21") || shown[2].Address != "" {
+	if shown[0].Address != "quic://192.168.1.20:7788" || !strings.Contains(shown[1].ErrorDetail, "192.168.1.21") || shown[3].Address != "" {
 		t.Errorf("--admin-show-addresses: %+v", shown[:3])
 	}
 }
@@ -220,7 +236,7 @@ func TestReportKeepsUnknownCounters(t *testing.T) {
 	if r.NeighboursConfigured != 2 || r.Received != 120 || r.Cache.MaxBytes != 1<<30 {
 		t.Fatalf("report: %+v", r)
 	}
-	if v, tone := r.verdict(); tone != "warn" || !strings.Contains(v, "1 of 2") {
+	if v, tone := r.verdict(); tone != "warn" || !strings.Contains(v, "not connected to 1 of 2 neighbours") {
 		t.Errorf("verdict %q (%s)", v, tone)
 	}
 }
@@ -253,7 +269,7 @@ func TestStatusPageRenders(t *testing.T) {
 	if got := rows[1].text(); !strings.Contains(got, "neighbour 2") || !strings.Contains(got, "not answering") {
 		t.Errorf("second neighbour row: %q", got)
 	}
-	if got := doc.byID("verdict").text(); !strings.Contains(got, "1 of 2 neighbours not connected") {
+	if got := doc.byID("verdict").text(); !strings.Contains(got, "not connected to 1 of 2 neighbours") {
 		t.Errorf("verdict %q", got)
 	}
 	if got := doc.byID("cache-size").text(); !strings.Contains(got, "600.0 MiB of 1.0 GiB (58.6 %)") || !strings.Contains(got, "41 blobs") {
