@@ -199,6 +199,9 @@ func (r *Relay) flood(env []byte, from Link) {
 		if n == origin || len(ls) == 0 {
 			continue
 		}
+		if h, ok := ls[0].(interface{ HalfEcho() bool }); ok && h.HalfEcho() && origin != "" {
+			continue // Half Echo: only our own clients' blobs go onto that link
+		}
 		if ls[0].SendBlob(env) {
 			r.stats.Relayed.Add(1)
 		} else {

@@ -70,11 +70,11 @@ func (d *dialer) run() {
 	attempt := 0
 	for {
 		d.set("connecting", "")
-		s, err := d.n.dialStream(d.ctx, d.p)
+		serve, err := d.n.dialLink(d.ctx, d.p)
 		if err == nil {
 			start := time.Now()
 			d.set("up", "")
-			reason := d.n.serve(s, &d.p)
+			reason := serve()
 			if time.Since(start) >= stableLinkFor {
 				attempt = 0
 			}
@@ -99,6 +99,22 @@ func (d *dialer) run() {
 			return
 		}
 	}
+}
+
+// dialLink connects to a peers-file line and returns the function that serves the link.
+func (n *Node) dialLink(ctx context.Context, p Peer) (func() string, error) {
+	if p.IsEcho() {
+		c, err := dialEcho(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return func() string { return n.serveEcho(c, &p) }, nil
+	}
+	s, err := n.dialStream(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return func() string { return n.serve(s, &p) }, nil
 }
 
 func (n *Node) dialStream(ctx context.Context, p Peer) (stream, error) {
@@ -154,6 +170,13 @@ func (n *Node) SetPeers(ps []Peer) {
 			}
 		}
 	}
+	for l := range n.echoLinks {
+		if l.dialed != nil {
+			if _, ok := want[l.dialed.Key()]; !ok {
+				go l.close()
+			}
+		}
+	}
 }
 
 // Neighbours reports every configured neighbour and every inbound neighbour link.
@@ -173,11 +196,22 @@ func (n *Node) Neighbours() []NeighbourStatus {
 				}
 			}
 		}
+		for l := range n.echoLinks {
+			if l.dialed != nil && l.dialed.Key() == d.p.Key() {
+				st.Transport, st.BlobsIn, st.BlobsOut = d.p.Scheme, l.in.Load(), l.outN.Load()
+			}
+		}
 		out = append(out, st)
 	}
 	for l := range n.links {
 		if l.dialed == nil && l.neighbour != "" {
 			out = append(out, NeighbourStatus{Peer: n.peerName(l), PeerFP: l.neighbour, State: "up", Transport: l.s.transport,
+				Since: l.since, BlobsIn: l.in.Load(), BlobsOut: l.outN.Load(), Inbound: true})
+		}
+	}
+	for l := range n.echoLinks {
+		if l.dialed == nil {
+			out = append(out, NeighbourStatus{Peer: l.name(), State: "up", Transport: "echo",
 				Since: l.since, BlobsIn: l.in.Load(), BlobsOut: l.outN.Load(), Inbound: true})
 		}
 	}

@@ -47,6 +47,10 @@ type Config struct {
 	// Timeouts; 0 takes the package defaults (HandshakeTimeout, FrameTimeout, IdleTimeout,
 	// WriteTimeout). Tests shrink them.
 	HandshakeTimeout, FrameTimeout, IdleTimeout, WriteTimeout time.Duration
+	// EchoListen, when set, accepts Echo links (`[echo+tcp://|echo+tls://]host:port`).
+	EchoListen string
+	// EchoTTL is the lifetime of blobs bridged from Echo links (0: DefaultEchoTTL).
+	EchoTTL time.Duration
 }
 
 // Node is a relay's network side: listeners, links and the dialers of configured neighbours.
@@ -70,9 +74,13 @@ type Node struct {
 
 	refused atomic.Int64 // connections refused over MaxConns
 
-	recon   *reconNode // nil when set reconciliation is off
-	limiter *limiter
-	abuse   abuseCounters
+	recon     *reconNode // nil when set reconciliation is off
+	limiter   *limiter
+	abuse     abuseCounters
+	echo      EchoCounters
+	echoSeen  echoSeen
+	echoLinks map[*echoLink]struct{} // guarded by mu
+	echoLn    net.Listener
 }
 
 // New binds the listeners. Run serves them.
@@ -95,7 +103,7 @@ func New(cfg Config) (*Node, error) {
 	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, WriteTimeout)
 	cfg.QueueBytes = cmp.Or(cfg.QueueBytes, QueueBytes)
 	n := &Node{cfg: cfg, relay: cfg.Relay, log: cfg.Logger, links: map[*link]struct{}{}, dialers: map[string]*dialer{},
-		limiter: newLimiter(cfg.Rates, cfg.Relay.Limits().MaxBlob)}
+		limiter: newLimiter(cfg.Rates, cfg.Relay.Limits().MaxBlob), echoLinks: map[*echoLink]struct{}{}}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -123,6 +131,15 @@ func New(cfg Config) (*Node, error) {
 		q.close()
 		if port != "0" || try >= 20 {
 			return nil, fmt.Errorf("failed to listen on TCP %s: %w", cfg.Listen, err)
+		}
+	}
+	if cfg.EchoListen != "" {
+		if err := n.listenEcho(cfg.EchoListen); err != nil {
+			n.quic.close()
+			if n.tcp != nil {
+				n.tcp.Close()
+			}
+			return nil, err
 		}
 	}
 	return n, nil
@@ -172,9 +189,19 @@ func (n *Node) Close() {
 	for l := range n.links {
 		ls = append(ls, l)
 	}
+	els := make([]*echoLink, 0, len(n.echoLinks))
+	for l := range n.echoLinks {
+		els = append(els, l)
+	}
 	n.mu.Unlock()
 	for _, l := range ls {
 		l.close(nil)
+	}
+	for _, l := range els {
+		l.close()
+	}
+	if n.echoLn != nil {
+		n.echoLn.Close()
 	}
 	if n.tcp != nil {
 		n.tcp.Close()

@@ -132,7 +132,7 @@ func TestParsePeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Peer{{SchemeQUIC, "127.0.0.1:7788", "", ""}, {SchemeQUIC, "10.0.0.2:1", "", "spelled out"}, {SchemeTLS, "[::1]:7788", pin, ""}, {SchemeQUIC, "example.org:9", pin, ""}}
+	want := []Peer{{Scheme: SchemeQUIC, Addr: "127.0.0.1:7788"}, {Scheme: SchemeQUIC, Addr: "10.0.0.2:1", Label: "spelled out"}, {Scheme: SchemeTLS, Addr: "[::1]:7788", Pin: pin}, {Scheme: SchemeQUIC, Addr: "example.org:9", Pin: pin}}
 	if len(ps) != len(want) {
 		t.Fatalf("got %d peers", len(ps))
 	}

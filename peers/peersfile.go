@@ -25,10 +25,17 @@ type Peer struct {
 	Addr   string // host:port
 	Pin    string // optional lowercase hex fingerprint
 	Label  string // the comment after the entry, e.g. "classroom pi"; for status pages
+	Half   bool   // Echo links only: Half Echo, only this relay's own clients' blobs go out
 }
 
 // Key identifies the line for reloads.
-func (p Peer) Key() string { return p.Scheme + "://" + p.Addr + " " + p.Pin }
+func (p Peer) Key() string {
+	k := p.Scheme + "://" + p.Addr + " " + p.Pin
+	if p.Half {
+		k += " half"
+	}
+	return k
+}
 
 func (p Peer) String() string { return p.Scheme + "://" + p.Addr }
 
@@ -95,15 +102,17 @@ func cleanLabel(s string) string {
 func ParsePeer(s string) (Peer, error) { return parsePeerFields(strings.Fields(s)) }
 
 func parsePeerFields(fields []string) (Peer, error) {
-	if len(fields) == 0 || len(fields) > 2 {
+	if len(fields) == 0 || len(fields) > 3 {
 		return Peer{}, fmt.Errorf("want `host:port [fingerprint]`")
 	}
 	p := Peer{Scheme: SchemeQUIC, Addr: fields[0]}
 	if i := strings.Index(p.Addr, "://"); i >= 0 {
 		p.Scheme, p.Addr = strings.ToLower(p.Addr[:i]), p.Addr[i+3:]
 	}
-	if p.Scheme != SchemeQUIC && p.Scheme != SchemeTLS {
-		return Peer{}, fmt.Errorf("unknown scheme %q (use quic:// or tls://)", p.Scheme)
+	switch p.Scheme {
+	case SchemeQUIC, SchemeTLS, SchemeEchoTCP, SchemeEchoTLS:
+	default:
+		return Peer{}, fmt.Errorf("unknown scheme %q (use quic://, tls://, echo+tcp:// or echo+tls://)", p.Scheme)
 	}
 	host, port, err := net.SplitHostPort(p.Addr)
 	if err != nil || host == "" {
@@ -112,12 +121,29 @@ func parsePeerFields(fields []string) (Peer, error) {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return Peer{}, fmt.Errorf("port %q is not 1..65535", port)
 	}
-	if len(fields) == 2 {
-		pin := strings.ToLower(strings.TrimPrefix(fields[1], "sha256:"))
-		if b, err := hex.DecodeString(pin); err != nil || len(b) != 32 {
-			return Peer{}, fmt.Errorf("fingerprint must be 64 hex characters")
+	mode := ""
+	for _, f := range fields[1:] {
+		switch lf := strings.ToLower(f); {
+		case lf == "half" || lf == "full":
+			if !p.IsEcho() {
+				return Peer{}, fmt.Errorf("%q applies to echo+tcp:// and echo+tls:// links only", f)
+			}
+			if mode != "" {
+				return Peer{}, fmt.Errorf("give half or full once")
+			}
+			mode, p.Half = lf, lf == "half"
+		case p.Pin == "":
+			pin := strings.TrimPrefix(lf, "sha256:")
+			if b, err := hex.DecodeString(pin); err != nil || len(b) != 32 {
+				return Peer{}, fmt.Errorf("fingerprint must be 64 hex characters")
+			}
+			if p.Scheme == SchemeEchoTCP {
+				return Peer{}, fmt.Errorf("echo+tcp:// has no certificate to pin; use echo+tls://")
+			}
+			p.Pin = pin
+		default:
+			return Peer{}, fmt.Errorf("want `host:port [fingerprint]`")
 		}
-		p.Pin = pin
 	}
 	return p, nil
 }

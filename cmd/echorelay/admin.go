@@ -74,6 +74,7 @@ func (a *adminState) status() map[string]any {
 		"queue_drops":     s.QueueDrops,
 		"rejects":         s.Rejects,
 		"reconcile":       a.node.ReconcileStats(),
+		"echo":            a.node.EchoCounters(),
 		"limits":          map[string]any{"max_blob": l.MaxBlob, "max_ttl_s": int64(l.MaxTTL.Seconds()), "max_skew_s": int64(l.MaxSkew.Seconds())},
 		"abuse":           a.abuseStatus(), // admin_abuse.go
 	}

@@ -84,6 +84,7 @@ type relayProc struct {
 	port   int
 	admin  string
 	fp     string
+	echo   string // Echo listener address, if any
 	log    *lockedBuffer
 }
 
@@ -91,6 +92,7 @@ type readyInfo struct {
 	Port        int    `json:"port"`
 	Admin       string `json:"admin"`
 	Fingerprint string `json:"fingerprint"`
+	Echo        string `json:"echo"` // Echo listener, when --echo-listen was given
 }
 
 // startRelay starts `echorelay serve` on 127.0.0.1 with a fresh data dir and waits until it
@@ -127,7 +129,7 @@ func (r *relayProc) start(port int) {
 		if b, err := os.ReadFile(ready); err == nil {
 			var info readyInfo
 			if json.Unmarshal(b, &info) == nil && info.Port != 0 {
-				r.port, r.admin, r.fp = info.Port, info.Admin, info.Fingerprint
+				r.port, r.admin, r.fp, r.echo = info.Port, info.Admin, info.Fingerprint, info.Echo
 				return
 			}
 		}
@@ -317,3 +319,18 @@ func mkEnvelope(t *testing.T, tag echo.Tag, ttl time.Duration, payload []byte) [
 	}
 	return b
 }
+
+// statusInto decodes the relay's /status into v (for fields statusDoc does not name).
+func (r *relayProc) statusInto(v any) {
+	r.t.Helper()
+	resp, err := http.Get("http://" + r.admin + "/status")
+	if err != nil {
+		r.t.Fatalf("%s status: %v", r.name, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		r.t.Fatalf("%s status: %v", r.name, err)
+	}
+}
+
+var hupSignal = syscall.SIGHUP

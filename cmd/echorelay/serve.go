@@ -38,6 +38,8 @@ type serveConfig struct {
 	Config, Name, AdminToken              string
 	PrintConfig, AdminLAN, AdminShowAddrs bool
 	HistoryInterval                       time.Duration
+	EchoListen                            string        // Echo interop listener
+	EchoTTL                               time.Duration // lifetime of bridged Echo data
 }
 
 func cmdServe(args []string) error {
@@ -69,6 +71,8 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.BoolVar(&c.NoTCP, "no-tcp", false, "listen on QUIC only, not on TCP+TLS")
 	fs.DurationVar(&c.ReconcileEvery, "reconcile-every", peers.DefaultReconcileEvery, "how often to reconcile caches with each neighbour (also done when a link comes up); 0 never reconciles\n(10m: floods deliver nearly everything, this repairs dropped floods cheaply)")
 	c.Abuse.register(fs)
+	fs.StringVar(&c.EchoListen, "echo-listen", "", "accept links from Echo relays (Spot-On, Spot-On-Lite, SmokeStack) on `[echo+tcp://|echo+tls://]HOST:PORT`; anyone who reaches it may flood, as in Echo")
+	fs.DurationVar(&c.EchoTTL, "echo-ttl", peers.DefaultEchoTTL, "lifetime of blobs bridged from Echo links, which carry no expiry of their own")
 	fs.StringVar(&c.Pprof, "pprof", "", "debugging: serve Go's net/http/pprof profiles on this loopback HOST:PORT (off by default)")
 	// Operator experience (config.go, admin.go). Every flag above and below is also a key of the
 	// config file; validation ranges are in serveChecks.
@@ -151,7 +155,7 @@ func serve(c serveConfig) error {
 		reconcileEvery = -1 // peers: negative is off
 	}
 	pcfg := peers.Config{Identity: id, Relay: relay, Listen: c.Listen, Logger: log.With("part", "peers"), NoTCP: c.NoTCP,
-		ReconcileEvery: reconcileEvery}
+		ReconcileEvery: reconcileEvery, EchoListen: c.EchoListen, EchoTTL: c.EchoTTL}
 	c.Abuse.apply(&pcfg)
 	node, err := peers.New(pcfg)
 	if err != nil {
@@ -175,7 +179,7 @@ func serve(c serveConfig) error {
 	log.Info("relay listening", "addr", listen, "tcp", !c.NoTCP, "fingerprint", id.Fingerprint, "data", c.Data,
 		"peers", c.Peers, "neighbours", len(ps), "admin", adminAddr, "version", version)
 	if c.ReadyFile != "" {
-		b, _ := json.Marshal(map[string]any{"listen": listen, "port": node.Port(), "admin": adminAddr, "fingerprint": id.Fingerprint, "pid": os.Getpid()})
+		b, _ := json.Marshal(map[string]any{"listen": listen, "port": node.Port(), "admin": adminAddr, "fingerprint": id.Fingerprint, "pid": os.Getpid(), "echo": node.EchoAddr()})
 		if err := os.WriteFile(c.ReadyFile+".tmp", b, 0o644); err == nil {
 			os.Rename(c.ReadyFile+".tmp", c.ReadyFile)
 		}
