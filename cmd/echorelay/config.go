@@ -281,6 +281,17 @@ var serveChecks = []check{
 	{"rate-neighbour", func(c *serveConfig) string { return notNegative(c.Abuse.RateNeighbour) }},
 	{"max-conns", func(c *serveConfig) string { return intBetween(int64(c.Abuse.MaxConns), 1, 1<<20) }},
 	{"max-conns-per-ip", func(c *serveConfig) string { return intBetween(int64(c.Abuse.MaxConnsPerIP), 0, 1<<20) }},
+	{"echo-ttl", func(c *serveConfig) string { return durBetween(c.EchoTTL, time.Minute, 365*24*time.Hour) }}, // capped at max-ttl when used
+	{"echo-listen", func(c *serveConfig) string {
+		if c.EchoListen == "" {
+			return ""
+		}
+		a := strings.TrimPrefix(strings.TrimPrefix(c.EchoListen, "echo+tls://"), "echo+tcp://")
+		if hostPort(a, false) != "" {
+			return "empty (off) or [echo+tcp://|echo+tls://]HOST:PORT"
+		}
+		return ""
+	}},
 	{"history-interval", func(c *serveConfig) string { return durBetween(c.HistoryInterval, time.Second, 10*time.Minute) }},
 	{"name", func(c *serveConfig) string {
 		if len([]rune(c.Name)) > 64 || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
