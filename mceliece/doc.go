@@ -43,6 +43,11 @@
 // to 32 bytes of 0xFF, reported with ErrCiphertextPadding, and a public key with nonzero
 // row padding is refused by UnmarshalBinaryPublicKey with kem.ErrPubKey.
 //
+// Schemes and keys are safe for concurrent use. Public keys keep an unpacked copy of T in
+// 64-bit words beside the wire bytes (about twice the key size on the heap); a secret key
+// computes its Beneš masks and decoder weights (about 32 KB) on its first Decapsulate and
+// keeps them.
+//
 // What it deliberately does not do: no plaintext-confirmation ("pc") variants and no
 // round-3 formats; no validation of secret keys beyond their size (a secret key parsed
 // from bytes recomputes its public key from δ only when Public is called). It must only
