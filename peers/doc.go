@@ -10,6 +10,13 @@
 // client's address (neighbour addresses come from the operator's own peers file and may be
 // logged).
 //
+// Abuse limits (limits.go, PROTOCOL.md section 9): token buckets per client address for
+// SUBMITs and bytes (rate_limited with retry_after, never a silent drop), stamps when
+// Config.StampBits asks, a BLOB bucket per neighbour link that slows reading instead of
+// dropping, caps on connections overall and per address, and timeouts for the handshake, for
+// finishing a frame once begun, for silent clients and for stalled writes. Every link's end is
+// counted under a short reason (Node.Abuse), never with an address.
+//
 // Link states, per dialed neighbour:
 //
 //	idle ──dial──▶ connecting ──TLS+HELLO ok──▶ up ──error/close──▶ backoff ──timer/SIGHUP──▶ connecting

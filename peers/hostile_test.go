@@ -307,7 +307,23 @@ func TestSlowloris(t *testing.T) {
 		idle := rawDial(t, tn, []string{SchemeQUIC, SchemeTLS}[i%2], nil)
 		idle.hello(echo.RoleClient)
 	}
+	// QUIC connections that complete the handshake but never open a stream.
+	for i := 0; i < each; i++ {
+		udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := newClientTransport(udp)
+		defer func() { tr.Close(); udp.Close() }()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*slowFactor())
+		_, err = tr.Dial(ctx, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: tn.Port()}, clientTLS(nil, ""), quicConfig(HandshakeTimeout))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	probe(t, tn)
+	tn.waitClose(t, "no_stream", each)
 	tn.waitClose(t, "tls_handshake", each)
 	tn.waitClose(t, "handshake_timeout", each)
 	tn.waitClose(t, "frame_timeout", each)
@@ -743,4 +759,24 @@ func TestNeighbourBackpressure(t *testing.T) {
 	if s := tn.relay.Snapshot(); s.Rejects["rate_limited"] != 0 || s.Stored != n+1 {
 		t.Fatalf("stored %d, rejects %v", s.Stored, s.Rejects)
 	}
+}
+
+// Random UDP datagrams at the QUIC port (not QUIC, or QUIC-looking junk) are dropped by the
+// transport; clients keep being served.
+func TestUDPGarbage(t *testing.T) {
+	tn := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
+	c, err := net.Dial("udp", "127.0.0.1:"+itoa(tn.Port()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b := make([]byte, 1200)
+	for i := 0; i < 2000; i++ {
+		rand.Read(b)
+		if i%2 == 0 {
+			b[0] = 0xc0 // a long-header (Initial-looking) packet
+		}
+		c.Write(b)
+	}
+	probe(t, tn)
 }
