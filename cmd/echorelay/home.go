@@ -31,7 +31,8 @@ func defaultHome() string {
 	return ".echorelay-client"
 }
 
-// passphrase is read from $ECHORELAY_PASSPHRASE or the first line of a file.
+// readPassphrase reads --passphrase-file's first line, else $ECHORELAY_PASSPHRASE; commands
+// that find a protected identity and neither of them ask on the terminal.
 func readPassphrase(file string) ([]byte, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -64,9 +65,12 @@ func openHome(home, passFile string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(pass) == 0 && seal.IsProtected(raw) {
+		pass = promptPassphrase("passphrase for " + home + ": ")
+	}
 	id, err := seal.ParseIdentity(raw, pass)
 	if errors.Is(err, seal.ErrPassphrase) {
-		return nil, userErr("set ECHORELAY_PASSPHRASE or give --passphrase-file FILE", "this identity is protected by a passphrase: %s", err)
+		return nil, userErr("type it when asked, set ECHORELAY_PASSPHRASE, or give --passphrase-file FILE", "this identity is protected by a passphrase: %s", err)
 	}
 	if err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ func cmdID(args []string) error {
 func cmdIDNew(args []string) error {
 	fs := newFlags("id new", "[--home DIR] [--protect]", "Create your identity: a hybrid KEM key pair (Classic McEliece 6688128f + ML-KEM-768 +\nX25519) and two signing key pairs (Ed25519 + ML-DSA-65), stored in HOME/identity (0600).\nNo phone number, e-mail or account. Prints your short ID.")
 	hf := addHomeFlags(fs)
-	protect := fs.Bool("protect", false, "encrypt the identity under a passphrase (Argon2id), taken from ECHORELAY_PASSPHRASE or --passphrase-file")
+	protect := fs.Bool("protect", false, "encrypt the identity under a passphrase (Argon2id): asked on the terminal, or from ECHORELAY_PASSPHRASE or --passphrase-file")
 	kemName := fs.String("kem", "mceliece6688128f", "Classic McEliece parameter set of the hybrid KEM (advanced; smaller sets make smaller keys)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -88,7 +88,14 @@ func cmdIDNew(args []string) error {
 			return err
 		}
 		if len(pass) == 0 {
-			return userErr("set ECHORELAY_PASSPHRASE or give --passphrase-file FILE", "--protect needs a passphrase")
+			if pass = promptPassphrase("new passphrase: "); len(pass) > 0 {
+				if again := promptPassphrase("the same again: "); string(again) != string(pass) {
+					return userErr("type the same passphrase twice", "the passphrases differ")
+				}
+			}
+		}
+		if len(pass) == 0 {
+			return userErr("type one when asked, set ECHORELAY_PASSPHRASE, or give --passphrase-file FILE", "--protect needs a passphrase")
 		}
 	}
 	if err := os.MkdirAll(*hf.home, 0o700); err != nil {

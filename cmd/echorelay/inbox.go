@@ -35,6 +35,7 @@ type inbox struct {
 	friends []*friend
 	events  []event
 	rejects int
+	failed  map[string]error // relay address -> why it could not be read
 	now     time.Time
 }
 
@@ -57,7 +58,7 @@ func cmdInbox(args []string) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	in := &inbox{cl: cl, ctx: ctx, conns: map[string]*peers.Client{}, now: time.Now()}
+	in := &inbox{cl: cl, ctx: ctx, conns: map[string]*peers.Client{}, failed: map[string]error{}, now: time.Now()}
 	defer func() {
 		for _, c := range in.conns {
 			c.Close()
@@ -80,21 +81,15 @@ func cmdInbox(args []string) error {
 		for _, f := range in.friends {
 			if addr := override(f.relay); !seen[addr] {
 				seen[addr] = true
-				if err := in.fetchAll(addr); err != nil {
-					return err
-				}
+				in.fail(addr, in.fetchAll(addr))
 			}
 		}
 		if len(seen) == 0 && *relay != "" {
-			if err := in.fetchAll(*relay); err != nil {
-				return err
-			}
+			in.fail(*relay, in.fetchAll(*relay))
 		}
 	} else {
 		for _, f := range in.friends {
-			if err := in.fetchFriend(f, override(f.relay)); err != nil {
-				return err
-			}
+			in.fail(override(f.relay), in.fetchFriend(f, override(f.relay)))
 		}
 	}
 	sort.SliceStable(in.events, func(i, j int) bool {
@@ -109,12 +104,33 @@ func cmdInbox(args []string) error {
 	if len(in.events) == 0 {
 		fmt.Fprintln(os.Stderr, "no new messages")
 	}
+	if len(in.failed) > 0 {
+		addrs := make([]string, 0, len(in.failed))
+		var first error
+		for a, err := range in.failed {
+			addrs = append(addrs, a)
+			first = err
+		}
+		sort.Strings(addrs)
+		return fmt.Errorf("could not read %s (%w); messages there wait for the next run", strings.Join(addrs, ", "), first)
+	}
 	return nil
+}
+
+// fail notes that a relay could not be read; the other relays are still read, and what was
+// read from this one up to the failure is kept (its cursor is not advanced).
+func (in *inbox) fail(addr string, err error) {
+	if err != nil && in.failed[addr] == nil {
+		in.failed[addr] = err
+	}
 }
 
 func (in *inbox) conn(addr string) (*peers.Client, error) {
 	if c, ok := in.conns[addr]; ok {
 		return c, nil
+	}
+	if err := in.failed[addr]; err != nil {
+		return nil, err // tried once this run
 	}
 	c, err := dialRelay(in.ctx, addr)
 	if err != nil {
@@ -150,7 +166,8 @@ func (in *inbox) finishInvites(override func(string) string) error {
 		addr := override(p.inv.Relay)
 		c, err := in.conn(addr)
 		if err != nil {
-			return err
+			in.fail(addr, err)
+			continue
 		}
 		tag := p.inv.AcceptorTag()
 		scope := "invite:" + hex.EncodeToString(tag[:8])
@@ -185,7 +202,8 @@ func (in *inbox) finishInvites(override func(string) string) error {
 			return in.cl.db.dropInvite(p.inv)
 		})
 		if err != nil {
-			return err
+			in.fail(addr, err)
+			continue
 		}
 		if !done {
 			if err := in.cl.db.setCursor(addr, scope, next); err != nil {

@@ -295,6 +295,12 @@ func TestMessagingAcrossChain(t *testing.T) {
 			t.Fatalf("relay %s: this epoch's tag is not in its files: the scan is blind", r.name)
 		}
 	}
+
+	// With the relays gone, inbox says which relay it could not read, and loses nothing.
+	if _, errOut, code := runCLI(t, nil, "inbox", "--home", bob, "--timeout", "2s"); code != 1 ||
+		!strings.Contains(errOut, "echorelay: could not read "+c.addr()) || !strings.Contains(errOut, "hint: ") {
+		t.Fatalf("inbox with its relay down: exit %d, %q", code, errOut)
+	}
 }
 
 func randBytes(n int) []byte {
