@@ -236,7 +236,7 @@ func startAdmin(ctx context.Context, c serveConfig, a *adminState, log *slog.Log
 		MaxHeaderBytes: 16 << 10, ErrorLog: stdlog.New(io.Discard, "", 0)}
 	go srv.Serve(ln)
 	addrFile := filepath.Join(c.Data, adminAddrFile)
-	if err := os.WriteFile(addrFile, []byte(addr+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(addrFile, []byte(localAddr(addr, c.Admin)+"\n"), 0o644); err != nil {
 		log.Warn("failed to write the admin address file", "err", err)
 	}
 	return addr, func() {
@@ -244,6 +244,23 @@ func startAdmin(ctx context.Context, c serveConfig, a *adminState, log *slog.Log
 		srv.Close()
 		os.Remove(addrFile)
 	}, nil
+}
+
+// localAddr turns a bound address into one this machine can dial: an unspecified host (all
+// interfaces) becomes the loopback address of the family asked for (Go reports "[::]" for a
+// dual-stack 0.0.0.0 listener, so the configured address decides).
+func localAddr(bound, configured string) string {
+	host, port, err := net.SplitHostPort(bound)
+	if err != nil {
+		return bound
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+		return bound
+	}
+	if ch, _, _ := net.SplitHostPort(configured); strings.Contains(ch, ":") {
+		return net.JoinHostPort("::1", port)
+	}
+	return net.JoinHostPort("127.0.0.1", port)
 }
 
 // defaultRelayName is the host name, for the status page's title.

@@ -324,11 +324,14 @@ func TestAdminOnTheLAN(t *testing.T) {
 		t.Error("the page's links lose the token")
 	}
 
+	if b, _ := os.ReadFile(filepath.Join(r.dir, adminAddrFile)); strings.TrimSpace(string(b)) != "127.0.0.1:"+port {
+		t.Errorf("admin.addr holds %q, want the loopback address 127.0.0.1:%s", b, port)
+	}
 	_, errOut, code = runCLI(t, nil, "status", "--admin", "127.0.0.1:"+port, "--data", t.TempDir())
 	if code != 1 || !strings.Contains(errOut, "echorelay: the status page at 127.0.0.1:"+port+" needs its token\nhint: ") {
 		t.Errorf("status without token: exit %d\n%s", code, errOut)
 	}
-	out, errOut, code := runCLI(t, nil, "status", "--admin", "127.0.0.1:"+port, "--data", r.dir)
+	out, errOut, code := runCLI(t, nil, "status", "--data", r.dir) // address and token from DATA
 	if code != 0 || !strings.Contains(out, "Running on its own") {
 		t.Errorf("status with the data dir's token: exit %d\n%s%s", code, out, errOut)
 	}
