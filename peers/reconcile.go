@@ -119,16 +119,16 @@ func (rn *reconNode) loop() {
 			t.Stop()
 			return
 		}
-		rn.n.mu.Lock()
-		ls := make([]*link, 0, len(rn.n.links))
+		rn.n.mu.Lock() // l.recon is set under it
+		rls := make([]*reconLink, 0, len(rn.n.links))
 		for l := range rn.n.links {
 			if l.recon != nil {
-				ls = append(ls, l)
+				rls = append(rls, l.recon)
 			}
 		}
 		rn.n.mu.Unlock()
-		for _, l := range ls {
-			rn.start(l)
+		for _, rl := range rls {
+			rn.start(rl)
 		}
 	}
 }
@@ -139,13 +139,19 @@ func (rn *reconNode) linkUp(l *link) {
 	if rn == nil || l.neighbour == "" || l.hello.Features&echo.FeatureReconcile == 0 || l.hello.MaxBlob < echo.MinReconMaxBlob {
 		return
 	}
-	l.recon = &reconLink{l: l, rn: rn, wants: make(chan echo.Want, echo.MaxWantsInFlight), waiters: map[uint32]chan uint16{}}
-	go l.recon.serveWants()
-	rn.start(l)
+	rl := &reconLink{l: l, rn: rn, wants: make(chan echo.Want, echo.MaxWantsInFlight), waiters: map[uint32]chan uint16{}}
+	rn.n.mu.Lock()
+	l.recon = rl // the reader reads it without the lock: it is this goroutine
+	rn.n.mu.Unlock()
+	go rl.serveWants()
+	rn.start(rl)
 }
 
-func (rn *reconNode) start(l *link) {
-	if l.recon == nil || rn.n.Fingerprint() >= l.neighbour {
+// start begins a session on rl if this node initiates for its neighbour and has none running
+// with it.
+func (rn *reconNode) start(rl *reconLink) {
+	l := rl.l
+	if rn.n.Fingerprint() >= l.neighbour {
 		return
 	}
 	rn.mu.Lock()
@@ -156,7 +162,7 @@ func (rn *reconNode) start(l *link) {
 	rn.busy[l.neighbour] = true
 	rn.mu.Unlock()
 	floor := uint64(rn.n.relay.Now().Add(reconFloorMargin).Unix())
-	s := l.recon.newSession(rn.sid.Add(1), floor, true)
+	s := rl.newSession(rn.sid.Add(1), floor, true)
 	go s.run()
 }
 
