@@ -26,6 +26,12 @@ import (
 // page of keys at a time), at most needCap IDs wait to be asked for (beyond that the
 // reconciler defers ranges to a later round), one WANT of echo.MaxWantIDs is in flight per
 // session, and WANTs to serve queue up to echo.MaxWantsInFlight.
+//
+// Cost (BenchmarkReconcileSQLite, amd64, 2 cores): a session between two SQLite caches of
+// 100 000 blobs that differ by 10 takes about 0.9 s of CPU and 10 KB on the wire, 10 000 blobs
+// 60 ms and 4 KB; equal caches cost one walk of the (expiry, id) index on each side. Nothing is
+// cached between sessions, so a full 1 GiB cache (about a million blobs) costs seconds per
+// session on a Pi: the reason the default period is 10 minutes.
 const (
 	DefaultReconcileEvery = 10 * time.Minute
 	reconFloorMargin      = time.Minute     // blobs expiring sooner than this are not reconciled
