@@ -96,10 +96,31 @@ func TestStatusPageInHeadlessBrowser(t *testing.T) {
 	if n := colours(img); n < 8 {
 		t.Errorf("screenshot has %d colours: the page did not render", n)
 	}
+	// The page's CSS was applied: the "working" green (#1a7f37 light, #3fb950 dark) of the
+	// verdict's border and the neighbour's dot is on screen.
+	if n := countNear(img, 0x1a, 0x7f, 0x37) + countNear(img, 0x3f, 0xb9, 0x50); n < 50 {
+		t.Errorf("only %d green pixels: the verdict and the neighbour's dot are not drawn as styled", n)
+	}
 	if dir := os.Getenv("ECHORELAY_SCREENSHOT_DIR"); dir != "" {
 		b, _ := os.ReadFile(shot)
 		os.WriteFile(filepath.Join(dir, "status-page.png"), b, 0o644)
 	}
+}
+
+// countNear counts pixels within 10 per channel of the colour r, g, b.
+func countNear(img image.Image, r, g, b uint8) int {
+	n := 0
+	near := func(c uint32, want uint8) bool { d := int(c>>8) - int(want); return d > -10 && d < 10 }
+	bd := img.Bounds()
+	for y := bd.Min.Y; y < bd.Max.Y; y++ {
+		for x := bd.Min.X; x < bd.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if near(cr, r) && near(cg, g) && near(cb, b) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // colours counts distinct colours, up to 1000.

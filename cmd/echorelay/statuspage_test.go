@@ -460,3 +460,17 @@ func TestHumanUnits(t *testing.T) {
 		t.Errorf("textBar(0.01) = %q: a used cache shows at least one mark", got)
 	}
 }
+
+func BenchmarkStatusPage(b *testing.B) {
+	r := testReport(&testing.T{})
+	for b.Loop() {
+		renderStatusPage(io.Discard, r, "")
+	}
+}
+
+func BenchmarkMetrics(b *testing.B) {
+	r := testReport(&testing.T{})
+	for b.Loop() {
+		writeMetrics(io.Discard, r)
+	}
+}
