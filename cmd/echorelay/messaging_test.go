@@ -58,7 +58,7 @@ func fetchEnvelopes(t *testing.T, r *relayProc) [][]byte {
 }
 
 // Alice on relay A and Bob on relay C of the chain A—B—C become friends with an invite code,
-// Alice writes while Bob is offline, Bob reads later, answers; nobody else can read, the
+// Alice writes while Bob and his relay are offline, Bob reads later, answers; nobody else can read, the
 // relays' files hold nothing that identifies or links them.
 func TestMessagingAcrossChain(t *testing.T) {
 	a, b, c := chain(t)
@@ -124,7 +124,10 @@ func TestMessagingAcrossChain(t *testing.T) {
 		t.Fatalf("accept of an unknown code: exit %d, %q", code, errOut)
 	}
 
-	// Bob is offline. Alice sends three messages and a 3 MB file.
+	// Bob is offline, and so is his relay C (his Pi at home is switched off). Alice sends
+	// three messages and a 3 MB file; they reach A and B.
+	c.stop()
+	b.waitNeighbours(1)
 	texts := []string{"first: the library at four " + hex.EncodeToString(randBytes(8)),
 		"second: bring the atlas " + hex.EncodeToString(randBytes(8)),
 		"third: see you " + hex.EncodeToString(randBytes(8))}
@@ -139,7 +142,11 @@ func TestMessagingAcrossChain(t *testing.T) {
 	if !strings.Contains(out, "2 chunks") {
 		t.Fatalf("a 3 MB file was not chunked in two: %q", out)
 	}
-	// 3 invite blobs + 3 texts + 2 chunks, everywhere.
+	// 3 invite blobs + 3 texts + 2 chunks. When C comes back, reconciliation with B brings it
+	// what it missed.
+	b.waitFor("alice's messages at B", func(s statusDoc) bool { return s.Cache.Blobs == 8 })
+	c.start(c.port)
+	c.waitNeighbours(1)
 	c.waitFor("alice's messages at C", func(s statusDoc) bool { return s.Cache.Blobs == 8 })
 
 	// Later, Bob reads at C.
