@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/peers"
 )
 
 // abuseStatus reads the relay's /status "abuse" block.
@@ -97,5 +100,83 @@ func TestServeAbuseFlagMistakes(t *testing.T) {
 	_, errOut, code := runCLI(t, nil, "check", "--data", filepath.Join(t.TempDir(), "none"))
 	if code != 1 || !strings.Contains(errOut, "no cache at") || !strings.Contains(errOut, "hint: ") {
 		t.Fatalf("check without a cache: exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+// A relay process under a mix of hostile connections (garbage, 4 GiB length prefixes,
+// half-sent frames held open, TCP without TLS) keeps serving a well-behaved client with normal
+// latency, and its /status counts the closes by reason.
+func TestRelayServesDuringHostileConnections(t *testing.T) {
+	r := startRelay(t, "hostile")
+	hello := echo.Hello{Version: echo.Version, Role: echo.RoleClient}.Frame().Marshal()
+	attacks := map[string][]byte{
+		"garbage":     []byte("GET / HTTP/1.1\r\nHost: relay\r\n\r\n"),
+		"4 GiB frame": append(append([]byte(nil), hello...), 0xff, 0xff, 0xff, 0xff, byte(echo.FrameSubmit)),
+		"half frame":  append(append([]byte(nil), hello...), 0, 0, 1, 0, byte(echo.FrameSubmit), 1), // held open
+	}
+	const each = 20
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < each; i++ {
+		raw, err := net.Dial("tcp", r.addr()) // TCP, never a TLS handshake
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, raw)
+		for name, b := range attacks {
+			c, err := tls.Dial("tcp", r.addr(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{peers.ALPN}})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			conns = append(conns, c)
+			if _, err := c.Write(b); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	}
+	// A well-behaved client meanwhile: connect, put, get.
+	bound := slow(2 * time.Second)
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		var tag echo.Tag
+		tag[0], tag[1] = 0xab, byte(i)
+		ctx, cancel := context.WithTimeout(context.Background(), 4*bound)
+		c, err := peers.DialClient(ctx, r.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _, err := c.Put(ctx, mkEnvelope(t, tag, time.Hour, []byte("still served")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, _, _, err := c.Fetch(ctx, []echo.Tag{tag}, 0, 0)
+		c.Close()
+		cancel()
+		if err != nil || len(items) != 1 || echo.BlobID(items[0].Envelope) != id {
+			t.Fatalf("get: %d items, %v", len(items), err)
+		}
+		if d := time.Since(start); d > bound {
+			t.Fatalf("put and get took %s under attack (bound %s)", d, bound)
+		}
+	}
+	deadline := time.Now().Add(slow(20 * time.Second))
+	for {
+		closes, _ := r.abuseStatus()["closes_by_reason"].(map[string]any)
+		if closes["malformed"] == float64(2*each) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("closes by reason %v, want %d malformed", closes, 2*each)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The log names the relay's own addresses, never a client's (clients use other ports).
+	log := strings.NewReplacer(r.addr(), "", r.admin, "").Replace(r.log.String())
+	if strings.Contains(log, "127.0.0.1") {
+		t.Fatalf("the relay logged a client address:\n%s", r.log.String())
 	}
 }
