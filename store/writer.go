@@ -27,7 +27,7 @@ type writer struct {
 	s    *Store
 	conn *sql.Conn
 
-	exists, mailbox, totals, candidates, del, insert, sweep *sql.Stmt
+	lookup, totals, candidates, del, insert, sweep *sql.Stmt
 
 	timer           *time.Timer // group-commit window
 	batch           []*request
@@ -50,8 +50,9 @@ func (w *writer) prepare() error {
 		st **sql.Stmt
 		q  string
 	}{
-		{&w.exists, "SELECT 1 FROM blobs WHERE id = ?"},
-		{&w.mailbox, "SELECT blobs, bytes FROM mailbox WHERE tag = ?"},
+		{&w.lookup, `SELECT EXISTS (SELECT 1 FROM blobs WHERE id = ?1),
+			coalesce((SELECT blobs FROM mailbox WHERE tag = ?2), 0),
+			coalesce((SELECT bytes FROM mailbox WHERE tag = ?2), 0)`},
 		{&w.totals, "SELECT blobs, bytes FROM totals"},
 		{&w.candidates, "SELECT seq, size FROM blobs WHERE expiry < ? ORDER BY expiry, id"},
 		{&w.del, "DELETE FROM blobs WHERE seq = ?"},
@@ -68,7 +69,7 @@ func (w *writer) prepare() error {
 }
 
 func (w *writer) close() error {
-	for _, st := range []*sql.Stmt{w.exists, w.mailbox, w.totals, w.candidates, w.del, w.insert, w.sweep} {
+	for _, st := range []*sql.Stmt{w.lookup, w.totals, w.candidates, w.del, w.insert, w.sweep} {
 		if st != nil {
 			st.Close()
 		}
@@ -190,25 +191,23 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 	if b.Expiry <= now {
 		return false, ErrExpired
 	}
-	var one int
-	switch err := w.exists.QueryRow(b.ID[:]).Scan(&one); {
-	case err == nil:
-		return false, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return false, err
-	}
+	// One statement answers both questions a put asks before inserting: is the ID known, and
+	// what does the tag's mailbox hold (zeros for a new mailbox or an untagged blob).
 	size := int64(len(b.Envelope))
 	var tag any // NULL for untagged
 	if b.Tag != ([32]byte{}) {
 		tag = b.Tag[:]
-		var n, bytes int64
-		err := w.mailbox.QueryRow(tag).Scan(&n, &bytes)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return false, err
-		}
-		if n >= int64(opt.MaxMailboxBlobs) || bytes+size > opt.MaxMailboxBytes {
-			return false, ErrQuotaExceeded
-		}
+	}
+	var known bool
+	var n, bytes int64
+	if err := w.lookup.QueryRow(b.ID[:], tag).Scan(&known, &n, &bytes); err != nil {
+		return false, err
+	}
+	if known {
+		return false, nil
+	}
+	if tag != nil && (n >= int64(opt.MaxMailboxBlobs) || bytes+size > opt.MaxMailboxBytes) {
+		return false, ErrQuotaExceeded
 	}
 	if st.bytes+size > opt.MaxBytes {
 		ok, err := w.evict(st.bytes+size-opt.MaxBytes, b.Expiry, st)
