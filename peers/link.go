@@ -72,6 +72,7 @@ type link struct {
 	out     chan outFrame // reliable frames produced by the reader and subscriptions
 	blobs   chan outFrame // floods to a neighbour; dropped when full
 	qbytes  atomic.Int64
+	took    atomic.Int64 // unix nanoseconds when the writer last took a BLOB off the queue (pace.go)
 	window  chan struct{}
 
 	ctx       context.Context
@@ -158,6 +159,7 @@ func (l *link) close(err error) {
 		l.reason.Store(reason)
 		if l.neighbour != "" {
 			l.node.relay.RemoveNeighbour(l)
+			l.node.pace.remove(l)
 		}
 		l.cancel()
 		close(l.closed)
@@ -313,7 +315,9 @@ func (l *link) handle(f echo.Frame) error {
 			l.acks <- l.frame(echo.ErrorFrame{Req: s.Req, Err: echo.AsError(err)}.Frame()).withAck()
 			return nil
 		}
+		l.node.pace.admit(l, len(s.Envelope))
 		relay.Accept(s.Envelope, l, func(id echo.ID, inserted bool, err error) {
+			l.node.pace.done(len(s.Envelope))
 			var fr echo.Frame
 			if err != nil {
 				fr = echo.ErrorFrame{Req: s.Req, Err: echo.AsError(err)}.Frame()
@@ -457,6 +461,7 @@ func (l *link) writeLoop(first outFrame) {
 		case f = <-l.out:
 		case f = <-l.blobs:
 			l.qbytes.Add(-int64(len(f.body)))
+			l.node.pace.drained(l)
 		case f = <-l.final:
 			if put(f, finalWriteTimeout) == nil {
 				w.Flush()

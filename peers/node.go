@@ -81,6 +81,7 @@ type Node struct {
 	echoSeen  echoSeen
 	echoLinks map[*echoLink]struct{} // guarded by mu
 	echoLn    net.Listener
+	pace      pacer // holds clients back while a neighbour's flood queue is congested (pace.go)
 }
 
 // New binds the listeners. Run serves them.
@@ -280,6 +281,7 @@ func (n *Node) admit(l *link) error {
 	}
 	if l.neighbour != "" {
 		n.relay.AddNeighbour(l)
+		n.pace.add(l)
 		n.log.Info("neighbour link up", "peer", n.peerName(l), "transport", l.s.transport, "fingerprint", l.neighbour[:16])
 		n.recon.linkUp(l)
 	}

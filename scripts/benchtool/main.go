@@ -91,7 +91,7 @@ func main() {
 	}
 	c.rate = envInt("BENCH_RATE", 1000)
 	c.conns = envInt("BENCH_CONNS", 4)
-	c.inflight = envInt("BENCH_INFLIGHT", 64)
+	c.inflight = envInt("BENCH_INFLIGHT", 256)
 	if err := run(c); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)

@@ -1,0 +1,85 @@
+package peers
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/store"
+)
+
+// A neighbour that takes blobs slower than clients submit them: the clients are held back to
+// its pace and it receives every blob; nothing is dropped from its queue.
+func TestClientsPacedToSlowNeighbour(t *testing.T) {
+	blobs := 400
+	if testing.Short() {
+		blobs = 150
+	}
+	// A 256 KiB queue holds 16 blobs of 16 KiB: far fewer than the clients have in flight.
+	tn := startTestNode(t, Config{QueueBytes: 256 << 10}, store.Options{}, echo.Limits{})
+	nb := neighbours(t, tn, 1)[0]
+	got := make(chan echo.ID, blobs)
+	go func() {
+		seen := map[echo.ID]bool{}
+		for {
+			f, err := echo.ReadFrame(nb.r, 8<<20)
+			if err != nil {
+				return
+			}
+			if f.Type == echo.FrameBlob && !seen[echo.BlobID(f.Body)] {
+				seen[echo.BlobID(f.Body)] = true
+				got <- echo.BlobID(f.Body)
+			}
+			time.Sleep(2 * time.Millisecond) // the slow neighbour: about 8 MB/s of 16 KiB blobs
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second*slowFactor())
+	defer cancel()
+	c, err := DialClient(ctx, tn.addr(SchemeQUIC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	want := map[echo.ID]bool{}
+	var wg sync.WaitGroup
+	work := make(chan []byte)
+	for range 64 { // a pipelining client
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for env := range work {
+				id, _, err := c.Put(ctx, env)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				want[id] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < blobs; i++ {
+		work <- mkEnv(t, time.Now().Add(time.Hour), 16<<10)
+	}
+	close(work)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	// Every blob is acknowledged, so every one of them was either queued or dropped by now.
+	if d := tn.relay.Snapshot().QueueDrops; d != 0 {
+		t.Fatalf("%d of %d blobs dropped from the slow neighbour's queue", d, blobs)
+	}
+	for len(want) > 0 {
+		select {
+		case id := <-got:
+			delete(want, id)
+		case <-ctx.Done():
+			t.Fatalf("the slow neighbour is missing %d of %d blobs; %d queue drops", len(want), blobs, tn.relay.Snapshot().QueueDrops)
+		}
+	}
+}
