@@ -1,7 +1,7 @@
 // Package peers moves echorelay frames over the network: QUIC (quic.go) and TCP+TLS (tls.go)
 // transports, the node's key and self-signed certificate (identity.go), the peers file
 // (peersfile.go), one link per connection with one reader, one writer and bounded queues
-// between (link.go), dialing configured neighbours with capped exponential backoff and jitter
+// between (link.go), pacing clients to what the neighbours' flood queues take (pace.go), dialing configured neighbours with capped exponential backoff and jitter
 // (dial.go), set reconciliation sessions with neighbours and the WANTs they lead to
 // (reconcile.go), and the client side of the protocol used by `echorelay put/get` (client.go).
 //
