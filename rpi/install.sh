@@ -268,7 +268,7 @@ echorelay is installed${root:+ under $root}.
   neighbours:  sudoedit /etc/echorelay/peers, then: sudo systemctl reload echorelay
   is it up:    systemctl status echorelay
   log:         journalctl -u echorelay -f
-  status page: curl http://127.0.0.1:7789/status
+  status:      echorelay status   (or http://127.0.0.1:7789/ in a browser on this machine)
   ports:       7788/udp (QUIC) and 7788/tcp (TLS) must be reachable from your neighbours
   remove:      sudo $here/uninstall.sh   (keeps the cache and peers unless --purge)
 EOF

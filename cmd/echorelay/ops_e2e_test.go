@@ -261,6 +261,20 @@ func TestStatusPageFollowsTraffic(t *testing.T) {
 			t.Errorf("extra counter %q: default output\n%s\n--all output\n%s", rep.Extra[0].Key, out, all)
 		}
 	}
+	// A new name in the peers file shows after SIGHUP; the neighbour stays up.
+	a.labelledPeers(
+		fmt.Sprintf("127.0.0.1:%d %s   # room 12 pi", b.port, b.fp),
+		fmt.Sprintf("tls://127.0.0.1:%d      # library laptop", dead))
+	poll(t, "the new label", func() string {
+		s, _ := a.fullStatus()
+		for _, nb := range s.Neighbours {
+			if nb.Peer == "room 12 pi" && nb.State == "up" && nb.BlobsOut >= n {
+				return ""
+			}
+		}
+		return fmt.Sprintf("neighbours %+v", s.Neighbours)
+	})
+
 	js, _, code := runCLI(t, nil, "status", "--data", a.dir, "--json")
 	var asJSON fullStatus
 	if err := json.Unmarshal([]byte(js), &asJSON); code != 0 || err != nil || asJSON.Received != n {
