@@ -211,17 +211,27 @@ func TestMessagingAcrossChain(t *testing.T) {
 		}
 	}
 	out, errOut := cli(t, nil, "inbox", "--home", bob)
-	if out != "" || !strings.Contains(errOut, "tampered") || !strings.Contains(errOut, "replay of a message already received") {
+	if out != "" || !strings.Contains(errOut, "in alice's mailbox: tampered or sealed to someone else") ||
+		!strings.Contains(errOut, "in alice's mailbox: replay of a message already received") {
 		t.Fatalf("tampered and replayed blobs: stdout %q, stderr %q", out, errOut)
 	}
 
-	// Bob's reply reaches Alice at A.
+	// Bob's reply reaches Alice at A. Beside it lies a misaddressed blob: Alice's own message to
+	// Bob, put under the tag Bob would use to write to her. It is rejected, not shown.
+	pair := pairSecret(t, bob, "alice")
+	misaddressed := text
+	misaddressed.Tag = seal.MailboxTag(pair, loadIdentity(t, bob).Fingerprint(), seal.Epoch(time.Now()))
+	menv, _ := misaddressed.Marshal()
+	if _, _, err := cc.Put(context.Background(), menv); err != nil {
+		t.Fatal(err)
+	}
 	reply := "reply: see you at four " + hex.EncodeToString(randBytes(8))
 	cli(t, nil, "send", "--home", bob, "alice", "-m", reply)
-	a.waitFor("bob's reply at A", func(s statusDoc) bool { return s.Cache.Blobs == 11 })
-	out, _ = cli(t, nil, "inbox", "--home", alice)
-	if !strings.HasSuffix(strings.TrimSpace(out), "] bob: "+reply) {
-		t.Fatalf("alice's inbox: %q", out)
+	a.waitFor("bob's reply at A", func(s statusDoc) bool { return s.Cache.Blobs == 12 })
+	out, errOut = cli(t, nil, "inbox", "--home", alice)
+	if strings.TrimSpace(out) == "" || !strings.HasSuffix(strings.TrimSpace(out), "] bob: "+reply) ||
+		!strings.Contains(errOut, "in bob's mailbox: tampered or sealed to someone else") {
+		t.Fatalf("alice's inbox: stdout %q, stderr %q", out, errOut)
 	}
 	out, _ = cli(t, nil, "history", "--home", bob, "alice")
 	hl := strings.Split(strings.TrimSpace(out), "\n")
@@ -234,7 +244,7 @@ func TestMessagingAcrossChain(t *testing.T) {
 	// which fetches every blob and tries to open each, does, and skips the rest silently.
 	untagged := "untagged: no mailbox at all " + hex.EncodeToString(randBytes(8))
 	cli(t, nil, "send", "--home", bob, "alice", "--untagged", "-m", untagged)
-	a.waitFor("the untagged message at A", func(s statusDoc) bool { return s.Cache.Blobs == 12 })
+	a.waitFor("the untagged message at A", func(s statusDoc) bool { return s.Cache.Blobs == 13 })
 	if out, _ := cli(t, nil, "inbox", "--home", alice); out != "" {
 		t.Fatalf("the tagged inbox shows an untagged message: %q", out)
 	}
@@ -246,7 +256,6 @@ func TestMessagingAcrossChain(t *testing.T) {
 
 	// The relays' files: no plaintext, no public key bytes, no fingerprint, and no tag that
 	// another epoch would reuse (while this epoch's tags are there, so the scan can find tags).
-	pair := pairSecret(t, bob, "alice")
 	aliceID, bobID := loadIdentity(t, alice), loadIdentity(t, bob)
 	var needles [][]byte
 	for _, txt := range append(texts, reply, untagged) {
