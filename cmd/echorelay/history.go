@@ -190,9 +190,9 @@ func (h *history) addChunk(friendName string, c seal.FileChunk, sent time.Time) 
 	return n == int(c.Count), err
 }
 
-// takeFile returns the chunks' data in index order and deletes them.
-func (h *history) takeFile(fileID [16]byte) ([][]byte, error) {
-	rows, err := h.db.Query(`SELECT data FROM chunks WHERE file_id = ? ORDER BY idx`, fileID[:])
+// takeFile returns a friend's file's chunks in index order and deletes them.
+func (h *history) takeFile(fileID [16]byte, friend string) ([][]byte, error) {
+	rows, err := h.db.Query(`SELECT data FROM chunks WHERE file_id = ? AND friend = ? ORDER BY idx`, fileID[:], friend)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +209,6 @@ func (h *history) takeFile(fileID [16]byte) ([][]byte, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	_, err = h.db.Exec(`DELETE FROM chunks WHERE file_id = ?`, fileID[:])
+	_, err = h.db.Exec(`DELETE FROM chunks WHERE file_id = ? AND friend = ?`, fileID[:], friend)
 	return parts, err
 }

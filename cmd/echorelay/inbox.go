@@ -363,7 +363,7 @@ func (in *inbox) handle(it echo.Item, mailbox *friend) error {
 		if err != nil || !complete {
 			return err
 		}
-		path, n, err := in.saveFile(ch)
+		path, n, err := in.saveFile(ch, from.name)
 		if err != nil {
 			return err
 		}
@@ -383,8 +383,8 @@ func (in *inbox) handle(it echo.Item, mailbox *friend) error {
 }
 
 // saveFile joins a complete file's chunks into HOME/files/NAME, never overwriting.
-func (in *inbox) saveFile(ch seal.FileChunk) (string, uint64, error) {
-	parts, err := in.cl.db.takeFile(ch.FileID)
+func (in *inbox) saveFile(ch seal.FileChunk, friend string) (string, uint64, error) {
+	parts, err := in.cl.db.takeFile(ch.FileID, friend)
 	if err != nil {
 		return "", 0, err
 	}

@@ -142,6 +142,25 @@ func TestMessagingAcrossChain(t *testing.T) {
 	if !strings.Contains(out, "2 chunks") {
 		t.Fatalf("a 3 MB file was not chunked in two: %q", out)
 	}
+	// Mistakes while sending put nothing on the relay.
+	sparse := filepath.Join(homes, "huge.bin")
+	if f, err := os.Create(sparse); err != nil || f.Truncate(maxSendFile+1) != nil || f.Close() != nil {
+		t.Fatal("cannot make a sparse file")
+	}
+	for _, m := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"send", "--home", alice, "bob", sparse}, "send takes at most"},
+		{[]string{"send", "--home", alice, "bob"}, "nothing to send"},
+		{[]string{"send", "--home", alice, "carol", "-m", "hi"}, `no friend called "carol"`},
+		{[]string{"send", "--home", alice, "bob", fpath, "-m", "hi"}, "both -m and a file"},
+	} {
+		if _, errOut, code := runCLI(t, nil, m.args...); code != 1 || !strings.Contains(errOut, m.want) || !strings.Contains(errOut, "hint: ") {
+			t.Fatalf("%v: exit %d, %q; want %q and a hint", m.args, code, errOut, m.want)
+		}
+	}
+
 	// 3 invite blobs + 3 texts + 2 chunks. When C comes back, reconciliation with B brings it
 	// what it missed.
 	b.waitFor("alice's messages at B", func(s statusDoc) bool { return s.Cache.Blobs == 8 })

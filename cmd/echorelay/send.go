@@ -22,8 +22,9 @@ func init() {
 // the largest proof-of-work stamp.
 const envelopeReserve = 47 + 32
 
-// maxSendFile bounds what `send` reads into memory.
-const maxSendFile = 1 << 30
+// maxSendFile bounds what `send` reads into memory and puts under one day's mailbox tag:
+// relays keep at most 64 MiB per mailbox by default (--mailbox-quota).
+const maxSendFile = 48 << 20
 
 func cmdSend(args []string) error {
 	fs := newFlags("send", "NAME [FILE|-] [-m TEXT] [--home DIR]", "Send to the friend NAME: the text of -m, or FILE as a file (chunked when larger than a\nblob), or standard input as text with `-` or no FILE. Each message is signed, padded and\nsealed to your friend's keys; the relay sees a mailbox tag that changes every day.")
@@ -79,7 +80,7 @@ func cmdSend(args []string) error {
 			return fmt.Errorf("failed to read the file: %w", err)
 		}
 		if st.Size() > maxSendFile {
-			return userErr("split it, or share it another way", "%s is %d bytes; send takes at most %d", pos[1], st.Size(), maxSendFile)
+			return userErr("split it, or share it another way: relays keep at most 64 MiB per mailbox and day", "%s is %d bytes; send takes at most %d", pos[1], st.Size(), maxSendFile)
 		}
 		if content, err = os.ReadFile(pos[1]); err != nil {
 			return fmt.Errorf("failed to read the file: %w", err)
