@@ -7,4 +7,7 @@
 // wires a Relay to a store. What it deliberately does not do: it opens no sockets, owns no
 // database and never looks inside a payload. Its Store interface is implemented by package
 // store, which it does not import (errors from the store are recognised by their Reason method).
+//
+// Sub-package seal is the client side: identities, sealed payloads, mailbox tags and invites
+// (PROTOCOL.md section 7). Relays never import it.
 package echo

@@ -130,6 +130,7 @@ func cmdIDNew(args []string) error {
 	}
 	db.Close()
 	printIdentity(id, *hf.home)
+	fmt.Println("next: invite a friend with `echorelay friend invite --relay HOST:PORT`, or accept their code with `echorelay friend accept CODE --name NAME`")
 	return nil
 }
 

@@ -75,8 +75,13 @@ func TestMessagingAcrossChain(t *testing.T) {
 		if !regexp.MustCompile(`short ID: (\d{5} ){5}\d{5}\n`).MatchString(out) {
 			t.Fatalf("id new printed no short ID: %q", out)
 		}
-		if st, err := os.Stat(filepath.Join(h, identityFile)); err != nil || st.Mode().Perm() != 0o600 {
-			t.Fatalf("identity file mode: %v %v", st.Mode(), err)
+		for _, f := range []string{identityFile, "history.db"} {
+			if st, err := os.Stat(filepath.Join(h, f)); err != nil || st.Mode().Perm() != 0o600 {
+				t.Fatalf("%s: not private (%v)", f, err)
+			}
+		}
+		if st, err := os.Stat(h); err != nil || st.Mode().Perm() != 0o700 {
+			t.Fatalf("home %s: not private (%v)", h, err)
 		}
 	}
 
