@@ -68,11 +68,16 @@ func (f Frame) Marshal() []byte { return AppendFrame(nil, f.Type, f.Body) }
 // ReadFrame reads one frame from r. maxFrame bounds length (type + body); a longer or zero
 // length is ErrMalformed before anything is allocated. The body is freshly allocated.
 func ReadFrame(r *bufio.Reader, maxFrame int) (Frame, error) {
-	var hdr [5]byte
-	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
+	// Peek, not io.ReadFull into a local array: that would escape to the heap on every frame.
+	hdr, err := r.Peek(4)
+	if err != nil {
+		if len(hdr) > 0 {
+			return Frame{}, noEOF(err)
+		}
 		return Frame{}, err
 	}
-	n := binary.BigEndian.Uint32(hdr[:4])
+	n := binary.BigEndian.Uint32(hdr)
+	r.Discard(4)
 	if n == 0 || uint64(n) > uint64(maxFrame) {
 		return Frame{}, fmt.Errorf("%w: frame length %d outside 1..%d", ErrMalformed, n, maxFrame)
 	}

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
@@ -20,6 +22,9 @@ type Client struct {
 	hello echo.Hello
 	wmu   sync.Mutex // guards w
 	w     *bufio.Writer
+	// writers counts Puts writing or waiting for wmu; the last one flushes, so concurrent
+	// Puts share QUIC stream writes instead of one each.
+	writers atomic.Int32
 
 	mu      sync.Mutex // guards nextReq, pending, err
 	nextReq uint32
@@ -132,6 +137,26 @@ func (c *Client) flushFrame(f echo.Frame) error {
 	return c.w.Flush()
 }
 
+// writeSubmit writes a SUBMIT frame straight into the buffered writer (no frame is built in
+// between) and flushes unless another Put is about to write: that one flushes both.
+func (c *Client) writeSubmit(req uint32, env []byte) error {
+	var hdr [9]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(1+4+len(env)))
+	hdr[4] = byte(echo.FrameSubmit)
+	binary.BigEndian.PutUint32(hdr[5:], req)
+	c.writers.Add(1)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.w.Write(hdr[:])
+	_, err := c.w.Write(env)
+	if c.writers.Add(-1) == 0 || err != nil {
+		if ferr := c.w.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
 func (c *Client) readLoop(r *bufio.Reader, max int) {
 	for {
 		f, err := echo.ReadFrame(r, max)
@@ -221,10 +246,7 @@ func (c *Client) Put(ctx context.Context, env []byte) (id echo.ID, dup bool, err
 		return id, false, err
 	}
 	defer c.unregister(req)
-	c.wmu.Lock()
-	err = c.flushFrame(echo.Submit{Req: req, Envelope: env}.Frame())
-	c.wmu.Unlock()
-	if err != nil {
+	if err := c.writeSubmit(req, env); err != nil {
 		return id, false, err
 	}
 	f, err := c.wait(ctx, ch)
