@@ -148,6 +148,11 @@ func TestReadFrameRejectsHugeLengthWithoutAllocating(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("truncated: %v", err)
 	}
+	// So is a stream that ends inside the length prefix.
+	_, err = ReadFrame(bufio.NewReader(bytes.NewReader([]byte{0, 0})), 100)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("truncated length: %v", err)
+	}
 }
 
 // reparse parses a frame's body with its typed parser and re-marshals it; it must be
