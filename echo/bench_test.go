@@ -109,7 +109,7 @@ type countingLink struct {
 	n    int
 }
 
-func (c *countingLink) Neighbour() string     { return c.name }
+func (c *countingLink) Neighbour() string      { return c.name }
 func (c *countingLink) SendBlob(_ []byte) bool { c.n++; return true }
 
 // committedStore answers every insert as new and committed, at once: the benchmark measures
