@@ -221,6 +221,16 @@ func (a *abuseCounters) closed(reason string) {
 }
 
 // AbuseStats is a snapshot of the node's abuse counters, for the status page. No addresses.
+//
+// ClosesByReason counts every connection's end under one short name. Refused or failed before
+// a link: busy (over MaxConns), per_ip (over MaxConnsPerIP), tls_handshake (TCP+TLS handshake
+// failed or timed out), no_stream (QUIC connection that opened no stream in time). A link's
+// end: local_close (this node closed it), peer_close (the peer hung up between frames),
+// truncated (it hung up inside a frame), peer_error (it sent a link-level ERROR), a protocol
+// error code name for a link this node closed with that ERROR (malformed, not_neighbour,
+// unsupported_version, ...), handshake_timeout (no HELLO in time), idle (a client silent for
+// IdleTimeout), frame_timeout (a frame begun and not finished in time), write_timeout (the
+// peer stopped reading), write_failed, timeout (the transport's own) and io_error.
 type AbuseStats struct {
 	RateLimited     int64            `json:"rate_limited"`      // SUBMITs answered rate_limited
 	NeighbourWaits  int64            `json:"neighbour_waits"`   // BLOB reads delayed by a neighbour's bucket
