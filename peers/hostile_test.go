@@ -780,3 +780,42 @@ func TestUDPGarbage(t *testing.T) {
 	}
 	probe(t, tn)
 }
+
+// Invalid BLOBs from a neighbour (expired, too far in the future, oversized, malformed) are
+// dropped and counted, never answered, and the link stays up for the next valid one.
+func TestNeighbourInvalidBlobs(t *testing.T) {
+	limits := echo.DefaultLimits()
+	limits.MaxBlob = 4096
+	tn := startTestNode(t, Config{}, store.Options{}, limits)
+	nb := neighbours(t, tn, 1)[0]
+	now := time.Now()
+	for _, env := range [][]byte{
+		mkEnv(t, now.Add(-time.Minute), 10),
+		mkEnv(t, now.Add(limits.MaxTTL+time.Hour), 10),
+		mkEnv(t, now.Add(time.Hour), 4096-47+10),
+		{1, 0, 0},
+	} {
+		nb.writeFrame(echo.Frame{Type: echo.FrameBlob, Body: env})
+	}
+	good := mkEnv(t, now.Add(time.Hour), 10)
+	nb.writeFrame(echo.Frame{Type: echo.FrameBlob, Body: good})
+	waitCount(t, "stored", 1, func() int64 { return tn.relay.Snapshot().Stored })
+	r := tn.relay.Snapshot().Rejects
+	if r["expired"] != 1 || r["too_far_future"] != 1 || r["too_large"] != 1 || r["malformed"] != 1 {
+		t.Fatalf("rejects %v", r)
+	}
+	// Nothing was answered: the only frame the neighbour got is the relay's HELLO.
+	nb.s.setDeadline(true, time.Now().Add(300*time.Millisecond))
+	for {
+		f, err := echo.ReadFrame(nb.r, 8<<20)
+		if err != nil {
+			break
+		}
+		if f.Type != echo.FrameHello {
+			t.Fatalf("the relay answered a neighbour's bad BLOB with frame type %d", f.Type)
+		}
+	}
+	if tn.relay.Snapshot().Neighbours != 1 {
+		t.Fatal("the neighbour's link was closed")
+	}
+}
