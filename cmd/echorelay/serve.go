@@ -33,7 +33,8 @@ type serveConfig struct {
 	NoTCP                                                     bool
 	ReconcileEvery                                            time.Duration
 	Abuse                                                     abuseFlags
-	Pprof                                                     string // loopback address for net/http/pprof, "" = off
+	Pprof                                                     string        // loopback address for net/http/pprof, "" = off
+	CommitDelay                                               time.Duration // the store's group-commit window
 	// operator experience: config file, status page (admin.go, config.go)
 	Config, Name, AdminToken              string
 	PrintConfig, AdminLAN, AdminShowAddrs bool
@@ -69,6 +70,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.MaxBlob, "max-blob", echo.DefaultMaxBlob, "largest blob in bytes (2 MiB: a McEliece public key of 1,044,992 B must fit)")
 	fs.DurationVar(&c.MaxTTL, "max-ttl", echo.DefaultMaxTTL, "longest lifetime a blob may ask for (30 days: 14 proved too short for Session's users)")
 	fs.BoolVar(&c.NoTCP, "no-tcp", false, "listen on QUIC only, not on TCP+TLS")
+	fs.DurationVar(&c.CommitDelay, "commit-delay", store.DefaultCommitDelay, "group-commit window: one fsync covers the blobs arriving meanwhile; 0 commits at once\n(lower latency, more fsyncs and disk writes per blob; acks stay durable either way)")
 	fs.DurationVar(&c.ReconcileEvery, "reconcile-every", peers.DefaultReconcileEvery, "how often to reconcile caches with each neighbour (also done when a link comes up); 0 never reconciles\n(10m: floods deliver nearly everything, this repairs dropped floods cheaply)")
 	c.Abuse.register(fs)
 	fs.StringVar(&c.EchoListen, "echo-listen", "", "accept links from Echo relays (Spot-On, Spot-On-Lite, SmokeStack) on `[echo+tcp://|echo+tls://]HOST:PORT`; anyone who reaches it may flood, as in Echo")
@@ -142,6 +144,7 @@ func serve(c serveConfig) error {
 	}
 	st, err := store.Open(filepath.Join(c.Data, "cache.db"), store.Options{
 		MaxBytes: c.MaxStore, MaxMailboxBytes: c.MailboxBytes, Logger: log.With("part", "store"),
+		CommitDelay: commitDelay(c.CommitDelay),
 	})
 	if err != nil {
 		return fmt.Errorf("failed to open cache: %w", err)
@@ -206,4 +209,13 @@ func serve(c serveConfig) error {
 			return err
 		}
 	}
+}
+
+// commitDelay maps --commit-delay to store.Options, where 0 means the default and a negative
+// window commits what is queued without waiting.
+func commitDelay(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

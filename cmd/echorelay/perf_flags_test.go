@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
 )
 
 // --pprof takes only a loopback address; anything else is a user mistake with a hint.
@@ -36,5 +41,39 @@ func TestPprofServesProfiles(t *testing.T) {
 	n, _ := resp.Body.Read(buf)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(buf[:n]), "goroutine profile:") {
 		t.Fatalf("status %d, body %q", resp.StatusCode, buf[:min(n, 200)])
+	}
+}
+
+// --commit-delay takes 0 to 1s; anything else is refused with the range and a hint.
+func TestCommitDelayRange(t *testing.T) {
+	for _, args := range [][]string{{"--commit-delay", "2s"}, {"--commit-delay", "-1ms"}} {
+		_, _, _, err := load(t, "", args...)
+		var ue *usageError
+		if err == nil || !strings.Contains(err.Error(), "must be a duration between 0s and 1s") || !errors.As(err, &ue) || ue.hint == "" {
+			t.Errorf("%v: err %v, want a usage error with the range and a hint", args, err)
+		}
+	}
+	for _, d := range []string{"0", "500us", "2ms"} {
+		if _, _, _, err := load(t, "", "--commit-delay", d); err != nil {
+			t.Errorf("--commit-delay %s: %v", d, err)
+		}
+	}
+}
+
+// A relay committing without a window still acknowledges only stored blobs: a put is acked
+// and the blob is there to fetch.
+func TestCommitDelayZeroServes(t *testing.T) {
+	r := startRelay(t, "Z", "--commit-delay", "0")
+	c := r.client()
+	env := mkEnvelope(t, echo.Tag{}, time.Hour, []byte("no window"))
+	ctx, cancel := context.WithTimeout(context.Background(), slow(10*time.Second))
+	defer cancel()
+	id, _, err := c.Put(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _, _, err := c.Fetch(ctx, nil, 0, 10)
+	if err != nil || len(items) != 1 || echo.BlobID(items[0].Envelope) != id {
+		t.Fatalf("fetched %d items, %v", len(items), err)
 	}
 }
