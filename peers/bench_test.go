@@ -13,6 +13,7 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/store"
+	"github.com/echorelay/echorelay/store/relaystore"
 )
 
 // benchNode runs a node over a real store for the client-path benchmark.
@@ -28,7 +29,7 @@ func benchNode(b *testing.B) *Node {
 		b.Fatal(err)
 	}
 	n, err := New(Config{Identity: id, Listen: "127.0.0.1:0",
-		Relay: echo.NewRelay(echo.Config{Store: storeAdapter{st}})})
+		Relay: echo.NewRelay(echo.Config{Store: relaystore.New(st)})})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/store"
+	"github.com/echorelay/echorelay/store/relaystore"
 	"github.com/quic-go/quic-go"
 )
 
@@ -55,7 +56,7 @@ func startTestNode(t *testing.T, cfg Config, so store.Options, limits echo.Limit
 		t.Fatal(err)
 	}
 	cfg.Identity = id
-	cfg.Relay = echo.NewRelay(echo.Config{Store: storeAdapter{st}, Limits: limits})
+	cfg.Relay = echo.NewRelay(echo.Config{Store: relaystore.New(st), Limits: limits})
 	cfg.Listen = "127.0.0.1:0"
 	n, err := New(cfg)
 	if err != nil {

@@ -11,22 +11,8 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/store"
+	"github.com/echorelay/echorelay/store/relaystore"
 )
-
-// storeAdapter mirrors cmd/echorelay's wiring of a real SQLite store.
-type storeAdapter struct{ s *store.Store }
-
-func (a storeAdapter) Insert(id, tag [32]byte, expiry int64, env []byte, done func(bool, error)) {
-	a.s.PutAsync(store.Blob{ID: id, Tag: tag, Expiry: expiry, Envelope: env}, done)
-}
-
-func (a storeAdapter) Scan(tags [][32]byte, after uint64, limit, maxBytes int, fn func(uint64, []byte)) (uint64, bool, error) {
-	items, next, more, err := a.s.Fetch(tags, after, limit, maxBytes)
-	for _, it := range items {
-		fn(it.Seq, it.Envelope)
-	}
-	return next, more, err
-}
 
 // startNode runs a real node (real SQLite file, real sockets on loopback).
 func startNode(t *testing.T) *Node {
@@ -40,7 +26,7 @@ func startNode(t *testing.T) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay := echo.NewRelay(echo.Config{Store: storeAdapter{st}})
+	relay := echo.NewRelay(echo.Config{Store: relaystore.New(st)})
 	n, err := New(Config{Identity: id, Relay: relay, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)

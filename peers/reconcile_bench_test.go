@@ -11,6 +11,7 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/store"
+	"github.com/echorelay/echorelay/store/relaystore"
 )
 
 // BenchmarkReconcileSQLite runs whole sessions (no network) between two real SQLite stores
@@ -50,8 +51,8 @@ func BenchmarkReconcileSQLite(b *testing.B) {
 			floor := uint64(time.Now().Add(time.Minute).Unix())
 			var bytes, needs int
 			for b.Loop() {
-				ra := echo.NewReconciler(setAdapter{sa}, 1, floor)
-				rb := echo.NewReconciler(setAdapter{sb}, 1, floor)
+				ra := echo.NewReconciler(relaystore.New(sa), 1, floor)
+				rb := echo.NewReconciler(relaystore.New(sb), 1, floor)
 				m, err := ra.Initiate()
 				if err != nil {
 					b.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -14,41 +13,8 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/store"
+	"github.com/echorelay/echorelay/store/relaystore"
 )
-
-// setAdapter mirrors cmd/echorelay's wiring of store.Store as echo.SetStore.
-type setAdapter struct{ s *store.Store }
-
-func storeKey(k echo.Key) (int64, [32]byte) {
-	if k.Expiry > math.MaxInt64 {
-		return math.MaxInt64, k.ID
-	}
-	return int64(k.Expiry), k.ID
-}
-
-func (a setAdapter) Keys(from, to echo.Key, limit int) ([]echo.Key, error) {
-	fe, fi := storeKey(from)
-	te, ti := storeKey(to)
-	ks, err := a.s.RangeIDs(fe, fi, te, ti, limit)
-	out := make([]echo.Key, len(ks))
-	for i, k := range ks {
-		out[i] = echo.Key{Expiry: uint64(k.Expiry), ID: k.ID}
-	}
-	return out, err
-}
-
-func (a setAdapter) Count(from, to echo.Key) (int, error) {
-	fe, fi := storeKey(from)
-	te, ti := storeKey(to)
-	return a.s.RangeCount(fe, fi, te, ti)
-}
-
-func (a setAdapter) Get(id echo.ID) ([]byte, bool, error) {
-	b, ok, err := a.s.Get(id)
-	return b.Envelope, ok, err
-}
-
-func (a setAdapter) Has(id echo.ID) (bool, error) { return a.s.Has(id) }
 
 // startReconNode runs a real node with reconciliation on (periodic runs far away).
 func startReconNode(t *testing.T) (*Node, *store.Store) {
@@ -62,7 +28,7 @@ func startReconNode(t *testing.T) (*Node, *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay := echo.NewRelay(echo.Config{Store: storeAdapter{st}, Set: setAdapter{st}})
+	relay := echo.NewRelay(echo.Config{Store: relaystore.New(st), Set: relaystore.New(st)})
 	n, err := New(Config{Identity: id, Relay: relay, Listen: "127.0.0.1:0", ReconcileEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/peers"
 	"github.com/echorelay/echorelay/store"
+	"github.com/echorelay/echorelay/store/relaystore"
 )
 
 func init() {
@@ -152,7 +153,7 @@ func serve(c serveConfig) error {
 	defer st.Close() // after the node stopped: in-flight writes finish first
 	limits := echo.DefaultLimits()
 	limits.MaxBlob, limits.MaxTTL = c.MaxBlob, c.MaxTTL
-	relay := echo.NewRelay(echo.Config{Store: storeAdapter{st}, Set: setAdapter{st}, Limits: limits, Logger: log.With("part", "relay")})
+	relay := echo.NewRelay(echo.Config{Store: relaystore.New(st), Set: relaystore.New(st), Limits: limits, Logger: log.With("part", "relay")})
 	reconcileEvery := c.ReconcileEvery
 	if reconcileEvery == 0 {
 		reconcileEvery = -1 // peers: negative is off
