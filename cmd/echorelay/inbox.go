@@ -44,12 +44,16 @@ func cmdInbox(args []string) error {
 	hf := addHomeFlags(fs)
 	all := fs.Bool("all", false, "fetch every blob on the relay and try to open each (the relay learns nothing about what you read)")
 	relay := fs.String("relay", "", "use this relay for every friend instead of the stored ones")
-	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long (the first pass, with --watch)")
+	watch := fs.Bool("watch", false, "after reading, stay connected and print messages as they arrive, until Ctrl-C")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return userErr("inbox takes only flags", "unexpected argument %q", fs.Arg(0))
+	}
+	if *watch && *all {
+		return userErr("use one of them", "--watch and --all do not go together")
 	}
 	cl, err := openHome(*hf.home, *hf.passFile)
 	if err != nil {
@@ -101,7 +105,7 @@ func cmdInbox(args []string) error {
 	for _, e := range in.events {
 		fmt.Println(e.line)
 	}
-	if len(in.events) == 0 {
+	if len(in.events) == 0 && !*watch {
 		fmt.Fprintln(os.Stderr, "no new messages")
 	}
 	if len(in.failed) > 0 {
@@ -113,6 +117,10 @@ func cmdInbox(args []string) error {
 		}
 		sort.Strings(addrs)
 		return fmt.Errorf("could not read %s (%w); messages there wait for the next run", strings.Join(addrs, ", "), first)
+	}
+	if *watch {
+		in.events = nil
+		return in.watch(override)
 	}
 	return nil
 }

@@ -429,3 +429,64 @@ func TestMessagingCLIMistakes(t *testing.T) {
 		t.Fatalf("wrong passphrase: %v", err)
 	}
 }
+
+// inbox --watch prints a message as soon as it arrives, stops cleanly on SIGINT, and a later
+// plain inbox does not show it again.
+func TestMessagingWatch(t *testing.T) {
+	r := startRelay(t, "R")
+	homes := t.TempDir()
+	alice, bob := filepath.Join(homes, "alice"), filepath.Join(homes, "bob")
+	for _, h := range []string{alice, bob} {
+		cli(t, nil, "id", "new", "--kem", "mceliece348864f", "--home", h)
+	}
+	out, _ := cli(t, nil, "friend", "invite", "--home", alice, "--relay", r.addr(), "--no-qr", "--name", "bob")
+	code := regexp.MustCompile(`invite code: ([A-Z2-7]+)\n`).FindStringSubmatch(out)
+	if code == nil {
+		t.Fatalf("no code: %q", out)
+	}
+	cli(t, nil, "friend", "accept", "--home", bob, code[1], "--name", "alice", "--as", "robert") // the name given at invite time wins
+	cli(t, nil, "inbox", "--home", alice)
+
+	w := relayCommand("inbox", "--home", bob, "--watch")
+	var stdout, stderr lockedBuffer
+	w.Stdout, w.Stderr = &stdout, &stderr
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- w.Wait() }()
+	t.Cleanup(func() {
+		w.Process.Kill()
+		<-exited
+	})
+	waitText := func(b *lockedBuffer, want string) {
+		t.Helper()
+		deadline := time.Now().Add(slow(20 * time.Second))
+		for !strings.Contains(b.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("watch did not print %q; stdout %q, stderr %q", want, stdout.String(), stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitText(&stderr, "watching for new messages")
+	live := "live: " + hex.EncodeToString(randBytes(8))
+	cli(t, nil, "send", "--home", alice, "bob", "-m", live)
+	waitText(&stdout, "] alice: "+live)
+	w.Process.Signal(os.Interrupt)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("watch did not stop cleanly on SIGINT: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(slow(10 * time.Second)):
+		t.Fatal("watch did not stop on SIGINT")
+	}
+	exited <- nil // for the cleanup
+	if out, _ := cli(t, nil, "inbox", "--home", bob); out != "" {
+		t.Fatalf("the plain inbox shows again what watch showed: %q", out)
+	}
+	if _, errOut, code := runCLI(t, nil, "inbox", "--home", bob, "--watch", "--all"); code != 1 || !strings.Contains(errOut, "do not go together") {
+		t.Fatalf("--watch --all: exit %d, %q", code, errOut)
+	}
+}
