@@ -181,9 +181,15 @@ func TestReconcileOnSignal(t *testing.T) {
 		r.cmd.Process.Signal(syscall.SIGUSR1)
 	}
 	waitSessions(before + 1)
+	// The other relay's session may finish before this one has logged the signal: wait for the
+	// line (bounded) rather than reading the log once.
 	for _, r := range []*relayProc{a, b} {
-		if !strings.Contains(r.log.String(), "reconciling with neighbours now (SIGUSR1)") {
-			t.Fatalf("%s did not act on SIGUSR1:\n%s", r.name, r.log.String())
+		deadline := time.Now().Add(slow(10 * time.Second))
+		for !strings.Contains(r.log.String(), "reconciling with neighbours now (SIGUSR1)") {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not act on SIGUSR1:\n%s", r.name, r.log.String())
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
