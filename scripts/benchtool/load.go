@@ -435,6 +435,7 @@ func chainFixed(c config, rs []*relay) (FixedRate, error) {
 	defer profileAll(c, "chain-fixed", rs...)()
 	var wg sync.WaitGroup
 	var failed atomic.Int64
+	acks := make([]time.Duration, n+1) // client → A: send until the durable ACK
 	start := time.Now()
 	interval := time.Second / time.Duration(c.rate)
 	for i := 1; i <= n; i++ {
@@ -451,7 +452,9 @@ func chainFixed(c config, rs []*relay) (FixedRate, error) {
 			defer cancel()
 			if _, _, err := cl.Put(ctx, envelope(run, uint64(i), at)); err != nil {
 				failed.Add(1)
+				return
 			}
+			acks[i] = time.Since(at)
 		}(i, cs[i%len(cs)])
 	}
 	sendSecs := time.Since(start).Seconds()
@@ -490,6 +493,13 @@ func chainFixed(c config, rs []*relay) (FixedRate, error) {
 			e2e = append(e2e, time.Duration(tc-sent[i]))
 		}
 	}
+	var ack []time.Duration
+	for _, d := range acks[1:] {
+		if d > 0 {
+			ack = append(ack, d)
+		}
+	}
+	f.AckA = percentiles(ack)
 	f.HopAB, f.HopBC, f.EndToEnd = percentiles(h1), percentiles(h2), percentiles(e2e)
 	return f, nil
 }

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -62,7 +63,15 @@ func main() {
 	flag.StringVar(&c.bin, "bin", "", "echorelay binary to run (default: build ./cmd/echorelay)")
 	flag.StringVar(&c.profile, "profile", "", "save 3 s CPU profiles of every relay at the start of each throughput phase into this folder (relays run with --pprof)")
 	flag.StringVar(&c.phases, "phases", "all", "comma-separated subset of ceilings,single,chain,big (for profiling; the targets need all)")
+	replot := flag.String("replot", "", "measure nothing: read this bench.json, print its table and rewrite the files in --out")
 	flag.Parse()
+	if *replot != "" {
+		if err := replotFrom(*replot, c.out); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if c.profile != "" {
 		profiling = true
 		if err := os.MkdirAll(c.profile, 0o755); err != nil {
@@ -218,4 +227,19 @@ func measure(c config, work string, r *Report) error {
 		}
 	}
 	return nil
+}
+
+func replotFrom(path, out string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	r.Targets = nil
+	r.evaluate()
+	r.printTable(os.Stdout)
+	return r.write(out)
 }

@@ -53,7 +53,8 @@ type FixedRate struct {
 	AtB           int        `json:"arrived_b"`
 	AtC           int        `json:"arrived_c"`
 	DeliveryRatio float64    `json:"delivery_ratio"`
-	HopAB         Latency    `json:"hop_client_a_b"` // client send → subscriber at B
+	AckA          Latency    `json:"ack_at_a"`       // client send → durable ACK from A (the first hop)
+	HopAB         Latency    `json:"hop_client_a_b"` // client send → subscriber at B (two hops)
 	HopBC         Latency    `json:"hop_b_c"`        // subscriber at B → subscriber at C
 	EndToEnd      Latency    `json:"end_to_end"`     // client send → subscriber at C
 	Use           []RelayUse `json:"relays"`
@@ -127,9 +128,13 @@ func (r *Report) evaluate() {
 		Met: r.ChainFull.DeliveryRatio == 1})
 	add(Target{Name: "chain fixed-rate delivery", Measured: r.ChainFixed.DeliveryRatio, Goal: "= 1.0",
 		Met: r.ChainFixed.DeliveryRatio == 1})
-	worst := max(r.ChainFixed.HopAB.P99, r.ChainFixed.HopBC.P99)
-	add(Target{Name: fmt.Sprintf("hop latency p99 at %d msg/s (ms)", r.ChainFixed.Rate), Measured: worst,
-		Goal: "<= 10", Met: worst <= 10 && r.ChainFixed.HopAB.N > 0})
+	// The relay-to-relay hop: B's subscriber to C's subscriber is B's flood, C's commit and
+	// C's push. The client's own hop into A is the ack latency, reported beside it.
+	hop := r.ChainFixed.HopBC.P99
+	add(Target{Name: fmt.Sprintf("relay hop B→C latency p99 at %d msg/s (ms)", r.ChainFixed.Rate), Measured: hop,
+		Goal: "<= 10", Met: hop <= 10 && r.ChainFixed.HopBC.N > 0})
+	add(Target{Name: fmt.Sprintf("client hop →A (durable ack) p99 at %d msg/s (ms)", r.ChainFixed.Rate), Measured: r.ChainFixed.AckA.P99,
+		Goal: "<= 10", Met: r.ChainFixed.AckA.P99 <= 10 && r.ChainFixed.AckA.N > 0})
 	var rss float64
 	for _, ph := range [][]RelayUse{r.Single.Use, r.SingleBig.Use, r.ChainFull.Use, r.ChainFixed.Use} {
 		for _, u := range ph {
@@ -168,7 +173,7 @@ func (r *Report) printTable(w io.Writer) {
 	for _, l := range []struct {
 		n string
 		l Latency
-	}{{"  client → A → B (subscriber)", f.HopAB}, {"  B → C", f.HopBC}, {"  end to end", f.EndToEnd}} {
+	}{{"  client → A (durable ack)", f.AckA}, {"  client → A → B (subscriber at B)", f.HopAB}, {"  B → C (subscriber to subscriber)", f.HopBC}, {"  end to end", f.EndToEnd}} {
 		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\n", l.n, l.l.P50, l.l.P99, l.l.P999, l.l.Max)
 	}
 	fmt.Fprintf(tw, "  delivered at C\t%d/%d\t\t\t\n", f.AtC, f.Sent)
@@ -227,18 +232,18 @@ func (r *Report) svg() string {
 		{"QUIC one write/frame", r.Ceilings.QUICUnbuffered, r.Ceilings.QUICBuffered, "msg/s"},
 		{"single relay, fresh", r.Single.MsgsPerS, r.Ceilings.SQLiteFresh, "msg/s"},
 		{fmt.Sprintf("single relay, %d rows", r.Rows), r.SingleBig.MsgsPerS, r.Ceilings.SQLiteBig, "msg/s"},
-		{"chain A→B→C", r.ChainFull.MsgsPerS, r.Ceilings.SQLiteFreshChain / 3, "msg/s"},
-		{"hop p99 client→A→B", r.ChainFixed.HopAB.P99, 10, "ms"},
+		{"chain A→B→C (÷3)", r.ChainFull.MsgsPerS, r.Ceilings.SQLiteFreshChain / 3, "msg/s"},
+		{"ack p99 client→A", r.ChainFixed.AckA.P99, 10, "ms"},
 		{"hop p99 B→C", r.ChainFixed.HopBC.P99, 10, "ms"},
 		{"fetch 100 newest p99", r.FetchBig.Latency.P99, 5, "ms"},
 	}
-	const w, rowH, left, barW = 760, 34, 190, 420
+	const w, rowH, left, barW = 860, 34, 190, 440
 	h := 60 + rowH*len(bars) + 30
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", w, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="10" y="22" font-size="15">echorelay bench %s — bar: measured; grey frame: ceiling (throughput) or target (latency)</text>`+"\n", html.EscapeString(r.Started))
-	fmt.Fprintf(&b, `<text x="10" y="42" fill="#555">%d CPUs, %s, load %s, 1 KiB blobs, durable acks</text>`+"\n", r.CPUs, r.GoVersion, html.EscapeString(strings.TrimSpace(r.Load)))
+	fmt.Fprintf(&b, `<text x="10" y="22" font-size="15">echorelay bench %s </text>`+"\n", html.EscapeString(r.Started))
+	fmt.Fprintf(&b, `<text x="10" y="42" fill="#555">%d CPUs, %s, load %s, 1 KiB blobs, durable acks. Bar: measured; dashed frame: ceiling of the same run (throughput) or target (latency)</text>`+"\n", r.CPUs, r.GoVersion, html.EscapeString(strings.TrimSpace(r.Load)))
 	for i, x := range bars {
 		y := 60 + i*rowH
 		scale := max(x.ceil, x.measured)
@@ -252,8 +257,8 @@ func (r *Report) svg() string {
 			color = "#c0392b"
 		}
 		fmt.Fprintf(&b, `<text x="10" y="%d">%s</text>`+"\n", y+17, html.EscapeString(x.name))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="22" fill="none" stroke="#999"/>`+"\n", left, y+3, cw)
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="22" fill="%s"/>`+"\n", left, y+3, mw, color)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="22" fill="none" stroke="#333" stroke-dasharray="4 2"/>`+"\n", left, y+3, cw)
 		label := fmt.Sprintf("%.0f / %.0f %s", x.measured, x.ceil, x.unit)
 		if x.unit == "ms" {
 			label = fmt.Sprintf("%.2f ms (target %.0f)", x.measured, x.ceil)
