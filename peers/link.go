@@ -66,14 +66,17 @@ type link struct {
 	hello     echo.Hello
 	recon     *reconLink // set reconciliation, when both sides offer it (reconcile.go)
 
-	acks    chan outFrame // ACK/ERROR for SUBMITs; capacity Window, never blocks
-	final   chan outFrame // the link-level ERROR of fatal, written last
-	flushed chan struct{} // closed once final is flushed
-	out     chan outFrame // reliable frames produced by the reader and subscriptions
-	blobs   chan outFrame // floods to a neighbour; dropped when full
-	qbytes  atomic.Int64
-	took    atomic.Int64 // unix nanoseconds when the writer last took a BLOB off the queue (pace.go)
-	window  chan struct{}
+	acks     chan outFrame // ACK/ERROR for SUBMITs; capacity Window, never blocks
+	final    chan outFrame // the link-level ERROR of fatal, written last
+	flushed  chan struct{} // closed once final is flushed
+	out      chan outFrame // reliable frames produced by the reader and subscriptions
+	blobs    chan outFrame // floods to a neighbour; dropped when full
+	qbytes   atomic.Int64
+	took     atomic.Int64 // unix nanoseconds when the writer last took a BLOB off the queue (pace.go)
+	slow     atomic.Bool  // the queue drained slower than one blob per PaceSlow (pace.go)
+	winStart int64        // drain-rate window (pace.go); writer goroutine only
+	winN     int64
+	window   chan struct{}
 
 	ctx       context.Context
 	cancel    context.CancelFunc

@@ -15,13 +15,20 @@ import (
 // client link's reader waits, at most PaceWait, for the neighbours' writers to drain: the
 // client sees slower acks, its window fills and it slows down to what the neighbours take.
 //
-// A neighbour whose writer took nothing for PaceStall while blobs wait is stalled, not slow:
-// clients are not held back for it, its blobs are dropped and counted as before, and
-// WriteTimeout closes its link. Neighbour links are never held back: their readers must not
-// wait on another neighbour.
+// Clients are held back only for neighbours that take blobs quickly (a relay busy with its own
+// store, a LAN): a neighbour whose writer took nothing for PaceStall while blobs wait is
+// stalled, and one that drains on average slower than one blob per PaceSlow is slow (a Pi
+// behind a thin uplink). Clients are not held back for those: their blobs are dropped and
+// counted as before, reconciliation repairs the gap, and WriteTimeout closes a stalled link.
+// One slow neighbour thus cannot slow a relay's clients down to its pace. Neighbour links are
+// never held back: their readers must not wait on another neighbour.
 const (
 	PaceWait  = time.Second            // longest a SUBMIT is held back
 	PaceStall = 500 * time.Millisecond // a queue that drained nothing this long is stalled
+	PaceSlow  = 5 * time.Millisecond   // mean interval between blobs drained above which a neighbour is slow
+	// paceWindow is how long a drain rate is measured over: long enough to average the bursts
+	// in which QUIC flow control lets a slow neighbour's blobs through.
+	paceWindow = 250 * time.Millisecond
 )
 
 type pacer struct {
@@ -55,9 +62,22 @@ func (p *pacer) wake() {
 	}
 }
 
-// drained runs after l's writer took a BLOB off its queue.
+// drained runs after l's writer took a BLOB off its queue. Only that writer calls it, so the
+// rate window needs no lock; the atomics let readers look at the result.
 func (p *pacer) drained(l *link) {
-	l.took.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	l.took.Store(now)
+	// Drain rate over windows of paceWindow during which blobs kept waiting: a window that
+	// ends with an empty queue measures the absence of traffic, not the neighbour.
+	l.winN++
+	if l.winStart == 0 {
+		l.winStart = now
+	} else if d := now - l.winStart; d >= int64(paceWindow) {
+		if len(l.blobs) > 0 {
+			l.slow.Store(d/l.winN > int64(PaceSlow))
+		}
+		l.winStart, l.winN = now, 0
+	}
 	if p.hasWaiter.Load() {
 		p.mu.Lock()
 		p.wake()
@@ -71,8 +91,8 @@ func (p *pacer) fits(l *link, size int64, now int64) bool {
 	qb := l.node.cfg.QueueBytes
 	for _, nb := range p.links {
 		n := int64(len(nb.blobs))
-		if n > 0 && now-nb.took.Load() > int64(PaceStall) {
-			continue // stalled
+		if n > 0 && (now-nb.took.Load() > int64(PaceStall) || nb.slow.Load()) {
+			continue // stalled or slow: not waited for
 		}
 		if n+p.n+1 > QueueBlobs/2 || nb.qbytes.Load()+p.bytes+size > qb/2 {
 			return false

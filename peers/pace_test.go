@@ -32,7 +32,11 @@ func TestClientsPacedToSlowNeighbour(t *testing.T) {
 				seen[echo.BlobID(f.Body)] = true
 				got <- echo.BlobID(f.Body)
 			}
-			time.Sleep(2 * time.Millisecond) // the slow neighbour: about 8 MB/s of 16 KiB blobs
+			if len(seen)%2 == 0 {
+				// Slower than the clients, yet well above one blob per PaceSlow: at most
+				// 2000 blobs of 16 KiB a second.
+				time.Sleep(time.Millisecond)
+			}
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second*slowFactor())
@@ -81,5 +85,56 @@ func TestClientsPacedToSlowNeighbour(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("the slow neighbour is missing %d of %d blobs; %d queue drops", len(want), blobs, tn.relay.Snapshot().QueueDrops)
 		}
+	}
+}
+
+// A neighbour that takes blobs slower than one per PaceSlow is not waited for: clients keep
+// their pace, and the blobs its queue cannot hold are dropped and counted (reconciliation
+// repairs them), as for any full queue.
+func TestSlowNeighbourNotWaitedFor(t *testing.T) {
+	blobs := 800
+	if testing.Short() {
+		blobs = 500
+	}
+	tn := startTestNode(t, Config{QueueBytes: 256 << 10}, store.Options{}, echo.Limits{})
+	nb := neighbours(t, tn, 1)[0]
+	go func() {
+		for {
+			if _, err := echo.ReadFrame(nb.r, 8<<20); err != nil {
+				return
+			}
+			time.Sleep(4 * PaceSlow) // the slow neighbour: 50 blobs a second
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second*slowFactor())
+	defer cancel()
+	c, err := DialClient(ctx, tn.addr(SchemeQUIC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var wg sync.WaitGroup
+	work := make(chan []byte)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for env := range work {
+				if _, _, err := c.Put(ctx, env); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < blobs; i++ {
+		work <- mkEnv(t, time.Now().Add(time.Hour), 16<<10)
+	}
+	close(work)
+	wg.Wait()
+	// Paced to 50 blobs a second the puts would have left nothing to drop: 800 blobs of 16 KiB
+	// are 12.5 MiB, more than the 256 KiB queue and the link's flow-control windows hold.
+	if d := tn.relay.Snapshot().QueueDrops; d == 0 {
+		t.Fatal("no blob dropped for the slow neighbour: clients were held back to its pace")
 	}
 }
