@@ -59,8 +59,7 @@ func startRelayArgs(bin, name, dir string, prof bool) (*relay, error) {
 	os.Remove(ready)
 	r := &relay{name: name, dir: dir, logf: lf, exited: make(chan struct{})}
 	// 8 GiB cache cap: the benchmark measures inserts, not eviction. Rate limits off: every
-	// client comes from 127.0.0.1, and the benchmark measures capacity, not the limiter (the
-	// default --rate-neighbour of 1000 blobs/s would cap the chain at that).
+	// client comes from 127.0.0.1, and the benchmark measures capacity, not the limiter.
 	r.cmd = exec.Command(bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
 		"--ready-file", ready, "--no-tcp", "--max-store", strconv.FormatInt(8<<30, 10), "--log-level", "warn",
 		"--rate-submits", "0", "--rate-bytes", "0", "--rate-neighbour", "0", "--max-conns-per-ip", "0")
