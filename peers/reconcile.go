@@ -62,9 +62,10 @@ type reconNode struct {
 	kick  chan struct{}
 	sid   atomic.Uint32
 
-	mu     sync.Mutex       // guards busy and wanted
-	busy   map[string]bool  // neighbours with a session this node initiated
-	wanted map[echo.ID]bool // IDs in a WANT in flight on some link
+	mu     sync.Mutex            // guards busy, wanted and recent
+	busy   map[string]bool       // neighbours with a session this node initiated
+	wanted map[echo.ID]bool      // IDs in a WANT in flight on some link
+	recent map[echo.ID]time.Time // IDs whose WANT ended lately: their BLOBs may still be committing
 
 	sessions, running, rounds, bytesOut, bytesIn, wantedN, missing, served atomic.Int64
 }
@@ -79,7 +80,7 @@ func newReconNode(n *Node) *reconNode {
 		every = DefaultReconcileEvery
 	}
 	rn := &reconNode{n: n, set: set, every: every, kick: make(chan struct{}, 1),
-		busy: map[string]bool{}, wanted: map[echo.ID]bool{}}
+		busy: map[string]bool{}, wanted: map[echo.ID]bool{}, recent: map[echo.ID]time.Time{}}
 	rn.sid.Store(rand.Uint32())
 	return rn
 }
@@ -182,6 +183,10 @@ func (rn *reconNode) claim(ids []echo.ID) []echo.ID {
 			continue
 		}
 		rn.mu.Lock()
+		if t, ok := rn.recent[id]; ok && time.Since(t) < recentWant {
+			rn.mu.Unlock()
+			continue
+		}
 		if !rn.wanted[id] {
 			rn.wanted[id] = true
 			out = append(out, id)
@@ -191,13 +196,32 @@ func (rn *reconNode) claim(ids []echo.ID) []echo.ID {
 	return out
 }
 
+// release ends the claim on ids when their WANT ended. The BLOBs that answered it are
+// committed asynchronously, so for recentWant another session (say on the second link to the
+// same neighbour, which comes up a moment later) does not ask for them again.
 func (rn *reconNode) release(ids []echo.ID) {
+	now := time.Now()
 	rn.mu.Lock()
 	for _, id := range ids {
 		delete(rn.wanted, id)
+		rn.recent[id] = now
+	}
+	if len(rn.recent) > recentWantMax {
+		for id, t := range rn.recent {
+			if now.Sub(t) >= recentWant || len(rn.recent) > recentWantMax {
+				delete(rn.recent, id)
+			}
+		}
 	}
 	rn.mu.Unlock()
 }
+
+// recentWant is how long an ID whose WANT ended is not asked for again; recentWantMax bounds
+// that memory (64 IDs a WANT, a few WANTs a second).
+const (
+	recentWant    = 30 * time.Second
+	recentWantMax = 16384
+)
 
 // reconLink is the per-link part: the sessions on it (at most one this side started and one
 // the neighbour started), WANTs waiting for their end, WANTs to serve.

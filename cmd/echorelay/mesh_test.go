@@ -56,7 +56,8 @@ func TestMesh(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := startRelay(t, fmt.Sprintf("R%02d", i), "--reconcile-every", "2s", "--log-level", "info")
+			r := startRelay(t, fmt.Sprintf("R%02d", i), "--reconcile-every", "2s", "--log-level", "info",
+				"--rate-submits", "0", "--rate-bytes", "0") // all puts come from 127.0.0.1: per-address limits would throttle the test, not a user
 			mu.Lock()
 			relays[i] = r
 			mu.Unlock()
