@@ -88,7 +88,7 @@ func TestPublicOfParsedKey(t *testing.T) {
 	}
 	pub := sk2.Public()
 	if pub == nil {
-		t.Skipf("%s: McEliece component cannot recompute its public key", s.Name())
+		t.Fatalf("%s: McEliece component cannot recompute its public key", s.Name())
 	}
 	if !pub.Equal(pk) || !bytes.Equal(mustMarshal(t, pub), mustMarshal(t, pk)) {
 		t.Fatal("recomputed public key differs")
@@ -426,7 +426,7 @@ func TestRegistry(t *testing.T) {
 	}
 	all := All()
 	if len(all) == 0 {
-		t.Skip("no McEliece sets registered")
+		t.Fatal("no McEliece sets registered")
 	}
 	for _, mc := range mceliece.All() {
 		if h := New(mc.Name()); h == nil || h.(*Scheme).McEliece() != mc {
