@@ -352,23 +352,7 @@ func (n *Node) listenEcho(addr string) error {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					continue
-				}
-				return
-			}
-			if !n.connSlot(c.RemoteAddr()) {
-				c.Close()
-				continue
-			}
-			go func() {
-				defer n.connDone(c.RemoteAddr())
-				n.serveEcho(c, nil)
-			}()
-		}
+		n.acceptLoop(ln, func(c net.Conn) { n.serveEcho(c, nil) })
 	}()
 	return nil
 }

@@ -56,7 +56,11 @@ func startTestNode(t *testing.T, cfg Config, so store.Options, limits echo.Limit
 		t.Fatal(err)
 	}
 	cfg.Identity = id
-	cfg.Relay = echo.NewRelay(echo.Config{Store: relaystore.New(st), Limits: limits})
+	rc := echo.Config{Store: relaystore.New(st), Limits: limits}
+	if cfg.ReconcileEvery > 0 {
+		rc.Set = relaystore.New(st)
+	}
+	cfg.Relay = echo.NewRelay(rc)
 	cfg.Listen = "127.0.0.1:0"
 	n, err := New(cfg)
 	if err != nil {

@@ -3,7 +3,6 @@ package peers
 import (
 	"context"
 	"crypto/tls"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,31 +10,12 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/store"
-	"github.com/echorelay/echorelay/store/relaystore"
 )
 
 // startNode runs a real node (real SQLite file, real sockets on loopback).
 func startNode(t *testing.T) *Node {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := LoadOrCreateIdentity(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay := echo.NewRelay(echo.Config{Store: relaystore.New(st)})
-	n, err := New(Config{Identity: id, Relay: relay, Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { n.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; st.Close() })
-	return n
+	return startTestNode(t, Config{}, store.Options{}, echo.Limits{}).Node
 }
 
 func envelope(t *testing.T, payload string) []byte {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,31 +12,13 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/store"
-	"github.com/echorelay/echorelay/store/relaystore"
 )
 
 // startReconNode runs a real node with reconciliation on (periodic runs far away).
 func startReconNode(t *testing.T) (*Node, *store.Store) {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := LoadOrCreateIdentity(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay := echo.NewRelay(echo.Config{Store: relaystore.New(st), Set: relaystore.New(st)})
-	n, err := New(Config{Identity: id, Relay: relay, Listen: "127.0.0.1:0", ReconcileEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { n.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; st.Close() })
-	return n, st
+	tn := startTestNode(t, Config{ReconcileEvery: time.Hour}, store.Options{}, echo.Limits{})
+	return tn.Node, tn.st
 }
 
 // rawLink is a hand-driven link to a node over TCP+TLS: a fake neighbour or client that

@@ -13,9 +13,11 @@ func listenTLS(n *Node, addr string) (net.Listener, error) {
 	return net.Listen("tcp", addr)
 }
 
-func acceptTLS(n *Node) {
+// acceptLoop accepts on ln until it closes, refuses connections over the caps, and serves each
+// accepted one on its own goroutine. The TCP+TLS and Echo listeners share it.
+func (n *Node) acceptLoop(ln net.Listener, serve func(net.Conn)) {
 	for {
-		c, err := n.tcp.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				continue
@@ -28,18 +30,24 @@ func acceptTLS(n *Node) {
 		}
 		go func() {
 			defer n.connDone(c.RemoteAddr())
-			tc := tls.Server(c, n.serverTLS())
-			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HandshakeTimeout)
-			err := tc.HandshakeContext(ctx)
-			cancel()
-			if err != nil {
-				n.abuse.closed("tls_handshake")
-				c.Close()
-				return
-			}
-			n.serve(tlsStream(tc), nil)
+			serve(c)
 		}()
 	}
+}
+
+func acceptTLS(n *Node) {
+	n.acceptLoop(n.tcp, func(c net.Conn) {
+		tc := tls.Server(c, n.serverTLS())
+		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HandshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			n.abuse.closed("tls_handshake")
+			c.Close()
+			return
+		}
+		n.serve(tlsStream(tc), nil)
+	})
 }
 
 func tlsStream(tc *tls.Conn) stream {
