@@ -47,6 +47,9 @@ type Config struct {
 	// Timeouts; 0 takes the package defaults (HandshakeTimeout, FrameTimeout, IdleTimeout,
 	// WriteTimeout). Tests shrink them.
 	HandshakeTimeout, FrameTimeout, IdleTimeout, WriteTimeout time.Duration
+	// PaceSlow is the mean drain interval above which a neighbour counts as slow and clients
+	// are no longer held back for it (pace.go); 0 is PaceSlow. Tests under emulation raise it.
+	PaceSlow time.Duration
 	// EchoListen, when set, accepts Echo links (`[echo+tcp://|echo+tls://]host:port`).
 	EchoListen string
 	// EchoTTL is the lifetime of blobs bridged from Echo links (0: DefaultEchoTTL).
@@ -103,6 +106,7 @@ func New(cfg Config) (*Node, error) {
 	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, IdleTimeout)
 	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, WriteTimeout)
 	cfg.QueueBytes = cmp.Or(cfg.QueueBytes, QueueBytes)
+	cfg.PaceSlow = cmp.Or(cfg.PaceSlow, PaceSlow)
 	n := &Node{cfg: cfg, relay: cfg.Relay, log: cfg.Logger, links: map[*link]struct{}{}, dialers: map[string]*dialer{},
 		limiter: newLimiter(cfg.Rates, cfg.Relay.Limits().MaxBlob), echoLinks: map[*echoLink]struct{}{}}
 	if n.log == nil {

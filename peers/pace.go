@@ -20,7 +20,8 @@ import (
 // stalled, and one that drains on average slower than one blob per PaceSlow is slow (a Pi
 // behind a thin uplink). Clients are not held back for those: their blobs are dropped and
 // counted as before, reconciliation repairs the gap, and WriteTimeout closes a stalled link.
-// One slow neighbour thus cannot slow a relay's clients down to its pace. Neighbour links are
+// One slow neighbour thus cannot slow a relay's clients down to its pace. Config.PaceSlow
+// overrides PaceSlow. Neighbour links are
 // never held back: their readers must not wait on another neighbour.
 const (
 	PaceWait  = time.Second            // longest a SUBMIT is held back
@@ -74,7 +75,7 @@ func (p *pacer) drained(l *link) {
 		l.winStart = now
 	} else if d := now - l.winStart; d >= int64(paceWindow) {
 		if len(l.blobs) > 0 {
-			l.slow.Store(d/l.winN > int64(PaceSlow))
+			l.slow.Store(d/l.winN > int64(l.node.cfg.PaceSlow))
 		}
 		l.winStart, l.winN = now, 0
 	}

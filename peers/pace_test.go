@@ -18,7 +18,9 @@ func TestClientsPacedToSlowNeighbour(t *testing.T) {
 		blobs = 150
 	}
 	// A 256 KiB queue holds 16 blobs of 16 KiB: far fewer than the clients have in flight.
-	tn := startTestNode(t, Config{QueueBytes: 256 << 10}, store.Options{}, echo.Limits{})
+	// Under emulation reading a 16 KiB frame alone takes milliseconds, so the bar for "slow"
+	// rises with the emulation (at native speed it stays PaceSlow).
+	tn := startTestNode(t, Config{QueueBytes: 256 << 10, PaceSlow: PaceSlow * slowFactor()}, store.Options{}, echo.Limits{})
 	nb := neighbours(t, tn, 1)[0]
 	got := make(chan echo.ID, blobs)
 	go func() {
