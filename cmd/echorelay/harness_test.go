@@ -52,8 +52,11 @@ func slow(d time.Duration) time.Duration {
 	return d
 }
 
-func relayCommand(args ...string) *exec.Cmd {
-	all := append(append(append([]string(nil), execWrapper...), binPath), args...)
+func relayCommand(args ...string) *exec.Cmd { return binCommand(binPath, args...) }
+
+// binCommand runs another echorelay binary (e.g. a developer build, pprofBinary).
+func binCommand(bin string, args ...string) *exec.Cmd {
+	all := append(append(append([]string(nil), execWrapper...), bin), args...)
 	return exec.Command(all[0], all[1:]...)
 }
 
@@ -86,6 +89,7 @@ type relayProc struct {
 	fp     string
 	echo   string // Echo listener address, if any
 	log    *lockedBuffer
+	bin    string // binPath when ""
 }
 
 type readyInfo struct {
@@ -99,7 +103,13 @@ type readyInfo struct {
 // serves.
 func startRelay(t *testing.T, name string, args ...string) *relayProc {
 	t.Helper()
-	r := &relayProc{t: t, name: name, dir: t.TempDir(), args: args}
+	return startRelayBin(t, "", name, args...)
+}
+
+// startRelayBin is startRelay with another binary; "" is the default build.
+func startRelayBin(t *testing.T, bin, name string, args ...string) *relayProc {
+	t.Helper()
+	r := &relayProc{t: t, name: name, dir: t.TempDir(), args: args, bin: bin}
 	r.start(0)
 	t.Cleanup(func() {
 		r.stop()
@@ -117,6 +127,9 @@ func (r *relayProc) start(port int) {
 	args := append([]string{"serve", "--data", r.dir, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"--admin", "127.0.0.1:0", "--ready-file", ready, "--log-level", "debug"}, r.args...)
 	r.cmd = relayCommand(args...)
+	if r.bin != "" {
+		r.cmd = binCommand(r.bin, args...)
+	}
 	r.log = &lockedBuffer{}
 	r.cmd.Stderr = r.log
 	if err := r.cmd.Start(); err != nil {

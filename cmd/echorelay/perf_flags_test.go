@@ -3,9 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +28,45 @@ func TestPprofFlagRefusesNonLoopback(t *testing.T) {
 	}
 }
 
-// With --pprof on loopback the real relay serves Go's profiles there.
+// The release build has no profiler: a loopback --pprof is refused with the way to get one,
+// before anything is started.
+func TestPprofNotInReleaseBuild(t *testing.T) {
+	dir := t.TempDir()
+	_, errOut, code := runCLI(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--admin", "off", "--pprof", "127.0.0.1:0")
+	want := "echorelay: --pprof: this echorelay was built without the profiler\nhint: build it with: go build -tags pprof ./cmd/echorelay\n"
+	if code != 1 || errOut != want {
+		t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, errOut, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cache.db")); err == nil {
+		t.Error("the refused relay created its cache")
+	}
+}
+
+var pprofBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// pprofBinary builds the developer binary (-tags pprof) once, next to binPath.
+func pprofBinary(t *testing.T) string {
+	t.Helper()
+	pprofBin.once.Do(func() {
+		p := filepath.Join(filepath.Dir(binPath), "echorelay-pprof")
+		out, err := exec.Command("go", "build", "-tags", "pprof", "-o", p, ".").CombinedOutput()
+		if err != nil {
+			pprofBin.err = fmt.Errorf("%v\n%s", err, out)
+			return
+		}
+		pprofBin.path = p
+	})
+	if pprofBin.err != nil {
+		t.Fatalf("failed to build echorelay -tags pprof: %v", pprofBin.err)
+	}
+	return pprofBin.path
+}
+
+// With --pprof on loopback a developer build serves Go's profiles there.
 func TestPprofServesProfiles(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,7 +74,7 @@ func TestPprofServesProfiles(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	startRelay(t, "P", "--pprof", addr)
+	startRelayBin(t, pprofBinary(t), "P", "--pprof", addr)
 	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
 	if err != nil {
 		t.Fatal(err)

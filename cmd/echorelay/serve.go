@@ -34,7 +34,7 @@ type serveConfig struct {
 	NoTCP                                                     bool
 	ReconcileEvery                                            time.Duration
 	Abuse                                                     abuseFlags
-	Pprof                                                     string        // loopback address for net/http/pprof, "" = off
+	Pprof                                                     string        // loopback address for net/http/pprof, "" = off; -tags pprof builds only
 	CommitDelay                                               time.Duration // the store's group-commit window
 	// operator experience: config file, status page (admin.go, config.go)
 	Config, Name, AdminToken              string
@@ -76,7 +76,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	c.Abuse.register(fs)
 	fs.StringVar(&c.EchoListen, "echo-listen", "", "accept links from Echo relays (Spot-On, Spot-On-Lite, SmokeStack) on `[echo+tcp://|echo+tls://]HOST:PORT`; anyone who reaches it may flood, as in Echo")
 	fs.DurationVar(&c.EchoTTL, "echo-ttl", peers.DefaultEchoTTL, "lifetime of blobs bridged from Echo links, which carry no expiry of their own")
-	fs.StringVar(&c.Pprof, "pprof", "", "debugging: serve Go's net/http/pprof profiles on this loopback HOST:PORT (off by default)")
+	fs.StringVar(&c.Pprof, "pprof", "", "debugging: serve Go's net/http/pprof profiles on this loopback HOST:PORT (off by default; only in a developer build: go build -tags pprof ./cmd/echorelay)")
 	// Operator experience (config.go, admin.go). Every flag above and below is also a key of the
 	// config file; validation ranges are in serveChecks.
 	fs.StringVar(&c.Config, "config", "", "config file of key = value lines whose keys are these flag names; flags win over it (default DATA/"+ConfigFileName+" if present)")

@@ -61,7 +61,7 @@ func main() {
 	flag.BoolVar(&c.strict, "strict", false, "exit 1 when a target is missed")
 	flag.StringVar(&c.out, "out", "scripts/results", "folder for bench.json and bench.svg")
 	flag.StringVar(&c.bin, "bin", "", "echorelay binary to run (default: build ./cmd/echorelay)")
-	flag.StringVar(&c.profile, "profile", "", "save 3 s CPU profiles of every relay at the start of each throughput phase into this folder (relays run with --pprof)")
+	flag.StringVar(&c.profile, "profile", "", "save 3 s CPU profiles of every relay at the start of each throughput phase into this folder (relays run with --pprof; the relay is then built with -tags pprof, and a --bin must be such a developer build)")
 	flag.StringVar(&c.phases, "phases", "all", "comma-separated subset of ceilings,single,chain,big (for profiling; the targets need all)")
 	replot := flag.String("replot", "", "measure nothing: read this bench.json, print its table and rewrite the files in --out")
 	flag.Parse()
@@ -119,8 +119,12 @@ func run(c config) error {
 	defer os.RemoveAll(work)
 	if c.bin == "" {
 		c.bin = filepath.Join(work, "echorelay")
+		args := []string{"build", "-o", c.bin}
+		if c.profile != "" {
+			args = append(args, "-tags", "pprof") // --pprof is in developer builds only
+		}
 		logf("building echorelay")
-		cmd := exec.Command("go", "build", "-o", c.bin, "./cmd/echorelay")
+		cmd := exec.Command("go", append(args, "./cmd/echorelay")...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("failed to build echorelay: %w", err)
