@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,7 +130,7 @@ func adminHandler(a *adminState, token string) http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		q := ""
 		if t := r.URL.Query().Get("token"); t != "" {
-			q = "?token=" + t // keep the token on the page's own links
+			q = "?token=" + url.QueryEscape(t) // keep the token on the page's own links
 		}
 		if err := renderStatusPage(w, rep, q); err != nil {
 			http.Error(w, "status page failed", http.StatusInternalServerError)

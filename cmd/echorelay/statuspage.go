@@ -1,11 +1,8 @@
 package main
 
 import (
-	_ "embed"
 	"encoding/json"
 	"fmt"
-	"html/template"
-	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -167,46 +164,6 @@ func (r statusReport) cachePercent() float64 {
 		return 0
 	}
 	return min(100, 100*float64(r.Cache.Bytes)/float64(r.Cache.MaxBytes))
-}
-
-//go:embed status.html.tmpl
-var statusPageSrc string
-
-var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
-	"bytes":    humanBytes,
-	"dur":      humanDuration,
-	"count":    humanCount,
-	"reason":   reasonWords,
-	"spark":    func(v []float64, label string) template.HTML { return template.HTML(sparklineSVG(v, 300, 44, label)) },
-	"last":     lastValue,
-	"stateTxt": stateWords,
-}).Parse(statusPageSrc))
-
-// pageData is what status.html.tmpl reads.
-type pageData struct {
-	R            statusReport
-	Verdict      string
-	Tone         string
-	CachePercent float64
-	BarWidth     float64 // CachePercent, but a used cache shows at least a sliver
-	Rejects      []rejectRow
-	Query        string // ?token=… when the page was opened with one
-	StepWords    string // "minute" or "10 s"
-}
-
-func renderStatusPage(w io.Writer, r statusReport, query string) error {
-	v, tone := r.verdict()
-	step := "minute"
-	if r.History.StepS > 0 && r.History.StepS != 60 {
-		step = humanDuration(int64(r.History.StepS))
-	}
-	pct := r.cachePercent()
-	bar := pct
-	if r.Cache.Bytes > 0 {
-		bar = max(bar, 0.5)
-	}
-	return statusPage.Execute(w, pageData{R: r, Verdict: v, Tone: tone, CachePercent: pct, BarWidth: bar,
-		Rejects: r.rejectRows(), Query: query, StepWords: step})
 }
 
 // stateWords says a neighbour's state the way a person would.

@@ -313,6 +313,79 @@ func TestStatusPageRenders(t *testing.T) {
 	}
 }
 
+// Every string the page shows from the report is escaped, in text and in attributes: a relay
+// name, a neighbour label, an error text, a reject reason, counter names and the token query
+// with markup, quotes and & come out as the same characters and never as elements.
+func TestStatusPageEscapesEverything(t *testing.T) {
+	const evil = `<script>alert("&amp;'x'")</script>&<b>`
+	m := map[string]any{
+		"name": evil + "name", "version": evil + "version", "fingerprint": evil,
+		"neighbours": []map[string]any{{
+			"peer": evil + "label", "address": evil + "addr", "fingerprint": evil + "fp", "state": evil + "state",
+			"inbound": true, "since": time.Now(), "for_s": 5, "last_error": evil + "err", "error_detail": evil + "detail",
+		}},
+		"rejects":       map[string]int64{evil + "reason": 1},
+		evil + "top":    4,
+		"abuse":         map[string]any{"by_reason": map[string]int{evil + "sub": 2}},
+		"neighbours_up": 0,
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := parseReport(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	query := "?token=" + evil
+	var buf bytes.Buffer
+	if err := renderStatusPage(&buf, r, query); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if strings.Contains(page, "<script") || strings.Contains(page, "<b>") {
+		t.Fatalf("markup from the report reached the page:\n%s", page)
+	}
+	doc := parseHTML(t, page)
+	allowed := map[string]bool{}
+	for _, n := range strings.Fields("html head meta title style body main header h1 h2 p section table thead tbody tr th td strong span div time code svg line polygon polyline details summary footer br a") {
+		allowed[n] = true
+	}
+	doc.walk(func(e *elem) {
+		if e.name != "" && !allowed[e.name] {
+			t.Errorf("element <%s> on the page", e.name)
+		}
+	})
+	for _, c := range []struct{ what, got, want string }{
+		{"h1", doc.text("h1"), evil + "name"},
+		{"title", doc.text("title"), evil + "name · echorelay"},
+		{"relay-info", doc.byID("relay-info").text(), "echorelay " + evil + "version"},
+		{"neighbour name", doc.all("strong", "name")[0].text(), evil + "label"},
+		{"neighbour row class", doc.all("tr", "neighbour")[0].attr["class"], "neighbour " + evil + "state"},
+		{"dot class", doc.all("span", "dot")[0].attr["class"], "dot " + evil + "state"},
+		{"state", doc.all("span", "state")[0].text(), evil + "state"},
+		{"error", doc.all("div", "err")[0].text(), evil + "err"},
+		{"JSON link", doc.all("a", "")[0].attr["href"], "/status" + query},
+		{"metrics link", doc.all("a", "")[1].attr["href"], "/metrics" + query},
+	} {
+		if !strings.Contains(c.got, c.want) {
+			t.Errorf("%s: %q, want it to contain %q", c.what, c.got, c.want)
+		}
+	}
+	row := doc.all("tr", "neighbour")[0].text()
+	for _, want := range []string{evil + "fp", evil + "addr", evil + "detail"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("neighbour row %q lacks %q", row, want)
+		}
+	}
+	if got := doc.byID("rejects").text(); !strings.Contains(got, evil+"reason1") {
+		t.Errorf("rejects %q", got)
+	}
+	if got := doc.byID("other").text(); !strings.Contains(got, evil+"top4") || !strings.Contains(got, "abuse_by_reason: "+evil+"sub2") {
+		t.Errorf("other counters %q", got)
+	}
+}
+
 // elem is a parsed HTML element; the page is written as well-formed XHTML-compatible markup so
 // that encoding/xml can check and read it.
 type elem struct {
