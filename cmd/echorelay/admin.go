@@ -13,6 +13,7 @@ package main
 // shows up on all of them (numbers and maps of numbers as "other counters").
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -20,11 +21,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	stdlog "log"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -104,72 +102,72 @@ func (a *adminState) report() (statusReport, error) {
 	return parseReport(b)
 }
 
-func adminHandler(a *adminState, token string) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(a.status())
+// adminHandler answers the admin listener's requests (adminhttp.go serves them): the token
+// first, then GET or HEAD of /, /status and /metrics.
+func adminHandler(a *adminState, token string) httpHandler {
+	return requireToken(token, func(r *httpRequest) httpResponse {
+		if r.method != "GET" && r.method != "HEAD" {
+			resp := textResponse(405, "only GET and HEAD are answered here")
+			resp.header = append(resp.header, httpField{"Allow", "GET, HEAD"})
+			return resp
+		}
+		switch r.path {
+		case "/status":
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(a.status()); err != nil {
+				return textResponse(500, "status unavailable")
+			}
+			return httpResponse{status: 200, contentType: "application/json", body: b.Bytes()}
+		case "/metrics":
+			rep, err := a.report()
+			if err != nil {
+				return textResponse(500, "status unavailable")
+			}
+			var b bytes.Buffer
+			if err := writeMetrics(&b, rep); err != nil {
+				return textResponse(500, "metrics unavailable")
+			}
+			return httpResponse{status: 200, contentType: metricsContentType, body: b.Bytes()}
+		case "/":
+			rep, err := a.report()
+			if err != nil {
+				return textResponse(500, "status unavailable")
+			}
+			q := ""
+			if t := r.query.Get("token"); t != "" {
+				q = "?token=" + url.QueryEscape(t) // keep the token on the page's own links
+			}
+			var b bytes.Buffer
+			if err := renderStatusPage(&b, rep, q); err != nil {
+				return textResponse(500, "status page failed")
+			}
+			return httpResponse{status: 200, contentType: "text/html; charset=utf-8", body: b.Bytes()}
+		}
+		return textResponse(404, "404 page not found")
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		rep, err := a.report()
-		if err != nil {
-			http.Error(w, "status unavailable", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", metricsContentType)
-		writeMetrics(w, rep)
-	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		rep, err := a.report()
-		if err != nil {
-			http.Error(w, "status unavailable", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		q := ""
-		if t := r.URL.Query().Get("token"); t != "" {
-			q = "?token=" + url.QueryEscape(t) // keep the token on the page's own links
-		}
-		if err := renderStatusPage(w, rep, q); err != nil {
-			http.Error(w, "status page failed", http.StatusInternalServerError)
-		}
-	})
-	return secureHeaders(requireToken(token, mux))
 }
 
-// secureHeaders forbids everything the page does not need: no scripts, no outside requests,
-// no referrer (the token may be in the URL), no caching.
-func secureHeaders(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; frame-ancestors 'none'")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Cache-Control", "no-store")
-		h.ServeHTTP(w, r)
-	})
-}
-
-// requireToken lets a request through when token is "" or the request carries it.
-func requireToken(token string, h http.Handler) http.Handler {
+// requireToken lets a request through when token is "" or the request carries it, as
+// ?token=… or Authorization: Bearer … (which wins when both are given).
+func requireToken(token string, h httpHandler) httpHandler {
 	if token == "" {
 		return h
 	}
 	want := []byte(token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.URL.Query().Get("token")
-		if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
+	return func(r *httpRequest) httpResponse {
+		got := r.query.Get("token")
+		if a := r.get("Authorization"); strings.HasPrefix(a, "Bearer ") {
 			got = strings.TrimSpace(a[len("Bearer "):])
 		}
 		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="echorelay"`)
-			http.Error(w, "this status page needs its token: open it as /?token=… (the token is in the relay's data directory, file admin.token)", http.StatusUnauthorized)
-			return
+			resp := textResponse(401, "this status page needs its token: open it as /?token=… (the token is in the relay's data directory, file admin.token)")
+			resp.header = append(resp.header, httpField{"WWW-Authenticate", `Bearer realm="echorelay"`})
+			return resp
 		}
-		h.ServeHTTP(w, r)
-	})
+		return h(r)
+	}
 }
 
 // isLoopbackHost reports whether HOST:PORT names only the loopback interface.
@@ -230,19 +228,14 @@ func startAdmin(ctx context.Context, c serveConfig, a *adminState, log *slog.Log
 	a.hist = newStatsHistory(c.HistoryInterval)
 	hctx, cancel := context.WithCancel(ctx)
 	go a.hist.run(hctx, a.sample)
-	// The server's own error log would name client addresses ("TLS handshake error from …"):
-	// discarded, like every other client address.
-	srv := &http.Server{Handler: adminHandler(a, token), ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
-		MaxHeaderBytes: 16 << 10, ErrorLog: stdlog.New(io.Discard, "", 0)}
-	go srv.Serve(ln)
+	stopHTTP := serveHTTP(ln, adminHandler(a, token)) // logs nothing: no client address anywhere
 	addrFile := filepath.Join(c.Data, adminAddrFile)
 	if err := os.WriteFile(addrFile, []byte(localAddr(addr, c.Admin)+"\n"), 0o644); err != nil {
 		log.Warn("failed to write the admin address file", "err", err)
 	}
 	return addr, func() {
 		cancel()
-		srv.Close()
+		stopHTTP()
 		os.Remove(addrFile)
 	}, nil
 }

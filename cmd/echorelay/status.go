@@ -1,15 +1,15 @@
 package main
 
 import (
-	"context"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -64,40 +64,157 @@ func cmdStatus(args []string) error {
 	return nil
 }
 
+// Limits of fetchStatus.
+const (
+	statusTimeout  = 10 * time.Second // dial, ask and read the whole answer
+	statusMaxHead  = 64 << 10         // status line and headers of the answer
+	statusMaxBody  = 4 << 20          // the /status JSON
+	statusMaxShown = 80               // bytes of a malformed answer quoted in the error
+)
+
+// fetchStatus asks the admin listener at addr for /status with a minimal HTTP/1.1 client: one
+// GET on a fresh connection (Connection: close), the answer read up to statusMaxBody. It reads
+// what adminhttp.go writes (Content-Length, or the body up to the close); chunked answers are
+// refused.
 func fetchStatus(addr, token string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/status", nil)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil || strings.ContainsAny(addr, " \t\r\n/?#@") {
 		return nil, userErr("give the admin address as HOST:PORT, e.g. "+DefaultAdmin, "bad admin address %q", addr)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if strings.ContainsFunc(token, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		return nil, userErr("the token is the one line in the relay's admin.token file", "the admin token holds spaces or control characters")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	deadline := time.Now().Add(statusTimeout)
+	conn, err := net.DialTimeout("tcp", addr, statusTimeout)
+	if err != nil {
+		return nil, statusNetErr(addr, err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(deadline)
+	var req strings.Builder
+	fmt.Fprintf(&req, "GET /status HTTP/1.1\r\nHost: %s\r\nUser-Agent: echorelay/%s\r\nAccept: application/json\r\n", addr, version)
+	if token != "" {
+		fmt.Fprintf(&req, "Authorization: Bearer %s\r\n", token)
+	}
+	req.WriteString("Connection: close\r\n\r\n")
+	if _, err := io.WriteString(conn, req.String()); err != nil {
+		return nil, statusNetErr(addr, err)
+	}
+	code, reason, body, err := readStatusAnswer(bufio.NewReader(conn))
 	if err != nil {
 		var ne net.Error
-		switch {
-		case errors.Is(err, syscall.ECONNREFUSED):
-			return nil, userErr("is the relay running? it serves its status on --admin ("+DefaultAdmin+" by default); give --admin or --data if it uses others",
-				"no relay answers at %s", addr)
-		case errors.As(err, &ne) && ne.Timeout():
-			return nil, userErr("check the address given to --admin", "%s did not answer", addr)
+		if errors.As(err, &ne) || errors.Is(err, syscall.ECONNRESET) {
+			return nil, statusNetErr(addr, err)
 		}
 		return nil, fmt.Errorf("failed to read status from %s: %w", addr, err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, fmt.Errorf("failed to read status from %s: %w", addr, err)
-	}
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	case code == 401:
 		return nil, userErr("give --token, or --data with the relay's data directory (it holds admin.token)", "the status page at %s needs its token", addr)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("failed to read status from %s: %s", addr, resp.Status)
+	case code != 200:
+		return nil, fmt.Errorf("failed to read status from %s: %d %s", addr, code, reason)
 	}
 	return body, nil
+}
+
+// statusNetErr explains a failed connection to the admin listener.
+func statusNetErr(addr string, err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return userErr("is the relay running? it serves its status on --admin ("+DefaultAdmin+" by default); give --admin or --data if it uses others",
+			"no relay answers at %s", addr)
+	case errors.As(err, &ne) && ne.Timeout():
+		return userErr("check the address given to --admin", "%s did not answer", addr)
+	}
+	return fmt.Errorf("failed to read status from %s: %w", addr, err)
+}
+
+// readStatusAnswer reads an HTTP/1.x answer: status code, reason phrase and body.
+func readStatusAnswer(br *bufio.Reader) (code int, reason string, body []byte, err error) {
+	headLeft := statusMaxHead
+	line := func() (string, error) {
+		var b []byte
+		for {
+			chunk, err := br.ReadSlice('\n')
+			b = append(b, chunk...)
+			if headLeft -= len(chunk); headLeft < 0 {
+				return "", errors.New("the answer's head is larger than 64 KiB")
+			}
+			switch {
+			case err == nil:
+				return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), nil
+			case errors.Is(err, bufio.ErrBufferFull):
+				continue
+			case errors.Is(err, io.EOF):
+				if len(b) == 0 {
+					return "", errors.New("the connection closed without an answer")
+				}
+				return "", fmt.Errorf("the answer ended in its head: %q", shorten(b))
+			}
+			return "", err
+		}
+	}
+	status, err := line()
+	if err != nil {
+		return 0, "", nil, err
+	}
+	proto, rest, _ := strings.Cut(status, " ")
+	num, reason, _ := strings.Cut(rest, " ")
+	code, cerr := strconv.Atoi(num)
+	if !strings.HasPrefix(proto, "HTTP/1.") || len(num) != 3 || cerr != nil || code < 100 {
+		return 0, "", nil, fmt.Errorf("not an HTTP answer: %q", shorten([]byte(status)))
+	}
+	length := int64(-1)
+	for {
+		h, err := line()
+		if err != nil {
+			return 0, "", nil, err
+		}
+		if h == "" {
+			break
+		}
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			return 0, "", nil, fmt.Errorf("malformed header line in the answer: %q", shorten([]byte(h)))
+		}
+		value = strings.TrimSpace(value)
+		switch {
+		case strings.EqualFold(name, "Transfer-Encoding"):
+			return 0, "", nil, fmt.Errorf("the answer uses Transfer-Encoding %q, which this client does not read", shorten([]byte(value)))
+		case strings.EqualFold(name, "Content-Length"):
+			n, err := strconv.ParseInt(value, 10, 64)
+			if err != nil || n < 0 || (length >= 0 && n != length) {
+				return 0, "", nil, fmt.Errorf("malformed Content-Length in the answer: %q", shorten([]byte(value)))
+			}
+			length = n
+		}
+	}
+	if length > statusMaxBody {
+		return 0, "", nil, fmt.Errorf("the answer is %d bytes, more than the %d read", length, statusMaxBody)
+	}
+	if length >= 0 {
+		body = make([]byte, length)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return 0, "", nil, fmt.Errorf("the answer ended after part of its body: %w", err)
+		}
+		return code, reason, body, nil
+	}
+	body, err = io.ReadAll(io.LimitReader(br, statusMaxBody+1))
+	if err != nil {
+		return 0, "", nil, err
+	}
+	if len(body) > statusMaxBody {
+		return 0, "", nil, fmt.Errorf("the answer is more than the %d bytes read", statusMaxBody)
+	}
+	return code, reason, body, nil
+}
+
+// shorten quotes at most statusMaxShown bytes of b.
+func shorten(b []byte) string {
+	if len(b) > statusMaxShown {
+		return string(b[:statusMaxShown]) + "…"
+	}
+	return string(b)
 }
 
 // printStatus is the terminal version of the status page.
