@@ -307,9 +307,10 @@ func encodeResponse(r httpResponse, head bool) []byte {
 	return b.Bytes()
 }
 
-// readRequest reads one request head from c. Errors: *badRequest (answer it),
-// errHeadTooLarge, errHeadTimeout, or another error when the client went away.
-func readRequest(c net.Conn) (*httpRequest, error) {
+// readRequest reads one request head from c (a connection with its read deadline set).
+// Errors: *badRequest (answer it), errHeadTooLarge, errHeadTimeout, or another error when the
+// client went away.
+func readRequest(c io.Reader) (*httpRequest, error) {
 	lr := &io.LimitedReader{R: c, N: adminMaxHead}
 	br := bufio.NewReaderSize(lr, 4096)
 	readLine := func() (string, error) {

@@ -276,3 +276,51 @@ func TestAdminHTTPToken(t *testing.T) {
 		t.Errorf("the page's links lose the token:\n%s", a.body)
 	}
 }
+
+// Whatever arrives, readRequest does not panic, and a request it accepts is one the handler
+// may trust: a token method, HTTP/1.0 or 1.1 (with Host), no body, a head within the limit.
+func FuzzReadRequest(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET /status?token=a%20b&x HTTP/1.0\r\n\r\n", "HEAD /metrics HTTP/1.1\nHost: x\n\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "GET http://h/status HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := readRequest(bytes.NewReader(b))
+		if err != nil {
+			if req != nil {
+				t.Fatalf("a request and an error %v", err)
+			}
+			return
+		}
+		if !isToken(req.method) || (req.proto != "HTTP/1.0" && req.proto != "HTTP/1.1") || (req.proto == "HTTP/1.1" && !req.has("Host")) {
+			t.Fatalf("accepted %+v", req)
+		}
+		if req.has("Transfer-Encoding") || (req.get("Content-Length") != "" && strings.TrimLeft(req.get("Content-Length"), "0") != "") {
+			t.Fatalf("accepted a request with a body: %+v", req)
+		}
+		head := b[:min(len(b), adminMaxHead)]
+		if !bytes.Contains(head, []byte("\n\n")) && !bytes.Contains(head, []byte("\n\r\n")) {
+			t.Fatalf("accepted a head that does not end within %d bytes", adminMaxHead)
+		}
+	})
+}
+
+// Whatever an admin address answers, `echorelay status` does not panic and never returns
+// more than statusMaxBody bytes.
+func FuzzStatusAnswer(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", "HTTP/1.0 200 OK\r\n\r\n{}", "HTTP/1.1 401 Unauthorized\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "SSH-2.0-x\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		code, _, body, err := readStatusAnswer(bufio.NewReader(bytes.NewReader(b)))
+		if err == nil && (code < 100 || code > 999 || len(body) > statusMaxBody) {
+			t.Fatalf("code %d, %d body bytes", code, len(body))
+		}
+	})
+}
