@@ -52,6 +52,7 @@ type dialer struct {
 	lastErr string
 	label   string // from the peers file; updated on reload without redialing
 	cur     *link
+	via     *link // the neighbour's own link while this dialer waits for it to end (claim)
 }
 
 func (d *dialer) stop() { d.cancel() }
@@ -69,8 +70,14 @@ func (d *dialer) run() {
 	defer d.n.wg.Done()
 	attempt := 0
 	for {
+		// A pinned neighbour that linked to us first: no second link while that one lives.
+		if waited, stop := d.waitCarrier(d.p.Pin); stop {
+			return
+		} else if waited {
+			attempt = 0
+		}
 		d.set("connecting", "")
-		serve, err := d.n.dialLink(d.ctx, d.p)
+		serve, fp, err := d.n.dialLink(d.ctx, d.p)
 		if err == nil {
 			start := time.Now()
 			d.set("up", "")
@@ -80,6 +87,13 @@ func (d *dialer) run() {
 			}
 			d.set("backoff", reason)
 			d.n.log.Info("neighbour link down", "peer", d.p.String(), "reason", reason)
+			// Ours lost to the neighbour's own link (duplicate_link): wait for that one.
+			if waited, stop := d.waitCarrier(fp); stop {
+				return
+			} else if waited {
+				attempt = 0
+				continue
+			}
 		} else {
 			d.set("backoff", err.Error())
 			d.n.log.Debug("dial failed", "peer", d.p.String(), "err", err)
@@ -101,20 +115,45 @@ func (d *dialer) run() {
 	}
 }
 
+// waitCarrier waits while another link carries the neighbour with fingerprint fp, the line
+// showing as up through that link; waited reports that it did, stop that the dialer ends.
+func (d *dialer) waitCarrier(fp string) (waited, stop bool) {
+	if fp == "" {
+		return false, false
+	}
+	c := d.n.carrierOf(fp)
+	if c == nil {
+		return false, d.ctx.Err() != nil
+	}
+	d.mu.Lock()
+	d.via, d.state, d.since, d.lastErr = c, "up", c.since, ""
+	d.mu.Unlock()
+	select {
+	case <-c.closed:
+	case <-d.ctx.Done():
+		stop = true
+	}
+	d.mu.Lock()
+	d.via = nil
+	d.mu.Unlock()
+	return true, stop
+}
+
 // dialLink connects to a peers-file line and returns the function that serves the link.
-func (n *Node) dialLink(ctx context.Context, p Peer) (func() string, error) {
+// fp is the fingerprint the neighbour presented ("" on Echo links).
+func (n *Node) dialLink(ctx context.Context, p Peer) (serve func() string, fp string, err error) {
 	if p.IsEcho() {
 		c, err := dialEcho(ctx, p)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return func() string { return n.serveEcho(c, &p) }, nil
+		return func() string { return n.serveEcho(c, &p) }, "", nil
 	}
 	s, err := n.dialStream(ctx, p)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return func() string { return n.serve(s, &p) }, nil
+	return func() string { return n.serve(s, &p) }, s.peerFP, nil
 }
 
 func (n *Node) dialStream(ctx context.Context, p Peer) (stream, error) {
@@ -184,9 +223,14 @@ func (n *Node) Neighbours() []NeighbourStatus {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out []NeighbourStatus
+	via := map[*link]bool{} // inbound links shown under the line whose dialer waits for them
 	for _, d := range n.dialers {
 		d.mu.Lock()
 		st := NeighbourStatus{Peer: d.p.String(), Label: d.label, PeerFP: d.p.Pin, State: d.state, Since: d.since, LastError: d.lastErr}
+		if l := d.via; l != nil {
+			via[l] = true
+			st.Transport, st.BlobsIn, st.BlobsOut, st.PeerFP = l.s.transport, l.in.Load(), l.outN.Load(), l.neighbour
+		}
 		d.mu.Unlock()
 		for l := range n.links {
 			if l.dialed != nil && l.dialed.Key() == d.p.Key() {
@@ -204,7 +248,7 @@ func (n *Node) Neighbours() []NeighbourStatus {
 		out = append(out, st)
 	}
 	for l := range n.links {
-		if l.dialed == nil && l.neighbour != "" {
+		if l.dialed == nil && l.neighbour != "" && !via[l] {
 			out = append(out, NeighbourStatus{Peer: n.peerName(l), PeerFP: l.neighbour, State: "up", Transport: l.s.transport,
 				Since: l.since, BlobsIn: l.in.Load(), BlobsOut: l.outN.Load(), Inbound: true})
 		}

@@ -34,6 +34,7 @@ const (
 	finalWriteTimeout = time.Second
 	maxSubscriptions  = 4
 	writeBufSize      = 64 << 10
+	readBufSize       = 16 << 10 // a link's read buffer, held while it waits for frames
 	// oversizeSkipLimit bounds how much of an oversized SUBMIT a relay reads to discard it.
 	oversizeSkipLimit = 64 << 20
 )
@@ -70,7 +71,7 @@ type link struct {
 	final    chan outFrame // the link-level ERROR of fatal, written last
 	flushed  chan struct{} // closed once final is flushed
 	out      chan outFrame // reliable frames produced by the reader and subscriptions
-	blobs    chan outFrame // floods to a neighbour; dropped when full
+	blobs    floodQueue    // floods to a neighbour; dropped when full
 	qbytes   atomic.Int64
 	took     atomic.Int64 // unix nanoseconds when the writer last took a BLOB off the queue (pace.go)
 	slow     atomic.Bool  // the queue drained slower than one blob per PaceSlow (pace.go)
@@ -96,7 +97,7 @@ func newLink(n *Node, s stream, dialed *Peer) *link {
 	ctx, cancel := context.WithCancel(n.ctx)
 	return &link{node: n, s: s, dialed: dialed, ctx: ctx, cancel: cancel,
 		acks: make(chan outFrame, Window), out: make(chan outFrame, OutDepth),
-		blobs: make(chan outFrame, QueueBlobs), window: make(chan struct{}, Window),
+		blobs: newFloodQueue(), window: make(chan struct{}, Window),
 		final: make(chan outFrame, 1), flushed: make(chan struct{}),
 		closed: make(chan struct{}), since: time.Now()}
 }
@@ -109,13 +110,11 @@ func (l *link) SendBlob(env []byte) bool {
 	if l.qbytes.Load()+int64(len(env)) > l.node.cfg.QueueBytes {
 		return false
 	}
-	select {
-	case l.blobs <- outFrame{t: echo.FrameBlob, body: env}:
-		l.qbytes.Add(int64(len(env)))
-		return true
-	default:
+	if !l.blobs.push(outFrame{t: echo.FrameBlob, body: env}, QueueBlobs) {
 		return false
 	}
+	l.qbytes.Add(int64(len(env)))
+	return true
 }
 
 // send queues a reliable frame, waiting while the queue is full.
@@ -192,7 +191,7 @@ func (l *link) fatal(err error) error {
 }
 
 func (l *link) readLoop() error {
-	r := bufio.NewReaderSize(l.s.rw, 32<<10)
+	r := bufio.NewReaderSize(l.s.rw, readBufSize)
 	max := l.node.relay.Limits().MaxFrame()
 	l.phase = "handshake_timeout"
 	l.s.setDeadline(true, time.Now().Add(l.node.cfg.HandshakeTimeout))
@@ -215,6 +214,9 @@ func (l *link) readLoop() error {
 	}
 	l.hello = h
 	if err := l.node.admit(l); err != nil {
+		if err == errDuplicateLink {
+			return err // both sides close it; nothing to tell the other
+		}
 		return l.fatal(err)
 	}
 	for {
@@ -430,16 +432,16 @@ func (l *link) subscribe(q echo.Subscribe) {
 // writeLoop writes first (the HELLO), then frames from the queues until the link closes or a
 // final frame (a link-level ERROR from fatal) has been written and flushed.
 func (l *link) writeLoop(first outFrame) {
-	w := bufio.NewWriterSize(l.s.rw, writeBufSize)
-	var hdr [5]byte
+	fw := frameWriter{w: l.s.rw}
 	put := func(f outFrame, timeout time.Duration) error {
-		binary.BigEndian.PutUint32(hdr[:], uint32(1+len(f.prefix)+len(f.body)))
-		hdr[4] = byte(f.t)
 		l.s.setDeadline(false, time.Now().Add(timeout))
-		w.Write(hdr[:])
-		w.Write(f.prefix)
-		_, err := w.Write(f.body)
-		return err
+		return fw.frame(f)
+	}
+	writeFinal := func(f outFrame) {
+		if put(f, finalWriteTimeout) == nil {
+			fw.flush()
+		}
+		close(l.flushed)
 	}
 	f := first
 	for {
@@ -453,28 +455,95 @@ func (l *link) writeLoop(first outFrame) {
 		if f.ack {
 			<-l.window
 		}
-		if len(l.acks) == 0 && len(l.out) == 0 && len(l.blobs) == 0 {
-			if err := w.Flush(); err != nil {
+		if len(l.acks) == 0 && len(l.out) == 0 && l.blobs.len() == 0 {
+			// Nothing else waits: send what is buffered, and hand the buffer back while idle.
+			if err := fw.flush(); err != nil {
 				l.close(writeErr(err))
 				return
 			}
 		}
-		select {
-		case f = <-l.acks:
-		case f = <-l.out:
-		case f = <-l.blobs:
-			l.qbytes.Add(-int64(len(f.body)))
-			l.node.pace.drained(l)
-		case f = <-l.final:
-			if put(f, finalWriteTimeout) == nil {
-				w.Flush()
+		// Next: ACKs and reliable frames before floods, the final ERROR as soon as it is queued.
+		for {
+			select {
+			case f = <-l.acks:
+			case f = <-l.out:
+			case f = <-l.final:
+				writeFinal(f)
+				return
+			default:
+				if b, ok := l.blobs.pop(); ok {
+					f = b
+					l.qbytes.Add(-int64(len(f.body)))
+					l.node.pace.drained(l)
+					break
+				}
+				select {
+				case f = <-l.acks:
+				case f = <-l.out:
+				case <-l.blobs.ready:
+					continue
+				case f = <-l.final:
+					writeFinal(f)
+					return
+				case <-l.closed:
+					return
+				}
 			}
-			close(l.flushed)
-			return
-		case <-l.closed:
-			return
+			break
 		}
 	}
+}
+
+// writeBufs lends write buffers to links with frames to send: an idle link holds none.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, writeBufSize); return &b }}
+
+// frameWriter frames outFrames into a buffer borrowed from writeBufs and writes it to w in
+// pieces of up to writeBufSize; a body too large for the buffer is written straight through.
+type frameWriter struct {
+	w   io.Writer
+	buf *[]byte // nil while idle
+}
+
+func (fw *frameWriter) frame(f outFrame) error {
+	if fw.buf == nil {
+		fw.buf = writeBufs.Get().(*[]byte)
+	}
+	b := *fw.buf
+	n := 5 + len(f.prefix) + len(f.body)
+	if len(b) > 0 && len(b)+n > cap(b) {
+		if _, err := fw.w.Write(b); err != nil {
+			return err
+		}
+		b = b[:0]
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(1+len(f.prefix)+len(f.body)))
+	b = append(b, byte(f.t))
+	b = append(b, f.prefix...)
+	if n <= cap(b) {
+		*fw.buf = append(b, f.body...)
+		return nil
+	}
+	*fw.buf = b[:0]
+	if _, err := fw.w.Write(b); err != nil {
+		return err
+	}
+	_, err := fw.w.Write(f.body)
+	return err
+}
+
+// flush writes what is buffered and returns the buffer to writeBufs.
+func (fw *frameWriter) flush() error {
+	if fw.buf == nil {
+		return nil
+	}
+	var err error
+	if b := *fw.buf; len(b) > 0 {
+		_, err = fw.w.Write(b)
+	}
+	*fw.buf = (*fw.buf)[:0]
+	writeBufs.Put(fw.buf)
+	fw.buf = nil
+	return err
 }
 
 // awaitFrame sets the read deadline for the next frame. While waiting for its first byte: none

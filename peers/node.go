@@ -70,6 +70,7 @@ type Node struct {
 
 	mu      sync.Mutex // guards links, dialers, peers
 	links   map[*link]struct{}
+	carrier map[string]*link // per neighbour fingerprint, the one link floods take (claim)
 	dialers map[string]*dialer
 	peers   []Peer
 	conns   atomic.Int32
@@ -107,7 +108,7 @@ func New(cfg Config) (*Node, error) {
 	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, WriteTimeout)
 	cfg.QueueBytes = cmp.Or(cfg.QueueBytes, QueueBytes)
 	cfg.PaceSlow = cmp.Or(cfg.PaceSlow, PaceSlow)
-	n := &Node{cfg: cfg, relay: cfg.Relay, log: cfg.Logger, links: map[*link]struct{}{}, dialers: map[string]*dialer{},
+	n := &Node{cfg: cfg, relay: cfg.Relay, log: cfg.Logger, links: map[*link]struct{}{}, carrier: map[string]*link{}, dialers: map[string]*dialer{},
 		limiter: newLimiter(cfg.Rates, cfg.Relay.Limits().MaxBlob), echoLinks: map[*echoLink]struct{}{}}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
@@ -224,6 +225,9 @@ func (n *Node) serve(s stream, dialed *Peer) string {
 	reason := l.run()
 	n.mu.Lock()
 	delete(n.links, l)
+	if n.carrier[l.neighbour] == l {
+		delete(n.carrier, l.neighbour)
+	}
 	n.mu.Unlock()
 	return reason
 }
@@ -284,10 +288,49 @@ func (n *Node) admit(l *link) error {
 		l.neighbour = l.s.peerFP
 	}
 	if l.neighbour != "" {
+		if !n.claim(l) {
+			return errDuplicateLink
+		}
 		n.relay.AddNeighbour(l)
 		n.pace.add(l)
 		n.log.Info("neighbour link up", "peer", n.peerName(l), "transport", l.s.transport, "fingerprint", l.neighbour[:16])
 		n.recon.linkUp(l)
+	}
+	return nil
+}
+
+// One link per neighbour. When two relays list each other both dial, and a relay that
+// restarts dials while the old link has not timed out yet: two links to the same neighbour.
+// Both sides keep the same one without talking about it: the link dialed by the relay with the
+// smaller fingerprint, and between two links of the same kind the newer one. The other is
+// closed as duplicate_link, and a dialer whose neighbour is already linked waits for that link
+// to end before it dials again (dial.go). Half the connections, keep-alives and queues of a
+// mesh configured both ways, and no flood goes out twice to one neighbour.
+var errDuplicateLink = &closeReason{name: "duplicate_link"}
+
+// claim makes l the link of its neighbour, closing the one it replaces, or reports false when
+// the current link stays and l must close.
+func (n *Node) claim(l *link) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	cur := n.carrier[l.neighbour]
+	if cur != nil && !isClosed(cur.closed) {
+		lowerIsUs := n.cfg.Identity.Fingerprint < l.neighbour
+		if (cur.dialed != nil) == lowerIsUs && (l.dialed != nil) != lowerIsUs {
+			return false
+		}
+		go cur.close(errDuplicateLink)
+	}
+	n.carrier[l.neighbour] = l
+	return true
+}
+
+// carrierOf is the live link of the neighbour with fingerprint fp, or nil.
+func (n *Node) carrierOf(fp string) *link {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if l := n.carrier[fp]; l != nil && !isClosed(l.closed) {
+		return l
 	}
 	return nil
 }

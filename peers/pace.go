@@ -74,7 +74,7 @@ func (p *pacer) drained(l *link) {
 	if l.winStart == 0 {
 		l.winStart = now
 	} else if d := now - l.winStart; d >= int64(paceWindow) {
-		if len(l.blobs) > 0 {
+		if l.blobs.len() > 0 {
 			l.slow.Store(d/l.winN > int64(l.node.cfg.PaceSlow))
 		}
 		l.winStart, l.winN = now, 0
@@ -91,7 +91,7 @@ func (p *pacer) drained(l *link) {
 func (p *pacer) fits(l *link, size int64, now int64) bool {
 	qb := l.node.cfg.QueueBytes
 	for _, nb := range p.links {
-		n := int64(len(nb.blobs))
+		n := int64(nb.blobs.len())
 		if n > 0 && (now-nb.took.Load() > int64(PaceStall) || nb.slow.Load()) {
 			continue // stalled or slow: not waited for
 		}

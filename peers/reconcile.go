@@ -199,12 +199,19 @@ func (rn *reconNode) claim(ids []echo.ID) []echo.ID {
 // release ends the claim on ids when their WANT ended. The BLOBs that answered it are
 // committed asynchronously, so for recentWant another session (say on the second link to the
 // same neighbour, which comes up a moment later) does not ask for them again.
-func (rn *reconNode) release(ids []echo.ID) {
+//
+// A WANT that ended without its answer (the link closed, say as the duplicate of a second link
+// to the same neighbour) leaves no such mark: its BLOBs may never come, so the next session
+// asks again at once; a BLOB that did arrive meanwhile is stored by then or dropped as a
+// duplicate.
+func (rn *reconNode) release(ids []echo.ID, answered bool) {
 	now := time.Now()
 	rn.mu.Lock()
 	for _, id := range ids {
 		delete(rn.wanted, id)
-		rn.recent[id] = now
+		if answered {
+			rn.recent[id] = now
+		}
 	}
 	if len(rn.recent) > recentWantMax {
 		for id, t := range rn.recent {
@@ -416,6 +423,16 @@ func (s *reconSession) run() {
 			rl.rn.mu.Lock()
 			delete(rl.rn.busy, l.neighbour)
 			rl.rn.mu.Unlock()
+			// The link closed under the session (replaced by the neighbour's other link, say):
+			// go on over the link that carries the neighbour now.
+			if c := l.node.carrierOf(l.neighbour); isClosed(l.closed) && c != nil && c != l {
+				l.node.mu.Lock()
+				crl := c.recon
+				l.node.mu.Unlock()
+				if crl != nil {
+					rl.rn.start(crl)
+				}
+			}
 		}
 		rl.rn.running.Add(-1)
 		rl.rn.sessions.Add(1)
@@ -548,7 +565,7 @@ func (s *reconSession) wanter(done chan struct{}) {
 		rl.mu.Lock()
 		delete(rl.waiters, req)
 		rl.mu.Unlock()
-		rl.rn.release(batch)
+		rl.rn.release(batch, err == nil)
 		if err != nil {
 			return
 		}
