@@ -48,10 +48,19 @@ func TestOneLinkPerNeighbour(t *testing.T) {
 	b.SetPeers([]Peer{{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(a.Port()), Pin: a.Fingerprint()}})
 	first := waitOneLink(t, a, b)
 
+	// The status settles on the one peers-file line, up (a dialer whose link lost shows as
+	// up through the neighbour's link once it noticed).
 	for _, tn := range []*testNode{a, b} {
-		ns := tn.Neighbours()
-		if len(ns) != 1 || ns[0].State != "up" || ns[0].Inbound || ns[0].Transport != "quic" {
-			t.Fatalf("status lists %+v; want the one peers-file line, up over quic", ns)
+		deadline := time.Now().Add(10 * time.Second * slowFactor())
+		for {
+			ns := tn.Neighbours()
+			if len(ns) == 1 && ns[0].State == "up" && !ns[0].Inbound && ns[0].Transport == "quic" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status lists %+v; want the one peers-file line, up over quic", ns)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 
@@ -75,5 +84,23 @@ func TestOneLinkPerNeighbour(t *testing.T) {
 	waitCount(t, "blobs at B", 1, func() int64 { return b.st.Stats().Blobs })
 	if d := b.relay.Snapshot().Duplicates; d != 0 {
 		t.Errorf("B dropped %d duplicates: the flood crossed more than one link", d)
+	}
+}
+
+// A relay that linked to us before our peers file listed it was served as a client; once a
+// reload lists it, the two end up with one neighbour link (before, this side's dials were
+// refused as duplicates of a link it did not count as a neighbour's).
+func TestListedLater(t *testing.T) {
+	a := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
+	b := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
+	a.SetPeers([]Peer{{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(b.Port()), Pin: b.Fingerprint()}})
+	waitCount(t, "A's neighbours", 1, func() int64 { return int64(a.relay.Snapshot().Neighbours) })
+	if b.relay.Snapshot().Neighbours != 0 {
+		t.Fatal("B counts A as a neighbour before listing it")
+	}
+	b.SetPeers([]Peer{{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(a.Port()), Pin: a.Fingerprint()}})
+	waitOneLink(t, a, b)
+	if got := b.Abuse().ClosesByReason["now_a_neighbour"]; got != 1 {
+		t.Errorf("B closed %d stranger links as now_a_neighbour, want 1", got)
 	}
 }

@@ -216,6 +216,7 @@ func (n *Node) SetPeers(ps []Peer) {
 			}
 		}
 	}
+	go n.recheckStrangers()
 }
 
 // Neighbours reports every configured neighbour and every inbound neighbour link.
@@ -248,7 +249,7 @@ func (n *Node) Neighbours() []NeighbourStatus {
 		out = append(out, st)
 	}
 	for l := range n.links {
-		if l.dialed == nil && l.neighbour != "" && !via[l] {
+		if l.dialed == nil && l.neighbour != "" && !via[l] && !isClosed(l.closed) {
 			out = append(out, NeighbourStatus{Peer: n.peerName(l), PeerFP: l.neighbour, State: "up", Transport: l.s.transport,
 				Since: l.since, BlobsIn: l.in.Load(), BlobsOut: l.outN.Load(), Inbound: true})
 		}

@@ -34,7 +34,7 @@ const (
 	finalWriteTimeout = time.Second
 	maxSubscriptions  = 4
 	writeBufSize      = 64 << 10
-	readBufSize       = 16 << 10 // a link's read buffer, held while it waits for frames
+	readBufSize       = 4 << 10 // a link's read buffer, held while it waits; larger bodies bypass it
 	// oversizeSkipLimit bounds how much of an oversized SUBMIT a relay reads to discard it.
 	oversizeSkipLimit = 64 << 20
 )
@@ -51,9 +51,9 @@ type stream struct {
 }
 
 type outFrame struct {
-	t      echo.FrameType
 	prefix []byte
 	body   []byte
+	t      echo.FrameType
 	ack    bool // releases a window slot once written
 }
 
@@ -64,8 +64,11 @@ type link struct {
 	dialed *Peer // the peers-file line we dialed, nil for inbound links
 
 	neighbour string // fingerprint once recognised as a neighbour relay
-	hello     echo.Hello
-	recon     *reconLink // set reconciliation, when both sides offer it (reconcile.go)
+	// stranger is set (after hello) for a relay that is not a neighbour: a peers-file reload
+	// that lists it closes the link (recheckStrangers).
+	stranger atomic.Bool
+	hello    echo.Hello
+	recon    *reconLink // set reconciliation, when both sides offer it (reconcile.go)
 
 	acks     chan outFrame // ACK/ERROR for SUBMITs; capacity Window, never blocks
 	final    chan outFrame // the link-level ERROR of fatal, written last

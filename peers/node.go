@@ -287,6 +287,9 @@ func (n *Node) admit(l *link) error {
 	} else if l.s.peerFP != "" && n.isNeighbour(l.s.peerFP, l.s.remote, l.hello.ListenPort) {
 		l.neighbour = l.s.peerFP
 	}
+	if l.neighbour == "" {
+		l.stranger.Store(true) // a relay not in the peers file: SetPeers may list it later
+	}
 	if l.neighbour != "" {
 		if !n.claim(l) {
 			return errDuplicateLink
@@ -323,6 +326,27 @@ func (n *Node) claim(l *link) bool {
 	}
 	n.carrier[l.neighbour] = l
 	return true
+}
+
+// recheckStrangers closes the links of relays that called us before the peers file listed
+// them, served as clients until now, and listed now: they dial again at once (their first
+// retry is within a second) and come back as neighbour links. Closing rather than promoting
+// keeps a link's role fixed for its whole life; without it such a relay kept its link as a
+// neighbour link while this side refused its own dials to it as duplicates.
+func (n *Node) recheckStrangers() {
+	n.mu.Lock()
+	var ls []*link
+	for l := range n.links {
+		if l.stranger.Load() {
+			ls = append(ls, l)
+		}
+	}
+	n.mu.Unlock()
+	for _, l := range ls {
+		if n.isNeighbour(l.s.peerFP, l.s.remote, l.hello.ListenPort) {
+			l.close(&closeReason{name: "now_a_neighbour"})
+		}
+	}
 }
 
 // carrierOf is the live link of the neighbour with fingerprint fp, or nil.
