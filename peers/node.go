@@ -282,11 +282,13 @@ func (n *Node) admit(l *link) error {
 		}
 		return nil
 	}
-	if l.dialed != nil {
-		l.neighbour = l.s.peerFP
-	} else if l.s.peerFP != "" && n.isNeighbour(l.s.peerFP, l.s.remote, l.hello.ListenPort) {
-		l.neighbour = l.s.peerFP
+	nb := ""
+	if l.dialed != nil || l.s.peerFP != "" && n.isNeighbour(l.s.peerFP, l.s.remote, l.hello.ListenPort) {
+		nb = l.s.peerFP
 	}
+	n.mu.Lock() // others read l.neighbour under n.mu (Neighbours, claim); this goroutine without
+	l.neighbour = nb
+	n.mu.Unlock()
 	if l.neighbour == "" {
 		l.stranger.Store(true) // a relay not in the peers file: SetPeers may list it later
 	}
