@@ -24,9 +24,9 @@ import (
 // Each case ends with a clear error or a clean close counted under its reason, and a
 // well-behaved client's put and get keep their normal latency meanwhile.
 
-// slowFactor stretches bounds on emulated or small ARM machines.
+// slowFactor stretches bounds on emulated or small ARM machines and under the race detector.
 func slowFactor() time.Duration {
-	if os.Getenv("ECHORELAY_EXEC_WRAPPER") != "" || runtime.GOARCH == "arm" || runtime.GOARCH == "arm64" {
+	if os.Getenv("ECHORELAY_EXEC_WRAPPER") != "" || runtime.GOARCH == "arm" || runtime.GOARCH == "arm64" || raceEnabled {
 		return 10
 	}
 	return 1
