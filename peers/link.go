@@ -20,13 +20,16 @@ import (
 
 // Queue sizes and deadlines of one link. A link holds at most Window envelopes in flight to
 // the store, QueueBlobs/QueueBytes of floods waiting for a slow neighbour (then drops and
-// counts), and OutDepth reliable frames (fetch answers; the reader waits when it is full, which
-// slows only that link).
+// counts), and OutDepth reliable frames of at most OutBytes together (fetch pages, pushes to
+// subscriptions, answers to a neighbour's WANTs; whoever produces them waits when it is full,
+// which slows only that link: 64 WANTed blobs of 2 MiB would otherwise sit in memory at once
+// for a neighbour that reads slowly).
 const (
 	Window           = 256
 	QueueBlobs       = 4096
 	QueueBytes       = 16 << 20
 	OutDepth         = 64
+	OutBytes         = 8 << 20
 	HandshakeTimeout = 10 * time.Second // TLS plus HELLO must complete within this
 	WriteTimeout     = 30 * time.Second // a frame write stalled this long closes the link
 	// finalWriteTimeout bounds writing a link-level ERROR before closing, and on QUIC the wait
@@ -74,6 +77,8 @@ type link struct {
 	final    chan outFrame // the link-level ERROR of fatal, written last
 	flushed  chan struct{} // closed once final is flushed
 	out      chan outFrame // reliable frames produced by the reader and subscriptions
+	outBytes atomic.Int64  // bytes of the frames in out
+	outRoom  chan struct{} // a token when the writer took a frame off out
 	blobs    floodQueue    // floods to a neighbour; dropped when full
 	qbytes   atomic.Int64
 	took     atomic.Int64 // unix nanoseconds when the writer last took a BLOB off the queue (pace.go)
@@ -99,7 +104,7 @@ type link struct {
 func newLink(n *Node, s stream, dialed *Peer) *link {
 	ctx, cancel := context.WithCancel(n.ctx)
 	return &link{node: n, s: s, dialed: dialed, ctx: ctx, cancel: cancel,
-		acks: make(chan outFrame, Window), out: make(chan outFrame, OutDepth),
+		acks: make(chan outFrame, Window), out: make(chan outFrame, OutDepth), outRoom: make(chan struct{}, 1),
 		blobs: newFloodQueue(), window: make(chan struct{}, Window),
 		final: make(chan outFrame, 1), flushed: make(chan struct{}),
 		closed: make(chan struct{}), since: time.Now()}
@@ -120,13 +125,37 @@ func (l *link) SendBlob(env []byte) bool {
 	return true
 }
 
-// send queues a reliable frame, waiting while the queue is full.
+// send queues a reliable frame, waiting while the queue is full: OutDepth frames, or OutBytes
+// (a frame larger than that still goes alone into an empty queue).
 func (l *link) send(f outFrame) error {
+	n := int64(len(f.prefix) + len(f.body))
+	for {
+		q := l.outBytes.Load()
+		if q == 0 || q+n <= OutBytes {
+			break
+		}
+		select {
+		case <-l.outRoom:
+		case <-l.closed:
+			return net.ErrClosed
+		}
+	}
+	l.outBytes.Add(n)
 	select {
 	case l.out <- f:
 		return nil
 	case <-l.closed:
+		l.outBytes.Add(-n)
 		return net.ErrClosed
+	}
+}
+
+// tookOut runs in the writer for each frame it takes off out.
+func (l *link) tookOut(f outFrame) {
+	l.outBytes.Add(-int64(len(f.prefix) + len(f.body)))
+	select {
+	case l.outRoom <- struct{}{}:
+	default:
 	}
 }
 
@@ -470,6 +499,7 @@ func (l *link) writeLoop(first outFrame) {
 			select {
 			case f = <-l.acks:
 			case f = <-l.out:
+				l.tookOut(f)
 			case f = <-l.final:
 				writeFinal(f)
 				return
@@ -483,6 +513,7 @@ func (l *link) writeLoop(first outFrame) {
 				select {
 				case f = <-l.acks:
 				case f = <-l.out:
+					l.tookOut(f)
 				case <-l.blobs.ready:
 					continue
 				case f = <-l.final:

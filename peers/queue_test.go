@@ -2,7 +2,12 @@ package peers
 
 import (
 	"bytes"
+	"context"
 	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/store"
 )
 
 // The flood queue keeps order, refuses beyond its bound, and gives its memory back once
@@ -62,4 +67,59 @@ func TestFloodQueue(t *testing.T) {
 	if q.items != nil || q.head != 0 {
 		t.Fatalf("drained queue keeps a backing array of %d", cap(q.items))
 	}
+}
+
+// A client that asks for pages of big blobs and never reads them: the frames waiting for it
+// stay within OutBytes (plus the one frame that may exceed it), instead of OutDepth frames of
+// up to 2 MiB each; the relay keeps serving others meanwhile.
+func TestReliableQueueBoundedInBytes(t *testing.T) {
+	tn := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*slowFactor())
+	defer cancel()
+	c, err := DialClient(ctx, tn.addr(SchemeQUIC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const blob = 1 << 20
+	for i := 0; i < 16; i++ {
+		if _, _, err := c.Put(ctx, mkEnv(t, time.Now().Add(time.Hour), blob)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+
+	rc := rawDial(t, tn, SchemeQUIC, nil)
+	rc.hello(echo.RoleClient)
+	for req := uint32(1); req <= 12; req++ { // 12 pages of 8 MiB: 96 MiB asked for, none read
+		rc.writeFrame(echo.Fetch{Req: req, Limit: 1000}.Frame())
+	}
+	queued := func() (most int64) {
+		tn.mu.Lock()
+		defer tn.mu.Unlock()
+		for l := range tn.links {
+			most = max(most, l.outBytes.Load())
+		}
+		return most
+	}
+	// Poll until the queue stops growing (bounded), keeping the largest size seen.
+	var most, last int64
+	stable := 0
+	deadline := time.Now().Add(20 * time.Second * slowFactor())
+	for stable < 50 && time.Now().Before(deadline) {
+		q := queued()
+		most = max(most, q)
+		if q == last {
+			stable++
+		} else {
+			stable, last = 0, q
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if most > OutBytes+blob+4096 {
+		t.Fatalf("%d bytes queued for a client that reads nothing, want at most %d", most, OutBytes+blob)
+	}
+	if most < OutBytes/2 {
+		t.Fatalf("only %d bytes ever queued: the test did not fill the queue", most)
+	}
+	probe(t, tn)
 }
