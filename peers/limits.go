@@ -34,6 +34,8 @@ type RateLimits struct {
 	BytesBurst     int64   // bucket size in bytes; raised to the largest blob if smaller
 	NeighbourBlobs float64 // BLOB frames per second per neighbour link
 	NeighbourBurst int     // bucket size in BLOB frames
+	FetchesPerSec  float64 // client FETCHes and SUBSCRIBEs per second per address
+	FetchBurst     int     // bucket size in requests
 }
 
 // DefaultRateLimits suit a class of 30 behind one school NAT address: people send a message
@@ -43,9 +45,13 @@ type RateLimits struct {
 // A neighbour may send 20 000 blobs/s, bursts of 100 000: more than a relay stores even on a
 // PC (about 13 000/s measured for a chain here), so the bucket never slows an honest mesh at
 // full speed, and still stops one runaway neighbour from monopolising a relay's reader.
+//
+// A FETCH costs the relay an index walk and up to a page of reads: 50 a second per address,
+// bursts of 250, let a client page through a backlog at 5000 blobs a second and a class open
+// their inboxes together, while a loop of fetches from one address cannot keep the store busy.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{SubmitsPerSec: 20, SubmitBurst: 100, BytesPerSec: 2 << 20, BytesBurst: 32 << 20,
-		NeighbourBlobs: 20000, NeighbourBurst: 100000}
+		NeighbourBlobs: 20000, NeighbourBurst: 100000, FetchesPerSec: 50, FetchBurst: 250}
 }
 
 // Connection caps and timeouts. The timeouts are Config fields too (0 takes these), so that
@@ -100,8 +106,8 @@ func clientKey(a net.Addr) netip.Addr {
 }
 
 type limiterEntry struct {
-	key            netip.Addr
-	submits, bytes bucket
+	key                     netip.Addr
+	submits, bytes, fetches bucket
 }
 
 // limiter holds the per-address submit buckets.
@@ -121,10 +127,28 @@ func newLimiter(r RateLimits, maxBlob int) *limiter {
 	if r.SubmitsPerSec > 0 && r.SubmitBurst < 1 {
 		r.SubmitBurst = 1
 	}
+	if r.FetchesPerSec > 0 && r.FetchBurst < 1 {
+		r.FetchBurst = 1
+	}
 	return &limiter{r: r, max: limiterEntries, m: map[netip.Addr]*list.Element{}}
 }
 
 func (l *limiter) enabled() bool { return l.r.SubmitsPerSec > 0 || l.r.BytesPerSec > 0 }
+
+// allowFetch takes one FETCH or SUBSCRIBE from key's bucket, or returns how long to wait.
+func (l *limiter) allowFetch(key netip.Addr, now time.Time) (time.Duration, bool) {
+	if l.r.FetchesPerSec <= 0 {
+		return 0, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entry(key)
+	if wait := e.fetches.need(now, l.r.FetchesPerSec, float64(l.r.FetchBurst), 1); wait > 0 {
+		return wait, false
+	}
+	e.fetches.tokens--
+	return 0, true
+}
 
 // allow takes one submit and size bytes from key's buckets, or returns how long to wait.
 func (l *limiter) allow(key netip.Addr, size int, now time.Time) (time.Duration, bool) {
@@ -133,19 +157,7 @@ func (l *limiter) allow(key netip.Addr, size int, now time.Time) (time.Duration,
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	el, ok := l.m[key]
-	if ok {
-		l.lru.MoveToFront(el)
-	} else {
-		el = l.lru.PushFront(&limiterEntry{key: key})
-		l.m[key] = el
-		for l.lru.Len() > l.max {
-			old := l.lru.Back()
-			delete(l.m, old.Value.(*limiterEntry).key)
-			l.lru.Remove(old)
-		}
-	}
-	e := el.Value.(*limiterEntry)
+	e := l.entry(key)
 	var wait time.Duration
 	if l.r.SubmitsPerSec > 0 {
 		wait = max(wait, e.submits.need(now, l.r.SubmitsPerSec, float64(l.r.SubmitBurst), 1))
@@ -165,6 +177,23 @@ func (l *limiter) allow(key netip.Addr, size int, now time.Time) (time.Duration,
 	return 0, true
 }
 
+// entry is key's buckets, made and marked most recently used; the caller holds mu.
+func (l *limiter) entry(key netip.Addr) *limiterEntry {
+	el, ok := l.m[key]
+	if ok {
+		l.lru.MoveToFront(el)
+	} else {
+		el = l.lru.PushFront(&limiterEntry{key: key})
+		l.m[key] = el
+		for l.lru.Len() > l.max {
+			old := l.lru.Back()
+			delete(l.m, old.Value.(*limiterEntry).key)
+			l.lru.Remove(old)
+		}
+	}
+	return el.Value.(*limiterEntry)
+}
+
 func (l *limiter) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -176,6 +205,12 @@ func (l *limiter) len() int {
 func rateLimited(wait time.Duration) error {
 	wait = (wait + time.Millisecond - 1).Truncate(time.Millisecond)
 	return &echo.Error{Code: echo.CodeRateLimited, RetryAfter: wait, Msg: "too many submissions from this address"}
+}
+
+// fetchLimited is the error of a FETCH or SUBSCRIBE over its bucket.
+func fetchLimited(wait time.Duration) error {
+	wait = (wait + time.Millisecond - 1).Truncate(time.Millisecond)
+	return &echo.Error{Code: echo.CodeRateLimited, RetryAfter: wait, Msg: "too many fetches from this address"}
 }
 
 // throttle makes a neighbour link's reader wait for a BLOB token (backpressure).
@@ -203,9 +238,10 @@ func (l *link) throttle() error {
 
 // abuseCounters are the node's counters of refused and closed connections.
 type abuseCounters struct {
-	rateLimited atomic.Int64 // SUBMITs answered rate_limited
-	throttled   atomic.Int64 // times a neighbour's reader waited for its BLOB bucket
-	perIP       atomic.Int64 // connections refused over MaxConnsPerIP
+	rateLimited  atomic.Int64 // SUBMITs answered rate_limited
+	fetchLimited atomic.Int64 // FETCHes and SUBSCRIBEs answered rate_limited
+	throttled    atomic.Int64 // times a neighbour's reader waited for its BLOB bucket
+	perIP        atomic.Int64 // connections refused over MaxConnsPerIP
 
 	mu     sync.Mutex // guards closes and ipConns
 	closes map[string]int64
@@ -235,6 +271,7 @@ func (a *abuseCounters) closed(reason string) {
 // peer stopped reading), write_failed, timeout (the transport's own) and io_error.
 type AbuseStats struct {
 	RateLimited     int64            `json:"rate_limited"`      // SUBMITs answered rate_limited
+	FetchLimited    int64            `json:"fetch_limited"`     // FETCHes and SUBSCRIBEs answered rate_limited
 	NeighbourWaits  int64            `json:"neighbour_waits"`   // BLOB reads delayed by a neighbour's bucket
 	RefusedBusy     int64            `json:"refused_busy"`      // connections over MaxConns
 	RefusedPerIP    int64            `json:"refused_per_ip"`    // connections over MaxConnsPerIP
@@ -245,16 +282,18 @@ type AbuseStats struct {
 	SubmitsPerSec   float64          `json:"rate_submits"`
 	BytesPerSec     float64          `json:"rate_bytes"`
 	NeighbourBlobsS float64          `json:"rate_neighbour_blobs"`
+	FetchesPerSec   float64          `json:"rate_fetches"`
 }
 
 // Abuse returns the abuse counters.
 func (n *Node) Abuse() AbuseStats {
 	s := AbuseStats{
-		RateLimited: n.abuse.rateLimited.Load(), NeighbourWaits: n.abuse.throttled.Load(),
+		RateLimited: n.abuse.rateLimited.Load(), FetchLimited: n.abuse.fetchLimited.Load(), NeighbourWaits: n.abuse.throttled.Load(),
 		RefusedBusy: n.refused.Load(), RefusedPerIP: n.abuse.perIP.Load(), Conns: int(n.conns.Load()),
 		LimiterEntries: n.limiter.len(), ClosesByReason: map[string]int64{},
 		StampBits: int(n.cfg.StampBits), SubmitsPerSec: n.cfg.Rates.SubmitsPerSec,
 		BytesPerSec: n.cfg.Rates.BytesPerSec, NeighbourBlobsS: n.cfg.Rates.NeighbourBlobs,
+		FetchesPerSec: n.cfg.Rates.FetchesPerSec,
 	}
 	n.abuse.mu.Lock()
 	for k, v := range n.abuse.closes {

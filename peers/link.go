@@ -372,11 +372,17 @@ func (l *link) handle(f echo.Frame) error {
 		if err != nil {
 			return l.fatal(err)
 		}
+		if err := l.node.admitFetch(l); err != nil {
+			return l.send(l.frame(echo.ErrorFrame{Req: q.Req, Err: echo.AsError(err)}.Frame()))
+		}
 		return l.fetchPage(q.Req, q.Tags, q.After, int(q.Limit))
 	case echo.FrameSubscribe:
 		q, err := echo.ParseSubscribe(f.Body)
 		if err != nil {
 			return l.fatal(err)
+		}
+		if err := l.node.admitFetch(l); err != nil {
+			return l.send(l.frame(echo.ErrorFrame{Req: q.Req, Err: echo.AsError(err)}.Frame()))
 		}
 		if l.subs.Add(1) > maxSubscriptions {
 			l.subs.Add(-1)

@@ -361,6 +361,18 @@ func (n *Node) carrierOf(fp string) *link {
 	return nil
 }
 
+// admitFetch applies a client's FETCH and SUBSCRIBE bucket; neighbours are exempt.
+func (n *Node) admitFetch(l *link) error {
+	if l.neighbour != "" {
+		return nil
+	}
+	if wait, ok := n.limiter.allowFetch(clientKey(l.s.remote), time.Now()); !ok {
+		n.abuse.fetchLimited.Add(1)
+		return fetchLimited(wait)
+	}
+	return nil
+}
+
 // admitSubmit applies a client SUBMIT's rate limits, stamp check and SubmitCheck, cheapest
 // first. Neighbours are exempt: their BLOBs pass the link's own bucket (throttle).
 func (n *Node) admitSubmit(l *link, env []byte) error {

@@ -3,6 +3,7 @@ package peers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -122,4 +123,48 @@ func TestReliableQueueBoundedInBytes(t *testing.T) {
 		t.Fatalf("only %d bytes ever queued: the test did not fill the queue", most)
 	}
 	probe(t, tn)
+}
+
+// FETCH and SUBSCRIBE share a per-address bucket of their own: over it the request is answered
+// rate_limited with the time to wait, on any connection from that address, and counted; after
+// that time fetching works again. Submissions are not charged to it.
+func TestFetchRateLimited(t *testing.T) {
+	tn := startTestNode(t, Config{Rates: RateLimits{FetchesPerSec: 1, FetchBurst: 3}}, store.Options{}, echo.Limits{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second*slowFactor())
+	defer cancel()
+	c, err := DialClient(ctx, tn.addr(SchemeQUIC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 5; i++ { // not charged to the fetch bucket
+		if _, _, err := c.Put(ctx, mkEnv(t, time.Now().Add(time.Hour), 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if items, _, _, err := c.Fetch(ctx, nil, 0, 0); err != nil || len(items) != 5 {
+			t.Fatalf("fetch %d within the burst: %d items, %v", i, len(items), err)
+		}
+	}
+	c2, err := DialClient(ctx, tn.addr(SchemeTLS)) // same address, other connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_, _, _, err = c2.Fetch(ctx, nil, 0, 0)
+	var refused *echo.Error
+	if !errors.As(err, &refused) || refused.Code != echo.CodeRateLimited || refused.RetryAfter <= 0 || refused.RetryAfter > time.Second+time.Millisecond {
+		t.Fatalf("fourth fetch: %v, want rate_limited with a wait in (0, 1s]", err)
+	}
+	time.Sleep(refused.RetryAfter) // what a client is told to do
+	if items, _, _, err := c2.Fetch(ctx, nil, 0, 0); err != nil || len(items) != 5 {
+		t.Fatalf("fetch after retry_after: %d items, %v", len(items), err)
+	}
+	if got := tn.Abuse().FetchLimited; got != 1 {
+		t.Fatalf("fetch_limited %d, want 1", got)
+	}
+	if got := tn.relay.Snapshot().Rejects["rate_limited"]; got != 0 {
+		t.Fatalf("a refused fetch counted as a refused blob (%d)", got)
+	}
 }

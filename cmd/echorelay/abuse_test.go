@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -178,5 +179,29 @@ func TestRelayServesDuringHostileConnections(t *testing.T) {
 	log := strings.NewReplacer(r.addr(), "", r.admin, "").Replace(r.log.String())
 	if strings.Contains(log, "127.0.0.1") {
 		t.Fatalf("the relay logged a client address:\n%s", r.log.String())
+	}
+}
+
+// Over the per-address fetch rate, `echorelay get` waits as the relay says and still reads
+// the whole backlog; the relay counts the refused pages.
+func TestGetPacedByFetchLimit(t *testing.T) {
+	r := startRelay(t, "fetchlimited", "--rate-fetches", "0.5", "--rate-submits", "0") // bursts of 3 pages, then one per 2 s
+	c := r.client()
+	const n = 450 // 5 pages of 100
+	for i := 0; i < n; i++ {
+		if _, _, err := c.Put(context.Background(), mkEnvelope(t, echo.Tag{}, time.Hour, []byte(fmt.Sprintf("blob %d", i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	_, errOut, code := runCLI(t, nil, "get", "--relay", r.addr(), "--out", dir)
+	if code != 0 {
+		t.Fatalf("get: exit %d\n%s", code, errOut)
+	}
+	if files, _ := os.ReadDir(dir); len(files) != n {
+		t.Fatalf("get wrote %d blobs, want %d", len(files), n)
+	}
+	if a := r.abuseStatus(); a["fetch_limited"].(float64) < 1 || a["rate_fetches"] != 0.5 {
+		t.Fatalf("abuse status %v: want refused fetches counted and rate_fetches 0.5", a)
 	}
 }

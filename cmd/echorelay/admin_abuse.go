@@ -7,6 +7,7 @@ func (a *adminState) abuseStatus() map[string]any {
 	s := a.relay.Snapshot()
 	return map[string]any{
 		"rate_limited":         ab.RateLimited,
+		"fetch_limited":        ab.FetchLimited,
 		"stamp_rejected":       s.Rejects["stamp_required"],
 		"neighbour_waits":      ab.NeighbourWaits,
 		"refused_busy":         ab.RefusedBusy,
@@ -19,5 +20,6 @@ func (a *adminState) abuseStatus() map[string]any {
 		"rate_submits":         ab.SubmitsPerSec,
 		"rate_bytes":           ab.BytesPerSec,
 		"rate_neighbour_blobs": ab.NeighbourBlobsS,
+		"rate_fetches":         ab.FetchesPerSec,
 	}
 }

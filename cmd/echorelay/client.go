@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -131,7 +132,7 @@ func cmdGet(args []string) error {
 	var blobs [][]byte
 	var ids []echo.ID
 	for n := 0; n < *max; {
-		items, next, more, err := c.Fetch(ctx, tags, cursor, 0)
+		items, next, more, err := fetchPaced(ctx, c, tags, cursor)
 		if err != nil {
 			return fmt.Errorf("fetch failed: %w", err)
 		}
@@ -172,4 +173,23 @@ func cmdGet(args []string) error {
 	}
 	fmt.Fprintln(os.Stderr, cursor)
 	return nil
+}
+
+// fetchPaced reads one page, waiting as told when the relay answers rate_limited (PROTOCOL.md
+// section 9), a bounded number of times.
+func fetchPaced(ctx context.Context, c *peers.Client, tags []echo.Tag, cursor uint64) ([]echo.Item, uint64, bool, error) {
+	for try := 0; ; try++ {
+		items, next, more, err := c.Fetch(ctx, tags, cursor, 0)
+		var e *echo.Error
+		if try >= maxPutRetries || !errors.As(err, &e) || e.Code != echo.CodeRateLimited || e.RetryAfter <= 0 {
+			return items, next, more, err
+		}
+		t := time.NewTimer(e.RetryAfter)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return items, next, more, err
+		}
+	}
 }

@@ -277,6 +277,7 @@ var serveChecks = []check{
 	}},
 	{"stamp-bits", func(c *serveConfig) string { return intBetween(int64(c.Abuse.StampBits), 0, echo.MaxStampBits) }},
 	{"rate-submits", func(c *serveConfig) string { return notNegative(c.Abuse.RateSubmits) }},
+	{"rate-fetches", func(c *serveConfig) string { return notNegative(c.Abuse.RateFetches) }},
 	{"rate-bytes", func(c *serveConfig) string { return notNegative(float64(c.Abuse.RateBytes)) }},
 	{"rate-neighbour", func(c *serveConfig) string { return notNegative(c.Abuse.RateNeighbour) }},
 	{"max-conns", func(c *serveConfig) string { return intBetween(int64(c.Abuse.MaxConns), 1, 1<<20) }},

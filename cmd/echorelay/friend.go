@@ -79,7 +79,7 @@ func putEnvelope(ctx context.Context, c *peers.Client, tag [32]byte, ttl time.Du
 func fetchAll(ctx context.Context, c *peers.Client, tags []echo.Tag, cursor uint64, fn func(echo.Item) error) (uint64, error) {
 	const maxPages = 10000
 	for page := 0; page < maxPages; page++ {
-		items, next, more, err := c.Fetch(ctx, tags, cursor, 0)
+		items, next, more, err := fetchPaced(ctx, c, tags, cursor)
 		if err != nil {
 			return cursor, fmt.Errorf("fetch failed: %w", err)
 		}

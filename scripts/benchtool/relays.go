@@ -62,7 +62,7 @@ func startRelayArgs(bin, name, dir string, prof bool) (*relay, error) {
 	// client comes from 127.0.0.1, and the benchmark measures capacity, not the limiter.
 	r.cmd = exec.Command(bin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
 		"--ready-file", ready, "--no-tcp", "--max-store", strconv.FormatInt(8<<30, 10), "--log-level", "warn",
-		"--rate-submits", "0", "--rate-bytes", "0", "--rate-neighbour", "0", "--max-conns-per-ip", "0")
+		"--rate-submits", "0", "--rate-bytes", "0", "--rate-neighbour", "0", "--rate-fetches", "0", "--max-conns-per-ip", "0")
 	r.cmd.Args = append(r.cmd.Args, strings.Fields(os.Getenv("BENCH_RELAY_ARGS"))...)
 	if prof {
 		a, err := freePort()
