@@ -151,7 +151,6 @@ func (rn *reconNode) linkUp(l *link) {
 	rn.n.mu.Lock()
 	l.recon = rl // the reader reads it without the lock: it is this goroutine
 	rn.n.mu.Unlock()
-	go rl.serveWants()
 	rn.start(rl)
 }
 
@@ -233,10 +232,11 @@ const (
 // reconLink is the per-link part: the sessions on it (at most one this side started and one
 // the neighbour started), WANTs waiting for their end, WANTs to serve.
 type reconLink struct {
-	l     *link
-	rn    *reconNode
-	wants chan echo.Want
-	req   atomic.Uint32
+	l       *link
+	rn      *reconNode
+	wants   chan echo.Want
+	serving sync.Once // starts serveWants at the first WANT: an idle link holds no goroutine for it
+	req     atomic.Uint32
 
 	mu      sync.Mutex // guards own, peer and waiters
 	own     *reconSession
@@ -280,6 +280,7 @@ func (rl *reconLink) handle(f echo.Frame) error {
 		if err != nil {
 			return l.fatal(err)
 		}
+		rl.serving.Do(func() { go rl.serveWants() })
 		select {
 		case rl.wants <- w:
 		default:
