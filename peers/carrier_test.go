@@ -1,6 +1,7 @@
 package peers
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -102,5 +103,26 @@ func TestListedLater(t *testing.T) {
 	waitOneLink(t, a, b)
 	if got := b.Abuse().ClosesByReason["now_a_neighbour"]; got != 1 {
 		t.Errorf("B closed %d stranger links as now_a_neighbour, want 1", got)
+	}
+}
+
+// An unpinned line is recognised by the key it presented when dialed, whatever address the
+// relay calls from later (a second address, NAT): before, only the source IP and listen port
+// matched it, and a relay calling from elsewhere stayed a client while its own dial to us kept
+// this side's dials refused as duplicates.
+func TestUnpinnedLineLearnsItsKey(t *testing.T) {
+	a := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
+	b := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
+	elsewhere := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 4242}
+	if a.isNeighbour(b.Fingerprint(), elsewhere, 4242) {
+		t.Fatal("B recognised from an address no line names before any dial")
+	}
+	a.SetPeers([]Peer{{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(b.Port())}}) // no pin
+	waitCount(t, "A's neighbours", 1, func() int64 { return int64(a.relay.Snapshot().Neighbours) })
+	if !a.isNeighbour(b.Fingerprint(), elsewhere, 4242) {
+		t.Fatal("B not recognised by the key its line presented")
+	}
+	if a.isNeighbour(a.Fingerprint(), elsewhere, 4242) {
+		t.Fatal("another key recognised from an address no line names")
 	}
 }

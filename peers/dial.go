@@ -51,6 +51,7 @@ type dialer struct {
 	since   time.Time
 	lastErr string
 	label   string // from the peers file; updated on reload without redialing
+	learned string // fingerprint this unpinned line presented when dialed (isNeighbour)
 	cur     *link
 	via     *link // the neighbour's own link while this dialer waits for it to end (claim)
 }
@@ -81,6 +82,7 @@ func (d *dialer) run() {
 		if err == nil {
 			start := time.Now()
 			d.set("up", "")
+			d.learn(fp)
 			reason := serve()
 			if time.Since(start) >= stableLinkFor {
 				attempt = 0
@@ -112,6 +114,23 @@ func (d *dialer) run() {
 			t.Stop()
 			return
 		}
+	}
+}
+
+// learn remembers the fingerprint an unpinned line presented. A relay that later calls us with
+// that key is this neighbour whatever its source address (a second address, NAT): it proved
+// the key, which the address match for unpinned lines only guesses at. A relay already linked
+// to us as a stranger is re-linked (recheckStrangers).
+func (d *dialer) learn(fp string) {
+	if d.p.Pin != "" || fp == "" {
+		return
+	}
+	d.mu.Lock()
+	changed := d.learned != fp
+	d.learned = fp
+	d.mu.Unlock()
+	if changed {
+		go d.n.recheckStrangers()
 	}
 }
 

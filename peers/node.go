@@ -392,11 +392,21 @@ func (n *Node) admitSubmit(l *link, env []byte) error {
 	return n.cfg.SubmitCheck(l.s.remote, env)
 }
 
-// isNeighbour matches an inbound relay against the peers file: by pin, or for unpinned lines by
-// source IP and HELLO listen_port.
+// isNeighbour matches an inbound relay against the peers file: by pin, by the key an unpinned
+// line presented when we dialed it (dialer.learn), or for unpinned lines by source IP and HELLO
+// listen_port.
 func (n *Node) isNeighbour(fp string, remote net.Addr, listenPort uint16) bool {
 	n.mu.Lock()
 	ps := append([]Peer(nil), n.peers...)
+	for _, d := range n.dialers {
+		d.mu.Lock()
+		known := d.learned != "" && d.learned == fp
+		d.mu.Unlock()
+		if known {
+			n.mu.Unlock()
+			return true
+		}
+	}
 	n.mu.Unlock()
 	var rip net.IP
 	switch a := remote.(type) {
