@@ -196,8 +196,8 @@ func (rn *reconNode) claim(ids []echo.ID) []echo.ID {
 }
 
 // release ends the claim on ids when their WANT ended. The BLOBs that answered it are
-// committed asynchronously, so for recentWant another session (say on the second link to the
-// same neighbour, which comes up a moment later) does not ask for them again.
+// committed asynchronously, so for recentWant another session (say on the link that replaces
+// this one, which comes up a moment later) does not ask for them again.
 //
 // A WANT that ended without its answer (the link closed, say as the duplicate of a second link
 // to the same neighbour) leaves no such mark: its BLOBs may never come, so the next session

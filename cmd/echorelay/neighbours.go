@@ -30,9 +30,11 @@ type neighbourView struct {
 }
 
 // neighbourViews names the neighbours and puts their errors in plain words. Two relays that list
-// each other hold two links, one dialed by each; an inbound link whose key matches a configured
-// line is merged into that line's row (the neighbour is up if either link is), so the page shows
-// one row per neighbour. Inbound neighbours matching no line with a known key get their own row.
+// each other keep one link (PROTOCOL.md section 5), and a line whose neighbour dialed that link
+// shows as up through it; for the moment while a second link is being closed, an inbound link
+// whose key matches a configured line is merged into that line's row (the neighbour is up if
+// either link is), so the page shows one row per neighbour. Inbound neighbours matching no line
+// with a known key get their own row.
 func neighbourViews(ns []peers.NeighbourStatus, showAddrs bool, now time.Time) []neighbourView {
 	out := make([]neighbourView, 0, len(ns))
 	byFP := map[string]int{} // full fingerprint -> index in out of a configured line
