@@ -52,8 +52,7 @@ type dialer struct {
 	lastErr string
 	label   string // from the peers file; updated on reload without redialing
 	learned string // fingerprint this unpinned line presented when dialed (isNeighbour)
-	cur     *link
-	via     *link // the neighbour's own link while this dialer waits for it to end (claim)
+	via     *link  // the neighbour's own link while this dialer waits for it to end (claim)
 }
 
 func (d *dialer) stop() { d.cancel() }

@@ -200,17 +200,12 @@ func (l *limiter) len() int {
 	return l.lru.Len()
 }
 
-// rateLimited is the error a client sees; retry_after_ms rounds up so that a client that waits
-// exactly that long finds its tokens.
-func rateLimited(wait time.Duration) error {
+// rateLimited is the error a client sees when what (its submissions, its fetches) is over its
+// bucket; retry_after_ms rounds up so that a client that waits exactly that long finds its
+// tokens.
+func rateLimited(wait time.Duration, what string) error {
 	wait = (wait + time.Millisecond - 1).Truncate(time.Millisecond)
-	return &echo.Error{Code: echo.CodeRateLimited, RetryAfter: wait, Msg: "too many submissions from this address"}
-}
-
-// fetchLimited is the error of a FETCH or SUBSCRIBE over its bucket.
-func fetchLimited(wait time.Duration) error {
-	wait = (wait + time.Millisecond - 1).Truncate(time.Millisecond)
-	return &echo.Error{Code: echo.CodeRateLimited, RetryAfter: wait, Msg: "too many fetches from this address"}
+	return &echo.Error{Code: echo.CodeRateLimited, RetryAfter: wait, Msg: "too many " + what + " from this address"}
 }
 
 // throttle makes a neighbour link's reader wait for a BLOB token (backpressure).

@@ -150,6 +150,11 @@ func (l *link) send(f outFrame) error {
 	}
 }
 
+// sendError answers request req with an ERROR frame.
+func (l *link) sendError(req uint32, err error) error {
+	return l.send(l.frame(echo.ErrorFrame{Req: req, Err: echo.AsError(err)}.Frame()))
+}
+
 // tookOut runs in the writer for each frame it takes off out.
 func (l *link) tookOut(f outFrame) {
 	l.outBytes.Add(-int64(len(f.prefix) + len(f.body)))
@@ -373,7 +378,7 @@ func (l *link) handle(f echo.Frame) error {
 			return l.fatal(err)
 		}
 		if err := l.node.admitFetch(l); err != nil {
-			return l.send(l.frame(echo.ErrorFrame{Req: q.Req, Err: echo.AsError(err)}.Frame()))
+			return l.sendError(q.Req, err)
 		}
 		return l.fetchPage(q.Req, q.Tags, q.After, int(q.Limit))
 	case echo.FrameSubscribe:
@@ -382,11 +387,11 @@ func (l *link) handle(f echo.Frame) error {
 			return l.fatal(err)
 		}
 		if err := l.node.admitFetch(l); err != nil {
-			return l.send(l.frame(echo.ErrorFrame{Req: q.Req, Err: echo.AsError(err)}.Frame()))
+			return l.sendError(q.Req, err)
 		}
 		if l.subs.Add(1) > maxSubscriptions {
 			l.subs.Add(-1)
-			return l.send(l.frame(echo.ErrorFrame{Req: q.Req, Err: &echo.Error{Code: echo.CodeRateLimited, Msg: "too many subscriptions on one link"}}.Frame()))
+			return l.sendError(q.Req, &echo.Error{Code: echo.CodeRateLimited, Msg: "too many subscriptions on one link"})
 		}
 		go l.subscribe(q)
 	case echo.FramePing:
@@ -429,7 +434,7 @@ func (l *link) fetchPage(req uint32, tags []echo.Tag, after uint64, limit int) e
 	}
 	if err != nil {
 		l.node.log.Warn("fetch failed", "err", err)
-		return l.send(l.frame(echo.ErrorFrame{Req: req, Err: echo.AsError(fmt.Errorf("%w: fetch failed", echo.ErrInternal))}.Frame()))
+		return l.sendError(req, fmt.Errorf("%w: fetch failed", echo.ErrInternal))
 	}
 	return l.send(l.frame(echo.End{Req: req, Next: next, More: more}.Frame()))
 }

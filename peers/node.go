@@ -368,7 +368,7 @@ func (n *Node) admitFetch(l *link) error {
 	}
 	if wait, ok := n.limiter.allowFetch(clientKey(l.s.remote), time.Now()); !ok {
 		n.abuse.fetchLimited.Add(1)
-		return fetchLimited(wait)
+		return rateLimited(wait, "fetches")
 	}
 	return nil
 }
@@ -381,7 +381,7 @@ func (n *Node) admitSubmit(l *link, env []byte) error {
 	}
 	if wait, ok := n.limiter.allow(clientKey(l.s.remote), len(env), time.Now()); !ok {
 		n.abuse.rateLimited.Add(1)
-		return rateLimited(wait)
+		return rateLimited(wait, "submissions")
 	}
 	if err := echo.CheckStamp(env, int(n.cfg.StampBits)); err != nil {
 		return err

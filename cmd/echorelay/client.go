@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -173,23 +172,4 @@ func cmdGet(args []string) error {
 	}
 	fmt.Fprintln(os.Stderr, cursor)
 	return nil
-}
-
-// fetchPaced reads one page, waiting as told when the relay answers rate_limited (PROTOCOL.md
-// section 9), a bounded number of times.
-func fetchPaced(ctx context.Context, c *peers.Client, tags []echo.Tag, cursor uint64) ([]echo.Item, uint64, bool, error) {
-	for try := 0; ; try++ {
-		items, next, more, err := c.Fetch(ctx, tags, cursor, 0)
-		var e *echo.Error
-		if try >= maxPutRetries || !errors.As(err, &e) || e.Code != echo.CodeRateLimited || e.RetryAfter <= 0 {
-			return items, next, more, err
-		}
-		t := time.NewTimer(e.RetryAfter)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return items, next, more, err
-		}
-	}
 }

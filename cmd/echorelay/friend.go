@@ -22,8 +22,27 @@ func init() {
 // reads the code tomorrow, short enough that a lost code soon means nothing.
 const inviteTTL = 7 * 24 * time.Hour
 
-// maxPutRetries bounds the waits for a relay that answers rate_limited.
-const maxPutRetries = 5
+// maxRateRetries bounds the waits for a relay that answers rate_limited.
+const maxRateRetries = 5
+
+// paced runs op, and again after the wait a relay asks for when it answers rate_limited
+// (PROTOCOL.md section 9), at most maxRateRetries times; it returns op's last error.
+func paced(ctx context.Context, op func() error) error {
+	for try := 0; ; try++ {
+		err := op()
+		var e *echo.Error
+		if try >= maxRateRetries || !errors.As(err, &e) || e.Code != echo.CodeRateLimited || e.RetryAfter <= 0 {
+			return err
+		}
+		t := time.NewTimer(e.RetryAfter)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+	}
+}
 
 func cmdFriend(args []string) error {
 	return subcommand("friend", args, map[string]func([]string) error{
@@ -54,25 +73,24 @@ func putEnvelope(ctx context.Context, c *peers.Client, tag [32]byte, ttl time.Du
 	if max := int(c.Hello().MaxBlob); len(env) > max {
 		return echo.ID{}, fmt.Errorf("%w: %d bytes, the relay takes at most %d", echo.ErrTooLarge, len(env), max)
 	}
-	// A relay that says rate_limited is honoured (PROTOCOL.md section 9): wait as it says, a
-	// bounded number of times.
 	var id echo.ID
-	for try := 0; ; try++ {
+	err = paced(ctx, func() (err error) {
 		id, _, err = c.Put(ctx, env)
-		var e *echo.Error
-		if try >= maxPutRetries || !errors.As(err, &e) || e.Code != echo.CodeRateLimited || e.RetryAfter <= 0 {
-			break
-		}
-		select {
-		case <-time.After(e.RetryAfter):
-		case <-ctx.Done():
-			return id, fmt.Errorf("relay refused the blob: %w", err)
-		}
-	}
+		return err
+	})
 	if err != nil {
 		return id, fmt.Errorf("relay refused the blob: %w", err)
 	}
 	return id, nil
+}
+
+// fetchPaced reads one page through paced.
+func fetchPaced(ctx context.Context, c *peers.Client, tags []echo.Tag, cursor uint64) (items []echo.Item, next uint64, more bool, err error) {
+	err = paced(ctx, func() (err error) {
+		items, next, more, err = c.Fetch(ctx, tags, cursor, 0)
+		return err
+	})
+	return items, next, more, err
 }
 
 // fetchAll reads every page after cursor for tags (nil: every blob), bounded by maxItems.
