@@ -7,6 +7,10 @@
 // It prints a table, writes bench.json and bench.svg into the results folder (--out), and
 // exits 0 after reporting; with --strict it exits 1 when a target is missed.
 //
+// `benchtool push --relay 127.0.0.1:PORT [--n 10000]` measures nothing itself: it pushes n
+// blobs into a relay that is already running, pipelined over one client link with durable
+// acks, for scripts/budgets (see push.go).
+//
 // Everything runs on 127.0.0.1, in a temporary directory under BENCH_DIR (default /var/tmp, a
 // real disk: tmpfs would hide the cost of fsync), and stops by itself; every wait is bounded.
 package main
@@ -56,6 +60,10 @@ func envInt(name string, def int) int {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "push" {
+		pushMain(os.Args[2:])
+		return
+	}
 	var c config
 	flag.BoolVar(&c.quick, "quick", false, "small sizes (BENCH_ROWS 100000, fewer blobs): a check in about a minute")
 	flag.BoolVar(&c.strict, "strict", false, "exit 1 when a target is missed")
