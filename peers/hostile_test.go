@@ -642,7 +642,7 @@ func TestNeighbourNeverReads(t *testing.T) {
 // Disk full (max_page_count): submitters get store_full, a new blob from a neighbour is still
 // flooded to the other neighbour (once), fetches work, and the file passes integrity_check.
 func TestStoreFullKeepsForwarding(t *testing.T) {
-	tn := startTestNode(t, Config{}, store.Options{MaxPageCount: 64}, echo.Limits{}) // 256 KiB file
+	tn := startTestNode(t, Config{}, store.Options{MaxPageCount: 64, MaxLogBytes: 256 << 10}, echo.Limits{}) // 256 KiB file and log
 	ns := neighbours(t, tn, 2)
 	from, to := ns[0], ns[1]
 	got := to.readBlobs()

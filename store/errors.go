@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"syscall"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -40,8 +41,9 @@ var (
 	ErrSchemaTooNew = errors.New("database schema is newer than this program")
 )
 
-// isFull reports whether err is SQLite's SQLITE_FULL (any extended code).
+// isFull reports whether err is SQLite's SQLITE_FULL (any extended code)
+// or a full disk under the blob log (ENOSPC, or Options.MaxLogBytes).
 func isFull(err error) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL || errors.Is(err, syscall.ENOSPC)
 }

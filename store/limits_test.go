@@ -89,6 +89,9 @@ func TestSweepLarge(t *testing.T) {
 // checkTotals compares the trigger-kept totals with a full count.
 func checkTotals(t *testing.T, s *Store) {
 	t.Helper()
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
 	var blobs, bytes int64
 	if err := s.rdb.QueryRow("SELECT count(*), coalesce(sum(size), 0) FROM blobs").Scan(&blobs, &bytes); err != nil {
 		t.Fatal(err)
@@ -192,7 +195,7 @@ func TestMailboxQuota(t *testing.T) {
 func TestDiskFull(t *testing.T) {
 	c := newClock()
 	path := dbPath(t)
-	s := openStore(t, path, Options{Now: c.Now, MaxPageCount: 64}) // 256 KiB file
+	s := openStore(t, path, Options{Now: c.Now, MaxPageCount: 64, MaxLogBytes: 256 << 10}) // 256 KiB file, 256 KiB log
 	var stored []Blob
 	var full bool
 	// Batches of 8 x 4 KiB: some puts in a batch fail, the others commit.
@@ -220,7 +223,7 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 	if !full {
-		t.Fatal("max_page_count never filled up")
+		t.Fatal("the blob log never filled up")
 	}
 	if s.Stats().Full == 0 {
 		t.Fatal("Stats.Full = 0")

@@ -15,6 +15,8 @@ const (
 	DefaultMaxBatch        = 512
 	DefaultSweepEvery      = time.Minute
 	DefaultReaders         = 4 // read connections; each holds its own page cache
+	DefaultFlushBlobs      = 8192             // puts per index transaction
+	DefaultFlushEvery      = 10 * time.Second // longest an index transaction stays open
 
 	busyTimeoutMillis = 5000
 	queueDepth        = 2 * DefaultMaxBatch // requests waiting for the committer before Put blocks
@@ -33,6 +35,10 @@ type Options struct {
 	SweepEvery      time.Duration // expiry sweep period; default 1 min (the store also sweeps at Open)
 	Readers         int           // read connections; default 4
 	MaxPageCount    int64         // if > 0, PRAGMA max_page_count: a hard file-size limit in pages (4 KiB)
+	MaxLogBytes     int64         // if > 0, a hard limit on the blob log's size: appends beyond it fail as on a full disk
+	SegmentBytes    int64         // blob log segment size; default 16 MiB
+	FlushBlobs      int           // commit the index after this many puts; default 8192
+	FlushEvery      time.Duration // commit the index at least this often while puts arrive; default 10 s
 	Logger          *slog.Logger  // nil = discard
 	Now             func() time.Time
 
@@ -65,6 +71,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Readers <= 0 {
 		o.Readers = DefaultReaders
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = DefaultSegmentBytes
+	}
+	if o.FlushBlobs <= 0 {
+		o.FlushBlobs = DefaultFlushBlobs
+	}
+	if o.FlushEvery <= 0 {
+		o.FlushEvery = DefaultFlushEvery
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -15,9 +15,11 @@ func (s *Store) RangeCount(fromExp int64, fromID [32]byte, toExp int64, toID [32
 	if now := s.now(); fromExp <= now {
 		fromExp, fromID = now+1, [32]byte{}
 	}
+	s.commitMu.RLock() // each blob in SQLite or in the overlay, not both
+	defer s.commitMu.RUnlock()
 	var n int
 	if err := s.rdb.QueryRow(rangeCountQuery, fromExp, fromID[:], toExp, toID[:]).Scan(&n); err != nil {
 		return 0, fmt.Errorf("failed to count keys: %w", err)
 	}
-	return n, nil
+	return n + len(s.ov.keys(Key{fromExp, fromID}, Key{toExp, toID}, s.now())), nil
 }

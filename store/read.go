@@ -22,15 +22,15 @@ func prepareReads(db *sql.DB) (*readStmts, error) {
 		q  string
 	}{
 		{&r.has, "SELECT 1 FROM blobs WHERE id = ?"},
-		{&r.get, "SELECT tag, expiry, env FROM blobs WHERE id = ? AND expiry > ?"},
+		{&r.get, "SELECT tag, expiry, env, seg, off, size FROM blobs WHERE id = ? AND expiry > ?"},
 		// One mailbox: walk blobs_tag, which also filters on expiry,
 		// and read only the rows returned.
-		{&r.tagRows, "SELECT seq, id, tag, expiry, env FROM blobs WHERE tag = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
+		{&r.tagRows, "SELECT seq, id, tag, expiry, env, seg, off, size FROM blobs WHERE tag = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
 		// Several mailboxes: phase 1 is covered by blobs_tag, phase 2
 		// reads the chosen rows by rowid, in order (seqs is a JSON array).
 		{&r.tagSeqs, "SELECT seq FROM blobs WHERE tag = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
-		{&r.bySeqs, "SELECT seq, id, tag, expiry, env FROM blobs WHERE seq IN (SELECT value FROM json_each(?)) AND expiry > ? ORDER BY seq"},
-		{&r.all, "SELECT seq, id, tag, expiry, env FROM blobs WHERE seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
+		{&r.bySeqs, "SELECT seq, id, tag, expiry, env, seg, off, size FROM blobs WHERE seq IN (SELECT value FROM json_each(?)) AND expiry > ? ORDER BY seq"},
+		{&r.all, "SELECT seq, id, tag, expiry, env, seg, off, size FROM blobs WHERE seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
 		{&r.keys, "SELECT expiry, id FROM blobs WHERE (expiry, id) >= (?, ?) AND (expiry, id) < (?, ?) ORDER BY expiry, id LIMIT ?"},
 	} {
 		st, err := db.Prepare(p.q)
@@ -58,6 +58,9 @@ func (s *Store) Has(id [32]byte) (bool, error) {
 	if s.closing.Load() {
 		return false, ErrClosed
 	}
+	if s.ov.get(id) != nil {
+		return true, nil
+	}
 	var one int
 	switch err := s.r.has.QueryRow(id[:]).Scan(&one); {
 	case err == nil:
@@ -74,11 +77,34 @@ func (s *Store) Get(id [32]byte) (Blob, bool, error) {
 	if s.closing.Load() {
 		return Blob{}, false, ErrClosed
 	}
+	now := s.now()
+	if p := s.ov.get(id); p != nil {
+		if p.expiry <= now {
+			return Blob{}, false, nil
+		}
+		env, err := s.w.log.read(p.at.seg, p.at.off, p.size, id)
+		if err != nil {
+			return Blob{}, false, fmt.Errorf("failed to get blob: %w", err)
+		}
+		return Blob{ID: id, Tag: p.tag, Expiry: p.expiry, Envelope: env}, true, nil
+	}
 	b := Blob{ID: id}
 	var tag []byte
-	switch err := s.r.get.QueryRow(id[:], s.now()).Scan(&tag, &b.Expiry, &b.Envelope); {
+	var seg, off sql.NullInt64
+	var size int
+	switch err := s.r.get.QueryRow(id[:], now).Scan(&tag, &b.Expiry, &b.Envelope, &seg, &off, &size); {
 	case err == nil:
 		copy(b.Tag[:], tag)
+		if seg.Valid {
+			env, err := s.w.log.read(uint64(seg.Int64), off.Int64, size, id)
+			if errors.Is(err, errRecordGone) {
+				return Blob{}, false, nil
+			}
+			if err != nil {
+				return Blob{}, false, fmt.Errorf("failed to get blob: %w", err)
+			}
+			b.Envelope = env
+		}
 		return b, true, nil
 	case errors.Is(err, sql.ErrNoRows):
 		return Blob{}, false, nil
@@ -106,10 +132,25 @@ func (s *Store) Fetch(tags [][32]byte, after uint64, limit int, maxBytes int) (i
 		return nil, after, false, nil // beyond any Seq
 	}
 	now := s.now()
+	var uniq [][32]byte
+	for _, tag := range tags {
+		if tag != ([32]byte{}) && !slices.Contains(uniq, tag) {
+			uniq = append(uniq, tag)
+		}
+	}
+	if len(tags) > 0 && len(uniq) == 0 {
+		return nil, after, false, nil
+	}
+	// The overlay first: a put whose index row commits while SQLite is
+	// read then shows up in both, and is taken once, by seq.
+	recent := s.ov.after(uniq, after, now, limit+1)
 	if len(tags) == 0 {
 		items, more, err = s.fetchAll(after, limit, maxBytes, now)
 	} else {
-		items, more, err = s.fetchTags(tags, after, limit, maxBytes, now)
+		items, more, err = s.fetchTags(uniq, after, limit, maxBytes, now)
+	}
+	if err == nil && !more {
+		items, more, err = s.addRecent(items, recent, after, limit, maxBytes)
 	}
 	if err != nil {
 		return nil, after, false, fmt.Errorf("failed to fetch: %w", err)
@@ -119,6 +160,30 @@ func (s *Store) Fetch(tags [][32]byte, after uint64, limit int, maxBytes int) (i
 		next = items[len(items)-1].Seq
 	}
 	return items, next, more, nil
+}
+
+// addRecent continues a page from SQLite with overlay entries past it.
+func (s *Store) addRecent(items []Item, recent []*pent, after uint64, limit, maxBytes int) ([]Item, bool, error) {
+	last, used := after, 0
+	for _, it := range items {
+		used += len(it.Envelope)
+		last = it.Seq
+	}
+	for _, p := range recent {
+		if p.seq <= last {
+			continue
+		}
+		if len(items) == limit || !fits(items, used, p.size, maxBytes) {
+			return items, true, nil
+		}
+		env, err := s.w.log.read(p.at.seg, p.at.off, p.size, p.id)
+		if err != nil {
+			return nil, false, err
+		}
+		items = append(items, Item{Seq: p.seq, Blob: Blob{ID: p.id, Tag: p.tag, Expiry: p.expiry, Envelope: env}})
+		used += p.size
+	}
+	return items, false, nil
 }
 
 // fits reports whether an item of size n may join items totalling used.
@@ -131,12 +196,14 @@ func (s *Store) fetchAll(after uint64, limit, maxBytes int, now int64) ([]Item, 
 	if err != nil {
 		return nil, false, err
 	}
-	return scanItems(rows, limit, maxBytes)
+	return s.scanItems(rows, limit, maxBytes)
 }
 
 // scanItems reads up to limit items (of a query asked for limit+1) until
 // maxBytes, and closes rows. more is true when a row was left unread.
-func scanItems(rows *sql.Rows, limit, maxBytes int) ([]Item, bool, error) {
+// Envelopes in the blob log are read from it; a row whose segment was
+// deleted meanwhile (its blob expired or was evicted) is skipped.
+func (s *Store) scanItems(rows *sql.Rows, limit, maxBytes int) ([]Item, bool, error) {
 	defer rows.Close()
 	var items []Item
 	used := 0
@@ -146,14 +213,26 @@ func scanItems(rows *sql.Rows, limit, maxBytes int) ([]Item, bool, error) {
 		}
 		var it Item
 		var id, tag []byte
-		if err := rows.Scan(&it.Seq, &id, &tag, &it.Expiry, &it.Envelope); err != nil {
+		var seg, off sql.NullInt64
+		var size int
+		if err := rows.Scan(&it.Seq, &id, &tag, &it.Expiry, &it.Envelope, &seg, &off, &size); err != nil {
 			return nil, false, err
 		}
-		if !fits(items, used, len(it.Envelope), maxBytes) {
+		if !fits(items, used, size, maxBytes) {
 			return items, true, nil
 		}
 		copy(it.ID[:], id)
 		copy(it.Tag[:], tag)
+		if seg.Valid {
+			env, err := s.w.log.read(uint64(seg.Int64), off.Int64, size, it.ID)
+			if errors.Is(err, errRecordGone) {
+				continue
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			it.Envelope = env
+		}
 		used += len(it.Envelope)
 		items = append(items, it)
 	}
@@ -165,12 +244,7 @@ func scanItems(rows *sql.Rows, limit, maxBytes int) ([]Item, bool, error) {
 // them, and reads just the rows it may return, in Seq order, stopping at
 // maxBytes.
 func (s *Store) fetchTags(tags [][32]byte, after uint64, limit, maxBytes int, now int64) ([]Item, bool, error) {
-	uniq := make([][32]byte, 0, len(tags))
-	for _, tag := range tags {
-		if tag != ([32]byte{}) && !slices.Contains(uniq, tag) {
-			uniq = append(uniq, tag)
-		}
-	}
+	uniq := tags // distinct and non-zero, as Fetch passes them
 	switch len(uniq) {
 	case 0:
 		return nil, false, nil
@@ -179,7 +253,7 @@ func (s *Store) fetchTags(tags [][32]byte, after uint64, limit, maxBytes int, no
 		if err != nil {
 			return nil, false, err
 		}
-		return scanItems(rows, limit, maxBytes)
+		return s.scanItems(rows, limit, maxBytes)
 	}
 	var seqs []int64
 	for _, tag := range uniq {
@@ -222,7 +296,7 @@ func (s *Store) fetchTags(tags [][32]byte, after uint64, limit, maxBytes int, no
 		return nil, false, err
 	}
 	// Rows swept since phase 1 are simply missing here.
-	items, cut, err := scanItems(rows, limit, maxBytes)
+	items, cut, err := s.scanItems(rows, limit, maxBytes)
 	return items, more || cut, err
 }
 
@@ -236,6 +310,8 @@ func (s *Store) RangeIDs(fromExp int64, fromID [32]byte, toExp int64, toID [32]b
 	if now := s.now(); fromExp <= now {
 		fromExp, fromID = now+1, [32]byte{}
 	}
+	s.commitMu.RLock() // each blob in SQLite or in the overlay, not both
+	defer s.commitMu.RUnlock()
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -256,6 +332,13 @@ func (s *Store) RangeIDs(fromExp int64, fromID [32]byte, toExp int64, toID [32]b
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("failed to list keys: %w", err)
+	}
+	if recent := s.ov.keys(Key{fromExp, fromID}, Key{toExp, toID}, s.now()); len(recent) > 0 {
+		keys = append(keys, recent...)
+		slices.SortFunc(keys, cmpKey)
+		if limit > 0 && len(keys) > limit {
+			keys = keys[:limit]
+		}
 	}
 	return keys, nil
 }

@@ -55,6 +55,32 @@ var migrations = []string{
 		UPDATE mailbox SET blobs = blobs - 1, bytes = bytes - old.size WHERE tag = old.tag;
 		DELETE FROM mailbox WHERE tag = old.tag AND blobs <= 0;
 	END;`,
+
+	// 3: envelopes move to the blob log (vlog.go). A row with seg NULL
+	// still holds its envelope in env (written before version 3); a new
+	// row has env = x'' and points at its log record with (seg, off).
+	// logpos is how far the log is indexed by committed rows: recovery
+	// replays the records after it. segments counts the rows pointing into
+	// each segment, so a segment whose count reaches zero can be deleted.
+	`ALTER TABLE blobs ADD COLUMN seg INTEGER;
+	ALTER TABLE blobs ADD COLUMN off INTEGER;
+	CREATE TABLE logpos (
+		one INTEGER PRIMARY KEY CHECK (one = 1),
+		seg INTEGER NOT NULL,
+		off INTEGER NOT NULL
+	);
+	INSERT INTO logpos VALUES (1, 0, 0);
+	CREATE TABLE segments (
+		seg   INTEGER PRIMARY KEY,
+		blobs INTEGER NOT NULL
+	);
+	CREATE TRIGGER blobs_insert_segment AFTER INSERT ON blobs WHEN new.seg IS NOT NULL BEGIN
+		INSERT INTO segments (seg, blobs) VALUES (new.seg, 1)
+			ON CONFLICT (seg) DO UPDATE SET blobs = blobs + 1;
+	END;
+	CREATE TRIGGER blobs_delete_segment AFTER DELETE ON blobs WHEN old.seg IS NOT NULL BEGIN
+		UPDATE segments SET blobs = blobs - 1 WHERE seg = old.seg;
+	END;`,
 }
 
 // migrate runs the migrations the file has not seen yet, each in its own

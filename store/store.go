@@ -46,9 +46,11 @@ type Stats struct {
 	Swept         uint64 // expired blobs removed by sweeps
 	Full          uint64 // puts refused with ErrFull
 	QuotaExceeded uint64 // puts refused with ErrQuotaExceeded
-	Commits       uint64 // write transactions committed (puts per commit = group-commit factor)
+	Commits       uint64 // batches made durable by one fsync of the blob log (puts per commit = group-commit factor)
+	IndexCommits  uint64 // index transactions committed (each covers up to FlushBlobs puts)
 	PagesWritten  uint64 // 4 KiB pages appended to the WAL (each is written again by a checkpoint)
 	Checkpoints   uint64 // background checkpoints run
+	LogBytes      int64  // size of the blob log's segments on disk
 }
 
 // Store is a blob cache in one SQLite file. Its methods are safe for
@@ -63,6 +65,8 @@ type Store struct {
 	reqs chan *request // closed by Close, under mu
 	// sweeps carries Sweep calls to the committer.
 	sweeps chan chan sweepResult
+	// syncs carries Sync calls to the committer.
+	syncs chan chan error
 	done   chan struct{} // closed when the committer has exited
 
 	mu     sync.RWMutex // guards closed and sends on reqs
@@ -75,6 +79,12 @@ type Store struct {
 	// Reader side.
 	rdb *sql.DB
 	r   *readStmts
+	ov  *overlay
+	// commitMu is held by the committer while it commits the index
+	// transaction and empties the overlay, and by readers that must see
+	// each blob exactly once (RangeIDs, RangeCount).
+	commitMu   sync.RWMutex
+	flushTimer *time.Timer // commits an idle index transaction after FlushEvery
 
 	// Checkpointer (checkpoint.go).
 	cdb      *sql.DB
@@ -85,7 +95,7 @@ type Store struct {
 	blobs, bytes                  atomic.Int64
 	lastSeq                       atomic.Uint64
 	evicted, swept, full, overQuo atomic.Uint64
-	commits                       atomic.Uint64
+	commits, indexCommits         atomic.Uint64
 	pagesWritten, checkpoints     atomic.Uint64
 }
 
@@ -105,11 +115,15 @@ func Open(path string, opt Options) (*Store, error) {
 		log:      opt.Logger,
 		reqs:     make(chan *request, queueDepth),
 		sweeps:   make(chan chan sweepResult),
+		syncs:    make(chan chan error),
 		done:     make(chan struct{}),
 		kick:     make(chan struct{}, 1),
 		stopCkpt: make(chan struct{}),
 		ckptDone: make(chan struct{}),
+		ov:       newOverlay(),
 	}
+	s.flushTimer = time.NewTimer(time.Hour)
+	s.flushTimer.Stop()
 	if err := s.openWriter(path); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -173,23 +187,69 @@ func (s *Store) openWriter(path string) error {
 		conn.Close()
 		return err
 	}
-	s.w = &writer{s: s, conn: conn, timer: time.NewTimer(time.Hour)}
-	s.w.timer.Stop()
-	if err := s.w.prepare(); err != nil {
+	w := &writer{s: s, conn: conn, timer: time.NewTimer(time.Hour)}
+	s.w = w
+	w.timer.Stop()
+	if err := w.prepare(); err != nil {
 		return err
-	}
-	var blobs, bytes int64
-	if err := conn.QueryRowContext(ctx, "SELECT blobs, bytes FROM totals").Scan(&blobs, &bytes); err != nil {
-		return fmt.Errorf("failed to read totals: %w", err)
 	}
 	var last int64
 	err = conn.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = 'blobs'").Scan(&last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("failed to read last seq: %w", err)
 	}
+	w.lastSeq = last
+	var seg, off int64
+	if err := conn.QueryRowContext(ctx, "SELECT seg, off FROM logpos").Scan(&seg, &off); err != nil {
+		return fmt.Errorf("failed to read log position: %w", err)
+	}
+	w.committed = logPos{uint64(seg), off}
+	if w.log, err = openLog(logDir(path), s.opt.SegmentBytes, s.opt.MaxLogBytes); err != nil {
+		return err
+	}
+	if err := s.recover(); err != nil {
+		return err
+	}
+	var blobs, bytes int64
+	if err := conn.QueryRowContext(ctx, "SELECT blobs, bytes FROM totals").Scan(&blobs, &bytes); err != nil {
+		return fmt.Errorf("failed to read totals: %w", err)
+	}
 	s.blobs.Store(blobs)
 	s.bytes.Store(bytes)
-	s.lastSeq.Store(uint64(last))
+	s.lastSeq.Store(uint64(w.lastSeq))
+	return nil
+}
+
+// logDir is where the blob log of the store file at path lives.
+func logDir(path string) string { return path + "-log" }
+
+// recover indexes the log records that the last committed index
+// transaction did not cover (puts acknowledged before a crash), truncating
+// a torn tail, and opens the log for appending.
+func (s *Store) recover() error {
+	w := s.w
+	if _, err := w.conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("failed to recover blob log: %w", err)
+	}
+	end, n, err := w.replay(w.committed)
+	if err == nil && end.seg > 0 {
+		_, err = w.setPos.Exec(int64(end.seg), end.off)
+	}
+	if err == nil {
+		_, err = w.conn.ExecContext(bg, "COMMIT")
+	}
+	if err != nil {
+		rollback(w.conn)
+		return fmt.Errorf("failed to recover blob log: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("store: indexed blobs from the log that were acknowledged before an unclean stop", "n", n)
+	}
+	if err := w.log.start(end); err != nil {
+		return err
+	}
+	w.committed = w.log.pos()
+	w.dropEmptySegments()
 	return nil
 }
 
@@ -262,8 +322,10 @@ func (s *Store) Stats() Stats {
 		Full:          s.full.Load(),
 		QuotaExceeded: s.overQuo.Load(),
 		Commits:       s.commits.Load(),
+		IndexCommits:  s.indexCommits.Load(),
 		PagesWritten:  s.pagesWritten.Load(),
 		Checkpoints:   s.checkpoints.Load(),
+		LogBytes:      s.w.log.size.Load(),
 	}
 }
 
@@ -276,10 +338,15 @@ func (s *Store) now() int64 { return s.opt.Now().Unix() }
 // run is the committer: the only goroutine that writes.
 func (s *Store) run() {
 	defer close(s.done)
+	defer func() { _ = s.w.commitIndex() }()
 	tick := time.NewTicker(s.opt.SweepEvery)
 	defer tick.Stop()
 	for {
 		select {
+		case <-s.flushTimer.C:
+			_ = s.w.commitIndex() // logged; retried at the next step
+		case reply := <-s.syncs:
+			reply <- s.w.commitIndex()
 		case r, ok := <-s.reqs:
 			if !ok {
 				return
@@ -345,4 +412,19 @@ drain:
 		s.w.reqsClosed = true
 	}
 	return open
+}
+
+// Sync commits the index transaction now, so that the SQLite file alone
+// (without the log's replay at Open) holds every acknowledged blob. Puts
+// are durable without it; tests and tools that read the file use it.
+func (s *Store) Sync() error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	reply := make(chan error, 1)
+	s.syncs <- reply // the committer cannot exit while we hold mu
+	s.mu.RUnlock()
+	return <-reply
 }

@@ -32,29 +32,34 @@ func (s *Store) sweepAll(interleave bool) (int, error) {
 	now := s.now()
 	total := 0
 	for {
-		var n int64
-		err := runTx(bg, w.conn, func() error {
-			r, err := w.sweep.Exec(now, sweepChunk)
-			if err != nil {
-				return err
-			}
-			if n, err = r.RowsAffected(); err != nil {
-				return err
-			}
-			return nil
-		})
-		if err != nil {
+		if err := w.begin(); err != nil {
 			return total, fmt.Errorf("failed to sweep: %w", err)
 		}
-		total += int(n)
+		r, err := w.sweep.Exec(now, sweepChunk)
+		var n int64
+		if err == nil {
+			n, err = r.RowsAffected()
+		}
+		if err != nil {
+			w.abort()
+			return total, fmt.Errorf("failed to sweep: %w", err)
+		}
 		if n > 0 {
 			var st txState
 			if err := w.totals.QueryRow().Scan(&st.blobs, &st.bytes); err != nil {
+				w.abort()
 				return total, fmt.Errorf("failed to sweep: %w", err)
 			}
 			st.swept = uint64(n)
+			w.dirty = true
+			// Readers stop seeing the rows only once they are committed;
+			// counters follow the commit.
+			if err := w.commitIndex(); err != nil {
+				return total, fmt.Errorf("failed to sweep: %w", err)
+			}
 			w.apply(&st)
 		}
+		total += int(n)
 		if n < sweepChunk {
 			break
 		}

@@ -21,19 +21,42 @@ type result struct {
 	err      error
 }
 
-// writer holds the single write connection and its prepared statements.
-// Only the committer goroutine (and Open, before it starts) uses it.
+// writer holds the single write connection, its prepared statements and
+// the blob log. Only the committer goroutine (and Open, before it starts)
+// uses it.
+//
+// A batch of puts is made durable by appending its records to the blob log
+// and fsyncing it: then the puts are acknowledged. Their index rows go into
+// one long SQLite transaction that stays open across batches and commits
+// only every FlushBlobs puts or FlushEvery, after deletions, and on Close —
+// so the random B-tree leaves of the id and tag indexes are written once
+// per thousands of puts instead of once per fsync. Until it commits, the
+// overlay shows those puts to readers. If the process dies, the rows of the
+// open transaction are lost but their records are not: Open replays the log
+// from logpos, the position the last committed transaction recorded.
 type writer struct {
-	s    *Store
+	s   *Store
 	conn *sql.Conn
+	log *vlog
 
-	lookup, totals, candidates, del, insert, sweep *sql.Stmt
+	lookup, totals, candidates, del, insert, sweep, setPos, emptySegs, dropSegs *sql.Stmt
 
 	timer           *time.Timer // group-commit window
 	batch           []*request
 	sinceCheckpoint int // pages written since the checkpointer was last kicked
 	results         []result
 	reqsClosed      bool
+
+	inTx       bool      // the index transaction is open
+	txSince    time.Time // when it was opened
+	txPuts     int       // puts in it
+	mustCommit bool      // it deleted rows: commit before the step ends
+	dirty      bool      // it changed something
+	broken     bool      // it was rolled back after puts were acknowledged: replay before the next put
+	committed  logPos    // logpos of the last committed index transaction
+	lastSeq    int64     // highest seq acknowledged
+	buf        []byte    // log records of the batch in progress
+	pend       []*pent   // its overlay entries
 }
 
 // txState is what a write transaction changes, applied to the Store's
@@ -56,8 +79,11 @@ func (w *writer) prepare() error {
 		{&w.totals, "SELECT blobs, bytes FROM totals"},
 		{&w.candidates, "SELECT seq, size FROM blobs WHERE expiry < ? ORDER BY expiry, id"},
 		{&w.del, "DELETE FROM blobs WHERE seq = ?"},
-		{&w.insert, "INSERT OR IGNORE INTO blobs (id, tag, expiry, size, env) VALUES (?, ?, ?, ?, ?)"},
+		{&w.insert, "INSERT OR IGNORE INTO blobs (seq, id, tag, expiry, size, env, seg, off) VALUES (?, ?, ?, ?, ?, x'', ?, ?)"},
 		{&w.sweep, "DELETE FROM blobs WHERE seq IN (SELECT seq FROM blobs WHERE expiry <= ? ORDER BY expiry LIMIT ?)"},
+		{&w.setPos, "UPDATE logpos SET seg = ?, off = ?"},
+		{&w.emptySegs, "SELECT seg FROM segments WHERE blobs <= 0 AND seg < ?"},
+		{&w.dropSegs, "DELETE FROM segments WHERE blobs <= 0 AND seg < ?"},
 	} {
 		st, err := w.conn.PrepareContext(context.Background(), p.q)
 		if err != nil {
@@ -69,12 +95,17 @@ func (w *writer) prepare() error {
 }
 
 func (w *writer) close() error {
-	for _, st := range []*sql.Stmt{w.lookup, w.totals, w.candidates, w.del, w.insert, w.sweep} {
+	for _, st := range []*sql.Stmt{w.lookup, w.totals, w.candidates, w.del, w.insert, w.sweep, w.setPos, w.emptySegs, w.dropSegs} {
 		if st != nil {
 			st.Close()
 		}
 	}
-	return w.conn.Close()
+	var errs []error
+	if w.log != nil {
+		errs = append(errs, w.log.close())
+	}
+	errs = append(errs, w.conn.Close())
+	return errors.Join(errs...)
 }
 
 // commit writes a batch in as few transactions as possible and then runs
@@ -117,6 +148,11 @@ func (w *writer) commit(batch []*request) {
 		}
 		break
 	}
+	if w.mustCommit {
+		// Evicted blobs must be gone for readers before anyone hears of
+		// the puts that evicted them.
+		_ = w.commitIndex() // logged; retried at the next step
+	}
 	for i, r := range batch {
 		switch res[i].err {
 		case ErrFull:
@@ -127,7 +163,167 @@ func (w *writer) commit(batch []*request) {
 		r.done(res[i].inserted, res[i].err)
 		res[i] = result{}
 	}
+	w.maybeCommitIndex()
 }
+
+// maybeCommitIndex commits the index transaction when it is due.
+func (w *writer) maybeCommitIndex() {
+	if w.inTx && (w.mustCommit || w.txPuts >= w.s.opt.FlushBlobs || time.Since(w.txSince) >= w.s.opt.FlushEvery) {
+		_ = w.commitIndex() // logged; retried at the next step
+	}
+}
+
+// begin opens the index transaction unless it is open. After a rollback
+// that lost acknowledged rows it first puts them back from the log.
+func (w *writer) begin() error {
+	if w.inTx {
+		return nil
+	}
+	if _, err := w.conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	w.inTx, w.txSince, w.txPuts = true, time.Now(), 0
+	if w.broken {
+		_, n, err := w.replay(w.committed)
+		if err != nil {
+			w.abort()
+			return err
+		}
+		w.broken = false
+		w.txPuts = n
+		var st txState
+		if err := w.totals.QueryRow().Scan(&st.blobs, &st.bytes); err != nil {
+			w.abort()
+			return err
+		}
+		w.apply(&st)
+	}
+	if w.s.opt.FlushEvery > 0 {
+		w.s.flushTimer.Reset(w.s.opt.FlushEvery)
+	}
+	return nil
+}
+
+// abort rolls the index transaction back. Acknowledged rows in it are
+// lost from SQLite (not from the log): the next begin replays them.
+func (w *writer) abort() {
+	rollback(w.conn)
+	if w.inTx && w.txPuts > 0 {
+		w.broken = true
+	}
+	w.inTx, w.mustCommit, w.dirty = false, false, false
+}
+
+// replay inserts an index row for every log record after from that is not
+// indexed yet, inside the open transaction, and returns the end of the log
+// and how many records it read. Acknowledged puts passed their checks when
+// they were made, so they are not checked against quotas again; expired
+// ones are left to the sweep.
+func (w *writer) replay(from logPos) (logPos, int, error) {
+	n := 0
+	end, err := w.log.scan(from, func(r record, at logPos) error {
+		n++
+		var tag any
+		if r.tag != ([32]byte{}) {
+			tag = r.tag[:]
+		}
+		if _, err := w.insert.Exec(int64(r.seq), r.id[:], tag, r.expiry, len(r.env), int64(at.seg), at.off); err != nil {
+			return fmt.Errorf("failed to index blob log record: %w", err)
+		}
+		w.lastSeq = max(w.lastSeq, int64(r.seq))
+		return nil
+	})
+	if n > 0 {
+		w.dirty = true
+	}
+	return end, n, err
+}
+
+// commitIndex commits the index transaction with the log position it
+// covers, then empties the overlay and deletes segments no row points
+// into any more. A failed commit is rolled back; the next begin replays.
+func (w *writer) commitIndex() error {
+	if !w.inTx {
+		if !w.broken {
+			return nil
+		}
+		if err := w.begin(); err != nil { // replays what a rollback lost
+			return fmt.Errorf("failed to commit index: %w", err)
+		}
+	}
+	s := w.s
+	if !w.dirty {
+		rollback(w.conn) // nothing to write
+		w.inTx, w.mustCommit = false, false
+		return nil
+	}
+	pos := w.log.pos()
+	s.commitMu.Lock()
+	_, err := w.setPos.Exec(int64(pos.seg), pos.off)
+	if err == nil {
+		_, err = w.conn.ExecContext(bg, "COMMIT")
+	}
+	if err != nil {
+		w.abort()
+		s.commitMu.Unlock()
+		s.log.Warn("store: index commit failed; the blob log keeps every acknowledged blob, retrying", "err", err)
+		return fmt.Errorf("failed to commit index: %w", err)
+	}
+	w.inTx, w.mustCommit, w.dirty = false, false, false
+	w.committed = pos
+	s.ov.clear()
+	s.commitMu.Unlock()
+	s.indexCommits.Add(1)
+	s.flushTimer.Stop()
+	w.countWrites()
+	w.dropEmptySegments()
+	return nil
+}
+
+// dropEmptySegments deletes the segment files that no row points into
+// (all their blobs expired or were evicted), then their rows. The active
+// segment is never deleted.
+func (w *writer) dropEmptySegments() {
+	// The active segment too, when every blob in it is gone: move on to a
+	// new one so that its space comes back.
+	if w.log.end > int64(len(segMagic)) {
+		var live int64
+		err := w.conn.QueryRowContext(bg, "SELECT coalesce((SELECT blobs FROM segments WHERE seg = ?), 0)", int64(w.log.seg)).Scan(&live)
+		if err == nil && live <= 0 {
+			if err := w.log.create(w.log.seg + 1); err != nil {
+				w.s.log.Warn("store: failed to start a new log segment", "err", err)
+			}
+		}
+	}
+	rows, err := w.emptySegs.Query(int64(w.log.seg))
+	if err != nil {
+		w.s.log.Warn("store: failed to list empty log segments", "err", err)
+		return
+	}
+	var segs []uint64
+	for rows.Next() {
+		var seg int64
+		if rows.Scan(&seg) == nil {
+			segs = append(segs, uint64(seg))
+		}
+	}
+	rows.Close()
+	if len(segs) == 0 {
+		return
+	}
+	for _, seg := range segs {
+		if err := w.log.remove(seg); err != nil {
+			w.s.log.Warn("store: failed to delete log segment", "err", err)
+			return
+		}
+	}
+	if _, err := w.dropSegs.Exec(int64(w.log.seg)); err != nil {
+		w.s.log.Warn("store: failed to forget deleted log segments", "err", err)
+	}
+	w.s.log.Debug("store: deleted empty log segments", "n", len(segs))
+}
+
+
 
 // mapErr turns SQLITE_FULL into ErrFull and wraps anything else.
 func (w *writer) mapErr(err error, verb string) error {
@@ -141,33 +337,72 @@ func (w *writer) mapErr(err error, verb string) error {
 	return fmt.Errorf("failed to %s: %w", verb, err)
 }
 
-// tryTx runs the puts batch[todo[k]] in one transaction and fills res for
-// them. On a statement error it returns the index k of the failing put in
-// todo; on a BEGIN/COMMIT error k is -1. Counters change only on success.
+// tryTx runs the puts batch[todo[k]] as one step of the index
+// transaction, writes their records to the blob log and fsyncs it, and
+// fills res for them. On a statement error it returns the index k of the
+// failing put in todo; on any other error k is -1. Either way the index
+// transaction is rolled back (the next step replays what it held), and
+// counters change only on success.
 func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (int, error) {
-	ctx := context.Background()
-	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if err := w.begin(); err != nil {
+		return -1, err
+	}
+	if err := w.log.rotateIfFull(); err != nil {
+		return -1, err
+	}
+	if _, err := w.conn.ExecContext(bg, "SAVEPOINT batch"); err != nil {
+		w.abort()
 		return -1, err
 	}
 	var st txState
 	if err := w.totals.QueryRow().Scan(&st.blobs, &st.bytes); err != nil {
-		rollback(w.conn)
+		w.undoBatch()
 		return -1, err
 	}
+	st.lastSeq = w.lastSeq
+	w.buf, w.pend = w.buf[:0], w.pend[:0]
+	deleted := w.mustCommit
 	for k, i := range todo {
 		inserted, err := w.put(&batch[i].blob, now, &st)
 		if err != nil && err != ErrFull && err != ErrQuotaExceeded && err != ErrExpired {
-			rollback(w.conn)
+			w.undoBatch()
+			w.mustCommit = deleted
 			return k, err
 		}
 		res[i] = result{inserted, err}
 	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		rollback(w.conn)
+	if err := w.log.write(w.buf); err != nil {
+		w.undoBatch()
+		w.mustCommit = deleted
 		return -1, err
 	}
+	if _, err := w.conn.ExecContext(bg, "RELEASE batch"); err != nil {
+		// The records are in the log: the replay after the rollback
+		// indexes them, and their puts are reported as failed.
+		w.abort()
+		return -1, err
+	}
+	w.txPuts += len(w.pend)
+	w.dirty = w.dirty || len(w.pend) > 0 || w.mustCommit
+	w.lastSeq = st.lastSeq
+	w.s.ov.add(w.pend)
+	clear(w.pend)
 	w.apply(&st)
+	w.s.commits.Add(1)
 	return 0, nil
+}
+
+// undoBatch rolls back the step in progress and keeps the index
+// transaction. If SQLite has already rolled back the whole transaction (as
+// it may after SQLITE_FULL), the savepoint is gone and abort takes over.
+func (w *writer) undoBatch() {
+	if _, err := w.conn.ExecContext(bg, "ROLLBACK TO batch"); err != nil {
+		w.abort()
+		return
+	}
+	if _, err := w.conn.ExecContext(bg, "RELEASE batch"); err != nil {
+		w.abort()
+	}
 }
 
 func (w *writer) apply(st *txState) {
@@ -179,8 +414,6 @@ func (w *writer) apply(st *txState) {
 	}
 	s.evicted.Add(st.evicted)
 	s.swept.Add(st.swept)
-	s.commits.Add(1)
-	w.countWrites()
 }
 
 // put inserts one blob inside the open transaction. The returned error is
@@ -215,20 +448,18 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 			return false, err
 		}
 	}
-	env := b.Envelope
-	if env == nil {
-		env = []byte{} // NOT NULL
-	}
-	r, err := w.insert.Exec(b.ID[:], tag, b.Expiry, size, env)
+	seq := st.lastSeq + 1
+	at := logPos{w.log.seg, w.log.end + int64(len(w.buf))}
+	r, err := w.insert.Exec(seq, b.ID[:], tag, b.Expiry, size, int64(at.seg), at.off)
 	if err != nil {
 		return false, err
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	if st.lastSeq, err = r.LastInsertId(); err != nil {
-		return false, err
-	}
+	w.buf = appendRecord(w.buf, uint64(seq), b)
+	w.pend = append(w.pend, &pent{seq: uint64(seq), id: b.ID, tag: b.Tag, expiry: b.Expiry, at: at, size: len(b.Envelope)})
+	st.lastSeq = seq
 	st.blobs++
 	st.bytes += size
 	return true, nil
@@ -273,5 +504,6 @@ func (w *writer) evict(need, expiry int64, st *txState) (bool, error) {
 	st.blobs -= int64(len(seqs))
 	st.bytes -= freed
 	st.evicted += uint64(len(seqs))
+	w.mustCommit = true // so readers stop seeing them
 	return true, nil
 }
