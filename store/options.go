@@ -14,7 +14,7 @@ const (
 	DefaultCommitDelay     = 2 * time.Millisecond // one fsync covers everything that arrives meanwhile
 	DefaultMaxBatch        = 512
 	DefaultSweepEvery      = time.Minute
-	DefaultReaders         = 4 // read connections; each holds its own page cache
+	DefaultReaders         = 4                // read connections; each holds its own page cache
 	DefaultFlushBlobs      = 8192             // puts per index transaction
 	DefaultFlushEvery      = 10 * time.Second // longest an index transaction stays open
 

@@ -67,7 +67,7 @@ type Store struct {
 	sweeps chan chan sweepResult
 	// syncs carries Sync calls to the committer.
 	syncs chan chan error
-	done   chan struct{} // closed when the committer has exited
+	done  chan struct{} // closed when the committer has exited
 
 	mu     sync.RWMutex // guards closed and sends on reqs
 	closed bool

@@ -69,8 +69,8 @@ type vlog struct {
 
 	// Committer-owned.
 	active *os.File
-	seg    uint64 // active segment number
-	end    int64  // offset of the next record in the active segment
+	seg    uint64       // active segment number
+	end    int64        // offset of the next record in the active segment
 	size   atomic.Int64 // bytes of all segments on disk; read by Stats
 	segMax int64
 

@@ -35,9 +35,9 @@ type result struct {
 // open transaction are lost but their records are not: Open replays the log
 // from logpos, the position the last committed transaction recorded.
 type writer struct {
-	s   *Store
+	s    *Store
 	conn *sql.Conn
-	log *vlog
+	log  *vlog
 
 	lookup, totals, candidates, del, insert, sweep, setPos, emptySegs, dropSegs *sql.Stmt
 
@@ -322,8 +322,6 @@ func (w *writer) dropEmptySegments() {
 	}
 	w.s.log.Debug("store: deleted empty log segments", "n", len(segs))
 }
-
-
 
 // mapErr turns SQLITE_FULL into ErrFull and wraps anything else.
 func (w *writer) mapErr(err error, verb string) error {
