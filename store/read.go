@@ -12,7 +12,7 @@ import (
 // readStmts are prepared on the read pool; database/sql re-prepares them
 // on each connection as needed.
 type readStmts struct {
-	has, get, tagRows, tagSeqs, bySeqs, all, keys *sql.Stmt
+	has, get, tagRows, tagSeqs, bySeqs, all, keys, loc *sql.Stmt
 }
 
 func prepareReads(db *sql.DB) (*readStmts, error) {
@@ -22,7 +22,8 @@ func prepareReads(db *sql.DB) (*readStmts, error) {
 		q  string
 	}{
 		{&r.has, "SELECT 1 FROM blobs WHERE id = ?"},
-		{&r.get, "SELECT tag, expiry, env, seg, off, size FROM blobs WHERE id = ? AND expiry > ?"},
+		{&r.get, "SELECT seq, tag, expiry, env, seg, off, size FROM blobs WHERE id = ? AND expiry > ?"},
+		{&r.loc, "SELECT seg, off, size FROM blobs WHERE seq = ? AND seg IS NOT NULL"},
 		// One mailbox: walk blobs_tag, which also filters on expiry,
 		// and read only the rows returned.
 		{&r.tagRows, "SELECT seq, id, tag, expiry, env, seg, off, size FROM blobs WHERE tag = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?"},
@@ -44,7 +45,7 @@ func prepareReads(db *sql.DB) (*readStmts, error) {
 }
 
 func (r *readStmts) close() {
-	for _, st := range []*sql.Stmt{r.has, r.get, r.tagRows, r.tagSeqs, r.bySeqs, r.all, r.keys} {
+	for _, st := range []*sql.Stmt{r.has, r.get, r.tagRows, r.tagSeqs, r.bySeqs, r.all, r.keys, r.loc} {
 		if st != nil {
 			st.Close()
 		}
@@ -90,13 +91,14 @@ func (s *Store) Get(id [32]byte) (Blob, bool, error) {
 	}
 	b := Blob{ID: id}
 	var tag []byte
+	var seq int64
 	var seg, off sql.NullInt64
 	var size int
-	switch err := s.r.get.QueryRow(id[:], now).Scan(&tag, &b.Expiry, &b.Envelope, &seg, &off, &size); {
+	switch err := s.r.get.QueryRow(id[:], now).Scan(&seq, &tag, &b.Expiry, &b.Envelope, &seg, &off, &size); {
 	case err == nil:
 		copy(b.Tag[:], tag)
 		if seg.Valid {
-			env, err := s.w.log.read(uint64(seg.Int64), off.Int64, size, id)
+			env, err := s.body(seq, id, seg.Int64, off.Int64, size)
 			if errors.Is(err, errRecordGone) {
 				return Blob{}, false, nil
 			}
@@ -162,6 +164,26 @@ func (s *Store) Fetch(tags [][32]byte, after uint64, limit int, maxBytes int) (i
 	return items, next, more, nil
 }
 
+// body reads the envelope of row seq from the blob log. Compaction may
+// have moved the record, and deleted its old segment, between the index read
+// and this one: then the row's new place is looked up (errRecordGone when
+// the row itself is gone).
+func (s *Store) body(seq int64, id [32]byte, seg, off int64, size int) ([]byte, error) {
+	for range 3 {
+		env, err := s.w.log.read(uint64(seg), off, size, id)
+		if !errors.Is(err, errRecordGone) {
+			return env, err
+		}
+		switch err := s.r.loc.QueryRow(seq).Scan(&seg, &off, &size); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, errRecordGone
+		case err != nil:
+			return nil, err
+		}
+	}
+	return nil, errRecordGone
+}
+
 // addRecent continues a page from SQLite with overlay entries past it.
 func (s *Store) addRecent(items []Item, recent []*pent, after uint64, limit, maxBytes int) ([]Item, bool, error) {
 	last, used := after, 0
@@ -224,7 +246,7 @@ func (s *Store) scanItems(rows *sql.Rows, limit, maxBytes int) ([]Item, bool, er
 		copy(it.ID[:], id)
 		copy(it.Tag[:], tag)
 		if seg.Valid {
-			env, err := s.w.log.read(uint64(seg.Int64), off.Int64, size, it.ID)
+			env, err := s.body(int64(it.Seq), it.ID, seg.Int64, off.Int64, size)
 			if errors.Is(err, errRecordGone) {
 				continue
 			}

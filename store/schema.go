@@ -61,9 +61,13 @@ var migrations = []string{
 	// row has env = x'' and points at its log record with (seg, off).
 	// logpos is how far the log is indexed by committed rows: recovery
 	// replays the records after it. segments counts the rows pointing into
-	// each segment, so a segment whose count reaches zero can be deleted.
+	// each segment and the bytes of their records (header included), so
+	// that an empty segment is deleted and a sparse one compacted;
+	// blobs_seg finds a segment's rows for compaction (seg only grows, so
+	// it is appended to, not written at random).
 	`ALTER TABLE blobs ADD COLUMN seg INTEGER;
 	ALTER TABLE blobs ADD COLUMN off INTEGER;
+	CREATE INDEX blobs_seg ON blobs (seg) WHERE seg IS NOT NULL;
 	CREATE TABLE logpos (
 		one INTEGER PRIMARY KEY CHECK (one = 1),
 		seg INTEGER NOT NULL,
@@ -72,14 +76,20 @@ var migrations = []string{
 	INSERT INTO logpos VALUES (1, 0, 0);
 	CREATE TABLE segments (
 		seg   INTEGER PRIMARY KEY,
-		blobs INTEGER NOT NULL
+		blobs INTEGER NOT NULL,
+		bytes INTEGER NOT NULL
 	);
 	CREATE TRIGGER blobs_insert_segment AFTER INSERT ON blobs WHEN new.seg IS NOT NULL BEGIN
-		INSERT INTO segments (seg, blobs) VALUES (new.seg, 1)
-			ON CONFLICT (seg) DO UPDATE SET blobs = blobs + 1;
+		INSERT INTO segments (seg, blobs, bytes) VALUES (new.seg, 1, new.size + 88)
+			ON CONFLICT (seg) DO UPDATE SET blobs = blobs + 1, bytes = bytes + excluded.bytes;
 	END;
 	CREATE TRIGGER blobs_delete_segment AFTER DELETE ON blobs WHEN old.seg IS NOT NULL BEGIN
-		UPDATE segments SET blobs = blobs - 1 WHERE seg = old.seg;
+		UPDATE segments SET blobs = blobs - 1, bytes = bytes - old.size - 88 WHERE seg = old.seg;
+	END;
+	CREATE TRIGGER blobs_move_segment AFTER UPDATE OF seg ON blobs WHEN old.seg IS NOT new.seg BEGIN
+		UPDATE segments SET blobs = blobs - 1, bytes = bytes - old.size - 88 WHERE seg = old.seg;
+		INSERT INTO segments (seg, blobs, bytes) VALUES (new.seg, 1, new.size + 88)
+			ON CONFLICT (seg) DO UPDATE SET blobs = blobs + 1, bytes = bytes + excluded.bytes;
 	END;`,
 }
 

@@ -51,6 +51,7 @@ type Stats struct {
 	PagesWritten  uint64 // 4 KiB pages appended to the WAL (each is written again by a checkpoint)
 	Checkpoints   uint64 // background checkpoints run
 	LogBytes      int64  // size of the blob log's segments on disk
+	Compactions   uint64 // sparse log segments moved and deleted
 }
 
 // Store is a blob cache in one SQLite file. Its methods are safe for
@@ -96,6 +97,7 @@ type Store struct {
 	lastSeq                       atomic.Uint64
 	evicted, swept, full, overQuo atomic.Uint64
 	commits, indexCommits         atomic.Uint64
+	compactions                   atomic.Uint64
 	pagesWritten, checkpoints     atomic.Uint64
 }
 
@@ -326,6 +328,7 @@ func (s *Store) Stats() Stats {
 		PagesWritten:  s.pagesWritten.Load(),
 		Checkpoints:   s.checkpoints.Load(),
 		LogBytes:      s.w.log.size.Load(),
+		Compactions:   s.compactions.Load(),
 	}
 }
 

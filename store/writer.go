@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -40,6 +41,7 @@ type writer struct {
 	log  *vlog
 
 	lookup, totals, candidates, del, insert, sweep, setPos, emptySegs, dropSegs *sql.Stmt
+	sparsest, segRows, move                                                     *sql.Stmt
 
 	timer           *time.Timer // group-commit window
 	batch           []*request
@@ -52,6 +54,7 @@ type writer struct {
 	txPuts     int       // puts in it
 	mustCommit bool      // it deleted rows: commit before the step ends
 	dirty      bool      // it changed something
+	compacting bool      // a segment is being moved (compact does not recurse)
 	broken     bool      // it was rolled back after puts were acknowledged: replay before the next put
 	committed  logPos    // logpos of the last committed index transaction
 	lastSeq    int64     // highest seq acknowledged
@@ -84,6 +87,9 @@ func (w *writer) prepare() error {
 		{&w.setPos, "UPDATE logpos SET seg = ?, off = ?"},
 		{&w.emptySegs, "SELECT seg FROM segments WHERE blobs <= 0 AND seg < ?"},
 		{&w.dropSegs, "DELETE FROM segments WHERE blobs <= 0 AND seg < ?"},
+		{&w.sparsest, "SELECT seg, bytes FROM segments WHERE seg < ? AND blobs > 0 ORDER BY bytes LIMIT 1"},
+		{&w.segRows, "SELECT seq, id, tag, expiry, size, off FROM blobs WHERE seg = ? ORDER BY off"},
+		{&w.move, "UPDATE blobs SET seg = ?, off = ? WHERE seq = ?"},
 	} {
 		st, err := w.conn.PrepareContext(context.Background(), p.q)
 		if err != nil {
@@ -95,7 +101,7 @@ func (w *writer) prepare() error {
 }
 
 func (w *writer) close() error {
-	for _, st := range []*sql.Stmt{w.lookup, w.totals, w.candidates, w.del, w.insert, w.sweep, w.setPos, w.emptySegs, w.dropSegs} {
+	for _, st := range []*sql.Stmt{w.lookup, w.totals, w.candidates, w.del, w.insert, w.sweep, w.setPos, w.emptySegs, w.dropSegs, w.sparsest, w.segRows, w.move} {
 		if st != nil {
 			st.Close()
 		}
@@ -277,7 +283,109 @@ func (w *writer) commitIndex() error {
 	s.flushTimer.Stop()
 	w.countWrites()
 	w.dropEmptySegments()
+	w.compact()
 	return nil
+}
+
+// compact moves the live records of closed segments that are less than
+// half live to the end of the log, sparsest first, so that they empty and
+// are deleted. Without it a segment would keep its space until its
+// longest-lived blob expires: with mixed TTLs, or after evictions, the log
+// would grow well past the bytes it holds. Each call moves at most about
+// two segments' worth of live records (or eight segments), so puts wait for
+// one bounded copy at a time; later index commits continue.
+func (w *writer) compact() {
+	if w.compacting {
+		return
+	}
+	w.compacting = true
+	defer func() { w.compacting = false }()
+	var moved int64
+	for range 8 {
+		var seg, live int64
+		if err := w.sparsest.QueryRow(int64(w.log.seg)).Scan(&seg, &live); err != nil {
+			if !errors.Is(err, sql.ErrNoRows) {
+				w.s.log.Warn("store: failed to find a log segment to compact", "err", err)
+			}
+			return
+		}
+		st, err := os.Stat(segName(w.log.dir, uint64(seg)))
+		if err != nil || live*2 >= st.Size() {
+			return
+		}
+		if err := w.moveSegment(uint64(seg)); err != nil {
+			w.s.log.Warn("store: failed to compact a log segment", "err", err)
+			return
+		}
+		w.s.compactions.Add(1)
+		w.s.log.Debug("store: compacted a log segment", "live_bytes", live, "file_bytes", st.Size())
+		if moved += live; moved >= 2*w.s.opt.SegmentBytes {
+			return
+		}
+	}
+}
+
+// moveSegment copies every record of seg that an index row points at to
+// the end of the log, points the rows at the copies, and commits. Until the
+// commit the old records stay where readers find them; a crash before it
+// leaves unreferenced copies, which are harmless.
+func (w *writer) moveSegment(seg uint64) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	if err := w.log.rotateIfFull(); err != nil {
+		return err
+	}
+	rows, err := w.segRows.Query(int64(seg))
+	if err != nil {
+		w.abort()
+		return err
+	}
+	type loc struct {
+		seq  int64
+		blob Blob
+		size int
+		off  int64
+	}
+	var live []loc
+	for rows.Next() {
+		var l loc
+		var id, tag []byte
+		if err := rows.Scan(&l.seq, &id, &tag, &l.blob.Expiry, &l.size, &l.off); err != nil {
+			rows.Close()
+			w.abort()
+			return err
+		}
+		copy(l.blob.ID[:], id)
+		copy(l.blob.Tag[:], tag)
+		live = append(live, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		w.abort()
+		return err
+	}
+	w.buf = w.buf[:0]
+	for _, l := range live {
+		env, err := w.log.read(seg, l.off, l.size, l.blob.ID)
+		if err != nil {
+			w.abort()
+			return err
+		}
+		l.blob.Envelope = env
+		at := logPos{w.log.seg, w.log.end + int64(len(w.buf))}
+		if _, err := w.move.Exec(int64(at.seg), at.off, l.seq); err != nil {
+			w.abort()
+			return err
+		}
+		w.buf = appendRecord(w.buf, uint64(l.seq), &l.blob)
+	}
+	if err := w.log.write(w.buf); err != nil {
+		w.abort()
+		return err
+	}
+	w.dirty = true
+	return w.commitIndex()
 }
 
 // dropEmptySegments deletes the segment files that no row points into
