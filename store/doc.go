@@ -1,6 +1,6 @@
-// Package store is the relay's blob cache: one SQLite file holding the
-// opaque envelopes a relay keeps for offline friends and floods to its
-// neighbours.
+// Package store is the relay's blob cache: the opaque envelopes a relay
+// keeps for offline friends and floods to its neighbours, in an append-only
+// blob log, indexed by one SQLite file.
 //
 // The relay (package echo's server side, through cmd/echorelay) calls Put
 // for every blob it accepts, Has to drop re-flooded duplicates early,
@@ -42,50 +42,78 @@
 //
 // # Writes and durability
 //
-// One goroutine, the committer, owns the only write connection. Puts are
-// queued to it; it gathers them for up to CommitDelay or MaxBatch puts,
-// runs them in one transaction with prepared statements, commits, and only
-// then completes them: Put returns, PutAsync calls back. One fsync thus
-// covers a whole batch, which is what makes synchronous=FULL affordable.
+// One goroutine, the committer, owns the only write connection and the
+// blob log. Puts are queued to it; it gathers them for up to CommitDelay or
+// MaxBatch puts, appends their records to the log in one write, fsyncs it,
+// and only then completes them: Put returns, PutAsync calls back. One fsync
+// thus covers a whole batch, and an acknowledged blob survives kill -9 and
+// a power cut. A Raspberry Pi loses power far more often than a server, so
+// there is no mode that acknowledges before the fsync.
 //
-// The file is in WAL mode with synchronous=FULL: every commit fsyncs the
-// WAL before Put returns, so an acknowledged blob survives both kill -9 and
-// a power cut. synchronous=NORMAL would survive a process crash too, but a
-// power cut could silently drop the last commits before the next
-// checkpoint — blobs the relay already acknowledged upstream and will not
-// be sent again. A Raspberry Pi loses power far more often than a server,
-// and group commit makes FULL cheap (see the measurements below), so FULL.
+// The blob log (vlog.go) is a directory of segment files next to the
+// SQLite file (cache.db-log/ for cache.db). Each record carries the
+// envelope, its seq, ID, tag and expiry, and a CRC-32C; an envelope is
+// written to disk exactly once. SQLite holds only the index: a small row
+// per blob with the record's place in the log. The committer puts those
+// rows into one long SQLite transaction that stays open across batches and
+// commits every FlushBlobs puts (8192), after FlushEvery (10 s), after
+// deletions (so evicted or swept blobs stop being served) and on Close —
+// so the random B-tree leaves of the ID and tag indexes are written once
+// per thousands of puts, not once per fsync. Until that commit, other
+// connections cannot see the rows: an in-memory overlay (overlay.go) shows
+// the acknowledged puts to Has, Get, Fetch, RangeIDs and RangeCount.
+//
+// Each index commit also records logpos, the end of the log it covers.
+// After a crash, Open replays the records after logpos into the index (they
+// were acknowledged, so quotas are not checked again), cuts off a torn
+// record at the end of the log (it was never acknowledged) and carries on.
+// The index transaction itself runs with synchronous=FULL in WAL mode; as
+// it commits rarely, that costs nothing.
 //
 // A statement that fails inside a batch (SQLITE_FULL above all) rolls the
-// transaction back; the batch is retried without that put, so the others
-// still commit and nothing committed earlier is touched. If COMMIT itself
-// fails for lack of space, each put is retried in its own transaction.
+// batch back to its savepoint, and the batch is retried without that put;
+// a failed log write (disk full, or MaxLogBytes) cuts the log back and
+// retries each put on its own, so the puts that fit still succeed. If
+// SQLite rolls back the whole index transaction, or its commit fails, the
+// rows it held are replayed from the log before the next batch; nothing
+// acknowledged is lost.
+//
+// Space: a segment (SegmentBytes, 16 MiB) is deleted once no row points
+// into it. After each index commit, closed segments that are less than
+// half live are compacted: their live records are copied to the end of
+// the log and the rows re-pointed, in the same commit, and the emptied
+// segment is deleted — so with mixed TTLs or after evictions the log stays
+// within about twice the bytes it holds. MaxBytes counts envelope bytes,
+// not the log's size on disk (Stats.LogBytes).
 //
 // Close stops accepting puts, commits everything already queued (their
-// callbacks run) and then closes the file; a Put racing with Close either
-// commits or gets ErrClosed.
+// callbacks run), commits the index and then closes the files; a Put racing
+// with Close either commits or gets ErrClosed.
 //
 // # Schema
 //
 // Migrations are an append-only list run in order, each in its own
 // transaction with PRAGMA user_version (schema.go): version 1 is the blobs
-// table, version 2 adds the trigger-kept totals and backfills them. A file
-// from a newer program is refused with ErrSchemaTooNew.
+// table, version 2 adds the trigger-kept totals and backfills them,
+// version 3 moves new envelopes to the blob log. A file from a newer
+// program is refused with ErrSchemaTooNew. Rows written before version 3
+// keep their envelope inline (seg NULL) and are served from SQLite until
+// they expire.
 //
-//	blobs(seq INTEGER PRIMARY KEY AUTOINCREMENT, id UNIQUE, tag, expiry, size, env)
+//	blobs(seq INTEGER PRIMARY KEY AUTOINCREMENT, id UNIQUE, tag, expiry, size, env, seg, off)
 //	  blobs_tag    (tag, seq, expiry) WHERE tag IS NOT NULL  -- mailbox paging, expiry filtered in the index
 //	  blobs_expiry (expiry, id)                              -- sweep, eviction, RangeIDs
+//	  blobs_seg    (seg) WHERE seg IS NOT NULL               -- a segment's rows, for compaction
 //	mailbox(tag PRIMARY KEY, blobs, bytes) WITHOUT ROWID      -- per-tag quota totals
 //	totals(blobs, bytes)                                      -- one row, for Stats and MaxBytes
+//	segments(seg PRIMARY KEY, blobs, bytes)                   -- live rows and record bytes per log segment
+//	logpos(seg, off)                                          -- end of the log covered by committed rows
 //
-// mailbox and totals are kept by triggers in the same transaction as the
-// inserts and deletes they count, so quota checks and Stats never scan and
-// Open does not read the whole file (measured: reading a 10,000-blob
-// mailbox's count and bytes with a query takes 11 ms, its mailbox row
-// 14 µs). blobs keeps its rowid and seq order: the same table WITHOUT
-// ROWID keyed by id puts whole envelopes into b-tree keys and measured
-// 3.2x the file size, 3x slower inserts and 7x slower mailbox reads. The
-// small columns come before env so eviction reads only a row's first page.
+// mailbox, totals and segments are kept by triggers in the same
+// transaction as the inserts and deletes they count, so quota checks and
+// Stats never scan and Open does not read the whole file. The seq is
+// assigned by the committer (the last seq plus one) and written both into
+// the row and into the log record, so a replayed record gets its seq back.
 //
 // Deletes are chunked (sweepChunk rows per transaction) so that a large
 // sweep neither grows the WAL much nor holds up puts, which are committed
@@ -93,25 +121,22 @@
 //
 // # SD cards
 //
-// Space: a uniform 1 KiB envelope costs about 1,520 bytes of file: 78
-// bytes of row, ~150 bytes in the three indexes, and ~255 bytes of page
-// slack because a 4 KiB page holds three such rows (mixed sizes pack
-// better).
+// Writes, measured by scripts/budgets with /proc/PID/io write_bytes (the
+// kernel charges a whole 4 KiB page each time a clean page is dirtied):
+// 10,000 blobs of 1 KiB pipelined over one link cost about 1.35 KB each
+// (1.1 KB of log record plus the index rows, written a few thousand at a
+// time); with the earlier all-in-SQLite layout it was 6–8 KB. A blob that
+// arrives alone and is acknowledged alone dirties at least one 4 KiB page
+// of the log for its fsync, so lone puts cost about 4.3 KB each (25 KB
+// before); the figure falls as soon as puts share a commit.
 //
-// Writes: each put dirties the tail of the table, one leaf of each
-// random-key index (id, and tag) and a few hot pages (totals, mailbox,
-// sqlite_sequence, the expiry index tail). Group commit shares the hot
-// pages across a batch; the random leaves are an inherent B-tree cost of
-// about 8 KiB of WAL per put once the indexes outgrow a batch. Every WAL
-// page is written once more by a checkpoint. To keep that off the put
-// path, the committer never checkpoints (its auto-checkpoint is only a
-// 64 MiB safety net): a separate goroutine with its own connection runs
-// PASSIVE checkpoints, which do not block the writer, after every 32 MiB
-// of WAL — rarely enough that hot pages reach the database file once per
-// checkpoint, not once per commit. Stats.PagesWritten counts WAL pages.
+// Space: a 1 KiB envelope costs its 1,112-byte log record and roughly 250
+// bytes of index in the SQLite file.
 //
-// Reads (Has, Get, Fetch, RangeIDs) use a separate pool of read-only
-// connections; under WAL they never wait for the writer.
+// The WAL checkpoints of the index run on a separate goroutine with its
+// own connection (PASSIVE, after every 32 MiB of WAL), so the committer
+// never copies pages back into the database file itself.
+// Stats.PagesWritten counts WAL pages.
 //
 // # Reads
 //
@@ -124,6 +149,15 @@
 // first item is returned even if it alone exceeds maxBytes, so paging
 // always progresses; a transport that cannot carry it must skip it by
 // cursor.
+//
+// Envelopes are read from the log with one positioned read each, and the
+// record's length, CRC and ID are checked: a damaged record is an error,
+// never wrong bytes. Puts not yet in a committed index transaction come
+// from the overlay, after the rows SQLite returned (their seqs are
+// higher), so a page is in seq order and a put is never returned twice.
+// If compaction moved a record between the index read and the log read,
+// the row is looked up again. RangeIDs and RangeCount hold off the index
+// commit while they read, so they count each blob exactly once.
 //
 // # Measurements
 //
