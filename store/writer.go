@@ -114,10 +114,10 @@ func (w *writer) close() error {
 	return errors.Join(errs...)
 }
 
-// commit writes a batch in as few transactions as possible and then runs
-// every callback. A statement error (typically SQLITE_FULL) fails only its
-// own put: the transaction is rolled back and retried without it, so each
-// retry is one put shorter and the loop ends.
+// commit makes a batch durable in as few log writes as possible and then
+// runs every callback. A statement error (typically SQLITE_FULL) fails only
+// its own put: the batch is rolled back to its savepoint and retried
+// without it, so each retry is one put shorter and the loop ends.
 func (w *writer) commit(batch []*request) {
 	s := w.s
 	if cap(w.results) < len(batch) {
@@ -140,7 +140,7 @@ func (w *writer) commit(batch []*request) {
 			continue
 		}
 		if isFull(err) && len(todo) > 1 {
-			// COMMIT itself ran out of space: find out which puts fit
+			// The log write ran out of space: find out which puts fit
 			// on their own.
 			for _, i := range todo {
 				if _, err := w.tryTx(batch, []int{i}, res, now); err != nil {
@@ -443,12 +443,11 @@ func (w *writer) mapErr(err error, verb string) error {
 	return fmt.Errorf("failed to %s: %w", verb, err)
 }
 
-// tryTx runs the puts batch[todo[k]] as one step of the index
-// transaction, writes their records to the blob log and fsyncs it, and
-// fills res for them. On a statement error it returns the index k of the
-// failing put in todo; on any other error k is -1. Either way the index
-// transaction is rolled back (the next step replays what it held), and
-// counters change only on success.
+// tryTx runs the puts batch[todo[k]] as one step (a savepoint) of the
+// index transaction, writes their records to the blob log and fsyncs it,
+// and fills res for them. On a statement error it returns the index k of
+// the failing put in todo; on any other error k is -1. Either way the step
+// is rolled back, and counters change only on success.
 func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (int, error) {
 	if err := w.begin(); err != nil {
 		return -1, err

@@ -11,11 +11,11 @@ import (
 )
 
 func init() {
-	register(command{"check", "verify the relay's SQLite cache file (PRAGMA integrity_check)", cmdCheck})
+	register(command{"check", "verify the relay's cache: SQLite's integrity check and every blob log record", cmdCheck})
 }
 
 func cmdCheck(args []string) error {
-	fs := newFlags("check", "[--data DIR]", "Run SQLite's integrity check on the relay's cache (DATA/cache.db) and print \"ok\", or\nexit non-zero with what is damaged. Run it with the relay stopped, e.g. after a crash or a\npower cut; opening the file replays its write-ahead log as the relay would.")
+	fs := newFlags("check", "[--data DIR]", "Run SQLite's integrity check on the relay's cache index (DATA/cache.db) and read every\nenvelope in its blob log (DATA/cache.db-log/) checking length, checksum and ID; print \"ok\", or\nexit non-zero with what is damaged. Run it with the relay stopped, e.g. after a crash or a\npower cut; opening the file replays its write-ahead log as the relay would.")
 	data := fs.String("data", defaultDataDir(), "data directory of the relay")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long (a 1 GiB cache takes well under a minute)")
 	if err := parseFlags(fs, args); err != nil {
