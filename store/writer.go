@@ -455,10 +455,6 @@ func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (i
 	if err := w.log.rotateIfFull(); err != nil {
 		return -1, err
 	}
-	if _, err := w.conn.ExecContext(bg, "SAVEPOINT batch"); err != nil {
-		w.abort()
-		return -1, err
-	}
 	var st txState
 	if err := w.totals.QueryRow().Scan(&st.blobs, &st.bytes); err != nil {
 		w.undoBatch()
@@ -481,12 +477,6 @@ func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (i
 		w.mustCommit = deleted
 		return -1, err
 	}
-	if _, err := w.conn.ExecContext(bg, "RELEASE batch"); err != nil {
-		// The records are in the log: the replay after the rollback
-		// indexes them, and their puts are reported as failed.
-		w.abort()
-		return -1, err
-	}
 	w.txPuts += len(w.pend)
 	w.dirty = w.dirty || len(w.pend) > 0 || w.mustCommit
 	w.lastSeq = st.lastSeq
@@ -497,18 +487,13 @@ func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (i
 	return 0, nil
 }
 
-// undoBatch rolls back the step in progress and keeps the index
-// transaction. If SQLite has already rolled back the whole transaction (as
-// it may after SQLITE_FULL), the savepoint is gone and abort takes over.
-func (w *writer) undoBatch() {
-	if _, err := w.conn.ExecContext(bg, "ROLLBACK TO batch"); err != nil {
-		w.abort()
-		return
-	}
-	if _, err := w.conn.ExecContext(bg, "RELEASE batch"); err != nil {
-		w.abort()
-	}
-}
+// undoBatch rolls back the step in progress. SQLite has no cheap way to
+// undo one step of a long transaction (a SAVEPOINT per batch makes every
+// page the batch touches be copied to a sub-journal first, which measured
+// twice the CPU per put), so the whole index transaction is rolled back
+// and the next step replays what it held from the log. Steps fail only on
+// a full disk or a broken file.
+func (w *writer) undoBatch() { w.abort() }
 
 func (w *writer) apply(st *txState) {
 	s := w.s
