@@ -67,13 +67,17 @@ type Fetch struct {
 	Latency      Latency `json:"latency"`
 }
 
-// Ceilings are this machine's bounds, measured in the same run.
+// Ceilings are this machine's bounds, measured in the same run. The SQLite* fields are the
+// store's persistence ceiling in blobs/s. Their JSON names are from before the blob log, when
+// the ceiling was batched inserts of rows holding the envelope inline; since then it is log
+// appends plus index rows (ceiling.go), which Report.CeilingDefinition says. Reports without
+// that field hold the old ceiling: their figures are not comparable with newer ones.
 type Ceilings struct {
 	QUICUnbuffered   float64 `json:"quic_unbuffered_msgs_per_s"`
 	QUICBuffered     float64 `json:"quic_buffered_msgs_per_s"`
 	SQLiteFresh      float64 `json:"sqlite_batched_rows_per_s_fresh"`       // measured before the single-relay phase
 	SQLiteFreshChain float64 `json:"sqlite_batched_rows_per_s_fresh_chain"` // measured again before the chain
-	SQLiteBig        float64 `json:"sqlite_batched_rows_per_s_big"`
+	SQLiteBig        float64 `json:"sqlite_batched_rows_per_s_big"`         // against the prefilled store
 }
 
 // Target is one line of the verdict.
@@ -88,24 +92,27 @@ type Target struct {
 
 // Report is bench.json.
 type Report struct {
-	Started        string    `json:"started"`
-	Seconds        float64   `json:"seconds"`
-	Quick          bool      `json:"quick"`
-	GoVersion      string    `json:"go"`
-	CPUs           int       `json:"cpus"`
-	Load           string    `json:"loadavg_at_start"`
-	Rows           int       `json:"big_store_rows"`
-	BlobBytes      int       `json:"blob_bytes"`
-	PrefillSeconds float64   `json:"prefill_seconds"`
-	Ceilings       Ceilings  `json:"ceilings"`
-	Single         Phase     `json:"single_relay"`
-	SingleBig      Phase     `json:"single_relay_big_store"`
-	FetchBig       Fetch     `json:"fetch_newest_100_big_store"`
-	ChainFull      Phase     `json:"chain_full_speed"`
-	ChainFixed     FixedRate `json:"chain_fixed_rate"`
-	Relayed        float64   `json:"relayed_msgs_per_s"` // the chain at full speed, arrivals at C
-	Targets        []Target  `json:"targets"`
-	AllMet         bool      `json:"all_met"`
+	Started        string   `json:"started"`
+	Seconds        float64  `json:"seconds"`
+	Quick          bool     `json:"quick"`
+	GoVersion      string   `json:"go"`
+	CPUs           int      `json:"cpus"`
+	Load           string   `json:"loadavg_at_start"`
+	Rows           int      `json:"big_store_rows"`
+	BlobBytes      int      `json:"blob_bytes"`
+	PrefillSeconds float64  `json:"prefill_seconds"`
+	Ceilings       Ceilings `json:"ceilings"`
+	// CeilingDefinition says what the persistence ceilings measured; empty in reports from
+	// before the blob log (inline envelope rows, 1000 per transaction).
+	CeilingDefinition string    `json:"ceiling_definition,omitempty"`
+	Single            Phase     `json:"single_relay"`
+	SingleBig         Phase     `json:"single_relay_big_store"`
+	FetchBig          Fetch     `json:"fetch_newest_100_big_store"`
+	ChainFull         Phase     `json:"chain_full_speed"`
+	ChainFixed        FixedRate `json:"chain_fixed_rate"`
+	Relayed           float64   `json:"relayed_msgs_per_s"` // the chain at full speed, arrivals at C
+	Targets           []Target  `json:"targets"`
+	AllMet            bool      `json:"all_met"`
 }
 
 func (r *Report) evaluate() {
@@ -118,11 +125,11 @@ func (r *Report) evaluate() {
 	}
 	add := func(t Target) { r.Targets = append(r.Targets, t) }
 	add(Target{Name: "single relay ingest", Measured: r.Single.MsgsPerS, Ceiling: r.Ceilings.SQLiteFresh,
-		Ratio: ratio(r.Single.MsgsPerS, r.Ceilings.SQLiteFresh), Goal: ">= 0.80 of batched inserts",
+		Ratio: ratio(r.Single.MsgsPerS, r.Ceilings.SQLiteFresh), Goal: ">= 0.80 of the persistence ceiling",
 		Met: ratio(r.Single.MsgsPerS, r.Ceilings.SQLiteFresh) >= 0.80 && r.Single.DeliveryRatio == 1})
 	third := r.Ceilings.SQLiteFreshChain / 3
 	add(Target{Name: "chain A→B→C full speed", Measured: r.ChainFull.MsgsPerS, Ceiling: third,
-		Ratio: ratio(r.ChainFull.MsgsPerS, third), Goal: ">= 0.75 of batched inserts / 3",
+		Ratio: ratio(r.ChainFull.MsgsPerS, third), Goal: ">= 0.75 of the persistence ceiling / 3",
 		Met: ratio(r.ChainFull.MsgsPerS, third) >= 0.75})
 	add(Target{Name: "chain full speed delivery", Measured: r.ChainFull.DeliveryRatio, Goal: "= 1.0",
 		Met: r.ChainFull.DeliveryRatio == 1})
@@ -158,9 +165,13 @@ func (r *Report) printTable(w io.Writer) {
 	fmt.Fprintf(tw, "\nceilings (same run)\t\n")
 	fmt.Fprintf(tw, "  quic-go stream, 1 KiB frames, one write each\t%.0f msg/s\n", r.Ceilings.QUICUnbuffered)
 	fmt.Fprintf(tw, "  quic-go stream, 1 KiB frames, buffered\t%.0f msg/s\n", r.Ceilings.QUICBuffered)
-	fmt.Fprintf(tw, "  SQLite batched inserts, store schema, fresh\t%.0f rows/s\n", r.Ceilings.SQLiteFresh)
-	fmt.Fprintf(tw, "  the same, again before the chain\t%.0f rows/s\n", r.Ceilings.SQLiteFreshChain)
-	fmt.Fprintf(tw, "  SQLite batched inserts, store schema, %d rows\t%.0f rows/s\n", r.Rows, r.Ceilings.SQLiteBig)
+	name := "store persistence (log append + fsync, index rows), per 1000 blobs"
+	if r.CeilingDefinition == "" {
+		name = "SQLite batched inserts, envelope inline (before the blob log)"
+	}
+	fmt.Fprintf(tw, "  %s, fresh\t%.0f blobs/s\n", name, r.Ceilings.SQLiteFresh)
+	fmt.Fprintf(tw, "  the same, again before the chain\t%.0f blobs/s\n", r.Ceilings.SQLiteFreshChain)
+	fmt.Fprintf(tw, "  the same, store of %d blobs\t%.0f blobs/s\n", r.Rows, r.Ceilings.SQLiteBig)
 	fmt.Fprintf(tw, "\nphase\tmsg/s\tdelivered\tack p50/p99 ms\n")
 	ph := func(name string, p Phase) {
 		fmt.Fprintf(tw, "  %s\t%.0f\t%d/%d\t%.1f / %.1f\n", name, p.MsgsPerS, p.Delivered, p.Sent, p.AckLatency.P50, p.AckLatency.P99)
