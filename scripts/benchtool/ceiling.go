@@ -184,7 +184,7 @@ func loadTag(i uint64) []byte {
 //
 // Package store keeps each envelope as a record appended to its blob log (segment files in
 // <store>-log/, fsynced before a put is acknowledged) and puts only an index row into SQLite
-// (env = x”, seg and off pointing at the record). The ceiling measures exactly that
+// (env an empty blob, seg and off pointing at the record). The ceiling measures exactly that
 // persistence with nothing around it — no network, no parsing, no duplicate or quota checks,
 // no overlay, no group-commit queue. Per batch of ceilingBatch blobs:
 //
@@ -195,7 +195,7 @@ func loadTag(i uint64) []byte {
 //     transaction (BEGIN IMMEDIATE … COMMIT) with one prepared INSERT, WAL, synchronous=FULL,
 //     the store's triggers (totals, mailbox counts) firing as on any insert.
 //
-// The rows are inserted with env = x” and seg NULL. In the real store seg NULL marks a
+// The rows are inserted with an empty env and seg NULL. In the real store seg NULL marks a
 // legacy row whose envelope is inline in env, so such a row is a valid (empty) blob, whereas a
 // made-up seg/off would point into a log segment that does not hold it and would corrupt the
 // store: the big ceiling runs against the real prefilled store file. So, untimed, after the
@@ -203,7 +203,12 @@ func loadTag(i uint64) []byte {
 // before it started; no one else writes the file meanwhile), the store's totals are checked
 // to be back where they were, the WAL is checkpointed, and the scratch file is removed.
 //
-// This is a stricter bound than the store's own schedule on the index side (the store commits
+// A seg NULL row also differs from the store's own rows in two small ways: it has no entry in
+// the partial index blobs_seg (seg IS NOT NULL) and does not fire the trigger that counts a
+// segment's rows and bytes (one upsert of a hot row per put). Both are work the ceiling leaves
+// out, so on that count it is slightly higher than the store's true cost.
+//
+// It is a stricter bound than the store's own schedule on the index side (the store commits
 // its index transaction only every Options.FlushBlobs puts or FlushEvery; the ceiling commits
 // every ceilingBatch rows) and a slightly looser one on the log side (one scratch file: the
 // store also starts a new 16 MiB segment, with a file and a directory fsync, every ~15,000
