@@ -234,6 +234,9 @@ func (s *Store) recover() error {
 		return fmt.Errorf("failed to recover blob log: %w", err)
 	}
 	end, n, err := w.replay(w.committed)
+	if err == nil {
+		err = w.applyCounts()
+	}
 	if err == nil && end.seg > 0 {
 		_, err = w.setPos.Exec(int64(end.seg), end.off)
 	}

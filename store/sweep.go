@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"fmt"
 )
 
@@ -35,10 +36,13 @@ func (s *Store) sweepAll(interleave bool) (int, error) {
 		if err := w.begin(); err != nil {
 			return total, fmt.Errorf("failed to sweep: %w", err)
 		}
-		r, err := w.sweep.Exec(now, sweepChunk)
+		err := w.applyCounts() // before the delete triggers subtract
 		var n int64
 		if err == nil {
-			n, err = r.RowsAffected()
+			var r sql.Result
+			if r, err = w.sweep.Exec(now, sweepChunk); err == nil {
+				n, err = r.RowsAffected()
+			}
 		}
 		if err != nil {
 			w.abort()
@@ -46,7 +50,7 @@ func (s *Store) sweepAll(interleave bool) (int, error) {
 		}
 		if n > 0 {
 			var st txState
-			if err := w.totals.QueryRow().Scan(&st.blobs, &st.bytes); err != nil {
+			if err := w.readTotals(&st); err != nil {
 				w.abort()
 				return total, fmt.Errorf("failed to sweep: %w", err)
 			}

@@ -42,6 +42,7 @@ type writer struct {
 
 	lookup, totals, candidates, del, insert, sweep, setPos, emptySegs, dropSegs *sql.Stmt
 	sparsest, segRows, move                                                     *sql.Stmt
+	addTotals, addMailbox, addSegment                                           *sql.Stmt
 
 	timer           *time.Timer // group-commit window
 	batch           []*request
@@ -60,7 +61,15 @@ type writer struct {
 	lastSeq    int64     // highest seq acknowledged
 	buf        []byte    // log records of the batch in progress
 	pend       []*pent   // its overlay entries
+
+	// What the open transaction inserted and the totals, mailbox and
+	// segments rows do not count yet (applyCounts).
+	insBlobs, insBytes int64
+	insMailbox         map[[32]byte]*count
+	insSegment         map[uint64]*count
 }
+
+type count struct{ blobs, bytes int64 }
 
 // txState is what a write transaction changes, applied to the Store's
 // counters only once it has committed.
@@ -90,6 +99,11 @@ func (w *writer) prepare() error {
 		{&w.sparsest, "SELECT seg, bytes FROM segments WHERE seg < ? AND blobs > 0 ORDER BY bytes LIMIT 1"},
 		{&w.segRows, "SELECT seq, id, tag, expiry, size, off FROM blobs WHERE seg = ? ORDER BY off"},
 		{&w.move, "UPDATE blobs SET seg = ?, off = ? WHERE seq = ?"},
+		{&w.addTotals, "UPDATE totals SET blobs = blobs + ?, bytes = bytes + ?"},
+		{&w.addMailbox, `INSERT INTO mailbox (tag, blobs, bytes) VALUES (?, ?, ?)
+			ON CONFLICT (tag) DO UPDATE SET blobs = blobs + excluded.blobs, bytes = bytes + excluded.bytes`},
+		{&w.addSegment, `INSERT INTO segments (seg, blobs, bytes) VALUES (?, ?, ?)
+			ON CONFLICT (seg) DO UPDATE SET blobs = blobs + excluded.blobs, bytes = bytes + excluded.bytes`},
 	} {
 		st, err := w.conn.PrepareContext(context.Background(), p.q)
 		if err != nil {
@@ -101,7 +115,7 @@ func (w *writer) prepare() error {
 }
 
 func (w *writer) close() error {
-	for _, st := range []*sql.Stmt{w.lookup, w.totals, w.candidates, w.del, w.insert, w.sweep, w.setPos, w.emptySegs, w.dropSegs, w.sparsest, w.segRows, w.move} {
+	for _, st := range []*sql.Stmt{w.lookup, w.totals, w.candidates, w.del, w.insert, w.sweep, w.setPos, w.emptySegs, w.dropSegs, w.sparsest, w.segRows, w.move, w.addTotals, w.addMailbox, w.addSegment} {
 		if st != nil {
 			st.Close()
 		}
@@ -198,7 +212,7 @@ func (w *writer) begin() error {
 		w.broken = false
 		w.txPuts = n
 		var st txState
-		if err := w.totals.QueryRow().Scan(&st.blobs, &st.bytes); err != nil {
+		if err := w.readTotals(&st); err != nil {
 			w.abort()
 			return err
 		}
@@ -214,6 +228,7 @@ func (w *writer) begin() error {
 // lost from SQLite (not from the log): the next begin replays them.
 func (w *writer) abort() {
 	rollback(w.conn)
+	w.dropCounts()
 	if w.inTx && w.txPuts > 0 {
 		w.broken = true
 	}
@@ -229,11 +244,7 @@ func (w *writer) replay(from logPos) (logPos, int, error) {
 	n := 0
 	end, err := w.log.scan(from, func(r record, at logPos) error {
 		n++
-		var tag any
-		if r.tag != ([32]byte{}) {
-			tag = r.tag[:]
-		}
-		if _, err := w.insert.Exec(int64(r.seq), r.id[:], tag, r.expiry, len(r.env), int64(at.seg), at.off); err != nil {
+		if _, err := w.indexRow(int64(r.seq), r.id, r.tag, r.expiry, int64(len(r.env)), at); err != nil {
 			return fmt.Errorf("failed to index blob log record: %w", err)
 		}
 		w.lastSeq = max(w.lastSeq, int64(r.seq))
@@ -265,7 +276,10 @@ func (w *writer) commitIndex() error {
 	}
 	pos := w.log.pos()
 	s.commitMu.Lock()
-	_, err := w.setPos.Exec(int64(pos.seg), pos.off)
+	err := w.applyCounts()
+	if err == nil {
+		_, err = w.setPos.Exec(int64(pos.seg), pos.off)
+	}
 	if err == nil {
 		_, err = w.conn.ExecContext(bg, "COMMIT")
 	}
@@ -334,6 +348,10 @@ func (w *writer) moveSegment(seg uint64) error {
 		return err
 	}
 	if err := w.log.rotateIfFull(); err != nil {
+		return err
+	}
+	if err := w.applyCounts(); err != nil { // the move trigger updates segments rows
+		w.abort()
 		return err
 	}
 	rows, err := w.segRows.Query(int64(seg))
@@ -456,7 +474,7 @@ func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (i
 		return -1, err
 	}
 	var st txState
-	if err := w.totals.QueryRow().Scan(&st.blobs, &st.bytes); err != nil {
+	if err := w.readTotals(&st); err != nil {
 		w.undoBatch()
 		return -1, err
 	}
@@ -529,6 +547,9 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 	if known {
 		return false, nil
 	}
+	if c := w.insMailbox[b.Tag]; c != nil && tag != nil {
+		n, bytes = n+c.blobs, bytes+c.bytes
+	}
 	if tag != nil && (n >= int64(opt.MaxMailboxBlobs) || bytes+size > opt.MaxMailboxBytes) {
 		return false, ErrQuotaExceeded
 	}
@@ -540,12 +561,8 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 	}
 	seq := st.lastSeq + 1
 	at := logPos{w.log.seg, w.log.end + int64(len(w.buf))}
-	r, err := w.insert.Exec(seq, b.ID[:], tag, b.Expiry, size, int64(at.seg), at.off)
-	if err != nil {
+	if ok, err := w.indexRow(seq, b.ID, b.Tag, b.Expiry, size, at); err != nil || !ok {
 		return false, err
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		return false, nil
 	}
 	w.buf = appendRecord(w.buf, uint64(seq), b)
 	w.pend = append(w.pend, &pent{seq: uint64(seq), id: b.ID, tag: b.Tag, expiry: b.Expiry, at: at, size: len(b.Envelope)})
@@ -553,6 +570,86 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 	st.blobs++
 	st.bytes += size
 	return true, nil
+}
+
+// indexRow inserts the index row of one blob and counts it for
+// applyCounts. It reports false for an ID or seq already present.
+func (w *writer) indexRow(seq int64, id, tag [32]byte, expiry, size int64, at logPos) (bool, error) {
+	var tagv any // NULL for untagged
+	if tag != ([32]byte{}) {
+		tagv = tag[:]
+	}
+	r, err := w.insert.Exec(seq, id[:], tagv, expiry, size, int64(at.seg), at.off)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	w.insBlobs++
+	w.insBytes += size
+	if tagv != nil {
+		if w.insMailbox == nil {
+			w.insMailbox = map[[32]byte]*count{}
+		}
+		c := w.insMailbox[tag]
+		if c == nil {
+			c = new(count)
+			w.insMailbox[tag] = c
+		}
+		c.blobs++
+		c.bytes += size
+	}
+	if w.insSegment == nil {
+		w.insSegment = map[uint64]*count{}
+	}
+	c := w.insSegment[at.seg]
+	if c == nil {
+		c = new(count)
+		w.insSegment[at.seg] = c
+	}
+	c.blobs++
+	c.bytes += size + recHeader
+	return true, nil
+}
+
+// readTotals reads the totals row plus what the open transaction inserted.
+func (w *writer) readTotals(st *txState) error {
+	if err := w.totals.QueryRow().Scan(&st.blobs, &st.bytes); err != nil {
+		return err
+	}
+	st.blobs += w.insBlobs
+	st.bytes += w.insBytes
+	return nil
+}
+
+// applyCounts adds the open transaction's inserts to the totals, mailbox
+// and segments rows: once before it commits, and before a delete, whose
+// triggers subtract from those rows.
+func (w *writer) applyCounts() error {
+	if w.insBlobs != 0 {
+		if _, err := w.addTotals.Exec(w.insBlobs, w.insBytes); err != nil {
+			return err
+		}
+	}
+	for tag, c := range w.insMailbox {
+		if _, err := w.addMailbox.Exec(tag[:], c.blobs, c.bytes); err != nil {
+			return err
+		}
+	}
+	for seg, c := range w.insSegment {
+		if _, err := w.addSegment.Exec(int64(seg), c.blobs, c.bytes); err != nil {
+			return err
+		}
+	}
+	w.dropCounts()
+	return nil
+}
+
+func (w *writer) dropCounts() {
+	w.insBlobs, w.insBytes = 0, 0
+	clear(w.insMailbox)
+	clear(w.insSegment)
 }
 
 // evict deletes the blobs that expire soonest, all before expiry, until
@@ -585,6 +682,9 @@ func (w *writer) evict(need, expiry int64, st *txState) (bool, error) {
 	}
 	if freed < need {
 		return false, ErrFull
+	}
+	if err := w.applyCounts(); err != nil {
+		return false, err
 	}
 	for _, seq := range seqs {
 		if _, err := w.del.Exec(seq); err != nil {

@@ -193,7 +193,8 @@ func loadTag(i uint64) []byte {
 //     scratch file in the store file's directory with a single write, then fsync that file;
 //  2. insert the ceilingBatch index rows into the store file's blobs table in one
 //     transaction (BEGIN IMMEDIATE … COMMIT) with one prepared INSERT, WAL, synchronous=FULL,
-//     the store's triggers (totals, mailbox counts) firing as on any insert.
+//     and add them to the totals and mailbox rows in the same transaction, as the store does
+//     once per index transaction (its inserts fire no triggers).
 //
 // The rows are inserted with an empty env and seg NULL. In the real store seg NULL marks a
 // legacy row whose envelope is inline in env, so such a row is a valid (empty) blob, whereas a
@@ -204,9 +205,9 @@ func loadTag(i uint64) []byte {
 // to be back where they were, the WAL is checkpointed, and the scratch file is removed.
 //
 // A seg NULL row also differs from the store's own rows in two small ways: it has no entry in
-// the partial index blobs_seg (seg IS NOT NULL) and does not fire the trigger that counts a
-// segment's rows and bytes (one upsert of a hot row per put). Both are work the ceiling leaves
-// out, so on that count it is slightly higher than the store's true cost.
+// the partial index blobs_seg (seg IS NOT NULL), and its segment is not counted (one upsert
+// per index transaction in the store). Both are work the ceiling leaves out, so on that count
+// it is slightly higher than the store's true cost.
 //
 // It is a stricter bound than the store's own schedule on the index side (the store commits
 // its index transaction only every Options.FlushBlobs puts or FlushEvery; the ceiling commits
@@ -323,20 +324,36 @@ type indexRow struct {
 	expiry int64
 }
 
-// insertIndexRows inserts one batch of index rows in one transaction with the prepared st.
+// insertIndexRows inserts one batch of index rows in one transaction with the prepared st, and
+// adds them to the totals and mailbox rows as the store does once per index transaction (its
+// inserts fire no triggers; store/schema.go, migration 3).
 func insertIndexRows(ctx context.Context, conn *sql.Conn, st *sql.Stmt, rows []indexRow, size int) error {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
+	fail := func(err error) error {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	perTag := map[string]int64{}
 	for _, r := range rows {
 		if _, err := st.ExecContext(ctx, r.id[:], r.tag, r.expiry, size); err != nil {
-			conn.ExecContext(ctx, "ROLLBACK")
-			return err
+			return fail(err)
+		}
+		perTag[string(r.tag)]++
+	}
+	if _, err := conn.ExecContext(ctx, "UPDATE totals SET blobs = blobs + ?, bytes = bytes + ?", len(rows), len(rows)*size); err != nil {
+		return fail(err)
+	}
+	for tag, n := range perTag {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO mailbox (tag, blobs, bytes) VALUES (?, ?, ?)
+			ON CONFLICT (tag) DO UPDATE SET blobs = blobs + excluded.blobs, bytes = bytes + excluded.bytes`,
+			[]byte(tag), n, n*int64(size)); err != nil {
+			return fail(err)
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		conn.ExecContext(ctx, "ROLLBACK")
-		return err
+		return fail(err)
 	}
 	return nil
 }
