@@ -167,7 +167,8 @@ func (s *Store) openWriter(path string) error {
 		fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeoutMillis),
 		"PRAGMA journal_mode = WAL",
 		"PRAGMA synchronous = " + s.opt.synchronous,
-		"PRAGMA temp_store = MEMORY", // statement journals of the trigger-firing INSERT stay off the disk
+		"PRAGMA temp_store = MEMORY", // statement journals stay off the disk
+		fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB),
 		fmt.Sprintf("PRAGMA journal_size_limit = %d", walSizeLimit),
 		fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walSafetyPages),
 	}

@@ -40,9 +40,9 @@ type writer struct {
 	conn *sql.Conn
 	log  *vlog
 
-	lookup, totals, candidates, del, insert, sweep, setPos, emptySegs, dropSegs *sql.Stmt
-	sparsest, segRows, move                                                     *sql.Stmt
-	addTotals, addMailbox, addSegment                                           *sql.Stmt
+	known, mailbox, totals, candidates, del, insert, sweep, setPos, emptySegs, dropSegs *sql.Stmt
+	sparsest, segRows, move                                                             *sql.Stmt
+	addTotals, addMailbox, addSegment                                                   *sql.Stmt
 
 	timer           *time.Timer // group-commit window
 	batch           []*request
@@ -85,9 +85,8 @@ func (w *writer) prepare() error {
 		st **sql.Stmt
 		q  string
 	}{
-		{&w.lookup, `SELECT EXISTS (SELECT 1 FROM blobs WHERE id = ?1),
-			coalesce((SELECT blobs FROM mailbox WHERE tag = ?2), 0),
-			coalesce((SELECT bytes FROM mailbox WHERE tag = ?2), 0)`},
+		{&w.known, "SELECT EXISTS (SELECT 1 FROM blobs WHERE id = ?)"},
+		{&w.mailbox, "SELECT blobs, bytes FROM mailbox WHERE tag = ?"},
 		{&w.totals, "SELECT blobs, bytes FROM totals"},
 		{&w.candidates, "SELECT seq, size FROM blobs WHERE expiry < ? ORDER BY expiry, id"},
 		{&w.del, "DELETE FROM blobs WHERE seq = ?"},
@@ -115,7 +114,7 @@ func (w *writer) prepare() error {
 }
 
 func (w *writer) close() error {
-	for _, st := range []*sql.Stmt{w.lookup, w.totals, w.candidates, w.del, w.insert, w.sweep, w.setPos, w.emptySegs, w.dropSegs, w.sparsest, w.segRows, w.move, w.addTotals, w.addMailbox, w.addSegment} {
+	for _, st := range []*sql.Stmt{w.known, w.mailbox, w.totals, w.candidates, w.del, w.insert, w.sweep, w.setPos, w.emptySegs, w.dropSegs, w.sparsest, w.segRows, w.move, w.addTotals, w.addMailbox, w.addSegment} {
 		if st != nil {
 			st.Close()
 		}
@@ -532,28 +531,31 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 	if b.Expiry <= now {
 		return false, ErrExpired
 	}
-	// One statement answers both questions a put asks before inserting: is the ID known, and
-	// what does the tag's mailbox hold (zeros for a new mailbox or an untagged blob).
+	// The common case is one statement: INSERT OR IGNORE finds a duplicate
+	// ID itself (its UNIQUE index). A tagged blob first reads its mailbox's
+	// counts; only a put that a quota or the global cap would refuse looks
+	// the ID up first, so that a duplicate is reported as such and never
+	// makes room by evicting.
 	size := int64(len(b.Envelope))
-	var tag any // NULL for untagged
 	if b.Tag != ([32]byte{}) {
-		tag = b.Tag[:]
-	}
-	var known bool
-	var n, bytes int64
-	if err := w.lookup.QueryRow(b.ID[:], tag).Scan(&known, &n, &bytes); err != nil {
-		return false, err
-	}
-	if known {
-		return false, nil
-	}
-	if c := w.insMailbox[b.Tag]; c != nil && tag != nil {
-		n, bytes = n+c.blobs, bytes+c.bytes
-	}
-	if tag != nil && (n >= int64(opt.MaxMailboxBlobs) || bytes+size > opt.MaxMailboxBytes) {
-		return false, ErrQuotaExceeded
+		var n, bytes int64
+		if err := w.mailbox.QueryRow(b.Tag[:]).Scan(&n, &bytes); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return false, err
+		}
+		if c := w.insMailbox[b.Tag]; c != nil {
+			n, bytes = n+c.blobs, bytes+c.bytes
+		}
+		if n >= int64(opt.MaxMailboxBlobs) || bytes+size > opt.MaxMailboxBytes {
+			if known, err := w.isKnown(b.ID); err != nil || known {
+				return false, err
+			}
+			return false, ErrQuotaExceeded
+		}
 	}
 	if st.bytes+size > opt.MaxBytes {
+		if known, err := w.isKnown(b.ID); err != nil || known {
+			return false, err
+		}
 		ok, err := w.evict(st.bytes+size-opt.MaxBytes, b.Expiry, st)
 		if err != nil || !ok {
 			return false, err
@@ -570,6 +572,12 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 	st.blobs++
 	st.bytes += size
 	return true, nil
+}
+
+func (w *writer) isKnown(id [32]byte) (bool, error) {
+	var known bool
+	err := w.known.QueryRow(id[:]).Scan(&known)
+	return known, err
 }
 
 // indexRow inserts the index row of one blob and counts it for
