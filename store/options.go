@@ -100,4 +100,4 @@ func (o Options) withDefaults() Options {
 // transaction stays open for thousands of puts; pages it dirtied that do
 // not fit are spilled to the WAL one write each and read back when touched
 // again, which with SQLite's default 2 MiB cost a fifth of a put's CPU.
-var writerCacheKiB = 8 << 10
+const writerCacheKiB = 8 << 10
