@@ -397,12 +397,23 @@ func (w *writer) moveSegment(seg uint64) error {
 		}
 		w.buf = appendRecord(w.buf, uint64(l.seq), &l.blob)
 	}
-	if err := w.log.write(w.buf); err != nil {
+	err = w.log.write(w.buf)
+	w.trimBuf()
+	if err != nil {
 		w.abort()
 		return err
 	}
 	w.dirty = true
 	return w.commitIndex()
+}
+
+// trimBuf drops the record buffer once a batch or a compaction made it
+// large (a compaction can fill it with a segment's worth of records), so
+// an idle relay does not keep it.
+func (w *writer) trimBuf() {
+	if cap(w.buf) > 1<<20 {
+		w.buf = nil
+	}
 }
 
 // dropEmptySegments deletes the segment files that no row points into
@@ -489,7 +500,9 @@ func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (i
 		}
 		res[i] = result{inserted, err}
 	}
-	if err := w.log.write(w.buf); err != nil {
+	err := w.log.write(w.buf)
+	w.trimBuf()
+	if err != nil {
 		w.undoBatch()
 		w.mustCommit = deleted
 		return -1, err
