@@ -84,6 +84,17 @@ func (tn *testNode) stop(t *testing.T) {
 
 func (tn *testNode) addr(scheme string) string { return scheme + "://127.0.0.1:" + itoa(tn.Port()) }
 
+// client dials tn as a client over scheme; the client is closed when the test ends.
+func (tn *testNode) client(t *testing.T, ctx context.Context, scheme string) *Client {
+	t.Helper()
+	c, err := DialClient(ctx, tn.addr(scheme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // rawConn is one connection that writes whatever a test wants.
 type rawConn struct {
 	t    *testing.T
@@ -340,11 +351,7 @@ func TestSlowloris(t *testing.T) {
 	// A subscribed client is not idle: it waits for blobs without sending anything.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sub, err := DialClient(ctx, tn.addr(SchemeTLS))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := tn.client(t, ctx, SchemeTLS)
 	caught := make(chan struct{})
 	got := make(chan echo.Item, 1024)
 	go sub.Subscribe(ctx, nil, 0, func(it echo.Item) { got <- it }, func() { close(caught) })
@@ -354,11 +361,7 @@ func TestSlowloris(t *testing.T) {
 	later := rawDial(t, tn, SchemeTLS, nil)
 	later.hello(echo.RoleClient)
 	tn.waitClose(t, "idle", idleBefore+1)
-	c2, err := DialClient(ctx, tn.addr(SchemeQUIC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := tn.client(t, ctx, SchemeQUIC)
 	id, _, err := c2.Put(ctx, mkEnv(t, time.Now().Add(time.Hour), 10))
 	if err != nil {
 		t.Fatal(err)
@@ -429,11 +432,7 @@ func TestStampsRequired(t *testing.T) {
 	tn := startTestNode(t, Config{StampBits: 10}, store.Options{}, echo.Limits{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second*slowFactor())
 	defer cancel()
-	c, err := DialClient(ctx, tn.addr(SchemeQUIC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := tn.client(t, ctx, SchemeQUIC)
 	if c.Hello().StampBits != 10 {
 		t.Fatalf("HELLO stamp_bits %d, want 10", c.Hello().StampBits)
 	}
@@ -504,11 +503,7 @@ func TestRateLimitedClient(t *testing.T) {
 	if refused.RetryAfter <= 0 || refused.RetryAfter > time.Second+time.Millisecond {
 		t.Fatalf("retry_after %s, want (0, 1s]", refused.RetryAfter)
 	}
-	c, err := DialClient(ctx, tn.addr(SchemeQUIC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := tn.client(t, ctx, SchemeQUIC)
 	time.Sleep(refused.RetryAfter) // what a client is told to do
 	if _, _, err := c.Put(ctx, mkEnv(t, time.Now().Add(time.Hour), 10)); err != nil {
 		t.Fatalf("put after retry_after: %v", err)
@@ -648,11 +643,7 @@ func TestStoreFullKeepsForwarding(t *testing.T) {
 	got := to.readBlobs()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*slowFactor())
 	defer cancel()
-	c, err := DialClient(ctx, tn.addr(SchemeTLS))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := tn.client(t, ctx, SchemeTLS)
 	var acked []echo.ID
 	full := false
 	for i := 0; i < 200 && !full; i++ {

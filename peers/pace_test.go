@@ -43,11 +43,7 @@ func TestClientsPacedToSlowNeighbour(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second*slowFactor())
 	defer cancel()
-	c, err := DialClient(ctx, tn.addr(SchemeQUIC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := tn.client(t, ctx, SchemeQUIC)
 	var mu sync.Mutex
 	want := map[echo.ID]bool{}
 	var wg sync.WaitGroup
@@ -110,11 +106,7 @@ func TestSlowNeighbourNotWaitedFor(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second*slowFactor())
 	defer cancel()
-	c, err := DialClient(ctx, tn.addr(SchemeQUIC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := tn.client(t, ctx, SchemeQUIC)
 	var wg sync.WaitGroup
 	work := make(chan []byte)
 	for range 64 {

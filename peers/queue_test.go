@@ -132,11 +132,7 @@ func TestFetchRateLimited(t *testing.T) {
 	tn := startTestNode(t, Config{Rates: RateLimits{FetchesPerSec: 1, FetchBurst: 3}}, store.Options{}, echo.Limits{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second*slowFactor())
 	defer cancel()
-	c, err := DialClient(ctx, tn.addr(SchemeQUIC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := tn.client(t, ctx, SchemeQUIC)
 	for i := 0; i < 5; i++ { // not charged to the fetch bucket
 		if _, _, err := c.Put(ctx, mkEnv(t, time.Now().Add(time.Hour), 10)); err != nil {
 			t.Fatal(err)

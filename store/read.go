@@ -265,8 +265,8 @@ func (s *Store) scanItems(rows *sql.Rows, limit, maxBytes int) ([]Item, bool, er
 // takes the next limit+1 seqs of each from the covering tag index, merges
 // them, and reads just the rows it may return, in Seq order, stopping at
 // maxBytes.
-func (s *Store) fetchTags(tags [][32]byte, after uint64, limit, maxBytes int, now int64) ([]Item, bool, error) {
-	uniq := tags // distinct and non-zero, as Fetch passes them
+// uniq holds distinct, non-zero tags (Fetch makes it so).
+func (s *Store) fetchTags(uniq [][32]byte, after uint64, limit, maxBytes int, now int64) ([]Item, bool, error) {
 	switch len(uniq) {
 	case 0:
 		return nil, false, nil

@@ -236,13 +236,7 @@ func (s *Store) recover() error {
 	}
 	end, n, err := w.replay(w.committed)
 	if err == nil {
-		err = w.applyCounts()
-	}
-	if err == nil && end.seg > 0 {
-		_, err = w.setPos.Exec(int64(end.seg), end.off)
-	}
-	if err == nil {
-		_, err = w.conn.ExecContext(bg, "COMMIT")
+		err = w.commitTx(end)
 	}
 	if err != nil {
 		rollback(w.conn)

@@ -155,7 +155,7 @@ func (l *vlog) scan(from logPos, fn func(r record, at logPos) error) (logPos, er
 		if seg == from.seg && from.off > start {
 			start = from.off
 		}
-		good, err := scanSegment(path, start, fn)
+		good, err := scanSegment(path, seg, start, fn)
 		if err != nil {
 			return end, err
 		}
@@ -183,13 +183,12 @@ type record struct {
 // for each valid one, and returns the offset just past the last valid
 // record. A missing or wrong magic makes the whole file invalid (offset 0
 // is returned only if the magic itself is torn).
-func scanSegment(path string, start int64, fn func(r record, at logPos) error) (int64, error) {
+func scanSegment(path string, seg uint64, start int64, fn func(r record, at logPos) error) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("failed to read blob log: %w", err)
 	}
 	defer f.Close()
-	seg, _ := strconv.ParseUint(strings.TrimSuffix(filepath.Base(path), ".seg"), 16, 64)
 	magic := make([]byte, len(segMagic))
 	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != segMagic {
 		if err == nil {

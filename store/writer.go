@@ -182,12 +182,7 @@ func (w *writer) commit(batch []*request) {
 		r.done(res[i].inserted, res[i].err)
 		res[i] = result{}
 	}
-	w.maybeCommitIndex()
-}
-
-// maybeCommitIndex commits the index transaction when it is due.
-func (w *writer) maybeCommitIndex() {
-	if w.inTx && (w.mustCommit || w.txPuts >= w.s.opt.FlushBlobs || time.Since(w.txSince) >= w.s.opt.FlushEvery) {
+	if w.inTx && (w.txPuts >= s.opt.FlushBlobs || time.Since(w.txSince) >= s.opt.FlushEvery) {
 		_ = w.commitIndex() // logged; retried at the next step
 	}
 }
@@ -217,9 +212,7 @@ func (w *writer) begin() error {
 		}
 		w.apply(&st)
 	}
-	if w.s.opt.FlushEvery > 0 {
-		w.s.flushTimer.Reset(w.s.opt.FlushEvery)
-	}
+	w.s.flushTimer.Reset(w.s.opt.FlushEvery)
 	return nil
 }
 
@@ -275,14 +268,7 @@ func (w *writer) commitIndex() error {
 	}
 	pos := w.log.pos()
 	s.commitMu.Lock()
-	err := w.applyCounts()
-	if err == nil {
-		_, err = w.setPos.Exec(int64(pos.seg), pos.off)
-	}
-	if err == nil {
-		_, err = w.conn.ExecContext(bg, "COMMIT")
-	}
-	if err != nil {
+	if err := w.commitTx(pos); err != nil {
 		w.abort()
 		s.commitMu.Unlock()
 		s.log.Warn("store: index commit failed; the blob log keeps every acknowledged blob, retrying", "err", err)
@@ -416,6 +402,19 @@ func (w *writer) trimBuf() {
 	}
 }
 
+// commitTx adds the open transaction's inserts to the counting rows,
+// records pos as the end of the log it covers, and commits.
+func (w *writer) commitTx(pos logPos) error {
+	if err := w.applyCounts(); err != nil {
+		return err
+	}
+	if _, err := w.setPos.Exec(int64(pos.seg), pos.off); err != nil {
+		return err
+	}
+	_, err := w.conn.ExecContext(bg, "COMMIT")
+	return err
+}
+
 // dropEmptySegments deletes the segment files that no row points into
 // (all their blobs expired or were evicted), then their rows. The active
 // segment is never deleted.
@@ -471,11 +470,16 @@ func (w *writer) mapErr(err error, verb string) error {
 	return fmt.Errorf("failed to %s: %w", verb, err)
 }
 
-// tryTx runs the puts batch[todo[k]] as one step (a savepoint) of the
-// index transaction, writes their records to the blob log and fsyncs it,
-// and fills res for them. On a statement error it returns the index k of
-// the failing put in todo; on any other error k is -1. Either way the step
-// is rolled back, and counters change only on success.
+// tryTx runs the puts batch[todo[k]] as one step of the index
+// transaction, writes their records to the blob log and fsyncs it, and
+// fills res for them. On a statement error it returns the index k of the
+// failing put in todo; on any other error k is -1. Either way the whole
+// index transaction is rolled back and the next step replays what it held
+// from the log: SQLite has no cheap way to undo one step of a long
+// transaction (a SAVEPOINT per batch copies every page the batch touches
+// to a sub-journal first, which measured twice the CPU per put), and steps
+// fail only on a full disk or a broken file. Counters change only on
+// success.
 func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (int, error) {
 	if err := w.begin(); err != nil {
 		return -1, err
@@ -485,17 +489,15 @@ func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (i
 	}
 	var st txState
 	if err := w.readTotals(&st); err != nil {
-		w.undoBatch()
+		w.abort()
 		return -1, err
 	}
 	st.lastSeq = w.lastSeq
 	w.buf, w.pend = w.buf[:0], w.pend[:0]
-	deleted := w.mustCommit
 	for k, i := range todo {
 		inserted, err := w.put(&batch[i].blob, now, &st)
 		if err != nil && err != ErrFull && err != ErrQuotaExceeded && err != ErrExpired {
-			w.undoBatch()
-			w.mustCommit = deleted
+			w.abort()
 			return k, err
 		}
 		res[i] = result{inserted, err}
@@ -503,8 +505,7 @@ func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (i
 	err := w.log.write(w.buf)
 	w.trimBuf()
 	if err != nil {
-		w.undoBatch()
-		w.mustCommit = deleted
+		w.abort()
 		return -1, err
 	}
 	w.txPuts += len(w.pend)
@@ -516,14 +517,6 @@ func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (i
 	w.s.commits.Add(1)
 	return 0, nil
 }
-
-// undoBatch rolls back the step in progress. SQLite has no cheap way to
-// undo one step of a long transaction (a SAVEPOINT per batch makes every
-// page the batch touches be copied to a sub-journal first, which measured
-// twice the CPU per put), so the whole index transaction is rolled back
-// and the next step replays what it held from the log. Steps fail only on
-// a full disk or a broken file.
-func (w *writer) undoBatch() { w.abort() }
 
 func (w *writer) apply(st *txState) {
 	s := w.s

@@ -216,6 +216,12 @@ func testReport(t *testing.T) statusReport {
 		"conns_refused": 7,
 		"abuse":         map[string]any{"per_ip": 3, "closes_by_reason": map[string]int{"timeout": 2, "malformed": 1}, "note": "x"},
 	}
+	return reportOf(t, m)
+}
+
+// reportOf is m as the page reads it: through JSON, like /status.
+func reportOf(t *testing.T, m map[string]any) statusReport {
+	t.Helper()
 	b, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
@@ -329,14 +335,7 @@ func TestStatusPageEscapesEverything(t *testing.T) {
 		"abuse":         map[string]any{"by_reason": map[string]int{evil + "sub": 2}},
 		"neighbours_up": 0,
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := parseReport(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := reportOf(t, m)
 	query := "?token=" + evil
 	var buf bytes.Buffer
 	if err := renderStatusPage(&buf, r, query); err != nil {
