@@ -51,11 +51,13 @@ func startTestNode(t *testing.T, cfg Config, so store.Options, limits echo.Limit
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := LoadOrCreateIdentity(dir)
-	if err != nil {
-		t.Fatal(err)
+	if cfg.Identity == nil {
+		id, err := LoadOrCreateIdentity(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Identity = id
 	}
-	cfg.Identity = id
 	rc := echo.Config{Store: relaystore.New(st), Limits: limits}
 	if cfg.ReconcileEvery > 0 {
 		rc.Set = relaystore.New(st)

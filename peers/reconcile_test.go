@@ -294,18 +294,22 @@ func TestReconcileHostileFrames(t *testing.T) {
 // A node initiates for a neighbour with a larger fingerprint: when the link comes up, and
 // again on Reconcile.
 func TestReconcileInitiatesOnLinkUpAndOnDemand(t *testing.T) {
-	n, _ := startReconNode(t)
-	relayPut(t, n, envelope(t, "something to describe"))
-	// A neighbour identity above the node's fingerprint (each try is a coin flip).
-	var id *Identity
-	for i := 0; i < 64 && (id == nil || id.Fingerprint <= n.Fingerprint()); i++ {
+	// Two identities: the node gets the smaller fingerprint, the neighbour the larger.
+	var ids [2]*Identity
+	for i := range ids {
 		var err error
-		if id, err = LoadOrCreateIdentity(t.TempDir()); err != nil {
+		if ids[i], err = LoadOrCreateIdentity(t.TempDir()); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if ids[0].Fingerprint > ids[1].Fingerprint {
+		ids[0], ids[1] = ids[1], ids[0]
+	}
+	n := startTestNode(t, Config{ReconcileEvery: time.Hour, Identity: ids[0]}, store.Options{}, echo.Limits{}).Node
+	relayPut(t, n, envelope(t, "something to describe"))
+	id := ids[1]
 	if id.Fingerprint <= n.Fingerprint() {
-		t.Fatal("no larger fingerprint in 64 identities")
+		t.Fatalf("neighbour fingerprint %s not above the node's %s", id.Fingerprint, n.Fingerprint())
 	}
 	rl := dialRawAs(t, n, id)
 	first, err := echo.ParseRecon(rl.next(echo.FrameRecon).Body)
