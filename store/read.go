@@ -9,6 +9,14 @@ import (
 	"strconv"
 )
 
+// byIDGen lists the generations of seqs that blobs_gen_id is keyed by
+// (seq >> 16, schema.go migration 4), from the oldest row's to the newest:
+// a lookup by ID alone probes the index once per generation.
+const byIDGen = `WITH RECURSIVE gen(n) AS (
+		SELECT (SELECT min(seq) FROM blobs) >> 16
+		UNION ALL SELECT n + 1 FROM gen WHERE n < (SELECT max(seq) FROM blobs) >> 16)
+	`
+
 // readStmts are prepared on the read pool; database/sql re-prepares them
 // on each connection as needed.
 type readStmts struct {
@@ -21,8 +29,8 @@ func prepareReads(db *sql.DB) (*readStmts, error) {
 		st **sql.Stmt
 		q  string
 	}{
-		{&r.has, "SELECT 1 FROM blobs WHERE id = ?"},
-		{&r.get, "SELECT seq, tag, expiry, env, seg, off, size FROM blobs WHERE id = ? AND expiry > ?"},
+		{&r.has, byIDGen + "SELECT 1 FROM blobs WHERE (seq >> 16) IN gen AND substr(id, 1, 8) = substr(?1, 1, 8) AND id = ?1"},
+		{&r.get, byIDGen + "SELECT seq, tag, expiry, env, seg, off, size FROM blobs WHERE (seq >> 16) IN gen AND substr(id, 1, 8) = substr(?1, 1, 8) AND id = ?1 AND expiry > ?2"},
 		{&r.loc, "SELECT seg, off, size FROM blobs WHERE seq = ? AND seg IS NOT NULL"},
 		// One mailbox: walk blobs_tag, which also filters on expiry,
 		// and read only the rows returned.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 )
 
 // migrations[i] brings a file from user_version i to i+1. Append only: a
@@ -94,17 +95,78 @@ var migrations = []string{
 		INSERT INTO segments (seg, blobs, bytes) VALUES (new.seg, 1, new.size + 88)
 			ON CONFLICT (seg) DO UPDATE SET blobs = blobs + 1, bytes = bytes + excluded.bytes;
 	END;`,
+
+	// 4: no index of whole IDs. The UNIQUE constraint on id kept a B-tree
+	// of random 32-byte keys: at a million blobs every insert read and
+	// dirtied a leaf that was not in the writer's cache (a page read and
+	// ~3 KB of WAL per blob, most of the cost of ingest into a full store).
+	// Uniqueness moves to (expiry, id), whose inserts land near each other
+	// because blobs arriving together expire together: an ID is the
+	// SHA-256 of an envelope that carries its expiry, so one ID never comes
+	// with two expiries. Lookups by ID alone (Has, Get; only reconciliation
+	// needs them) use blobs_gen_id, keyed by the generation of the seq
+	// (seq >> 16, 65,536 seqs) and the ID's first 8 bytes: inserts go to
+	// the newest generation only, a region of about 2 MB that stays cached,
+	// and a lookup probes each generation (16 at a million blobs); the whole
+	// ID is compared on the row. SQLite cannot drop a column constraint, so
+	// the table is rebuilt: same columns, rows and seq values, and
+	// sqlite_sequence keeps the highest seq ever handed out, also that of a
+	// deleted blob. Dropping the old table drops its indexes and delete
+	// triggers; they are made again as they were.
+	`CREATE TABLE blobs_v4 (
+		seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+		id     BLOB NOT NULL,
+		tag    BLOB,
+		expiry INTEGER NOT NULL,
+		size   INTEGER NOT NULL,
+		env    BLOB NOT NULL,
+		seg    INTEGER,
+		off    INTEGER
+	);
+	INSERT INTO blobs_v4 (seq, id, tag, expiry, size, env, seg, off)
+		SELECT seq, id, tag, expiry, size, env, seg, off FROM blobs ORDER BY seq;
+	CREATE TEMP TABLE last_seq AS SELECT seq FROM sqlite_sequence WHERE name = 'blobs';
+	DROP TABLE blobs;
+	ALTER TABLE blobs_v4 RENAME TO blobs;
+	INSERT INTO temp.last_seq SELECT seq FROM sqlite_sequence WHERE name = 'blobs';
+	DELETE FROM sqlite_sequence WHERE name = 'blobs';
+	INSERT INTO sqlite_sequence (name, seq) SELECT 'blobs', max(seq) FROM temp.last_seq HAVING count(*) > 0;
+	DROP TABLE temp.last_seq;
+	CREATE INDEX blobs_tag ON blobs (tag, seq, expiry) WHERE tag IS NOT NULL;
+	CREATE UNIQUE INDEX blobs_expiry ON blobs (expiry, id);
+	CREATE INDEX blobs_gen_id ON blobs (seq >> 16, substr(id, 1, 8));
+	CREATE INDEX blobs_seg ON blobs (seg) WHERE seg IS NOT NULL;
+	CREATE TRIGGER blobs_delete AFTER DELETE ON blobs BEGIN
+		UPDATE totals SET blobs = blobs - 1, bytes = bytes - old.size;
+	END;
+	CREATE TRIGGER blobs_delete_mailbox AFTER DELETE ON blobs WHEN old.tag IS NOT NULL BEGIN
+		UPDATE mailbox SET blobs = blobs - 1, bytes = bytes - old.size WHERE tag = old.tag;
+		DELETE FROM mailbox WHERE tag = old.tag AND blobs <= 0;
+	END;
+	CREATE TRIGGER blobs_delete_segment AFTER DELETE ON blobs WHEN old.seg IS NOT NULL BEGIN
+		UPDATE segments SET blobs = blobs - 1, bytes = bytes - old.size - 88 WHERE seg = old.seg;
+	END;
+	CREATE TRIGGER blobs_move_segment AFTER UPDATE OF seg ON blobs WHEN old.seg IS NOT new.seg BEGIN
+		UPDATE segments SET blobs = blobs - 1, bytes = bytes - old.size - 88 WHERE seg = old.seg;
+		INSERT INTO segments (seg, blobs, bytes) VALUES (new.seg, 1, new.size + 88)
+			ON CONFLICT (seg) DO UPDATE SET blobs = blobs + 1, bytes = bytes + excluded.bytes;
+	END;`,
 }
 
 // migrate runs the migrations the file has not seen yet, each in its own
 // transaction together with its user_version bump, up to version target.
-func migrate(ctx context.Context, conn *sql.Conn, target int) error {
+// A file with data (version 1 or later) is logged as it is upgraded: a
+// rebuild of a large table can take a minute on a Raspberry Pi.
+func migrate(ctx context.Context, conn *sql.Conn, target int, log *slog.Logger) error {
 	var v int
 	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return fmt.Errorf("failed to read schema version: %w", err)
 	}
 	if v > len(migrations) {
 		return fmt.Errorf("%w: file version %d, supported %d", ErrSchemaTooNew, v, len(migrations))
+	}
+	if v > 0 && v < target && log != nil {
+		log.Info("store: upgrading the cache index", "from_version", v, "to_version", target)
 	}
 	for ; v < target; v++ {
 		if err := runTx(ctx, conn, func() error {

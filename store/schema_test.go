@@ -17,7 +17,7 @@ import (
 func writeOldFile(t *testing.T, path string, v int, rows []Blob) {
 	t.Helper()
 	if err := openAndRun(path, func(conn *sql.Conn) error {
-		if err := migrate(context.Background(), conn, v); err != nil {
+		if err := migrate(context.Background(), conn, v, nil); err != nil {
 			return err
 		}
 		for _, b := range rows {
@@ -146,4 +146,155 @@ func TestRangeIDs(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("after expiry: %d keys, want %d", len(got), len(want))
 	}
+}
+
+// Version 4 rebuilds the blobs table without the whole-ID unique index. A
+// version-3 file keeps its rows, its counts and its highest seq, also when
+// the blob holding that seq was deleted, and gets exactly the new indexes.
+func TestMigrateToVersion4(t *testing.T) {
+	c := newClock()
+	path := dbPath(t)
+	var rows []Blob
+	for i := range 8 {
+		tag := tagOf(byte(i%2 + 1))
+		if i == 5 {
+			tag = [32]byte{}
+		}
+		rows = append(rows, mkBlob(i, tag, t0+100+int64(i), 100+i))
+	}
+	writeOldFile(t, path, 3, rows)
+	if err := openAndRun(path, func(conn *sql.Conn) error {
+		// Version 3 counted inserts in its committer, not in triggers.
+		_, err := conn.ExecContext(context.Background(), `
+			UPDATE totals SET blobs = (SELECT count(*) FROM blobs), bytes = (SELECT sum(size) FROM blobs);
+			INSERT INTO mailbox SELECT tag, count(*), sum(size) FROM blobs WHERE tag IS NOT NULL GROUP BY tag;
+			DELETE FROM blobs WHERE seq = 8;`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, path, Options{Now: c.Now})
+	var v int
+	s.rdb.QueryRow("PRAGMA user_version").Scan(&v)
+	if v != 4 || s.LastSeq() != 8 {
+		t.Fatalf("user_version %d, LastSeq %d: want 4 and 8 (the deleted blob's seq)", v, s.LastSeq())
+	}
+	idx, err := s.rdb.Query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'blobs' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for idx.Next() {
+		var name string
+		var ddl sql.NullString
+		if err := idx.Scan(&name, &ddl); err != nil {
+			t.Fatal(err)
+		}
+		if name == "blobs_expiry" && !bytes.Contains([]byte(ddl.String), []byte("UNIQUE")) {
+			t.Errorf("blobs_expiry is not unique: %s", ddl.String)
+		}
+		got = append(got, name)
+	}
+	idx.Close()
+	if want := []string{"blobs_expiry", "blobs_gen_id", "blobs_seg", "blobs_tag"}; !slices.Equal(got, want) {
+		t.Fatalf("indexes %v, want %v", got, want)
+	}
+	checkTotals(t, s)
+	if st := s.Stats(); st.Blobs != 7 {
+		t.Fatalf("Stats %+v, want 7 blobs", st)
+	}
+	for i, b := range rows[:7] {
+		got, ok, err := s.Get(b.ID)
+		if err != nil || !ok || !bytes.Equal(got.Envelope, b.Envelope) || got.Tag != b.Tag || got.Expiry != b.Expiry {
+			t.Fatalf("row %d after migration: %v %v", i, ok, err)
+		}
+		if ins := mustPut(t, s, b); ins {
+			t.Fatalf("row %d stored twice", i)
+		}
+	}
+	if has, err := s.Has(rows[7].ID); err != nil || has {
+		t.Fatalf("the deleted blob is back: %v %v", has, err)
+	}
+	mustPut(t, s, mkBlob(50, tagOf(1), t0+100, 10))
+	items, _, _, err := s.Fetch([][32]byte{tagOf(1)}, 0, 100, 0)
+	if err != nil || !slices.Equal(seqsOf(items), []uint64{1, 3, 5, 7, 9}) {
+		t.Fatalf("mailbox after migration: %v, %v (the new blob must get seq 9)", seqsOf(items), err)
+	}
+	// The delete triggers came back with the table.
+	c.advance(200)
+	if n, err := s.Sweep(); err != nil || n != 8 {
+		t.Fatalf("Sweep removed %d, %v; want 8", n, err)
+	}
+	checkTotals(t, s)
+	if st := s.Stats(); st.Blobs != 0 || st.Bytes != 0 {
+		t.Fatalf("Stats after sweep %+v", st)
+	}
+}
+
+// Has and Get find a blob by ID alone in every generation of seqs that
+// blobs_gen_id is keyed by, including the first and last, and nothing
+// for an ID that is not stored.
+func TestLookupByIDAcrossGenerations(t *testing.T) {
+	c := newClock()
+	path := dbPath(t)
+	seqs := []int64{3, 65535, 65536, 131077, 1 << 20, 1<<20 + 1}
+	var rows []Blob
+	if err := openAndRun(path, func(conn *sql.Conn) error {
+		ctx := context.Background()
+		if err := migrate(ctx, conn, len(migrations), nil); err != nil {
+			return err
+		}
+		for i, seq := range seqs {
+			b := mkBlob(i, tagOf(1), t0+100, 64)
+			rows = append(rows, b)
+			if _, err := conn.ExecContext(ctx, "INSERT INTO blobs (seq, id, tag, expiry, size, env) VALUES (?, ?, ?, ?, ?, ?)",
+				seq, b.ID[:], b.Tag[:], b.Expiry, len(b.Envelope), b.Envelope); err != nil {
+				return err
+			}
+		}
+		_, err := conn.ExecContext(ctx, `UPDATE totals SET blobs = (SELECT count(*) FROM blobs), bytes = (SELECT sum(size) FROM blobs);
+			INSERT INTO mailbox SELECT tag, count(*), sum(size) FROM blobs WHERE tag IS NOT NULL GROUP BY tag`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, path, Options{Now: c.Now})
+	lookAll := func(from int) {
+		t.Helper()
+		for i := from; i < len(rows); i++ {
+			has, err := s.Has(rows[i].ID)
+			got, ok, gerr := s.Get(rows[i].ID)
+			if err != nil || gerr != nil || !has || !ok || !bytes.Equal(got.Envelope, rows[i].Envelope) {
+				t.Fatalf("seq %d: Has %v %v, Get %v %v", seqs[i], has, err, ok, gerr)
+			}
+		}
+		absent := mkBlob(99, tagOf(1), t0+100, 64)
+		if has, err := s.Has(absent.ID); err != nil || has {
+			t.Fatalf("Has of an absent ID: %v %v", has, err)
+		}
+		if _, ok, err := s.Get(absent.ID); err != nil || ok {
+			t.Fatalf("Get of an absent ID: %v %v", ok, err)
+		}
+	}
+	lookAll(0)
+	if ins := mustPut(t, s, rows[2]); ins {
+		t.Fatal("a blob of the middle generation was stored twice")
+	}
+	// A new put lands in the newest generation and is found there after
+	// the index commit; with the oldest rows gone the first generation moves.
+	nb := mkBlob(50, tagOf(1), t0+100, 64)
+	mustPut(t, s, nb)
+	rows, seqs = append(rows, nb), append(seqs, 1<<20+2)
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	lookAll(0)
+	if err := openAndRun(path, func(conn *sql.Conn) error {
+		_, err := conn.ExecContext(context.Background(), "DELETE FROM blobs WHERE seq < 65536")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lookAll(2)
 }

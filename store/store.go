@@ -167,7 +167,6 @@ func (s *Store) openWriter(path string) error {
 		fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeoutMillis),
 		"PRAGMA journal_mode = WAL",
 		"PRAGMA synchronous = " + s.opt.synchronous,
-		"PRAGMA temp_store = MEMORY", // statement journals stay off the disk
 		fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB),
 		fmt.Sprintf("PRAGMA journal_size_limit = %d", walSizeLimit),
 		fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walSafetyPages),
@@ -186,9 +185,16 @@ func (s *Store) openWriter(path string) error {
 		conn.Close()
 		return fmt.Errorf("failed to enable WAL (mode %q): %v", mode, err)
 	}
-	if err := migrate(ctx, conn, len(migrations)); err != nil {
+	// Migrations sort whole indexes (version 4 rebuilds the table): their
+	// sorter spills to temporary files, so that a million rows do not sort
+	// in memory. After them, statement journals stay off the disk.
+	if err := migrate(ctx, conn, len(migrations), s.log); err != nil {
 		conn.Close()
 		return err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
+		conn.Close()
+		return fmt.Errorf("failed to configure database (temp_store): %w", err)
 	}
 	w := &writer{s: s, conn: conn, timer: time.NewTimer(time.Hour)}
 	s.w = w

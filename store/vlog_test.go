@@ -242,7 +242,7 @@ func TestLegacyRowsServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(context.Background(), conn, 2); err != nil {
+	if err := migrate(context.Background(), conn, 2, nil); err != nil {
 		t.Fatal(err)
 	}
 	var old []Blob

@@ -85,7 +85,7 @@ func (w *writer) prepare() error {
 		st **sql.Stmt
 		q  string
 	}{
-		{&w.known, "SELECT EXISTS (SELECT 1 FROM blobs WHERE id = ?)"},
+		{&w.known, "SELECT EXISTS (SELECT 1 FROM blobs WHERE expiry = ? AND id = ?)"},
 		{&w.mailbox, "SELECT blobs, bytes FROM mailbox WHERE tag = ?"},
 		{&w.totals, "SELECT blobs, bytes FROM totals"},
 		{&w.candidates, "SELECT seq, size FROM blobs WHERE expiry < ? ORDER BY expiry, id"},
@@ -538,7 +538,7 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 		return false, ErrExpired
 	}
 	// The common case is one statement: INSERT OR IGNORE finds a duplicate
-	// ID itself (its UNIQUE index). A tagged blob first reads its mailbox's
+	// itself (the UNIQUE index on expiry and ID, schema.go migration 4). A tagged blob first reads its mailbox's
 	// counts; only a put that a quota or the global cap would refuse looks
 	// the ID up first, so that a duplicate is reported as such and never
 	// makes room by evicting.
@@ -552,14 +552,14 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 			n, bytes = n+c.blobs, bytes+c.bytes
 		}
 		if n >= int64(opt.MaxMailboxBlobs) || bytes+size > opt.MaxMailboxBytes {
-			if known, err := w.isKnown(b.ID); err != nil || known {
+			if known, err := w.isKnown(b.ID, b.Expiry); err != nil || known {
 				return false, err
 			}
 			return false, ErrQuotaExceeded
 		}
 	}
 	if st.bytes+size > opt.MaxBytes {
-		if known, err := w.isKnown(b.ID); err != nil || known {
+		if known, err := w.isKnown(b.ID, b.Expiry); err != nil || known {
 			return false, err
 		}
 		ok, err := w.evict(st.bytes+size-opt.MaxBytes, b.Expiry, st)
@@ -580,9 +580,9 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 	return true, nil
 }
 
-func (w *writer) isKnown(id [32]byte) (bool, error) {
+func (w *writer) isKnown(id [32]byte, expiry int64) (bool, error) {
 	var known bool
-	err := w.known.QueryRow(id[:]).Scan(&known)
+	err := w.known.QueryRow(expiry, id[:]).Scan(&known)
 	return known, err
 }
 
