@@ -190,6 +190,7 @@
 //	BenchmarkFetchMailbox100, 100k rows           0.41 ms (100 positioned reads of the log), 2,142 allocs
 //	BenchmarkFetchTags10x10, 100k rows            0.46 ms
 //	BenchmarkHas, 100k rows                       13 µs (2 generations probed; 4.8 µs with the whole-ID index of version 3)
+//	BenchmarkHas, 1 M rows                        18 µs (16 generations)
 //	BenchmarkRangeIDs, 1000 keys, 100k rows       0.59 ms
 //
 // Before the blob log (everything in SQLite, one commit per batch) the
