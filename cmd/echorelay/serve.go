@@ -193,10 +193,10 @@ func serve(c serveConfig) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reconcileOnSignal(ctx, node, log)
-	go trimWhenIdle(ctx, func() int64 {
+	go defaultIdleTrim.run(ctx, func() int64 {
 		s := relay.Snapshot()
 		return s.Received + s.Relayed + s.Duplicates + int64(s.Neighbours) + int64(st.Stats().Commits)
-	}, func() { log.Debug("idle: memory returned to the system") })
+	}, nil)
 	done := make(chan error, 1)
 	go func() { done <- node.Run(ctx) }()
 	for {
