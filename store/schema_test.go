@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -297,4 +298,53 @@ func TestLookupByIDAcrossGenerations(t *testing.T) {
 		t.Fatal(err)
 	}
 	lookAll(2)
+}
+
+// A file too full to be rebuilt keeps version 3 and every row: Open fails with an error
+// that names the migration, and succeeds once there is room.
+func TestMigrateToVersion4DiskFull(t *testing.T) {
+	c := newClock()
+	path := dbPath(t)
+	var rows []Blob
+	for i := range 300 {
+		rows = append(rows, mkBlob(i, tagOf(byte(i%5+1)), t0+100, 1000))
+	}
+	writeOldFile(t, path, 3, rows)
+	var pages int64
+	if err := openAndRun(path, func(conn *sql.Conn) error {
+		ctx := context.Background()
+		if _, err := conn.ExecContext(ctx, `UPDATE totals SET blobs = (SELECT count(*) FROM blobs), bytes = (SELECT sum(size) FROM blobs);
+			INSERT INTO mailbox SELECT tag, count(*), sum(size) FROM blobs WHERE tag IS NOT NULL GROUP BY tag`); err != nil {
+			return err
+		}
+		return conn.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The rebuild holds a second copy of the table until it commits: no room for it.
+	_, err := Open(path, Options{Now: c.Now, MaxPageCount: pages + 8})
+	if err == nil || !strings.Contains(err.Error(), "version 4") {
+		t.Fatalf("Open of a full file: %v, want a failed migration to version 4", err)
+	}
+	t.Logf("Open: %v", err)
+	var v, n int
+	if err := openAndRun(path, func(conn *sql.Conn) error {
+		ctx := context.Background()
+		if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			return err
+		}
+		return conn.QueryRowContext(ctx, "SELECT count(*) FROM blobs").Scan(&n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v != 3 || n != len(rows) {
+		t.Fatalf("after the failed migration: version %d, %d rows; want 3 and %d", v, n, len(rows))
+	}
+	s := openStore(t, path, Options{Now: c.Now})
+	checkTotals(t, s)
+	for _, i := range []int{0, 150, 299} {
+		if b, ok, err := s.Get(rows[i].ID); err != nil || !ok || !bytes.Equal(b.Envelope, rows[i].Envelope) {
+			t.Fatalf("row %d after the migration with room: %v %v", i, ok, err)
+		}
+	}
 }
