@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"runtime/debug"
 	"time"
 )
 
@@ -38,11 +37,9 @@ type idleTrim struct {
 
 var defaultIdleTrim = idleTrim{check: idleCheck, quiet: idleQuiet, again: idleAgain}
 
-// run calls trim (nil: return memory and binary pages) as described above until ctx ends.
+// run calls trim (debug.FreeOSMemory and releaseBinaryPages) as described above until ctx
+// ends.
 func (it idleTrim) run(ctx context.Context, activity func() int64, trim func()) {
-	if trim == nil {
-		trim = func() { debug.FreeOSMemory(); releaseBinaryPages() }
-	}
 	t := time.NewTicker(it.check)
 	defer t.Stop()
 	last, since := activity(), time.Now()

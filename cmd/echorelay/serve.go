@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -196,7 +197,10 @@ func serve(c serveConfig) error {
 	go defaultIdleTrim.run(ctx, func() int64 {
 		s := relay.Snapshot()
 		return s.Received + s.Relayed + s.Duplicates + int64(s.Neighbours) + int64(st.Stats().Commits)
-	}, nil)
+	}, func() {
+		debug.FreeOSMemory()
+		log.Debug("idle: memory returned to the system", "binary_bytes_unmapped", releaseBinaryPages())
+	})
 	done := make(chan error, 1)
 	go func() { done <- node.Run(ctx) }()
 	for {
