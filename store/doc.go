@@ -142,11 +142,11 @@
 //
 // Writes, measured by scripts/budgets with /proc/PID/io write_bytes (the
 // kernel charges a whole 4 KiB page each time a clean page is dirtied):
-// 10,000 blobs of 1 KiB pipelined over one link cost about 1.35 KB each
+// 10,000 blobs of 1 KiB pipelined over one link cost about 1.33 KB each
 // (1.1 KB of log record plus the index rows, written a few thousand at a
 // time); with the earlier all-in-SQLite layout it was 6–8 KB. A blob that
 // arrives alone and is acknowledged alone dirties at least one 4 KiB page
-// of the log for its fsync, so lone puts cost about 3.9 KB each (25 KB
+// of the log for its fsync, so lone puts cost about 3.8 KB each (25 KB
 // before); the figure falls as soon as puts share a commit.
 //
 // Space: a 1 KiB envelope costs its 1,112-byte log record and roughly 250
