@@ -130,9 +130,9 @@
 // lifetime). Lookups by ID alone, which only reconciliation makes, use
 // blobs_gen_id: keyed by the seq's generation first, its inserts all go to
 // the newest generation (about 2 MB of index), and a lookup probes every
-// generation from the oldest stored seq's to the newest, compares 8 bytes
-// of ID in the index and the whole ID on the row: about 16 probes at a
-// million blobs. Fetch cursors, sweeps and eviction never look up by ID.
+// generation that holds a row (found by rowid seeks, so generations emptied
+// by sweeps cost nothing), compares 8 bytes of ID in the index and the
+// whole ID on the row: about 16 probes at a million blobs. Fetch cursors, sweeps and eviction never look up by ID.
 //
 // Deletes are chunked (sweepChunk rows per transaction) so that a large
 // sweep neither grows the WAL much nor holds up puts, which are committed

@@ -10,11 +10,13 @@ import (
 )
 
 // byIDGen lists the generations of seqs that blobs_gen_id is keyed by
-// (seq >> 16, schema.go migration 4), from the oldest row's to the newest:
-// a lookup by ID alone probes the index once per generation.
+// (seq >> 16, schema.go migration 4) that hold a row, oldest first: a
+// lookup by ID alone probes the index once per generation. Each step seeks
+// the rowid for the first seq of a later generation, so generations emptied
+// by sweeps cost nothing however far the seqs have run on.
 const byIDGen = `WITH RECURSIVE gen(n) AS (
 		SELECT (SELECT min(seq) FROM blobs) >> 16
-		UNION ALL SELECT n + 1 FROM gen WHERE n < (SELECT max(seq) FROM blobs) >> 16)
+		UNION ALL SELECT (SELECT min(seq) FROM blobs WHERE seq >= (n + 1) << 16) >> 16 FROM gen WHERE n IS NOT NULL)
 	`
 
 // readStmts are prepared on the read pool; database/sql re-prepares them

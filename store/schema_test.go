@@ -247,7 +247,7 @@ func TestMigrateToVersion4(t *testing.T) {
 func TestLookupByIDAcrossGenerations(t *testing.T) {
 	c := newClock()
 	path := dbPath(t)
-	seqs := []int64{3, 65535, 65536, 131077, 1 << 20, 1<<20 + 1}
+	seqs := []int64{3, 65535, 65536, 131077, 1 << 20, 1<<20 + 1, 1 << 40}
 	var rows []Blob
 	if err := openAndRun(path, func(conn *sql.Conn) error {
 		ctx := context.Background()
@@ -285,6 +285,12 @@ func TestLookupByIDAcrossGenerations(t *testing.T) {
 		}
 	}
 	lookAll(0)
+	// Only generations that hold a row are probed, however far apart:
+	// 0, 1, 2, 16 and 1<<24, and the NULL that ends the list.
+	var probed int
+	if err := s.rdb.QueryRow(byIDGen + "SELECT count(*) FROM gen").Scan(&probed); err != nil || probed != 6 {
+		t.Fatalf("generations probed: %d (%v), want 5 and the end marker", probed, err)
+	}
 	if ins := mustPut(t, s, rows[2]); ins {
 		t.Fatal("a blob of the middle generation was stored twice")
 	}
@@ -292,7 +298,7 @@ func TestLookupByIDAcrossGenerations(t *testing.T) {
 	// the index commit; with the oldest rows gone the first generation moves.
 	nb := mkBlob(50, tagOf(1), t0+100, 64)
 	mustPut(t, s, nb)
-	rows, seqs = append(rows, nb), append(seqs, 1<<20+2)
+	rows, seqs = append(rows, nb), append(seqs, 1<<40+1)
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
 	}
