@@ -50,7 +50,7 @@ func IntegrityCheck(ctx context.Context, path string) error {
 // committed position are not checked: Open indexes them (and cuts a torn
 // tail) at the next start.
 func checkLog(ctx context.Context, db *sql.DB, path string) error {
-	l := &vlog{dir: logDir(path), readers: map[uint64]*os.File{}, gone: map[uint64]bool{}}
+	l := newVlog(logDir(path))
 	defer l.close()
 	rows, err := db.QueryContext(ctx, "SELECT seq, id, seg, off, size FROM blobs WHERE seg IS NOT NULL ORDER BY seg, off")
 	if err != nil {

@@ -19,6 +19,9 @@ const byIDGen = `WITH RECURSIVE gen(n) AS (
 		UNION ALL SELECT (SELECT min(seq) FROM blobs WHERE seq >= (n + 1) << 16) >> 16 FROM gen WHERE n IS NOT NULL)
 	`
 
+// byIDWhere selects the row of blob ?1 through blobs_gen_id, after byIDGen.
+const byIDWhere = "(seq >> 16) IN gen AND substr(id, 1, 8) = substr(?1, 1, 8) AND id = ?1"
+
 // readStmts are prepared on the read pool; database/sql re-prepares them
 // on each connection as needed.
 type readStmts struct {
@@ -31,8 +34,8 @@ func prepareReads(db *sql.DB) (*readStmts, error) {
 		st **sql.Stmt
 		q  string
 	}{
-		{&r.has, byIDGen + "SELECT 1 FROM blobs WHERE (seq >> 16) IN gen AND substr(id, 1, 8) = substr(?1, 1, 8) AND id = ?1"},
-		{&r.get, byIDGen + "SELECT seq, tag, expiry, env, seg, off, size FROM blobs WHERE (seq >> 16) IN gen AND substr(id, 1, 8) = substr(?1, 1, 8) AND id = ?1 AND expiry > ?2"},
+		{&r.has, byIDGen + "SELECT 1 FROM blobs WHERE " + byIDWhere},
+		{&r.get, byIDGen + "SELECT seq, tag, expiry, env, seg, off, size FROM blobs WHERE " + byIDWhere + " AND expiry > ?2"},
 		{&r.loc, "SELECT seg, off, size FROM blobs WHERE seq = ? AND seg IS NOT NULL"},
 		// One mailbox: walk blobs_tag, which also filters on expiry,
 		// and read only the rows returned.

@@ -111,6 +111,12 @@ func listSegments(dir string) ([]uint64, error) {
 	return segs, nil
 }
 
+// newVlog is a log on dir that can read records (check.go uses it so);
+// openLog makes one that is also appended to.
+func newVlog(dir string) *vlog {
+	return &vlog{dir: dir, readers: map[uint64]*os.File{}, gone: map[uint64]bool{}}
+}
+
 // openLog opens (creating if need be) the log in dir and adds up its size.
 // It does not recover: call scan first, which truncates a torn tail, then
 // start.
@@ -118,7 +124,8 @@ func openLog(dir string, segMax, maxSize int64) (*vlog, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("failed to create blob log directory: %w", err)
 	}
-	l := &vlog{dir: dir, segMax: segMax, maxSize: maxSize, readers: map[uint64]*os.File{}, gone: map[uint64]bool{}}
+	l := newVlog(dir)
+	l.segMax, l.maxSize = segMax, maxSize
 	segs, err := listSegments(dir)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list blob log: %w", err)

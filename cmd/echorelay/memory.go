@@ -19,23 +19,17 @@ import (
 // read-only mappings, the page cache keeps them, and the ones still in use fault back in on
 // their next access (about 6 MB with 20 neighbour links). Writable segments are never touched.
 //
-// trimWhenIdle gives both back once traffic stops: it looks at activity every idleCheck, and
-// when the value has not moved for idleQuiet it runs debug.FreeOSMemory (one collection, then
-// every free page returned) and releaseBinaryPages, then again every idleAgain while the quiet
-// lasts: timers, sweeps and keepalives slowly fault more of the binary back in (from 6 to
-// about 10 MB over three idle minutes with 20 links). Under traffic it does nothing, so the
-// collector's own pacing is untouched where throughput matters.
-const (
-	idleCheck = 5 * time.Second
-	idleQuiet = 15 * time.Second
-	idleAgain = time.Minute
-)
-
+// defaultIdleTrim gives both back once traffic stops: it looks at activity every 5 s, and
+// when the value has not moved for 15 s it runs debug.FreeOSMemory (one collection, then every
+// free page returned) and releaseBinaryPages, then again every minute while the quiet lasts:
+// timers, sweeps and keepalives slowly fault more of the binary back in (from 6 to about 10 MB
+// over three idle minutes with 20 links). Under traffic it does nothing, so the collector's
+// own pacing is untouched where throughput matters.
 type idleTrim struct {
 	check, quiet, again time.Duration
 }
 
-var defaultIdleTrim = idleTrim{check: idleCheck, quiet: idleQuiet, again: idleAgain}
+var defaultIdleTrim = idleTrim{check: 5 * time.Second, quiet: 15 * time.Second, again: time.Minute}
 
 // run calls trim (debug.FreeOSMemory and releaseBinaryPages) as described above until ctx
 // ends.
