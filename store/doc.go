@@ -49,8 +49,19 @@
 // MaxBatch puts, appends their records to the log in one write, fsyncs it,
 // and only then completes them: Put returns, PutAsync calls back. One fsync
 // thus covers a whole batch, and an acknowledged blob survives kill -9 and
-// a power cut. A Raspberry Pi loses power far more often than a server, so
-// there is no mode that acknowledges before the fsync.
+// a power cut. That is the default because a Raspberry Pi loses power far
+// more often than a server.
+//
+// Options.SyncEvery is the opt-in for flash that wears: a batch is
+// acknowledged once its records are written (into the kernel's page
+// cache), and the committer fsyncs the log SyncEvery after the first
+// unsynced write, before every index commit (the index never points at
+// records that are not on disk), before leaving a full segment, and at
+// Close. Lone puts then share their pages instead of dirtying one each per
+// fsync. kill -9 loses nothing (the kernel still has the pages); a power
+// cut or kernel crash loses the puts of the last interval, and Open's
+// recovery treats what is left of them as it treats any torn tail. A failed
+// deferred fsync is logged as an error and counted (Stats.SyncFailures).
 //
 // The blob log (vlog.go) is a directory of segment files next to the
 // SQLite file (cache.db-log/ for cache.db). Each record carries the

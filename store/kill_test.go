@@ -9,21 +9,31 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestKill9 runs puts in a child process, SIGKILLs it mid-stream and
-// checks that every put the child saw acknowledged is in the file.
+// checks that every put the child saw acknowledged is in the file: with an
+// fsync before every ack, and with SyncEvery (acks before the fsync), where
+// the kernel still holds what the killed process wrote.
 func TestKill9(t *testing.T) {
 	if path := os.Getenv("STORE_KILL9_CHILD"); path != "" {
-		kill9Child(path)
+		every, _ := time.ParseDuration(os.Getenv("STORE_KILL9_SYNCEVERY"))
+		kill9Child(path, every)
 		return
 	}
 	if testing.Short() {
 		t.Skip("spawns a process")
 	}
+	for _, every := range []time.Duration{0, time.Hour} {
+		t.Run("SyncEvery="+every.String(), func(t *testing.T) { kill9(t, every) })
+	}
+}
+
+func kill9(t *testing.T, syncEvery time.Duration) {
 	path := dbPath(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9$")
-	cmd.Env = append(os.Environ(), "STORE_KILL9_CHILD="+path)
+	cmd.Env = append(os.Environ(), "STORE_KILL9_CHILD="+path, "STORE_KILL9_SYNCEVERY="+syncEvery.String())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -57,8 +67,8 @@ func TestKill9(t *testing.T) {
 
 // kill9Child puts blobs forever from 8 goroutines, printing each
 // acknowledged blob number, until it is killed.
-func kill9Child(path string) {
-	s, err := Open(path, Options{Now: newClock().Now})
+func kill9Child(path string, syncEvery time.Duration) {
+	s, err := Open(path, Options{Now: newClock().Now, SyncEvery: syncEvery})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"log/slog"
+	"os"
 	"time"
 )
 
@@ -32,15 +33,23 @@ type Options struct {
 	MaxMailboxBlobs int           // cap per non-zero tag; default 10000
 	CommitDelay     time.Duration // group-commit window; default 2ms; negative = commit what is queued without waiting
 	MaxBatch        int           // commit immediately once a batch holds this many puts; default 512
-	SweepEvery      time.Duration // expiry sweep period; default 1 min (the store also sweeps at Open)
-	Readers         int           // read connections; default 4
-	MaxPageCount    int64         // if > 0, PRAGMA max_page_count: a hard file-size limit in pages (4 KiB)
-	MaxLogBytes     int64         // if > 0, a hard limit on the blob log's size: appends beyond it fail as on a full disk
-	SegmentBytes    int64         // blob log segment size; default 16 MiB
-	FlushBlobs      int           // commit the index after this many puts; default 8192
-	FlushEvery      time.Duration // commit the index at least this often while puts arrive; default 10 s
-	Logger          *slog.Logger  // nil = discard
-	Now             func() time.Time
+	// SyncEvery, if > 0, acknowledges a batch once its records are written
+	// to the blob log (in the kernel's page cache) and fsyncs the log at
+	// most this long after the first unsynced write, before every index
+	// commit and at Close. A killed process loses nothing; a power cut or
+	// kernel crash loses the puts acknowledged since the last fsync. For
+	// flash that wears (SD cards): lone puts then share their pages. 0 (the
+	// default) fsyncs every batch before acknowledging it.
+	SyncEvery    time.Duration
+	SweepEvery   time.Duration // expiry sweep period; default 1 min (the store also sweeps at Open)
+	Readers      int           // read connections; default 4
+	MaxPageCount int64         // if > 0, PRAGMA max_page_count: a hard file-size limit in pages (4 KiB)
+	MaxLogBytes  int64         // if > 0, a hard limit on the blob log's size: appends beyond it fail as on a full disk
+	SegmentBytes int64         // blob log segment size; default 16 MiB
+	FlushBlobs   int           // commit the index after this many puts; default 8192
+	FlushEvery   time.Duration // commit the index at least this often while puts arrive; default 10 s
+	Logger       *slog.Logger  // nil = discard
+	Now          func() time.Time
 
 	// synchronous overrides PRAGMA synchronous (benchmarks only).
 	synchronous string
@@ -48,6 +57,8 @@ type Options struct {
 	checkpointPages int
 	// onCheckpoint runs after each background checkpoint (tests only).
 	onCheckpoint func()
+	// fsync replaces (*os.File).Sync for the blob log's appends (tests only).
+	fsync func(*os.File) error
 }
 
 func (o Options) withDefaults() Options {

@@ -46,7 +46,9 @@ type Stats struct {
 	Swept         uint64 // expired blobs removed by sweeps
 	Full          uint64 // puts refused with ErrFull
 	QuotaExceeded uint64 // puts refused with ErrQuotaExceeded
-	Commits       uint64 // batches made durable by one fsync of the blob log (puts per commit = group-commit factor)
+	Commits       uint64 // batches appended to the blob log in one write (puts per commit = group-commit factor)
+	LogSyncs      uint64 // fsyncs of the blob log: one per commit, or fewer with Options.SyncEvery
+	SyncFailures  uint64 // deferred fsyncs (Options.SyncEvery) that failed
 	IndexCommits  uint64 // index transactions committed (each covers up to FlushBlobs puts)
 	PagesWritten  uint64 // 4 KiB pages appended to the WAL (each is written again by a checkpoint)
 	Checkpoints   uint64 // background checkpoints run
@@ -86,6 +88,7 @@ type Store struct {
 	// each blob exactly once (RangeIDs, RangeCount).
 	commitMu   sync.RWMutex
 	flushTimer *time.Timer // commits an idle index transaction after FlushEvery
+	logSync    *time.Timer // fsyncs the blob log SyncEvery after its first unsynced append
 
 	// Checkpointer (checkpoint.go).
 	cdb      *sql.DB
@@ -99,6 +102,7 @@ type Store struct {
 	commits, indexCommits         atomic.Uint64
 	compactions                   atomic.Uint64
 	pagesWritten, checkpoints     atomic.Uint64
+	syncFailures                  atomic.Uint64
 }
 
 // Open opens or creates the store at path (its directory is created too),
@@ -126,6 +130,8 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	s.flushTimer = time.NewTimer(time.Hour)
 	s.flushTimer.Stop()
+	s.logSync = time.NewTimer(time.Hour)
+	s.logSync.Stop()
 	if err := s.openWriter(path); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -215,6 +221,10 @@ func (s *Store) openWriter(path string) error {
 	w.committed = logPos{uint64(seg), off}
 	if w.log, err = openLog(logDir(path), s.opt.SegmentBytes, s.opt.MaxLogBytes); err != nil {
 		return err
+	}
+	w.log.deferSync = s.opt.SyncEvery > 0
+	if s.opt.fsync != nil {
+		w.log.fsync = s.opt.fsync
 	}
 	if err := s.recover(); err != nil {
 		return err
@@ -328,6 +338,8 @@ func (s *Store) Stats() Stats {
 		Full:          s.full.Load(),
 		QuotaExceeded: s.overQuo.Load(),
 		Commits:       s.commits.Load(),
+		LogSyncs:      s.w.log.syncs.Load(),
+		SyncFailures:  s.syncFailures.Load(),
 		IndexCommits:  s.indexCommits.Load(),
 		PagesWritten:  s.pagesWritten.Load(),
 		Checkpoints:   s.checkpoints.Load(),
@@ -352,6 +364,9 @@ func (s *Store) run() {
 		select {
 		case <-s.flushTimer.C:
 			_ = s.w.commitIndex() // logged; retried at the next step
+		case <-s.logSync.C:
+			s.w.syncArmed = false
+			s.w.syncLog()
 		case reply := <-s.syncs:
 			reply <- s.w.commitIndex()
 		case r, ok := <-s.reqs:

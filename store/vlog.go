@@ -74,6 +74,13 @@ type vlog struct {
 	size   atomic.Int64 // bytes of all segments on disk; read by Stats
 	segMax int64
 
+	// deferSync (Options.SyncEvery > 0) makes write leave the fsync to
+	// sync; unsynced says the active segment has appends not yet fsynced.
+	deferSync bool
+	unsynced  bool
+	syncs     atomic.Uint64 // fsyncs of appended records; read by Stats
+	fsync     func(*os.File) error
+
 	mu      sync.RWMutex // guards readers and gone
 	readers map[uint64]*os.File
 	gone    map[uint64]bool
@@ -114,7 +121,7 @@ func listSegments(dir string) ([]uint64, error) {
 // newVlog is a log on dir that can read records (check.go uses it so);
 // openLog makes one that is also appended to.
 func newVlog(dir string) *vlog {
-	return &vlog{dir: dir, readers: map[uint64]*os.File{}, gone: map[uint64]bool{}}
+	return &vlog{dir: dir, readers: map[uint64]*os.File{}, gone: map[uint64]bool{}, fsync: (*os.File).Sync}
 }
 
 // openLog opens (creating if need be) the log in dir and adds up its size.
@@ -331,6 +338,13 @@ func (l *vlog) create(seg uint64) error {
 		return err
 	}
 	if l.active != nil {
+		// The old segment's deferred appends must reach the disk before
+		// its file is closed: a later sync covers only the new one.
+		if err := l.sync(); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return err
+		}
 		l.active.Close()
 	}
 	l.active, l.seg, l.end = f, seg, int64(len(segMagic))
@@ -359,9 +373,10 @@ func (l *vlog) rotateIfFull() error {
 	return l.create(l.seg + 1)
 }
 
-// write appends buf at the end of the active segment and fsyncs it. On
-// failure the segment is cut back to where it was, so a failed batch leaves
-// no half record behind, and the error says whether the disk was full.
+// write appends buf at the end of the active segment and fsyncs it (with
+// deferSync it leaves the fsync to sync). On failure the segment is cut
+// back to where it was, so a failed batch leaves no half record behind, and
+// the error says whether the disk was full.
 func (l *vlog) write(buf []byte) error {
 	if len(buf) == 0 {
 		return nil
@@ -370,8 +385,10 @@ func (l *vlog) write(buf []byte) error {
 		return errLogFull
 	}
 	n, err := l.active.WriteAt(buf, l.end)
-	if err == nil {
-		err = l.active.Sync()
+	if err == nil && !l.deferSync {
+		if err = l.fsync(l.active); err == nil {
+			l.syncs.Add(1)
+		}
 	}
 	if err != nil {
 		if n > 0 {
@@ -381,6 +398,24 @@ func (l *vlog) write(buf []byte) error {
 	}
 	l.end += int64(len(buf))
 	l.size.Add(int64(len(buf)))
+	l.unsynced = l.unsynced || l.deferSync
+	return nil
+}
+
+// sync fsyncs the active segment if it has appends that write left
+// unsynced. After a failed fsync the kernel may have dropped those pages
+// (Linux reports the error once and marks them clean), so the appends stay
+// counted as unsynced and the next sync tries again; the caller says what
+// may be lost.
+func (l *vlog) sync() error {
+	if !l.unsynced {
+		return nil
+	}
+	if err := l.fsync(l.active); err != nil {
+		return fmt.Errorf("failed to sync blob log: %w", err)
+	}
+	l.unsynced = false
+	l.syncs.Add(1)
 	return nil
 }
 
@@ -479,7 +514,7 @@ func (l *vlog) close() error {
 	}
 	l.mu.Unlock()
 	if l.active != nil {
-		err := l.active.Close()
+		err := errors.Join(l.sync(), l.active.Close())
 		l.active = nil
 		return err
 	}

@@ -49,6 +49,7 @@ type writer struct {
 	sinceCheckpoint int // pages written since the checkpointer was last kicked
 	results         []result
 	reqsClosed      bool
+	syncArmed       bool // Store.logSync is running
 
 	inTx       bool      // the index transaction is open
 	txSince    time.Time // when it was opened
@@ -185,6 +186,23 @@ func (w *writer) commit(batch []*request) {
 	if w.inTx && (w.txPuts >= s.opt.FlushBlobs || time.Since(w.txSince) >= s.opt.FlushEvery) {
 		_ = w.commitIndex() // logged; retried at the next step
 	}
+	if w.log.unsynced && !w.syncArmed {
+		s.logSync.Reset(s.opt.SyncEvery)
+		w.syncArmed = true
+	}
+}
+
+// syncLog runs the deferred fsync of the blob log (Options.SyncEvery). If
+// it fails, the puts acknowledged since the last one may be gone after a
+// power cut (the running relay still serves them from the page cache):
+// that is logged as an error and counted, and the next sync tries again.
+func (w *writer) syncLog() {
+	if err := w.log.sync(); err != nil {
+		w.s.syncFailures.Add(1)
+		w.s.log.Error("store: deferred fsync of the blob log failed; blobs acknowledged since the last fsync may be lost on a power cut", "err", err)
+		w.s.logSync.Reset(w.s.opt.SyncEvery)
+		w.syncArmed = true
+	}
 }
 
 // begin opens the index transaction unless it is open. After a rollback
@@ -268,7 +286,13 @@ func (w *writer) commitIndex() error {
 	}
 	pos := w.log.pos()
 	s.commitMu.Lock()
-	if err := w.commitTx(pos); err != nil {
+	// The log records up to pos are fsynced before the index that points
+	// at them commits (they are already, unless Options.SyncEvery defers).
+	err := w.log.sync()
+	if err == nil {
+		err = w.commitTx(pos)
+	}
+	if err != nil {
 		w.abort()
 		s.commitMu.Unlock()
 		s.log.Warn("store: index commit failed; the blob log keeps every acknowledged blob, retrying", "err", err)

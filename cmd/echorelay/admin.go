@@ -65,7 +65,7 @@ func (a *adminState) status() map[string]any {
 		"neighbours_up": s.Neighbours,
 		"cache": map[string]any{
 			"blobs": ss.Blobs, "bytes": ss.Bytes, "max_bytes": ss.MaxBytes, "evicted": ss.Evicted, "swept": ss.Swept,
-			"log_bytes": ss.LogBytes,
+			"log_bytes": ss.LogBytes, "log_syncs": ss.LogSyncs, "sync_failures": ss.SyncFailures,
 		},
 		"blobs_received":  s.Received,
 		"blobs_stored":    s.Stored,

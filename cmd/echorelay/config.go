@@ -294,6 +294,7 @@ var serveChecks = []check{
 		return ""
 	}},
 	{"commit-delay", func(c *serveConfig) string { return durBetween(c.CommitDelay, 0, time.Second) }},
+	{"fsync-every", func(c *serveConfig) string { return durBetween(c.FsyncEvery, 0, 10*time.Second) }},
 	{"history-interval", func(c *serveConfig) string { return durBetween(c.HistoryInterval, time.Second, 10*time.Minute) }},
 	{"name", func(c *serveConfig) string {
 		if len([]rune(c.Name)) > 64 || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {

@@ -131,6 +131,8 @@ func writeMetrics(out io.Writer, r statusReport) error {
 	m.one("echorelay_cache_max_bytes", "gauge", "Cap on the cache (--max-store).", float64(r.Cache.MaxBytes))
 	m.one("echorelay_cache_evicted_total", "counter", "Blobs removed before expiry to make room.", float64(r.Cache.Evicted))
 	m.one("echorelay_cache_swept_total", "counter", "Expired blobs removed.", float64(r.Cache.Swept))
+	m.one("echorelay_cache_log_syncs_total", "counter", "Fsyncs of the blob log (one per group commit; fewer with --fsync-every).", float64(r.Cache.LogSyncs))
+	m.one("echorelay_cache_sync_failures_total", "counter", "Deferred fsyncs (--fsync-every) that failed: blobs acknowledged before them may be lost on a power cut.", float64(r.Cache.SyncFail))
 	m.one("echorelay_blobs_received_total", "counter", "Blobs offered by clients and neighbours.", float64(r.Received))
 	m.one("echorelay_blobs_stored_total", "counter", "New blobs written to the cache.", float64(r.Stored))
 	m.one("echorelay_blobs_duplicate_total", "counter", "Blobs dropped because the cache already had them.", float64(r.Duplicates))

@@ -37,6 +37,7 @@ type serveConfig struct {
 	Abuse                                                     abuseFlags
 	Pprof                                                     string        // loopback address for net/http/pprof, "" = off; -tags pprof builds only
 	CommitDelay                                               time.Duration // the store's group-commit window
+	FsyncEvery                                                time.Duration // store.Options.SyncEvery; 0 = fsync before every ack
 	// operator experience: config file, status page (admin.go, config.go)
 	Config, Name, AdminToken              string
 	PrintConfig, AdminLAN, AdminShowAddrs bool
@@ -73,6 +74,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&c.MaxTTL, "max-ttl", echo.DefaultMaxTTL, "longest lifetime a blob may ask for (30 days: 14 proved too short for Session's users)")
 	fs.BoolVar(&c.NoTCP, "no-tcp", false, "listen on QUIC only, not on TCP+TLS")
 	fs.DurationVar(&c.CommitDelay, "commit-delay", store.DefaultCommitDelay, "group-commit window: one fsync covers the blobs arriving meanwhile; 0 commits at once\n(lower latency, more fsyncs and disk writes per blob; acks stay durable either way)")
+	fs.DurationVar(&c.FsyncEvery, "fsync-every", 0, "0: fsync every blob before acknowledging it (the default). D > 0: acknowledge once written and\nfsync at most D later: fewer disk writes for blobs that arrive one at a time (SD cards), but a\npower cut loses up to D of acknowledged blobs (a crash of the relay alone loses none)")
 	fs.DurationVar(&c.ReconcileEvery, "reconcile-every", peers.DefaultReconcileEvery, "how often to reconcile caches with each neighbour (also done when a link comes up); 0 never reconciles\n(10m: floods deliver nearly everything, this repairs dropped floods cheaply)")
 	c.Abuse.register(fs)
 	fs.StringVar(&c.EchoListen, "echo-listen", "", "accept links from Echo relays (Spot-On, Spot-On-Lite, SmokeStack) on `[echo+tcp://|echo+tls://]HOST:PORT`; anyone who reaches it may flood, as in Echo")
@@ -147,11 +149,15 @@ func serve(c serveConfig) error {
 	st, err := store.Open(filepath.Join(c.Data, "cache.db"), store.Options{
 		MaxBytes: c.MaxStore, MaxMailboxBytes: c.MailboxBytes, Logger: log.With("part", "store"),
 		CommitDelay: commitDelay(c.CommitDelay),
+		SyncEvery:   c.FsyncEvery,
 	})
 	if err != nil {
 		return fmt.Errorf("failed to open cache: %w", err)
 	}
 	defer st.Close() // after the node stopped: in-flight writes finish first
+	if c.FsyncEvery > 0 {
+		log.Info("blobs are acknowledged before their fsync (--fsync-every): a power cut can lose those of the last interval", "fsync_every", c.FsyncEvery)
+	}
 	limits := echo.DefaultLimits()
 	limits.MaxBlob, limits.MaxTTL = c.MaxBlob, c.MaxTTL
 	relay := echo.NewRelay(echo.Config{Store: relaystore.New(st), Set: relaystore.New(st), Limits: limits, Logger: log.With("part", "relay")})

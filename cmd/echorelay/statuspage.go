@@ -28,6 +28,8 @@ type statusReport struct {
 		MaxBytes int64 `json:"max_bytes"`
 		Evicted  int64 `json:"evicted"`
 		Swept    int64 `json:"swept"`
+		LogSyncs int64 `json:"log_syncs"`
+		SyncFail int64 `json:"sync_failures"`
 	} `json:"cache"`
 	Received   int64            `json:"blobs_received"`
 	Stored     int64            `json:"blobs_stored"`
