@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -244,5 +245,81 @@ func BenchmarkRangeIDs(b *testing.B) {
 		if err != nil || len(keys) != 1000 {
 			b.Fatalf("%d keys, %v", len(keys), err)
 		}
+	}
+}
+
+// BenchmarkPutDuringReclaim measures what lone puts wait while the store
+// reclaims a log that is three quarters dead: 64 MiB of 1 KiB blobs, three
+// in four expiring together, so the sweep deletes them and the segments
+// left a quarter live are compacted. One lone putter runs throughout;
+// reported are its latencies from the sweep until the log has shrunk, and
+// how long that took. Run with -benchtime=1x.
+func BenchmarkPutDuringReclaim(b *testing.B) {
+	for range b.N {
+		c := newClock()
+		path := dbPath(b)
+		s := openStore(b, path, Options{Now: c.Now, MaxMailboxBlobs: 1 << 30, MaxMailboxBytes: 1 << 40})
+		const n = 64 << 10
+		var wg sync.WaitGroup
+		for g := range 64 {
+			wg.Go(func() {
+				for i := g; i < n; i += 64 {
+					exp := int64(t0 + 100)
+					if i%4 == 0 {
+						exp = t0 + 86400
+					}
+					if _, err := s.Put(context.Background(), mkBlob(i, benchTag(i), exp, 1024)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := s.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		grown := s.Stats().LogBytes
+		var lat []time.Duration
+		stop := make(chan struct{})
+		putter := make(chan struct{})
+		go func() {
+			defer close(putter)
+			for i := n; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t := time.Now()
+				if _, err := s.Put(context.Background(), mkBlob(i, benchTag(i), t0+86400, 1024)); err != nil {
+					b.Error(err)
+					return
+				}
+				lat = append(lat, time.Since(t))
+			}
+		}()
+		start := time.Now()
+		c.set(t0 + 100)
+		if _, err := s.Sweep(); err != nil {
+			b.Fatal(err)
+		}
+		for deadline := time.Now().Add(2 * time.Minute); s.Stats().LogBytes > grown/2 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		took := time.Since(start)
+		close(stop)
+		<-putter
+		st := s.Stats()
+		if st.LogBytes > grown/2 {
+			b.Fatalf("log still %d of %d bytes after 2 minutes", st.LogBytes, grown)
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+		b.ReportMetric(took.Seconds(), "reclaim-s")
+		b.ReportMetric(float64(st.Compactions), "compactions")
+		b.ReportMetric(float64(len(lat)), "lone-puts")
 	}
 }

@@ -92,11 +92,13 @@
 // acknowledged is lost.
 //
 // Space: a segment (SegmentBytes, 16 MiB) is deleted once no row points
-// into it. After each index commit, closed segments that are less than
-// half live are compacted: their live records are copied to the end of
-// the log and the rows re-pointed, in the same commit, and the emptied
-// segment is deleted — so with mixed TTLs or after evictions the log stays
-// within about twice the bytes it holds. MaxBytes counts envelope bytes,
+// into it. Closed segments that are less than half live are compacted:
+// their live records are copied to the end of the log and the rows
+// re-pointed, in steps of compactChunk (256 KiB) each committed on its own,
+// one step compactPause (20 ms) after each index commit while any is left,
+// so puts are served between steps; the emptied segment is deleted. With
+// mixed TTLs or after evictions the log thus stays within about twice the
+// bytes it holds. MaxBytes counts envelope bytes,
 // not the log's size on disk (Stats.LogBytes).
 //
 // Close stops accepting puts, commits everything already queued (their
@@ -145,9 +147,10 @@
 // by sweeps cost nothing), compares 8 bytes of ID in the index and the
 // whole ID on the row: about 16 probes at a million blobs. Fetch cursors, sweeps and eviction never look up by ID.
 //
-// Deletes are chunked (sweepChunk rows per transaction) so that a large
-// sweep neither grows the WAL much nor holds up puts, which are committed
-// between chunks.
+// Deletes are chunked (sweepChunk, 500 rows per transaction) so that a
+// large sweep neither grows the WAL much nor holds up puts, which are
+// committed between chunks (BenchmarkPutDuringReclaim: a lone put waits at
+// most ~40 ms while 48 k blobs are swept; with 2 000 rows, ~90 ms).
 //
 // # SD cards
 //

@@ -20,10 +20,12 @@ const (
 	DefaultFlushEvery      = 10 * time.Second // longest an index transaction stays open
 
 	busyTimeoutMillis = 5000
-	queueDepth        = 2 * DefaultMaxBatch // requests waiting for the committer before Put blocks
-	sweepChunk        = 2000                // rows deleted per sweep transaction
-	maxFetchLimit     = 1000                // Fetch limit ceiling (and the value used for limit <= 0)
-	walSizeLimit      = 64 << 20            // journal_size_limit: WAL file truncated back to this after checkpoints
+	queueDepth        = 2 * DefaultMaxBatch   // requests waiting for the committer before Put blocks
+	sweepChunk        = 500                   // rows deleted per sweep transaction
+	maxFetchLimit     = 1000                  // Fetch limit ceiling (and the value used for limit <= 0)
+	walSizeLimit      = 64 << 20              // journal_size_limit: WAL file truncated back to this after checkpoints
+	compactChunk      = 256 << 10             // live record bytes one compaction step moves
+	compactPause      = 20 * time.Millisecond // between compaction steps, for the puts that queued meanwhile
 )
 
 // Options configures a Store. The zero value is usable.
@@ -57,6 +59,8 @@ type Options struct {
 	checkpointPages int
 	// onCheckpoint runs after each background checkpoint (tests only).
 	onCheckpoint func()
+	// compactChunk overrides compactChunk (tests only).
+	compactChunk int64
 	// fsync replaces (*os.File).Sync for the blob log's appends (tests only).
 	fsync func(*os.File) error
 }

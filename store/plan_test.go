@@ -24,6 +24,8 @@ func TestQueryPlans(t *testing.T) {
 		{"DELETE FROM blobs WHERE seq IN (SELECT seq FROM blobs WHERE expiry <= ? ORDER BY expiry LIMIT ?)", []any{0, 10}, "INDEX blobs_expiry"},
 		{byIDGen + "SELECT 1 FROM blobs WHERE " + byIDWhere, []any{zero[:]}, "INDEX blobs_gen_id"},
 		{"SELECT EXISTS (SELECT 1 FROM blobs WHERE expiry = ? AND id = ?)", []any{0, zero[:]}, "COVERING INDEX blobs_expiry"},
+		// A compaction step reads part of a segment's rows and stops: no sort of them all first.
+		{"SELECT seq, id, tag, expiry, size, off FROM blobs WHERE seg = ? ORDER BY seq", []any{1}, "INDEX blobs_seg (seg=?)"},
 	} {
 		rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+c.q, c.args...)
 		if err != nil {

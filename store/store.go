@@ -86,9 +86,10 @@ type Store struct {
 	// commitMu is held by the committer while it commits the index
 	// transaction and empties the overlay, and by readers that must see
 	// each blob exactly once (RangeIDs, RangeCount).
-	commitMu   sync.RWMutex
-	flushTimer *time.Timer // commits an idle index transaction after FlushEvery
-	logSync    *time.Timer // fsyncs the blob log SyncEvery after its first unsynced append
+	commitMu     sync.RWMutex
+	flushTimer   *time.Timer // commits an idle index transaction after FlushEvery
+	logSync      *time.Timer // fsyncs the blob log SyncEvery after its first unsynced append
+	compactTimer *time.Timer // runs the next compaction step (writer.compact)
 
 	// Checkpointer (checkpoint.go).
 	cdb      *sql.DB
@@ -103,6 +104,7 @@ type Store struct {
 	compactions                   atomic.Uint64
 	pagesWritten, checkpoints     atomic.Uint64
 	syncFailures                  atomic.Uint64
+	compactSteps                  atomic.Uint64 // compaction steps run (tests)
 }
 
 // Open opens or creates the store at path (its directory is created too),
@@ -132,6 +134,8 @@ func Open(path string, opt Options) (*Store, error) {
 	s.flushTimer.Stop()
 	s.logSync = time.NewTimer(time.Hour)
 	s.logSync.Stop()
+	s.compactTimer = time.NewTimer(time.Hour)
+	s.compactTimer.Stop()
 	if err := s.openWriter(path); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -367,6 +371,9 @@ func (s *Store) run() {
 		case <-s.logSync.C:
 			s.w.syncArmed = false
 			s.w.syncLog()
+		case <-s.compactTimer.C:
+			s.w.compactArmed = false
+			s.w.compact()
 		case reply := <-s.syncs:
 			reply <- s.w.commitIndex()
 		case r, ok := <-s.reqs:

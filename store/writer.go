@@ -50,6 +50,7 @@ type writer struct {
 	results         []result
 	reqsClosed      bool
 	syncArmed       bool // Store.logSync is running
+	compactArmed    bool // Store.compactTimer is running
 
 	inTx       bool      // the index transaction is open
 	txSince    time.Time // when it was opened
@@ -97,7 +98,7 @@ func (w *writer) prepare() error {
 		{&w.emptySegs, "SELECT seg FROM segments WHERE blobs <= 0 AND seg < ?"},
 		{&w.dropSegs, "DELETE FROM segments WHERE blobs <= 0 AND seg < ?"},
 		{&w.sparsest, "SELECT seg, bytes FROM segments WHERE seg < ? AND blobs > 0 ORDER BY bytes LIMIT 1"},
-		{&w.segRows, "SELECT seq, id, tag, expiry, size, off FROM blobs WHERE seg = ? ORDER BY off"},
+		{&w.segRows, "SELECT seq, id, tag, expiry, size, off FROM blobs WHERE seg = ? ORDER BY seq"}, // blobs_seg order: no sort, a step stops early
 		{&w.move, "UPDATE blobs SET seg = ?, off = ? WHERE seq = ?"},
 		{&w.addTotals, "UPDATE totals SET blobs = blobs + ?, bytes = bytes + ?"},
 		{&w.addMailbox, `INSERT INTO mailbox (tag, blobs, bytes) VALUES (?, ?, ?)
@@ -306,67 +307,82 @@ func (w *writer) commitIndex() error {
 	s.flushTimer.Stop()
 	w.countWrites()
 	w.dropEmptySegments()
-	w.compact()
+	w.compactSoon()
 	return nil
 }
 
-// compact moves the live records of closed segments that are less than
-// half live to the end of the log, sparsest first, so that they empty and
-// are deleted. Without it a segment would keep its space until its
-// longest-lived blob expires: with mixed TTLs, or after evictions, the log
-// would grow well past the bytes it holds. Each call moves at most about
-// two segments' worth of live records (or eight segments), so puts wait for
-// one bounded copy at a time; later index commits continue.
+// compact moves live records of the sparsest closed segment that is less
+// than half live to the end of the log, so that it empties and is deleted.
+// Without it a segment would keep its space until its longest-lived blob
+// expires: with mixed TTLs, or after evictions, the log would grow well
+// past the bytes it holds. One call moves at most compactChunk bytes and
+// commits them; that commit calls compactSoon, so the committer comes back
+// after compactPause (Store.compactTimer) while anything is left to move.
+// Puts thus wait for at most one short step, never for a whole segment's
+// copy, and are served between steps.
 func (w *writer) compact() {
 	if w.compacting {
 		return
 	}
 	w.compacting = true
 	defer func() { w.compacting = false }()
-	var moved int64
-	for range 8 {
-		var seg, live int64
-		if err := w.sparsest.QueryRow(int64(w.log.seg)).Scan(&seg, &live); err != nil {
-			if !errors.Is(err, sql.ErrNoRows) {
-				w.s.log.Warn("store: failed to find a log segment to compact", "err", err)
-			}
-			return
+	var seg, live int64
+	if err := w.sparsest.QueryRow(int64(w.log.seg)).Scan(&seg, &live); err != nil {
+		if !errors.Is(err, sql.ErrNoRows) {
+			w.s.log.Warn("store: failed to find a log segment to compact", "err", err)
 		}
-		st, err := os.Stat(segName(w.log.dir, uint64(seg)))
-		if err != nil || live*2 >= st.Size() {
-			return
-		}
-		if err := w.moveSegment(uint64(seg)); err != nil {
-			w.s.log.Warn("store: failed to compact a log segment", "err", err)
-			return
-		}
+		return
+	}
+	st, err := os.Stat(segName(w.log.dir, uint64(seg)))
+	if err != nil || live*2 >= st.Size() {
+		return
+	}
+	chunk := int64(compactChunk)
+	if w.s.opt.compactChunk > 0 {
+		chunk = w.s.opt.compactChunk
+	}
+	done, err := w.moveRecords(uint64(seg), chunk)
+	w.s.compactSteps.Add(1)
+	if err != nil {
+		w.s.log.Warn("store: failed to compact a log segment", "err", err)
+		return
+	}
+	if done {
 		w.s.compactions.Add(1)
 		w.s.log.Debug("store: compacted a log segment", "live_bytes", live, "file_bytes", st.Size())
-		if moved += live; moved >= 2*w.s.opt.SegmentBytes {
-			return
-		}
 	}
 }
 
-// moveSegment copies every record of seg that an index row points at to
-// the end of the log, points the rows at the copies, and commits. Until the
-// commit the old records stay where readers find them; a crash before it
-// leaves unreferenced copies, which are harmless.
-func (w *writer) moveSegment(seg uint64) error {
+// compactSoon has the committer run a compaction step after compactPause
+// (or leaves the step already due where it is). Index commits call it, so
+// that a step never adds to the commit, sweep or put that just ran.
+func (w *writer) compactSoon() {
+	if !w.compactArmed {
+		w.s.compactTimer.Reset(compactPause)
+		w.compactArmed = true
+	}
+}
+
+// moveRecords copies records of seg that index rows point at, up to about
+// limit bytes, to the end of the log, points the rows at the copies, and
+// commits; done says no row points into seg any more. Until the commit the
+// old records stay where readers find them; a crash before it leaves
+// unreferenced copies, which are harmless.
+func (w *writer) moveRecords(seg uint64, limit int64) (done bool, err error) {
 	if err := w.begin(); err != nil {
-		return err
+		return false, err
 	}
 	if err := w.log.rotateIfFull(); err != nil {
-		return err
+		return false, err
 	}
 	if err := w.applyCounts(); err != nil { // the move trigger updates segments rows
 		w.abort()
-		return err
+		return false, err
 	}
 	rows, err := w.segRows.Query(int64(seg))
 	if err != nil {
 		w.abort()
-		return err
+		return false, err
 	}
 	type loc struct {
 		seq  int64
@@ -375,35 +391,42 @@ func (w *writer) moveSegment(seg uint64) error {
 		off  int64
 	}
 	var live []loc
+	var bytes int64
+	done = true
 	for rows.Next() {
+		if bytes >= limit {
+			done = false
+			break
+		}
 		var l loc
 		var id, tag []byte
 		if err := rows.Scan(&l.seq, &id, &tag, &l.blob.Expiry, &l.size, &l.off); err != nil {
 			rows.Close()
 			w.abort()
-			return err
+			return false, err
 		}
 		copy(l.blob.ID[:], id)
 		copy(l.blob.Tag[:], tag)
 		live = append(live, l)
+		bytes += int64(l.size) + recHeader
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		w.abort()
-		return err
+		return false, err
 	}
 	w.buf = w.buf[:0]
 	for _, l := range live {
 		env, err := w.log.read(seg, l.off, l.size, l.blob.ID)
 		if err != nil {
 			w.abort()
-			return err
+			return false, err
 		}
 		l.blob.Envelope = env
 		at := logPos{w.log.seg, w.log.end + int64(len(w.buf))}
 		if _, err := w.move.Exec(int64(at.seg), at.off, l.seq); err != nil {
 			w.abort()
-			return err
+			return false, err
 		}
 		w.buf = appendRecord(w.buf, uint64(l.seq), &l.blob)
 	}
@@ -411,10 +434,10 @@ func (w *writer) moveSegment(seg uint64) error {
 	w.trimBuf()
 	if err != nil {
 		w.abort()
-		return err
+		return false, err
 	}
 	w.dirty = true
-	return w.commitIndex()
+	return done, w.commitIndex()
 }
 
 // trimBuf drops the record buffer once a batch or a compaction made it
