@@ -156,6 +156,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if _, err := s.sweepAll(false); err != nil {
 		s.log.Warn("store: sweep at open failed", "err", err)
 	}
+	s.w.compactSoon() // segments left sparse by the last run, even if no put comes
 	go s.checkpointer(cdb)
 	go s.run()
 	return s, nil

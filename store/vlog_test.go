@@ -366,3 +366,37 @@ func TestCompactionInSteps(t *testing.T) {
 	checkTotals(t, s)
 	t.Logf("%d segments compacted in %d steps; log %d -> %d bytes", done, steps, grown, s.Stats().LogBytes)
 }
+
+// Compaction that a store had not finished when it closed resumes after
+// Open by itself, without waiting for a put.
+func TestCompactionResumesAfterOpen(t *testing.T) {
+	c := newClock()
+	path := dbPath(t)
+	opt := Options{Now: c.Now, SegmentBytes: 64 << 10, compactChunk: 4 << 10}
+	s := openStore(t, path, opt)
+	for i := range 240 {
+		exp := int64(t0 + 50)
+		if i%3 == 0 {
+			exp = t0 + 500
+		}
+		mustPut(t, s, mkBlob(i, tagOf(1), exp, 1000))
+	}
+	grown := s.Stats().LogBytes
+	c.set(t0 + 50)
+	if _, err := s.Sweep(); err != nil {
+		t.Fatal(err)
+	}
+	// 20 steps of 4 KiB, 20 ms apart, are to come: close within the first.
+	if got := s.Stats().LogBytes; got < grown/2 {
+		t.Fatalf("log already compacted (%d of %d bytes) before Close: the test cannot see a resume", got, grown)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, path, opt)
+	waitFor(t, "the compaction to resume", func() bool { return s.Stats().LogBytes < grown/2 })
+	if n := s.Stats().Blobs; n != 80 {
+		t.Fatalf("%d blobs after compaction, want 80", n)
+	}
+	checkTotals(t, s)
+}
