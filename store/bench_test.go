@@ -323,3 +323,37 @@ func BenchmarkPutDuringReclaim(b *testing.B) {
 		b.ReportMetric(float64(len(lat)), "lone-puts")
 	}
 }
+
+// BenchmarkPutLatency measures the latency of puts from 16 concurrent
+// callers over 40 000 puts, enough to cross several index commits
+// (FlushBlobs 8 192), whose cost shows in the tail. Run with -benchtime=1x.
+func BenchmarkPutLatency(b *testing.B) {
+	for range b.N {
+		c := newClock()
+		s := openStore(b, dbPath(b), Options{Now: c.Now, MaxMailboxBlobs: 1 << 30, MaxMailboxBytes: 1 << 40})
+		const n, callers = 40000, 16
+		lat := make([]time.Duration, n)
+		var wg sync.WaitGroup
+		for g := range callers {
+			wg.Go(func() {
+				for i := g; i < n; i += callers {
+					t := time.Now()
+					if _, err := s.Put(context.Background(), mkBlob(i, benchTag(i), t0+1000+int64(i/100), 1024)); err != nil {
+						b.Error(err)
+						return
+					}
+					lat[i] = time.Since(t)
+				}
+			})
+		}
+		wg.Wait()
+		slices.Sort(lat)
+		for _, q := range []struct {
+			name string
+			at   int
+		}{{"p50-ms", n / 2}, {"p99-ms", n * 99 / 100}, {"p99.9-ms", n * 999 / 1000}, {"max-ms", n - 1}} {
+			b.ReportMetric(float64(lat[q.at].Microseconds())/1000, q.name)
+		}
+		b.ReportMetric(float64(s.Stats().IndexCommits), "index-commits")
+	}
+}

@@ -80,8 +80,15 @@
 // After a crash, Open replays the records after logpos into the index (they
 // were acknowledged, so quotas are not checked again), cuts off a torn
 // record at the end of the log (it was never acknowledged) and carries on.
-// The index transaction itself runs with synchronous=FULL in WAL mode; as
-// it commits rarely, that costs nothing.
+// The index commits with synchronous=NORMAL in WAL mode: COMMIT writes the
+// WAL but does not wait for an fsync (the checkpointer's fsync makes it
+// durable soon after), so the puts queued behind a commit are not held up
+// by one. A power cut can thus take back the last index commits; Open then
+// replays more of the log — and it still can, because a segment file is
+// deleted only after an fsync of the WAL has made durable the commit that
+// emptied it (dropEmptySegments). Blobs that such a lost commit had swept
+// or evicted come back until the next sweep or eviction; none that was
+// acknowledged is lost.
 //
 // A statement that fails inside a batch (SQLITE_FULL above all) rolls the
 // batch back to its savepoint, and the batch is retried without that put;

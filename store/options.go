@@ -53,7 +53,8 @@ type Options struct {
 	Logger       *slog.Logger  // nil = discard
 	Now          func() time.Time
 
-	// synchronous overrides PRAGMA synchronous (benchmarks only).
+	// synchronous overrides PRAGMA synchronous of the write and checkpoint
+	// connections (benchmarks only); by default NORMAL and FULL.
 	synchronous string
 	// checkpointPages overrides checkpointPages (tests only).
 	checkpointPages int
@@ -104,9 +105,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.checkpointPages <= 0 {
 		o.checkpointPages = checkpointPages
-	}
-	if o.synchronous == "" {
-		o.synchronous = "FULL"
 	}
 	return o
 }

@@ -3,9 +3,9 @@ package store
 import "context"
 
 // Put stores b unless a blob with the same ID is already present
-// (inserted false, err nil). It returns only after the transaction holding
-// the blob has committed with synchronous=FULL, so an acknowledged blob
-// survives a crash or power cut. Refusals are ErrExpired, ErrQuotaExceeded
+// (inserted false, err nil). It returns only after the blob's record is
+// in the blob log and fsynced (unless Options.SyncEvery defers the fsync),
+// so an acknowledged blob survives a crash or power cut. Refusals are ErrExpired, ErrQuotaExceeded
 // and ErrFull. If ctx ends first Put returns ctx.Err(), but a blob already
 // queued may still be committed. b.Envelope must not be modified until Put
 // returns.

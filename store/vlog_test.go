@@ -6,12 +6,14 @@ import (
 	"database/sql"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -397,6 +399,63 @@ func TestCompactionResumesAfterOpen(t *testing.T) {
 	waitFor(t, "the compaction to resume", func() bool { return s.Stats().LogBytes < grown/2 })
 	if n := s.Stats().Blobs; n != 80 {
 		t.Fatalf("%d blobs after compaction, want 80", n)
+	}
+	checkTotals(t, s)
+}
+
+// A segment file is deleted only once an fsync of the WAL has made durable
+// the index commit that emptied it (index commits themselves do not fsync):
+// while that fsync fails the files stay, with a warning, and go at the next
+// commit that can sync.
+func TestSegmentDeletionWaitsForDurableIndex(t *testing.T) {
+	c := newClock()
+	path := dbPath(t)
+	var failWAL atomic.Bool
+	var logs lockedBuffer
+	s := openStore(t, path, Options{
+		Now: c.Now, SegmentBytes: 16 << 10, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		fsync: func(f *os.File) error {
+			if failWAL.Load() && strings.HasSuffix(f.Name(), "-wal") {
+				return &os.PathError{Op: "fsync", Path: f.Name(), Err: syscall.EIO}
+			}
+			return f.Sync()
+		},
+	})
+	for i := range 80 {
+		mustPut(t, s, mkBlob(i, tagOf(1), t0+50, 1000))
+	}
+	mustPut(t, s, mkBlob(1000, tagOf(1), t0+500, 1000))
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := listSegments(logDir(path))
+	if len(before) < 4 {
+		t.Fatalf("%d segments; the test needs several", len(before))
+	}
+	failWAL.Store(true)
+	c.set(t0 + 50)
+	if n, err := s.Sweep(); err != nil || n != 80 {
+		t.Fatalf("Sweep: %d, %v; want 80 swept", n, err)
+	}
+	if kept, _ := listSegments(logDir(path)); !slices.Equal(kept, before) {
+		t.Fatalf("segments %v deleted to %v although the WAL fsync failed", before, kept)
+	}
+	if !strings.Contains(logs.String(), "keeping them") {
+		t.Fatalf("no warning about the kept segments:\n%s", logs.String())
+	}
+	failWAL.Store(false)
+	mustPut(t, s, mkBlob(1001, tagOf(1), t0+500, 1000))
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := listSegments(logDir(path))
+	if len(after) >= len(before)-1 {
+		t.Fatalf("segments %v after a good commit (before: %v): the empty ones should be gone", after, before)
+	}
+	for _, n := range []int{1000, 1001} {
+		if ok, err := s.Has(mkBlob(n, tagOf(1), t0+500, 1000).ID); !ok || err != nil {
+			t.Fatalf("live blob %d lost (%v)", n, err)
+		}
 	}
 	checkTotals(t, s)
 }

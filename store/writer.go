@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -39,6 +40,7 @@ type writer struct {
 	s    *Store
 	conn *sql.Conn
 	log  *vlog
+	wal  string // the SQLite file's WAL, fsynced before segments are deleted
 
 	known, mailbox, totals, candidates, del, insert, sweep, setPos, emptySegs, dropSegs *sql.Stmt
 	sparsest, segRows, move                                                             *sql.Stmt
@@ -493,6 +495,15 @@ func (w *writer) dropEmptySegments() {
 	if len(segs) == 0 {
 		return
 	}
+	// The commit that emptied these segments must survive a power cut
+	// before their files go: index commits do not fsync (synchronous
+	// NORMAL), and an index that came back pointing into a deleted segment
+	// would have lost those blobs. Until this succeeds the files stay, and
+	// the next commit tries again.
+	if err := w.syncWAL(); err != nil {
+		w.s.log.Warn("store: failed to sync the index before deleting log segments; keeping them", "err", err)
+		return
+	}
 	for _, seg := range segs {
 		if err := w.log.remove(seg); err != nil {
 			w.s.log.Warn("store: failed to delete log segment", "err", err)
@@ -503,6 +514,24 @@ func (w *writer) dropEmptySegments() {
 		w.s.log.Warn("store: failed to forget deleted log segments", "err", err)
 	}
 	w.s.log.Debug("store: deleted empty log segments", "n", len(segs))
+}
+
+// syncWAL fsyncs the SQLite file's WAL, making every committed index
+// transaction durable. SQLite wrote the frames at COMMIT; fsync through
+// another descriptor of the same file flushes them.
+func (w *writer) syncWAL() error {
+	f, err := os.Open(w.wal)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // checkpointed and removed: everything is in the main file
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := w.log.fsync(f); err != nil {
+		return fmt.Errorf("failed to sync %s: %w", filepath.Base(w.wal), err)
+	}
+	return nil
 }
 
 // mapErr turns SQLITE_FULL into ErrFull and wraps anything else.
