@@ -126,6 +126,9 @@ func (r statusReport) verdict() (string, string) {
 		}
 	}
 	switch {
+	case r.Cache.SyncFail > 0:
+		return fmt.Sprintf("Disk trouble: saving to disk failed %s; blobs accepted shortly before may be lost if the power goes. Check the SD card or disk (dmesg)",
+			plural(int(r.Cache.SyncFail), "time", "times")), "warn"
 	case r.NeighboursConfigured == 0 && r.NeighboursUp == 0:
 		return "Running on its own: no neighbours in the peers file yet", "idle"
 	case down == 0:

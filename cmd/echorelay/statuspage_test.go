@@ -247,6 +247,34 @@ func TestReportKeepsUnknownCounters(t *testing.T) {
 	}
 }
 
+// Failed deferred fsyncs (--fsync-every) come first in the verdict: the operator must hear
+// about a failing card before anything else.
+func TestVerdictDiskTrouble(t *testing.T) {
+	r := testReport(t)
+	if r.Cache.SyncFail != 0 {
+		t.Fatalf("test report has sync failures: %+v", r.Cache)
+	}
+	b, err := json.Marshal(map[string]any{"cache": map[string]any{"sync_failures": 3, "log_syncs": 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := parseReport(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Cache.SyncFail, r.Cache.LogSyncs = d.Cache.SyncFail, d.Cache.LogSyncs
+	if v, tone := r.verdict(); tone != "warn" || !strings.Contains(v, "saving to disk failed 3 times") || !strings.Contains(v, "SD card") {
+		t.Errorf("verdict %q (%s)", v, tone)
+	}
+	var buf bytes.Buffer
+	if err := renderStatusPage(&buf, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := parseHTML(t, buf.String()).byID("verdict").text(); !strings.Contains(got, "Disk trouble") {
+		t.Errorf("page verdict %q", got)
+	}
+}
+
 func TestStatusPageRenders(t *testing.T) {
 	r := testReport(t)
 	var buf bytes.Buffer
