@@ -87,18 +87,27 @@ func TestPprofServesProfiles(t *testing.T) {
 	}
 }
 
-// --commit-delay takes 0 to 1s; anything else is refused with the range and a hint.
-func TestCommitDelayRange(t *testing.T) {
-	for _, args := range [][]string{{"--commit-delay", "2s"}, {"--commit-delay", "-1ms"}} {
-		_, _, _, err := load(t, "", args...)
-		var ue *usageError
-		if err == nil || !strings.Contains(err.Error(), "must be a duration between 0s and 1s") || !errors.As(err, &ue) || ue.hint == "" {
-			t.Errorf("%v: err %v, want a usage error with the range and a hint", args, err)
+// --commit-delay takes 0 to 1s and --fsync-every 0 to 10s; anything else is refused with the
+// range and a hint.
+func TestStoreDurationRanges(t *testing.T) {
+	for _, c := range []struct {
+		flag, rng string
+		bad, good []string
+	}{
+		{"--commit-delay", "between 0s and 1s", []string{"2s", "-1ms"}, []string{"0", "500us", "2ms"}},
+		{"--fsync-every", "between 0s and 10s", []string{"11s", "-1s"}, []string{"0", "200ms", "10s"}},
+	} {
+		for _, d := range c.bad {
+			_, _, _, err := load(t, "", c.flag, d)
+			var ue *usageError
+			if err == nil || !strings.Contains(err.Error(), "must be a duration "+c.rng) || !errors.As(err, &ue) || ue.hint == "" {
+				t.Errorf("%s %s: err %v, want a usage error with the range and a hint", c.flag, d, err)
+			}
 		}
-	}
-	for _, d := range []string{"0", "500us", "2ms"} {
-		if _, _, _, err := load(t, "", "--commit-delay", d); err != nil {
-			t.Errorf("--commit-delay %s: %v", d, err)
+		for _, d := range c.good {
+			if _, _, _, err := load(t, "", c.flag, d); err != nil {
+				t.Errorf("%s %s: %v", c.flag, d, err)
+			}
 		}
 	}
 }
@@ -118,22 +127,6 @@ func TestCommitDelayZeroServes(t *testing.T) {
 	items, _, _, err := c.Fetch(ctx, nil, 0, 10)
 	if err != nil || len(items) != 1 || echo.BlobID(items[0].Envelope) != id {
 		t.Fatalf("fetched %d items, %v", len(items), err)
-	}
-}
-
-// --fsync-every takes 0 to 10s; anything else is refused with the range and a hint.
-func TestFsyncEveryRange(t *testing.T) {
-	for _, args := range [][]string{{"--fsync-every", "11s"}, {"--fsync-every", "-1s"}} {
-		_, _, _, err := load(t, "", args...)
-		var ue *usageError
-		if err == nil || !strings.Contains(err.Error(), "must be a duration between 0s and 10s") || !errors.As(err, &ue) || ue.hint == "" {
-			t.Errorf("%v: err %v, want a usage error with the range and a hint", args, err)
-		}
-	}
-	for _, d := range []string{"0", "200ms", "10s"} {
-		if _, _, _, err := load(t, "", "--fsync-every", d); err != nil {
-			t.Errorf("--fsync-every %s: %v", d, err)
-		}
 	}
 }
 
