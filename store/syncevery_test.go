@@ -134,7 +134,7 @@ func TestSyncEveryFsyncFailure(t *testing.T) {
 	s := openStore(t, path, Options{
 		Now: c.Now, CommitDelay: -1, SyncEvery: 20 * time.Millisecond, FlushEvery: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-		fsync: failing,
+		fsync:  failing,
 	})
 	mu.Lock()
 	fail = 2 // the first deferred fsync and its retry
