@@ -178,11 +178,8 @@ func (s *Store) openWriter(path string) error {
 	pragmas := []string{
 		fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeoutMillis),
 		"PRAGMA journal_mode = WAL",
-		// NORMAL: an index commit writes the WAL without an fsync (the
-		// checkpointer's fsync makes it durable), so puts do not wait for
-		// one. What a power cut takes back, Open replays from the blob log;
-		// dropEmptySegments fsyncs the WAL before it deletes a segment.
-		"PRAGMA synchronous = " + cmp.Or(s.opt.synchronous, "NORMAL"),
+		// FULL while migrations create or change the schema; NORMAL after.
+		"PRAGMA synchronous = " + cmp.Or(s.opt.synchronous, "FULL"),
 		fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB),
 		fmt.Sprintf("PRAGMA journal_size_limit = %d", walSizeLimit),
 		fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walSafetyPages),
@@ -211,6 +208,16 @@ func (s *Store) openWriter(path string) error {
 	if _, err := conn.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
 		conn.Close()
 		return fmt.Errorf("failed to configure database (temp_store): %w", err)
+	}
+	// NORMAL: an index commit writes the WAL without an fsync (the
+	// checkpointer's fsync makes it durable), so puts do not wait for one.
+	// What a power cut takes back, Open replays from the blob log, and
+	// dropEmptySegments fsyncs the WAL before it deletes a segment. The
+	// schema itself was committed with FULL above: a file that lost it
+	// would be a new, empty store.
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+cmp.Or(s.opt.synchronous, "NORMAL")); err != nil {
+		conn.Close()
+		return fmt.Errorf("failed to configure database (synchronous): %w", err)
 	}
 	w := &writer{s: s, conn: conn, timer: time.NewTimer(time.Hour), wal: path + "-wal"}
 	s.w = w
