@@ -151,13 +151,17 @@ func TestFsyncEveryServes(t *testing.T) {
 	c.Close()
 	var st struct {
 		Cache struct {
-			Blobs    int64 `json:"blobs"`
-			LogSyncs int64 `json:"log_syncs"`
+			Blobs      int64 `json:"blobs"`
+			LogSyncs   int64 `json:"log_syncs"`
+			FsyncEvery int64 `json:"fsync_every_ms"`
 		} `json:"cache"`
 	}
 	r.statusInto(&st)
 	if st.Cache.Blobs != 20 || st.Cache.LogSyncs >= 20 {
 		t.Fatalf("20 lone puts: %d blobs stored, %d log fsyncs; want 20 and fewer than one each", st.Cache.Blobs, st.Cache.LogSyncs)
+	}
+	if st.Cache.FsyncEvery != 10000 {
+		t.Errorf("/status cache.fsync_every_ms = %d, want 10000", st.Cache.FsyncEvery)
 	}
 	if !strings.Contains(r.log.String(), "acknowledged before their fsync") {
 		t.Errorf("the relay did not say that acks come before the fsync:\n%s", r.log.String())

@@ -179,7 +179,7 @@ func serve(c serveConfig) error {
 	}
 	node.SetPeers(ps)
 
-	adminAddr, stopAdmin, err := startAdmin(ctx, c, &adminState{node: node, relay: relay, store: st, started: time.Now()}, log)
+	adminAddr, stopAdmin, err := startAdmin(ctx, c, &adminState{node: node, relay: relay, store: st, started: time.Now(), fsyncEvery: c.FsyncEvery}, log)
 	if err != nil {
 		node.Close()
 		return err

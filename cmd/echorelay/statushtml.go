@@ -22,6 +22,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 //go:embed status.css
@@ -92,7 +93,14 @@ func renderStatusPage(w io.Writer, r statusReport, query string) error {
 	p("<div class=\"bar%s\" role=\"meter\" aria-label=\"cache used\" aria-valuemin=\"0\" aria-valuemax=\"100\" aria-valuenow=\"%.1f\"><div style=\"width: %.1f%%\"></div></div>\n", full, pct, bar)
 	p("<p class=\"sub\" id=\"cache-size\"><strong>%s</strong> of %s (%.1f %%) · %s blobs</p>\n",
 		esc(humanBytes(r.Cache.Bytes)), esc(humanBytes(r.Cache.MaxBytes)), pct, count(r.Cache.Blobs))
-	p("<p class=\"detail\">Expired and removed: %s · removed early to make room: %s</p>\n</section>\n\n", count(r.Cache.Swept), count(r.Cache.Evicted))
+	p("<p class=\"detail\">Expired and removed: %s · removed early to make room: %s</p>\n", count(r.Cache.Swept), count(r.Cache.Evicted))
+	if r.Cache.FsyncEvery > 0 {
+		d := time.Duration(r.Cache.FsyncEvery) * time.Millisecond
+		p("<p class=\"detail\" id=\"durability\">Saved to disk at least every %s (--fsync-every): a power cut can lose what arrived in the last %s.</p>\n", esc(d.String()), esc(d.String()))
+	} else {
+		p("<p class=\"detail\" id=\"durability\">Every blob is on disk before it is acknowledged.</p>\n")
+	}
+	p("</section>\n\n")
 
 	h := r.History
 	graph := func(title, value string, values []float64, label string) {

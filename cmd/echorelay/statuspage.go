@@ -23,13 +23,14 @@ type statusReport struct {
 	NeighboursUp         int             `json:"neighbours_up"`
 	NeighboursConfigured int             `json:"-"` // counted from Neighbours
 	Cache                struct {
-		Blobs    int64 `json:"blobs"`
-		Bytes    int64 `json:"bytes"`
-		MaxBytes int64 `json:"max_bytes"`
-		Evicted  int64 `json:"evicted"`
-		Swept    int64 `json:"swept"`
-		LogSyncs int64 `json:"log_syncs"`
-		SyncFail int64 `json:"sync_failures"`
+		Blobs      int64 `json:"blobs"`
+		Bytes      int64 `json:"bytes"`
+		MaxBytes   int64 `json:"max_bytes"`
+		Evicted    int64 `json:"evicted"`
+		Swept      int64 `json:"swept"`
+		LogSyncs   int64 `json:"log_syncs"`
+		SyncFail   int64 `json:"sync_failures"`
+		FsyncEvery int64 `json:"fsync_every_ms"`
 	} `json:"cache"`
 	Received   int64            `json:"blobs_received"`
 	Stored     int64            `json:"blobs_stored"`

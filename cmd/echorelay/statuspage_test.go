@@ -275,6 +275,28 @@ func TestVerdictDiskTrouble(t *testing.T) {
 	}
 }
 
+// The cache section says how durable an acknowledgement is: on disk before it by default, or
+// within --fsync-every.
+func TestStatusPageDurability(t *testing.T) {
+	r := testReport(t)
+	for _, c := range []struct {
+		ms   int64
+		want string
+	}{
+		{0, "Every blob is on disk before it is acknowledged."},
+		{1500, "Saved to disk at least every 1.5s (--fsync-every): a power cut can lose what arrived in the last 1.5s."},
+	} {
+		r.Cache.FsyncEvery = c.ms
+		var buf bytes.Buffer
+		if err := renderStatusPage(&buf, r, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := parseHTML(t, buf.String()).byID("durability").text(); got != c.want {
+			t.Errorf("fsync_every_ms %d: %q, want %q", c.ms, got, c.want)
+		}
+	}
+}
+
 func TestStatusPageRenders(t *testing.T) {
 	r := testReport(t)
 	var buf bytes.Buffer
