@@ -84,6 +84,7 @@ func (a *adminState) status() map[string]any {
 	// operator experience
 	m["name"] = a.name
 	m["started"] = a.started.UTC().Truncate(time.Second)
+	m["now"] = time.Now().UTC().Truncate(time.Second)
 	if a.hist != nil {
 		m["history"] = a.hist.view()
 	}

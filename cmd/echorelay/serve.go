@@ -155,6 +155,9 @@ func serve(c serveConfig) error {
 		return fmt.Errorf("failed to open cache: %w", err)
 	}
 	defer st.Close() // after the node stopped: in-flight writes finish first
+	if now := time.Now(); now.Before(clockFloor) {
+		log.Warn("this computer's clock is wrong: blobs will be refused as too far ahead until it is set (NTP, or date -s)", "clock", now.UTC().Format(time.DateTime))
+	}
 	if c.FsyncEvery > 0 {
 		log.Info("blobs are acknowledged before their fsync (--fsync-every): a power cut can lose those of the last interval", "fsync_every", c.FsyncEvery)
 	}

@@ -19,6 +19,7 @@ type statusReport struct {
 	Port                 int             `json:"port"`
 	UptimeS              int64           `json:"uptime_s"`
 	Started              time.Time       `json:"started"`
+	Now                  time.Time       `json:"now"` // the relay's clock when it answered
 	Neighbours           []neighbourView `json:"neighbours"`
 	NeighboursUp         int             `json:"neighbours_up"`
 	NeighboursConfigured int             `json:"-"` // counted from Neighbours
@@ -130,6 +131,12 @@ func (r statusReport) verdict() (string, string) {
 	case r.Cache.SyncFail > 0:
 		return fmt.Sprintf("Disk trouble: saving to disk failed %s; blobs accepted shortly before may be lost if the power goes. Check the SD card or disk (dmesg)",
 			plural(int(r.Cache.SyncFail), "time", "times")), "warn"
+	case !r.Now.IsZero() && r.Now.Before(clockFloor):
+		return fmt.Sprintf("Clock wrong: this computer says it is %s, so blobs are refused as too far ahead. Set the time (NTP, or sudo date -s)",
+			r.Now.UTC().Format("2006-01-02 15:04")), "warn"
+	case expiryRefusals(r) > 0:
+		return fmt.Sprintf("Many blobs refused for their expiry (%d too far ahead, %d already expired): check this computer's clock (timedatectl)",
+			r.Rejects["too_far_future"], r.Rejects["expired"]), "warn"
 	case r.NeighboursConfigured == 0 && r.NeighboursUp == 0:
 		return "Running on its own: no neighbours in the peers file yet", "idle"
 	case down == 0:
@@ -139,6 +146,21 @@ func (r statusReport) verdict() (string, string) {
 	default:
 		return fmt.Sprintf("Working, but not connected to %d of %d neighbours", down, r.NeighboursConfigured), "warn"
 	}
+}
+
+// clockFloor is a time before any day this build runs on: a clock behind it was never set (a
+// Raspberry Pi has no battery-backed clock and may boot in 1970 without network time).
+var clockFloor = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// expiryRefusals is the number of blobs refused for their expiry when that is a quarter or more
+// of all offered (and at least 20): then the clock, this relay's or its senders', is the likely
+// cause rather than the odd stale blob. 0 otherwise.
+func expiryRefusals(r statusReport) int64 {
+	n := r.Rejects["too_far_future"] + r.Rejects["expired"]
+	if n < 20 || n*4 < r.Received {
+		return 0
+	}
+	return n
 }
 
 // rejectRow is one reject reason with its count.

@@ -596,3 +596,36 @@ func BenchmarkMetrics(b *testing.B) {
 		writeMetrics(io.Discard, r)
 	}
 }
+
+// A clock that was never set, or many blobs refused for their expiry, put the clock in the
+// verdict: a Raspberry Pi without network time may boot in 1970 and refuse everything.
+func TestVerdictClock(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		json     string
+		want     string // "" = the neighbours verdict stands
+		received int64
+	}{
+		{"never set", `{"now": "1970-01-01T00:03:00Z"}`, "Clock wrong: this computer says it is 1970-01-01 00:03", 120},
+		{"expiry refusals", `{"now": "2026-11-23T10:00:00Z", "rejects": {"too_far_future": 30, "expired": 2}}`, "Many blobs refused for their expiry (30 too far ahead, 2 already expired)", 120},
+		{"a few stale blobs", `{"now": "2026-11-23T10:00:00Z", "rejects": {"too_far_future": 3, "expired": 30}}`, "", 1000},
+		{"an older relay without now", `{}`, "", 120},
+	} {
+		d, err := parseReport([]byte(c.json))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		r := testReport(t)
+		r.Now, r.Rejects, r.Received = d.Now, d.Rejects, c.received
+		v, tone := r.verdict()
+		if c.want == "" {
+			if !strings.Contains(v, "not connected to 1 of 2 neighbours") {
+				t.Errorf("%s: verdict %q, want the neighbours one", c.name, v)
+			}
+			continue
+		}
+		if tone != "warn" || !strings.Contains(v, c.want) {
+			t.Errorf("%s: verdict %q (%s), want %q", c.name, v, tone, c.want)
+		}
+	}
+}
