@@ -67,13 +67,20 @@ func cpuTime() time.Duration {
 
 // writtenBytes is what this process has passed to write(2) so far (WAL
 // frames and checkpoints included), or -1 off Linux.
-func writtenBytes() int64 {
+func writtenBytes() int64 { return procIO("wchar") }
+
+// diskBytes is what the kernel charged this process for sending to the
+// block layer (write_bytes: whole pages dirtied), or -1.
+func diskBytes() int64 { return procIO("write_bytes") }
+
+// procIO reads one counter of /proc/self/io, or -1.
+func procIO(field string) int64 {
 	data, err := os.ReadFile("/proc/self/io")
 	if err != nil {
 		return -1
 	}
 	for line := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+		if v, ok := strings.CutPrefix(line, field+": "); ok {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err == nil {
 				return n
@@ -84,15 +91,36 @@ func writtenBytes() int64 {
 }
 
 // BenchmarkPutSerial is one caller waiting for each ack: the latency of a
-// lone Put (commit window plus one fsync).
+// lone Put (commit window plus one fsync; with SyncEvery the window alone),
+// and per put the bytes it passed to write (written-B) and the pages the
+// kernel charged it for (disk-B), Close included.
 func BenchmarkPutSerial(b *testing.B) {
-	c := newClock()
-	s := openStore(b, dbPath(b), Options{Now: c.Now, MaxMailboxBlobs: 1 << 30, MaxMailboxBytes: 1 << 40})
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if _, err := s.Put(context.Background(), mkBlob(i, tagOf(byte(i)), t0+1000, 1024)); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range []struct {
+		name      string
+		syncEvery time.Duration
+	}{{"fsync-each", 0}, {"SyncEvery=1s", time.Second}} {
+		b.Run(c.name, func(b *testing.B) {
+			clk := newClock()
+			s := openStore(b, dbPath(b), Options{Now: clk.Now, MaxMailboxBlobs: 1 << 30, MaxMailboxBytes: 1 << 40, SyncEvery: c.syncEvery})
+			w0, d0 := writtenBytes(), diskBytes()
+			b.ReportAllocs()
+			n := 0
+			for i := 0; b.Loop(); i++ {
+				if _, err := s.Put(context.Background(), mkBlob(i, tagOf(byte(i)), t0+1000, 1024)); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if err := s.Close(); err != nil { // the deferred fsync and the index commit count too
+				b.Fatal(err)
+			}
+			if w0 >= 0 {
+				b.ReportMetric(float64(writtenBytes()-w0)/float64(n), "written-B/put")
+			}
+			if d0 >= 0 {
+				b.ReportMetric(float64(diskBytes()-d0)/float64(n), "disk-B/put")
+			}
+		})
 	}
 }
 
