@@ -106,6 +106,9 @@ func (o Options) withDefaults() Options {
 	if o.checkpointPages <= 0 {
 		o.checkpointPages = checkpointPages
 	}
+	if o.compactChunk <= 0 {
+		o.compactChunk = compactChunk
+	}
 	return o
 }
 

@@ -43,18 +43,19 @@ type Stats struct {
 	Blobs         int64
 	Bytes         int64 // envelope bytes
 	MaxBytes      int64
-	Evicted       uint64 // blobs removed early to make room under MaxBytes
-	Swept         uint64 // expired blobs removed by sweeps
-	Full          uint64 // puts refused with ErrFull
-	QuotaExceeded uint64 // puts refused with ErrQuotaExceeded
-	Commits       uint64 // batches appended to the blob log in one write (puts per commit = group-commit factor)
-	LogSyncs      uint64 // fsyncs of the blob log: one per commit, or fewer with Options.SyncEvery
-	SyncFailures  uint64 // deferred fsyncs (Options.SyncEvery) that failed
-	IndexCommits  uint64 // index transactions committed (each covers up to FlushBlobs puts)
-	PagesWritten  uint64 // 4 KiB pages appended to the WAL (each is written again by a checkpoint)
-	Checkpoints   uint64 // background checkpoints run
-	LogBytes      int64  // size of the blob log's segments on disk
-	Compactions   uint64 // sparse log segments moved and deleted
+	SyncEvery     time.Duration // Options.SyncEvery: 0 = every batch fsynced before its ack
+	Evicted       uint64        // blobs removed early to make room under MaxBytes
+	Swept         uint64        // expired blobs removed by sweeps
+	Full          uint64        // puts refused with ErrFull
+	QuotaExceeded uint64        // puts refused with ErrQuotaExceeded
+	Commits       uint64        // batches appended to the blob log in one write (puts per commit = group-commit factor)
+	LogSyncs      uint64        // fsyncs of the blob log: one per commit, or fewer with Options.SyncEvery
+	SyncFailures  uint64        // deferred fsyncs (Options.SyncEvery) that failed
+	IndexCommits  uint64        // index transactions committed (each covers up to FlushBlobs puts)
+	PagesWritten  uint64        // 4 KiB pages appended to the WAL (each is written again by a checkpoint)
+	Checkpoints   uint64        // background checkpoints run
+	LogBytes      int64         // size of the blob log's segments on disk
+	Compactions   uint64        // sparse log segments moved and deleted
 }
 
 // Store is a blob cache in one SQLite file. Its methods are safe for
@@ -87,10 +88,10 @@ type Store struct {
 	// commitMu is held by the committer while it commits the index
 	// transaction and empties the overlay, and by readers that must see
 	// each blob exactly once (RangeIDs, RangeCount).
-	commitMu     sync.RWMutex
-	flushTimer   *time.Timer // commits an idle index transaction after FlushEvery
-	logSync      *time.Timer // fsyncs the blob log SyncEvery after its first unsynced append
-	compactTimer *time.Timer // runs the next compaction step (writer.compact)
+	commitMu    sync.RWMutex
+	flushTimer  *time.Timer // commits an idle index transaction after FlushEvery
+	logSync     later       // fsyncs the blob log SyncEvery after its first unsynced append
+	compactStep later       // runs the next compaction step (writer.compact)
 
 	// Checkpointer (checkpoint.go).
 	cdb      *sql.DB
@@ -133,10 +134,7 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	s.flushTimer = time.NewTimer(time.Hour)
 	s.flushTimer.Stop()
-	s.logSync = time.NewTimer(time.Hour)
-	s.logSync.Stop()
-	s.compactTimer = time.NewTimer(time.Hour)
-	s.compactTimer.Stop()
+	s.logSync, s.compactStep = newLater(), newLater()
 	if err := s.openWriter(path); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -350,6 +348,7 @@ func (s *Store) Stats() Stats {
 		Blobs:         s.blobs.Load(),
 		Bytes:         s.bytes.Load(),
 		MaxBytes:      s.opt.MaxBytes,
+		SyncEvery:     s.opt.SyncEvery,
 		Evicted:       s.evicted.Load(),
 		Swept:         s.swept.Load(),
 		Full:          s.full.Load(),
@@ -362,6 +361,28 @@ func (s *Store) Stats() Stats {
 		Checkpoints:   s.checkpoints.Load(),
 		LogBytes:      s.w.log.size.Load(),
 		Compactions:   s.compactions.Load(),
+	}
+}
+
+// later is a timer for work the committer does once, a while after it is
+// first asked for; asking again while it is pending changes nothing. Only
+// the committer uses it: the run loop clears pending when it fires.
+type later struct {
+	*time.Timer
+	pending bool
+}
+
+func newLater() later {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return later{Timer: t}
+}
+
+// after has the timer fire in d unless it is pending already.
+func (l *later) after(d time.Duration) {
+	if !l.pending {
+		l.Reset(d)
+		l.pending = true
 	}
 }
 
@@ -382,10 +403,10 @@ func (s *Store) run() {
 		case <-s.flushTimer.C:
 			_ = s.w.commitIndex() // logged; retried at the next step
 		case <-s.logSync.C:
-			s.w.syncArmed = false
+			s.logSync.pending = false
 			s.w.syncLog()
-		case <-s.compactTimer.C:
-			s.w.compactArmed = false
+		case <-s.compactStep.C:
+			s.compactStep.pending = false
 			s.w.compact()
 		case reply := <-s.syncs:
 			reply <- s.w.commitIndex()

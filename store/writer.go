@@ -51,8 +51,6 @@ type writer struct {
 	sinceCheckpoint int // pages written since the checkpointer was last kicked
 	results         []result
 	reqsClosed      bool
-	syncArmed       bool // Store.logSync is running
-	compactArmed    bool // Store.compactTimer is running
 
 	inTx       bool      // the index transaction is open
 	txSince    time.Time // when it was opened
@@ -189,9 +187,8 @@ func (w *writer) commit(batch []*request) {
 	if w.inTx && (w.txPuts >= s.opt.FlushBlobs || time.Since(w.txSince) >= s.opt.FlushEvery) {
 		_ = w.commitIndex() // logged; retried at the next step
 	}
-	if w.log.unsynced && !w.syncArmed {
-		s.logSync.Reset(s.opt.SyncEvery)
-		w.syncArmed = true
+	if w.log.unsynced {
+		s.logSync.after(s.opt.SyncEvery)
 	}
 }
 
@@ -203,8 +200,7 @@ func (w *writer) syncLog() {
 	if err := w.log.sync(); err != nil {
 		w.s.syncFailures.Add(1)
 		w.s.log.Error("store: deferred fsync of the blob log failed; blobs acknowledged since the last fsync may be lost on a power cut", "err", err)
-		w.s.logSync.Reset(w.s.opt.SyncEvery)
-		w.syncArmed = true
+		w.s.logSync.after(w.s.opt.SyncEvery)
 	}
 }
 
@@ -319,7 +315,7 @@ func (w *writer) commitIndex() error {
 // expires: with mixed TTLs, or after evictions, the log would grow well
 // past the bytes it holds. One call moves at most compactChunk bytes and
 // commits them; that commit calls compactSoon, so the committer comes back
-// after compactPause (Store.compactTimer) while anything is left to move.
+// after compactPause (Store.compactStep) while anything is left to move.
 // Puts thus wait for at most one short step, never for a whole segment's
 // copy, and are served between steps.
 func (w *writer) compact() {
@@ -339,11 +335,7 @@ func (w *writer) compact() {
 	if err != nil || live*2 >= st.Size() {
 		return
 	}
-	chunk := int64(compactChunk)
-	if w.s.opt.compactChunk > 0 {
-		chunk = w.s.opt.compactChunk
-	}
-	done, err := w.moveRecords(uint64(seg), chunk)
+	done, err := w.moveRecords(uint64(seg), w.s.opt.compactChunk)
 	w.s.compactSteps.Add(1)
 	if err != nil {
 		w.s.log.Warn("store: failed to compact a log segment", "err", err)
@@ -358,12 +350,7 @@ func (w *writer) compact() {
 // compactSoon has the committer run a compaction step after compactPause
 // (or leaves the step already due where it is). Index commits call it, so
 // that a step never adds to the commit, sweep or put that just ran.
-func (w *writer) compactSoon() {
-	if !w.compactArmed {
-		w.s.compactTimer.Reset(compactPause)
-		w.compactArmed = true
-	}
-}
+func (w *writer) compactSoon() { w.s.compactStep.after(compactPause) }
 
 // moveRecords copies records of seg that index rows point at, up to about
 // limit bytes, to the end of the log, points the rows at the copies, and

@@ -49,8 +49,6 @@ type adminState struct {
 	name      string
 	showAddrs bool
 	hist      *statsHistory // nil: no graphs
-
-	fsyncEvery time.Duration // --fsync-every: 0 = every blob is fsynced before its ack
 }
 
 func (a *adminState) status() map[string]any {
@@ -68,7 +66,7 @@ func (a *adminState) status() map[string]any {
 		"cache": map[string]any{
 			"blobs": ss.Blobs, "bytes": ss.Bytes, "max_bytes": ss.MaxBytes, "evicted": ss.Evicted, "swept": ss.Swept,
 			"log_bytes": ss.LogBytes, "log_syncs": ss.LogSyncs, "sync_failures": ss.SyncFailures,
-			"fsync_every_ms": a.fsyncEvery.Milliseconds(),
+			"fsync_every_ms": ss.SyncEvery.Milliseconds(),
 		},
 		"blobs_received":  s.Received,
 		"blobs_stored":    s.Stored,

@@ -182,7 +182,7 @@ func serve(c serveConfig) error {
 	}
 	node.SetPeers(ps)
 
-	adminAddr, stopAdmin, err := startAdmin(ctx, c, &adminState{node: node, relay: relay, store: st, started: time.Now(), fsyncEvery: c.FsyncEvery}, log)
+	adminAddr, stopAdmin, err := startAdmin(ctx, c, &adminState{node: node, relay: relay, store: st, started: time.Now()}, log)
 	if err != nil {
 		node.Close()
 		return err

@@ -95,8 +95,8 @@ func renderStatusPage(w io.Writer, r statusReport, query string) error {
 		esc(humanBytes(r.Cache.Bytes)), esc(humanBytes(r.Cache.MaxBytes)), pct, count(r.Cache.Blobs))
 	p("<p class=\"detail\">Expired and removed: %s · removed early to make room: %s</p>\n", count(r.Cache.Swept), count(r.Cache.Evicted))
 	if r.Cache.FsyncEvery > 0 {
-		d := time.Duration(r.Cache.FsyncEvery) * time.Millisecond
-		p("<p class=\"detail\" id=\"durability\">Saved to disk at least every %s (--fsync-every): a power cut can lose what arrived in the last %s.</p>\n", esc(d.String()), esc(d.String()))
+		d := esc((time.Duration(r.Cache.FsyncEvery) * time.Millisecond).String())
+		p("<p class=\"detail\" id=\"durability\">Saved to disk at least every %s (--fsync-every): a power cut can lose what arrived in the last %s.</p>\n", d, d)
 	} else {
 		p("<p class=\"detail\" id=\"durability\">Every blob is on disk before it is acknowledged.</p>\n")
 	}

@@ -254,14 +254,7 @@ func TestVerdictDiskTrouble(t *testing.T) {
 	if r.Cache.SyncFail != 0 {
 		t.Fatalf("test report has sync failures: %+v", r.Cache)
 	}
-	b, err := json.Marshal(map[string]any{"cache": map[string]any{"sync_failures": 3, "log_syncs": 40}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := parseReport(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := reportOf(t, map[string]any{"cache": map[string]any{"sync_failures": 3, "log_syncs": 40}})
 	r.Cache.SyncFail, r.Cache.LogSyncs = d.Cache.SyncFail, d.Cache.LogSyncs
 	if v, tone := r.verdict(); tone != "warn" || !strings.Contains(v, "saving to disk failed 3 times") || !strings.Contains(v, "SD card") {
 		t.Errorf("verdict %q (%s)", v, tone)
@@ -600,21 +593,19 @@ func BenchmarkMetrics(b *testing.B) {
 // A clock that was never set, or many blobs refused for their expiry, put the clock in the
 // verdict: a Raspberry Pi without network time may boot in 1970 and refuse everything.
 func TestVerdictClock(t *testing.T) {
+	now := "2026-11-23T10:00:00Z"
 	for _, c := range []struct {
 		name     string
-		json     string
+		status   map[string]any
 		want     string // "" = the neighbours verdict stands
 		received int64
 	}{
-		{"never set", `{"now": "1970-01-01T00:03:00Z"}`, "Clock wrong: this computer says it is 1970-01-01 00:03", 120},
-		{"expiry refusals", `{"now": "2026-11-23T10:00:00Z", "rejects": {"too_far_future": 30, "expired": 2}}`, "Many blobs refused for their expiry (30 too far ahead, 2 already expired)", 120},
-		{"a few stale blobs", `{"now": "2026-11-23T10:00:00Z", "rejects": {"too_far_future": 3, "expired": 30}}`, "", 1000},
-		{"an older relay without now", `{}`, "", 120},
+		{"never set", map[string]any{"now": "1970-01-01T00:03:00Z"}, "Clock wrong: this computer says it is 1970-01-01 00:03", 120},
+		{"expiry refusals", map[string]any{"now": now, "rejects": map[string]any{"too_far_future": 30, "expired": 2}}, "Many blobs refused for their expiry (30 too far ahead, 2 already expired)", 120},
+		{"a few stale blobs", map[string]any{"now": now, "rejects": map[string]any{"too_far_future": 3, "expired": 30}}, "", 1000},
+		{"an older relay without now", map[string]any{}, "", 120},
 	} {
-		d, err := parseReport([]byte(c.json))
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
+		d := reportOf(t, c.status)
 		r := testReport(t)
 		r.Now, r.Rejects, r.Received = d.Now, d.Rejects, c.received
 		v, tone := r.verdict()
