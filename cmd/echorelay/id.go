@@ -42,6 +42,14 @@ func subcommand(name string, args []string, subs map[string]func([]string) error
 	if len(args) == 0 {
 		return userErr(hint, "%s needs a subcommand", name)
 	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		// `echorelay id --help` is a question, not a subcommand: list the subcommands, each
+		// of which explains its own flags with --help.
+		fmt.Fprintf(os.Stdout, "usage: echorelay %s %s [flags]\n\n`echorelay %s SUBCOMMAND --help` explains each one's flags.\n",
+			name, strings.Join(sortStrings(keys), "|"), name)
+		return nil
+	}
 	run, ok := subs[args[0]]
 	if !ok {
 		return userErr(hint, "unknown subcommand %q", name+" "+args[0])

@@ -32,7 +32,7 @@ func cmdSend(args []string) error {
 	text := fs.String("m", "", "the message text")
 	relay := fs.String("relay", "", "relay to use instead of the one stored for this friend")
 	ttl := fs.Duration("ttl", 7*24*time.Hour, "how long relays keep the message (at most the relay's limit)")
-	untagged := fs.Bool("untagged", false, "send without a mailbox tag: your friend finds it only with `inbox --all`")
+	untagged := fs.Bool("untagged", false, "send without a mailbox tag: your friend finds it only with 'echorelay inbox --all'")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {

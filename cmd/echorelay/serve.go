@@ -63,7 +63,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs := newFlags("serve", "[flags]", "Run a relay. With no flags it listens on all interfaces, port 7788 (UDP for QUIC and TCP\nfor TLS), keeps its cache and node key in the default data directory, and serves its status\npage on 127.0.0.1:7789.")
 	fs.StringVar(&c.Data, "data", defaultDataDir(), "data directory: SQLite cache, node key and certificate")
 	fs.StringVar(&c.Listen, "listen", fmt.Sprintf("0.0.0.0:%d", DefaultPort), "HOST:PORT for QUIC (UDP) and TCP+TLS; all interfaces so that the LAN can reach it")
-	fs.StringVar(&c.Peers, "peers", "", "peers file, one neighbour `host:port [fingerprint]` per line; re-read on SIGHUP (default DATA/peers)")
+	fs.StringVar(&c.Peers, "peers", "", "`FILE` of neighbours, one 'host:port [fingerprint]' per line; re-read on SIGHUP (default DATA/peers)")
 	fs.StringVar(&c.Admin, "admin", fmt.Sprintf("127.0.0.1:%d", DefaultPort+1), "HOST:PORT of the status page (/), /status JSON and /metrics; loopback only unless --admin-lan; \"off\" disables it")
 	fs.StringVar(&c.Resolver, "resolver", "", "DNS server IP[:port] for neighbour host names (Android has no /etc/resolv.conf)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error; no level logs blob bodies, mailbox tags or client addresses")
