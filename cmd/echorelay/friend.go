@@ -12,6 +12,7 @@ import (
 	"github.com/echorelay/echorelay/echo/seal"
 	"github.com/echorelay/echorelay/internal/qr"
 	"github.com/echorelay/echorelay/peers"
+	"golang.org/x/term"
 )
 
 func init() {
@@ -171,7 +172,12 @@ func cmdFriendInvite(args []string) error {
 	code := inv.Code()
 	if !*noQR {
 		if q, err := qr.Encode([]byte(code)); err == nil {
-			fmt.Print(q.Terminal())
+			// Colours only for a terminal: in a file or pipe the escapes are noise (#18 item 6).
+			if term.IsTerminal(int(os.Stdout.Fd())) {
+				fmt.Print(q.Terminal())
+			} else {
+				fmt.Print(q.Text())
+			}
 		} else {
 			fmt.Fprintf(os.Stderr, "echorelay: no QR code: %s\n", err)
 		}

@@ -375,11 +375,19 @@ func (c *Code) penalty() int {
 
 // Terminal renders the code with a 4-module quiet zone, two module rows per text line using
 // half blocks, black on white forced with ANSI colours so that it scans on dark terminals too.
-func (c *Code) Terminal() string {
+func (c *Code) Terminal() string { return c.text(true) }
+
+// Text is Terminal without the ANSI colours, for a file or a pipe: the blocks are the dark
+// modules, so it scans where it is shown dark on light (an editor, a printout).
+func (c *Code) Text() string { return c.text(false) }
+
+func (c *Code) text(ansi bool) string {
 	var b strings.Builder
 	const q = 4
 	for y := -q; y < c.Size+q; y += 2 {
-		b.WriteString("\x1b[30;47m")
+		if ansi {
+			b.WriteString("\x1b[30;47m")
+		}
 		for x := -q; x < c.Size+q; x++ {
 			top, bot := c.Dark(x, y), c.Dark(x, y+1)
 			switch {
@@ -393,7 +401,10 @@ func (c *Code) Terminal() string {
 				b.WriteString(" ")
 			}
 		}
-		b.WriteString("\x1b[0m\n")
+		if ansi {
+			b.WriteString("\x1b[0m")
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

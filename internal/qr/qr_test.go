@@ -108,4 +108,12 @@ func TestEncodeStructure(t *testing.T) {
 	if out := c.Terminal(); strings.Count(out, "\n") != (c.Size+8+1)/2 {
 		t.Fatalf("terminal rendering has %d lines", strings.Count(out, "\n"))
 	}
+	// The plain rendering is the terminal one without its colour escapes, and has none.
+	plain := c.Text()
+	if strings.Contains(plain, "\x1b") {
+		t.Fatalf("Text() carries ANSI escapes")
+	}
+	if stripped := strings.NewReplacer("\x1b[30;47m", "", "\x1b[0m", "").Replace(c.Terminal()); stripped != plain {
+		t.Fatalf("Text() differs from Terminal() beyond the escapes")
+	}
 }
