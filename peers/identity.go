@@ -47,6 +47,16 @@ func LoadOrCreateIdentity(dir string) (*Identity, error) {
 	return newIdentity(cert)
 }
 
+// LoadIdentity reads the node key and certificate in dir without creating them (for commands
+// that only look at a relay's data directory); a missing key is an os.ErrNotExist.
+func LoadIdentity(dir string) (*Identity, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, certFile), filepath.Join(dir, keyFile))
+	if err != nil {
+		return nil, fmt.Errorf("failed to load node key: %w", err)
+	}
+	return newIdentity(cert)
+}
+
 // NewEphemeralIdentity makes an identity that lives only in memory (clients, tests).
 func NewEphemeralIdentity() (*Identity, error) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +16,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/echorelay/echorelay/peers"
 )
 
 func init() {
@@ -36,11 +40,19 @@ func cmdStatus(args []string) error {
 	if fs.NArg() > 0 {
 		return userErr("status takes only flags", "unexpected argument %q", fs.Arg(0))
 	}
+	dataGiven := false
+	fs.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
 	addr := *admin
 	if addr == "" {
-		addr = DefaultAdmin
 		if b, err := os.ReadFile(filepath.Join(*data, adminAddrFile)); err == nil && strings.TrimSpace(string(b)) != "" {
 			addr = strings.TrimSpace(string(b))
+		} else if dataGiven {
+			// A running relay notes its admin address in its data directory; without the note
+			// it is not running, and whatever answers at the default address is another one.
+			return userErr("start it with `echorelay serve --data "+*data+"`, or give --admin if it serves its status elsewhere",
+				"the relay of %s is not running (no %s there)", *data, adminAddrFile)
+		} else {
+			addr = DefaultAdmin
 		}
 	}
 	if *token == "" {
@@ -51,6 +63,17 @@ func cmdStatus(args []string) error {
 	body, err := fetchStatus(addr, *token)
 	if err != nil {
 		return err
+	}
+	// The relay that answered must be the one of the data directory, when it has a key: a
+	// stale admin.addr or the default address can reach another relay on this computer.
+	if id, err := peers.LoadIdentity(*data); err == nil {
+		var who struct {
+			Fingerprint string `json:"fingerprint"`
+		}
+		if json.Unmarshal(body, &who) == nil && who.Fingerprint != "" && who.Fingerprint != id.Fingerprint {
+			return userErr("give --data with the data directory of the relay you mean, or --admin with its status address",
+				"the relay answering at %s (key %.16s…) is not the relay of %s (key %.16s…); that one is not running", addr, who.Fingerprint, *data, id.Fingerprint)
+		}
 	}
 	if *asJSON {
 		_, err := os.Stdout.Write(body)
