@@ -48,7 +48,8 @@ type adminState struct {
 	started   time.Time
 	name      string
 	showAddrs bool
-	hist      *statsHistory // nil: no graphs
+	hist      *statsHistory   // nil: no graphs
+	peersFile *peersFileState // nil: none (tests)
 }
 
 func (a *adminState) status() map[string]any {
@@ -83,6 +84,10 @@ func (a *adminState) status() map[string]any {
 	m["name"] = a.name
 	m["started"] = a.started.UTC().Truncate(time.Second)
 	m["now"] = time.Now().UTC().Truncate(time.Second)
+	m["pid"] = os.Getpid() // for `echorelay reload`, which signals it
+	if a.peersFile != nil {
+		m["peers_file"] = a.peersFile.view()
+	}
 	if a.hist != nil {
 		m["history"] = a.hist.view()
 	}

@@ -23,7 +23,7 @@ func hintFor(err error) string {
 	case errors.Is(err, echo.ErrStampRequired):
 		return "the relay asks for proof of work; `echorelay put` computes it, give it a longer --timeout"
 	case errors.Is(err, echo.ErrNotNeighbour):
-		return "add this relay to the other relay's peers file, then send it SIGHUP"
+		return "add this relay to the other relay's peers file, then run `echorelay reload` there"
 	case strings.Contains(err.Error(), "address already in use"):
 		// Each listener names itself in its error; point at the flag that moves it.
 		flag := "--listen"

@@ -175,14 +175,15 @@ func serve(c serveConfig) error {
 	if err != nil {
 		return err
 	}
-	ps, err := peers.LoadPeersFile(c.Peers)
+	pf := &peersFileState{path: c.Peers}
+	ps, err := pf.load(time.Now())
 	if err != nil {
 		node.Close()
 		return userErr("each line is `host:port [fingerprint]`, # starts a comment", "%s", err)
 	}
 	node.SetPeers(ps)
 
-	adminAddr, stopAdmin, err := startAdmin(ctx, c, &adminState{node: node, relay: relay, store: st, started: time.Now()}, log)
+	adminAddr, stopAdmin, err := startAdmin(ctx, c, &adminState{node: node, relay: relay, store: st, started: time.Now(), peersFile: pf}, log)
 	if err != nil {
 		node.Close()
 		return err
@@ -215,7 +216,7 @@ func serve(c serveConfig) error {
 	for {
 		select {
 		case <-hup:
-			ps, err := peers.LoadPeersFile(c.Peers)
+			ps, err := pf.load(time.Now())
 			if err != nil {
 				log.Error("peers file not reloaded, keeping the old list", "err", err)
 				continue

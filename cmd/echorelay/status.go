@@ -42,38 +42,9 @@ func cmdStatus(args []string) error {
 	}
 	dataGiven := false
 	fs.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
-	addr := *admin
-	if addr == "" {
-		if b, err := os.ReadFile(filepath.Join(*data, adminAddrFile)); err == nil && strings.TrimSpace(string(b)) != "" {
-			addr = strings.TrimSpace(string(b))
-		} else if dataGiven {
-			// A running relay notes its admin address in its data directory; without the note
-			// it is not running, and whatever answers at the default address is another one.
-			return userErr("start it with `echorelay serve --data "+*data+"`, or give --admin if it serves its status elsewhere",
-				"the relay of %s is not running (no %s there)", *data, adminAddrFile)
-		} else {
-			addr = DefaultAdmin
-		}
-	}
-	if *token == "" {
-		if b, err := os.ReadFile(filepath.Join(*data, adminTokenFile)); err == nil {
-			*token = strings.TrimSpace(string(b))
-		}
-	}
-	body, err := fetchStatus(addr, *token)
+	_, _, body, err := reachRelay(*data, dataGiven, *admin, *token)
 	if err != nil {
 		return err
-	}
-	// The relay that answered must be the one of the data directory, when it has a key: a
-	// stale admin.addr or the default address can reach another relay on this computer.
-	if id, err := peers.LoadIdentity(*data); err == nil {
-		var who struct {
-			Fingerprint string `json:"fingerprint"`
-		}
-		if json.Unmarshal(body, &who) == nil && who.Fingerprint != "" && who.Fingerprint != id.Fingerprint {
-			return userErr("give --data with the data directory of the relay you mean, or --admin with its status address",
-				"the relay answering at %s (key %.16s…) is not the relay of %s (key %.16s…); that one is not running", addr, who.Fingerprint, *data, id.Fingerprint)
-		}
 	}
 	if *asJSON {
 		_, err := os.Stdout.Write(body)
@@ -85,6 +56,47 @@ func cmdStatus(args []string) error {
 	}
 	printStatus(os.Stdout, r, *all)
 	return nil
+}
+
+// reachRelay finds the relay of the data directory: its admin address from --admin, else
+// DATA/admin.addr, else (only when --data was not given) the default address; its token from
+// --token or DATA/admin.token. It returns the address, the token and the /status answer, and
+// refuses a relay whose key is not the data directory's.
+func reachRelay(data string, dataGiven bool, admin, token string) (addr, tok string, body []byte, err error) {
+	addr, tok = admin, token
+	if addr == "" {
+		if b, err := os.ReadFile(filepath.Join(data, adminAddrFile)); err == nil && strings.TrimSpace(string(b)) != "" {
+			addr = strings.TrimSpace(string(b))
+		} else if dataGiven {
+			// A running relay notes its admin address in its data directory; without the note
+			// it is not running, and whatever answers at the default address is another one.
+			return "", "", nil, userErr("start it with `echorelay serve --data "+data+"`, or give --admin if it serves its status elsewhere",
+				"the relay of %s is not running (no %s there)", data, adminAddrFile)
+		} else {
+			addr = DefaultAdmin
+		}
+	}
+	if tok == "" {
+		if b, err := os.ReadFile(filepath.Join(data, adminTokenFile)); err == nil {
+			tok = strings.TrimSpace(string(b))
+		}
+	}
+	body, err = fetchStatus(addr, tok)
+	if err != nil {
+		return "", "", nil, err
+	}
+	// The relay that answered must be the one of the data directory, when it has a key: a
+	// stale admin.addr or the default address can reach another relay on this computer.
+	if id, err := peers.LoadIdentity(data); err == nil {
+		var who struct {
+			Fingerprint string `json:"fingerprint"`
+		}
+		if json.Unmarshal(body, &who) == nil && who.Fingerprint != "" && who.Fingerprint != id.Fingerprint {
+			return "", "", nil, userErr("give --data with the data directory of the relay you mean, or --admin with its status address",
+				"the relay answering at %s (key %.16s…) is not the relay of %s (key %.16s…); that one is not running", addr, who.Fingerprint, data, id.Fingerprint)
+		}
+	}
+	return addr, tok, body, nil
 }
 
 // Limits of fetchStatus.

@@ -44,7 +44,9 @@ type statusReport struct {
 		MaxTTLS  int64 `json:"max_ttl_s"`
 		MaxSkewS int64 `json:"max_skew_s"`
 	} `json:"limits"`
-	History historyView `json:"history"`
+	History   historyView   `json:"history"`
+	Pid       int           `json:"pid"`
+	PeersFile peersFileView `json:"peers_file"`
 
 	Extra []extraCounter `json:"-"`
 }
@@ -131,6 +133,9 @@ func (r statusReport) verdict() (string, string) {
 	case r.Cache.SyncFail > 0:
 		return fmt.Sprintf("Disk trouble: saving to disk failed %s; blobs accepted shortly before may be lost if the power goes. Check the SD card or disk (dmesg)",
 			plural(int(r.Cache.SyncFail), "time", "times")), "warn"
+	case r.PeersFile.Error != "":
+		return fmt.Sprintf("Peers file not applied: %s. The relay keeps the neighbours it had; fix the file, then run echorelay reload",
+			r.PeersFile.Error), "warn"
 	case !r.Now.IsZero() && r.Now.Before(clockFloor):
 		return fmt.Sprintf("Clock wrong: this computer says it is %s, so blobs are refused as too far ahead. Set the time (NTP, or sudo date -s)",
 			r.Now.UTC().Format("2006-01-02 15:04")), "warn"
