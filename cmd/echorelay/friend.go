@@ -72,7 +72,7 @@ func putEnvelope(ctx context.Context, c *peers.Client, tag [32]byte, ttl time.Du
 		return echo.ID{}, err
 	}
 	if max := int(c.Hello().MaxBlob); len(env) > max {
-		return echo.ID{}, fmt.Errorf("%w: %d bytes, the relay takes at most %d", echo.ErrTooLarge, len(env), max)
+		return echo.ID{}, tooLarge(len(env), len(payload), max)
 	}
 	var id echo.ID
 	err = paced(ctx, func() (err error) {
