@@ -87,7 +87,13 @@ func (d *dialer) run() {
 				attempt = 0
 			}
 			d.set("backoff", reason)
-			d.n.log.Info("neighbour link down", "peer", d.p.String(), "reason", reason)
+			if reason == errDuplicateLink.name {
+				// Both sides dialled at once and the neighbour's link won: nothing is down, the
+				// other link carries everything. Said plainly, not as an alarming "down".
+				d.n.log.Info("neighbour also linked to us; using its link", "peer", d.p.String())
+			} else {
+				d.n.log.Info("neighbour link down", "peer", d.p.String(), "reason", reason)
+			}
 			// Ours lost to the neighbour's own link (duplicate_link): wait for that one.
 			if waited, stop := d.waitCarrier(fp); stop {
 				return

@@ -284,7 +284,7 @@ func printStatus(w io.Writer, r statusReport, all bool) {
 	}
 	fmt.Fprintln(w)
 	pct := r.cachePercent()
-	fmt.Fprintf(w, "cache    %s %.1f %% · %s of %s · %d blobs\n", textBar(pct, 20), pct, humanBytes(r.Cache.Bytes), humanBytes(r.Cache.MaxBytes), r.Cache.Blobs)
+	fmt.Fprintf(w, "cache    %s %.1f %% · %s of %s · %d %s\n", textBar(pct, 20), pct, humanBytes(r.Cache.Bytes), humanBytes(r.Cache.MaxBytes), r.Cache.Blobs, blobWord(r.Cache.Blobs))
 	fmt.Fprintf(w, "blobs    received %d · new %d · duplicates %d · passed on %d · dropped %d\n", r.Received, r.Stored, r.Duplicates, r.Relayed, r.QueueDrops)
 	var rej []string
 	for _, x := range r.rejectRows() {

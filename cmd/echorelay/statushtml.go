@@ -91,8 +91,8 @@ func renderStatusPage(w io.Writer, r statusReport, query string) error {
 	}
 	p("<section id=\"cache\">\n<h2>Cache</h2>\n")
 	p("<div class=\"bar%s\" role=\"meter\" aria-label=\"cache used\" aria-valuemin=\"0\" aria-valuemax=\"100\" aria-valuenow=\"%.1f\"><div style=\"width: %.1f%%\"></div></div>\n", full, pct, bar)
-	p("<p class=\"sub\" id=\"cache-size\"><strong>%s</strong> of %s (%.1f %%) · %s blobs</p>\n",
-		esc(humanBytes(r.Cache.Bytes)), esc(humanBytes(r.Cache.MaxBytes)), pct, count(r.Cache.Blobs))
+	p("<p class=\"sub\" id=\"cache-size\"><strong>%s</strong> of %s (%.1f %%) · %s %s</p>\n",
+		esc(humanBytes(r.Cache.Bytes)), esc(humanBytes(r.Cache.MaxBytes)), pct, count(r.Cache.Blobs), blobWord(r.Cache.Blobs))
 	p("<p class=\"detail\">Expired and removed: %s · removed early to make room: %s</p>\n", count(r.Cache.Swept), count(r.Cache.Evicted))
 	if r.Cache.FsyncEvery > 0 {
 		d := esc((time.Duration(r.Cache.FsyncEvery) * time.Millisecond).String())

@@ -251,6 +251,14 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
+// blobWord is "blob" for one, "blobs" otherwise.
+func blobWord(n int64) string {
+	if n == 1 {
+		return "blob"
+	}
+	return "blobs"
+}
+
 // humanBytes prints sizes in powers of 1024 with their proper names, so that the default
 // --max-store of 1073741824 reads as the 1 GiB its help text promises.
 func humanBytes(n int64) string {
