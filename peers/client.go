@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
@@ -47,7 +48,7 @@ func DialClient(ctx context.Context, addr string) (*Client, error) {
 	if p.Scheme == SchemeTLS {
 		c.s, err = dialTLS(ctx, p, nil)
 	} else {
-		c.s, err = dialClientQUIC(ctx, p, &c.qside)
+		c.s, err = dialClientAny(ctx, p, &c.qside)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to connect to relay %s: %w", p.Addr, err)
@@ -75,6 +76,86 @@ func DialClient(ctx context.Context, addr string) (*Client, error) {
 	c.s.setDeadline(true, time.Time{})
 	go c.readLoop(r, int(c.hello.MaxBlob)+echo.MaxFrameExtra)
 	return c, nil
+}
+
+// ErrNothingListens is a relay address where TCP refuses the connection and QUIC does not
+// answer: no relay runs there (or a firewall rejects it).
+var ErrNothingListens = errors.New("nothing listens there")
+
+// ClientProbeAfter is how long a client's QUIC dial may go unanswered before the client asks
+// TCP whether anything listens at the address. A closed UDP port stays silent (quic-go's
+// unconnected socket sees no ICMP error), so without the probe a dead relay costs the whole
+// handshake timeout; a TCP "connection refused" answers at once.
+const ClientProbeAfter = time.Second
+
+// dialClientAny dials the relay over QUIC. If QUIC has not answered after ClientProbeAfter, a
+// plain TCP connect asks whether anything listens: refused ends the dial with
+// ErrNothingListens; accepted means a relay is there, so a failed QUIC dial (UDP blocked on the
+// way) falls back to TCP+TLS on the same port.
+func dialClientAny(ctx context.Context, p Peer, side **quicSide) (stream, error) {
+	type result struct {
+		s   stream
+		q   *quicSide
+		err error
+	}
+	qctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan result, 1)
+	go func() {
+		var q *quicSide
+		s, err := dialClientQUIC(qctx, p, &q)
+		done <- result{s, q, err}
+	}()
+	probe := time.NewTimer(ClientProbeAfter)
+	defer probe.Stop()
+	tcpListens := false
+	for {
+		select {
+		case r := <-done:
+			if r.err == nil {
+				*side = r.q
+				return r.s, nil
+			}
+			if tcpListens && ctx.Err() == nil {
+				tp := p
+				tp.Scheme = SchemeTLS
+				if s, err := dialTLS(ctx, tp, nil); err == nil {
+					return s, nil
+				}
+			}
+			return stream{}, r.err
+		case <-probe.C:
+			var d net.Dialer
+			pctx, pcancel := context.WithTimeout(ctx, ClientProbeAfter)
+			conn, err := d.DialContext(pctx, "tcp", p.Addr)
+			pcancel()
+			if err == nil {
+				conn.Close()
+				tcpListens = true
+				continue
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// A relay started with --no-tcp refuses TCP too, so QUIC gets a little longer
+				// (a slow board's handshake) before the refusal is taken as the answer.
+				grace := time.NewTimer(2 * ClientProbeAfter)
+				defer grace.Stop()
+				select {
+				case r := <-done:
+					if r.err == nil {
+						*side = r.q
+						return r.s, nil
+					}
+				case <-grace.C:
+					cancel()
+					if r := <-done; r.err == nil { // QUIC answered at the last moment
+						*side = r.q
+						return r.s, nil
+					}
+				}
+				return stream{}, fmt.Errorf("%w: TCP refused the connection and QUIC gave no answer within %v", ErrNothingListens, 3*ClientProbeAfter)
+			}
+		}
+	}
 }
 
 func dialClientQUIC(ctx context.Context, p Peer, side **quicSide) (stream, error) {

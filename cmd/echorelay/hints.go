@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/peers"
 )
 
 // hintFor suggests what to do next for errors a user can cause.
@@ -22,6 +23,8 @@ func hintFor(err error) string {
 		return "wait as the error says, then try again"
 	case errors.Is(err, echo.ErrStampRequired):
 		return "the relay asks for proof of work; `echorelay put` computes it, give it a longer --timeout"
+	case errors.Is(err, peers.ErrNothingListens):
+		return "is echorelay running there? check the address (host:port, e.g. 127.0.0.1:7788) and that the relay was started"
 	case errors.Is(err, echo.ErrNotNeighbour):
 		return "add this relay to the other relay's peers file, then run `echorelay reload` there"
 	case strings.Contains(err.Error(), "address already in use"):

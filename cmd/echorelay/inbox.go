@@ -106,7 +106,14 @@ func cmdInbox(args []string) error {
 		fmt.Println(e.line)
 	}
 	if len(in.events) == 0 && !*watch {
-		fmt.Fprintln(os.Stderr, "no new messages")
+		// "No new messages" is only true of relays that answered: with none answering it
+		// would contradict the error below (issue #18 item 10).
+		switch {
+		case len(in.failed) == 0:
+			fmt.Fprintln(os.Stderr, "no new messages")
+		case len(in.conns) > 0:
+			fmt.Fprintln(os.Stderr, "no new messages on the relays that answered")
+		}
 	}
 	if len(in.failed) > 0 {
 		addrs := make([]string, 0, len(in.failed))
