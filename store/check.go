@@ -13,6 +13,25 @@ import (
 // be open by a running relay. Opening it replays a write-ahead log left by a crash, as Open
 // would. It returns nil when SQLite answers "ok", else an error listing what SQLite found.
 func IntegrityCheck(ctx context.Context, path string) error {
+	_, err := Check(ctx, path)
+	return err
+}
+
+// CheckResult is what Check read: the blob log records it verified (length, checksum, ID)
+// and their bytes. Blobs kept inside the index are checked by SQLite's integrity check.
+type CheckResult struct {
+	Records int64
+	Bytes   int64
+}
+
+// Check is IntegrityCheck that also reports how much it verified.
+func Check(ctx context.Context, path string) (CheckResult, error) {
+	var res CheckResult
+	err := check(ctx, path, &res)
+	return res, err
+}
+
+func check(ctx context.Context, path string, res *CheckResult) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("failed to check store: %w", err)
 	}
@@ -42,14 +61,14 @@ func IntegrityCheck(ctx context.Context, path string) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("store %s is damaged: %s", path, strings.Join(problems, "; "))
 	}
-	return checkLog(ctx, db, path)
+	return checkLog(ctx, db, path, res)
 }
 
 // checkLog reads the blob log record of every index row that points into
 // it and checks its length, checksum and ID. Records after the last
 // committed position are not checked: Open indexes them (and cuts a torn
 // tail) at the next start.
-func checkLog(ctx context.Context, db *sql.DB, path string) error {
+func checkLog(ctx context.Context, db *sql.DB, path string, res *CheckResult) error {
 	l := newVlog(logDir(path))
 	defer l.close()
 	rows, err := db.QueryContext(ctx, "SELECT seq, id, seg, off, size FROM blobs WHERE seg IS NOT NULL ORDER BY seg, off")
@@ -68,6 +87,8 @@ func checkLog(ctx context.Context, db *sql.DB, path string) error {
 		}
 		_, err := l.read(uint64(seg), off, size, [32]byte(id))
 		if err == nil {
+			res.Records++
+			res.Bytes += int64(size)
 			continue
 		}
 		if errors.Is(err, errRecordGone) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/echorelay/echorelay/store"
@@ -15,7 +16,7 @@ func init() {
 }
 
 func cmdCheck(args []string) error {
-	fs := newFlags("check", "[--data DIR]", "Run SQLite's integrity check on the relay's cache index (DATA/cache.db) and read every\nenvelope in its blob log (DATA/cache.db-log/) checking length, checksum and ID; print \"ok\", or\nexit non-zero with what is damaged. Run it with the relay stopped, e.g. after a crash or a\npower cut; opening the file replays its write-ahead log as the relay would.")
+	fs := newFlags("check", "[--data DIR]", "Run SQLite's integrity check on the relay's cache index (DATA/cache.db) and read every\nenvelope in its blob log (DATA/cache.db-log/) checking length, checksum and ID; print \"ok\" with what was checked, or\nexit non-zero with what is damaged. Run it with the relay stopped, e.g. after a crash or a\npower cut; opening the file replays its write-ahead log as the relay would.")
 	data := fs.String("data", defaultDataDir(), "data directory of the relay")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long (a 1 GiB cache takes well under a minute)")
 	if err := parseFlags(fs, args); err != nil {
@@ -28,11 +29,21 @@ func cmdCheck(args []string) error {
 	if _, err := os.Stat(path); err != nil {
 		return userErr("give the relay's data directory with --data", "no cache at %s", path)
 	}
+	// A running relay keeps writing while the check reads: say so rather than print a bare
+	// "ok" that suggests a definitive answer (issue #18 item 12).
+	if b, err := os.ReadFile(filepath.Join(*data, adminAddrFile)); err == nil {
+		if _, err := fetchStatus(strings.TrimSpace(string(b)), ""); err == nil || strings.Contains(err.Error(), "needs its token") {
+			fmt.Fprintf(os.Stderr, "echorelay: the relay of %s is running: the check reads a cache that changes under it; stop the relay for a definitive answer\n", *data)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if err := store.IntegrityCheck(ctx, path); err != nil {
+	started := time.Now()
+	res, err := store.Check(ctx, path)
+	if err != nil {
 		return err
 	}
-	fmt.Println("ok")
+	fmt.Printf("ok: %s passed SQLite's integrity check, and all %d blob records in its log (%s) have the right length, checksum and ID (%s)\n",
+		path, res.Records, humanBytes(res.Bytes), time.Since(started).Round(time.Millisecond))
 	return nil
 }
