@@ -161,7 +161,7 @@ func adminHandler(a *adminState, token string) httpHandler {
 // ?token=… or Authorization: Bearer … (which wins when both are given).
 func requireToken(token string, h httpHandler) httpHandler {
 	if token == "" {
-		return h
+		return loopbackHostOnly(h)
 	}
 	want := []byte(token)
 	return func(r *httpRequest) httpResponse {
@@ -176,6 +176,38 @@ func requireToken(token string, h httpHandler) httpHandler {
 		}
 		return h(r)
 	}
+}
+
+// loopbackHostOnly answers only requests whose Host names the loopback interface. Without a
+// token the page relies on being reachable from this computer alone; a web page the operator
+// opens could still reach it through DNS rebinding (attacker.example resolving to 127.0.0.1),
+// and such a request carries the attacker's name in Host (issue #15 item 5).
+func loopbackHostOnly(h httpHandler) httpHandler {
+	return func(r *httpRequest) httpResponse {
+		host := r.get("Host")
+		if host == "" && r.proto != "HTTP/1.1" {
+			return h(r) // HTTP/1.0 without Host: no browser sends that
+		}
+		if !loopbackHostHeader(host) {
+			return textResponse(421, "this status page answers only requests for localhost, 127.0.0.1 or [::1]; open http://127.0.0.1:PORT/ (the name in the request is not one of them)")
+		}
+		return h(r)
+	}
+}
+
+// loopbackHostHeader reports whether a Host header value (host, host:port, [v6]:port) is
+// localhost or a loopback address.
+func loopbackHostHeader(v string) bool {
+	host := v
+	if h, _, err := net.SplitHostPort(v); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // isLoopbackHost reports whether HOST:PORT names only the loopback interface.

@@ -108,7 +108,7 @@ var securityHeaders = []httpField{
 var statusText = map[int]string{
 	200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
 	408: "Request Timeout", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
-	505: "HTTP Version Not Supported",
+	421: "Misdirected Request", 505: "HTTP Version Not Supported",
 }
 
 // httpServer serves one listener; see the file comment.
