@@ -346,6 +346,7 @@ func (n *Node) listenEcho(addr string) error {
 		cfg := n.serverTLS()
 		cfg.NextProtos = nil // Echo nodes speak no ALPN
 		cfg.MinVersion = tls.VersionTLS12
+		cfg.CurvePreferences, cfg.VerifyConnection = nil, nil // what Echo nodes offer
 		ln = tls.NewListener(ln, cfg)
 	}
 	n.echoLn = ln
@@ -373,7 +374,7 @@ func dialEcho(ctx context.Context, p Peer) (net.Conn, error) {
 	defer cancel()
 	d := &net.Dialer{KeepAlive: 15 * time.Second}
 	if p.Scheme == SchemeEchoTLS {
-		cfg := clientTLS(nil, p.Pin)
+		cfg := clientTLSFor(nil, p.Pin, false)
 		cfg.NextProtos, cfg.MinVersion = nil, tls.VersionTLS12
 		return (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, "tcp", p.Addr)
 	}

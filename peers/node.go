@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,11 +59,12 @@ type Config struct {
 
 // Node is a relay's network side: listeners, links and the dialers of configured neighbours.
 type Node struct {
-	cfg   Config
-	relay *echo.Relay
-	log   *slog.Logger
-	ctx   context.Context
-	stop  context.CancelFunc
+	pqWarn logEvery // "refused a link without X25519MLKEM768", at most once a minute
+	cfg    Config
+	relay  *echo.Relay
+	log    *slog.Logger
+	ctx    context.Context
+	stop   context.CancelFunc
 
 	quic *quicSide
 	tcp  net.Listener
@@ -457,24 +459,76 @@ func (n *Node) peerName(l *link) string {
 	return "inbound " + l.neighbour[:16]
 }
 
+// logEvery lets one log line through per minute.
+type logEvery struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (e *logEvery) allow(now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.last.IsZero() && now.Sub(e.last) < time.Minute {
+		return false
+	}
+	e.last = now
+	return true
+}
+
+// pqKeyExchange is the one key exchange our links (relay and client, QUIC and TCP+TLS) accept:
+// hybrid X25519 + ML-KEM-768 (draft-ietf-tls-ecdhe-mlkem), so that what a link carries today
+// stays closed to a future quantum computer. Offering X25519 as a fallback would let a peer
+// built without it, or run with GODEBUG=tlsmlkem=0, downgrade the link silently (issue #15).
+// Echo links take what Echo nodes offer (echolink.go).
+var pqKeyExchange = []tls.CurveID{tls.X25519MLKEM768}
+
+// ErrNotPostQuantum is a TLS handshake refused because the other side does not offer
+// X25519MLKEM768.
+var ErrNotPostQuantum = errors.New("the other side does not offer the post-quantum key exchange X25519MLKEM768 (an old build, or GODEBUG=tlsmlkem=0)")
+
+// requirePQ checks the negotiated key exchange after the handshake: the curve preference list
+// already allows nothing else; this guards it against a change in crypto/tls defaults.
+func requirePQ(cs tls.ConnectionState) error {
+	if cs.CurveID != tls.X25519MLKEM768 {
+		return fmt.Errorf("%w: it negotiated %v", ErrNotPostQuantum, cs.CurveID)
+	}
+	return nil
+}
+
+// notPQ reports whether a failed handshake failed for want of a shared post-quantum group.
+func notPQ(err error) bool {
+	return errors.Is(err, ErrNotPostQuantum) || strings.Contains(err.Error(), "no ECDHE curve supported") || strings.Contains(err.Error(), "no key exchanges supported") ||
+		strings.Contains(err.Error(), "no supported elliptic curves") || strings.Contains(err.Error(), "CurvePreferences includes no supported curves")
+}
+
 func (n *Node) serverTLS() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{n.cfg.Identity.Cert},
-		ClientAuth:   tls.RequestClientCert, // relays present their node certificate, clients none
-		NextProtos:   []string{ALPN},
-		MinVersion:   tls.VersionTLS13,
+		Certificates:     []tls.Certificate{n.cfg.Identity.Cert},
+		ClientAuth:       tls.RequestClientCert, // relays present their node certificate, clients none
+		NextProtos:       []string{ALPN},
+		MinVersion:       tls.VersionTLS13,
+		CurvePreferences: pqKeyExchange,
+		VerifyConnection: requirePQ,
 	}
 }
 
 // clientTLS verifies a pin when given; otherwise any certificate is accepted (opportunistic:
-// the link is encrypted, the peer unauthenticated).
-func clientTLS(id *Identity, pin string) *tls.Config {
+// the link is encrypted, the peer unauthenticated). The key exchange must be post-quantum.
+func clientTLS(id *Identity, pin string) *tls.Config { return clientTLSFor(id, pin, true) }
+
+// clientTLSFor is clientTLS; pq false is for Echo links, which take what Echo nodes offer.
+func clientTLSFor(id *Identity, pin string, pq bool) *tls.Config {
 	c := &tls.Config{
 		InsecureSkipVerify: true, // self-signed node certificates; verified by pin below
 		NextProtos:         []string{ALPN},
 		MinVersion:         tls.VersionTLS13,
 		ServerName:         "echorelay",
 		VerifyConnection: func(cs tls.ConnectionState) error {
+			if pq {
+				if err := requirePQ(cs); err != nil {
+					return err
+				}
+			}
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("relay presented no certificate")
 			}
@@ -483,6 +537,9 @@ func clientTLS(id *Identity, pin string) *tls.Config {
 			}
 			return nil
 		},
+	}
+	if pq {
+		c.CurvePreferences = pqKeyExchange
 	}
 	if id != nil {
 		c.Certificates = []tls.Certificate{id.Cert}

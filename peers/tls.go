@@ -3,7 +3,9 @@ package peers
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -42,7 +44,16 @@ func acceptTLS(n *Node) {
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
-			n.abuse.closed("tls_handshake")
+			if notPQ(err) {
+				// Said once per minute at most: a relay or client built without the post-quantum
+				// key exchange would otherwise fill the log; its address is not logged.
+				n.abuse.closed("no_pq_kex")
+				if n.pqWarn.allow(time.Now()) {
+					n.log.Warn("refused a TLS link without the post-quantum key exchange X25519MLKEM768 (an old echorelay, or GODEBUG=tlsmlkem=0 on the other side)")
+				}
+			} else {
+				n.abuse.closed("tls_handshake")
+			}
 			c.Close()
 			return
 		}
@@ -73,6 +84,9 @@ func dialTLS(ctx context.Context, p Peer, id *Identity) (stream, error) {
 	d := tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 15 * time.Second}, Config: clientTLS(id, p.Pin)}
 	c, err := d.DialContext(ctx, "tcp", p.Addr)
 	if err != nil {
+		if strings.Contains(err.Error(), "tls: handshake failure") { // the alert: most likely no shared group
+			return stream{}, fmt.Errorf("%w (it may lack the post-quantum key exchange X25519MLKEM768 that echorelay requires: an old build, or GODEBUG=tlsmlkem=0)", err)
+		}
 		return stream{}, err
 	}
 	return tlsStream(c.(*tls.Conn)), nil
