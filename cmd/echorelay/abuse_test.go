@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 	"github.com/echorelay/echorelay/peers"
 )
 
@@ -38,6 +39,7 @@ func (r *relayProc) abuseStatus() map[string]any {
 // A relay started with --stamp-bits asks for stamps in its HELLO; `echorelay put` computes one
 // without being told, a client that sends none gets stamp_required.
 func TestPutComputesStamp(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "stamps", "--stamp-bits", "12")
 	out, errOut, code := runCLI(t, []byte("stamped hello"), "put", "--relay", r.addr(), "--ttl", "1h")
 	if code != 0 {
@@ -70,6 +72,7 @@ func TestPutComputesStamp(t *testing.T) {
 // Over its per-address rate, `echorelay put` says "rate limited" with the time to wait and a
 // hint, and the relay counts it; reconnecting does not help.
 func TestPutRateLimited(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "limited", "--rate-submits", "0.1") // bursts of 1 (5 x 0.1, rounded), then one per 10 s
 	if _, _, err := r.client().Put(context.Background(), mkEnvelope(t, echo.Tag{}, time.Hour, []byte("first"))); err != nil {
 		t.Fatalf("within the burst: %v", err)
@@ -92,6 +95,7 @@ func TestPutRateLimited(t *testing.T) {
 }
 
 func TestServeAbuseFlagMistakes(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"--stamp-bits", "33"}, {"--rate-submits", "-1"}, {"--max-conns", "0"}} {
 		_, errOut, code := runCLI(t, nil, append([]string{"serve", "--data", t.TempDir(), "--admin", "off", "--listen", "127.0.0.1:0"}, args...)...)
 		if code == 0 || !strings.Contains(errOut, "echorelay: ") || !strings.Contains(errOut, "hint: ") {
@@ -106,7 +110,7 @@ func TestServeAbuseFlagMistakes(t *testing.T) {
 
 // A relay process under a mix of hostile connections (garbage, 4 GiB length prefixes,
 // half-sent frames held open, TCP without TLS) keeps serving a well-behaved client with normal
-// latency, and its /status counts the closes by reason.
+// latency, and its /status counts the closes by reason. Not parallel: it measures latency.
 func TestRelayServesDuringHostileConnections(t *testing.T) {
 	r := startRelay(t, "hostile")
 	hello := echo.Hello{Version: echo.Version, Role: echo.RoleClient}.Frame().Marshal()
@@ -140,7 +144,7 @@ func TestRelayServesDuringHostileConnections(t *testing.T) {
 		}
 	}
 	// A well-behaved client meanwhile: connect, put, get.
-	bound := slow(2 * time.Second)
+	bound := testutil.Timeout(2 * time.Second)
 	for i := 0; i < 3; i++ {
 		start := time.Now()
 		var tag echo.Tag
@@ -164,16 +168,12 @@ func TestRelayServesDuringHostileConnections(t *testing.T) {
 			t.Fatalf("put and get took %s under attack (bound %s)", d, bound)
 		}
 	}
-	deadline := time.Now().Add(slow(20 * time.Second))
-	for {
-		closes, _ := r.abuseStatus()["closes_by_reason"].(map[string]any)
-		if closes["malformed"] == float64(2*each) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("closes by reason %v, want %d malformed", closes, 2*each)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var closes map[string]any
+	if !testutil.Poll(20*time.Second, func() bool {
+		closes, _ = r.abuseStatus()["closes_by_reason"].(map[string]any)
+		return closes["malformed"] == float64(2*each)
+	}) {
+		t.Fatalf("closes by reason %v, want %d malformed", closes, 2*each)
 	}
 	// The log names the relay's own addresses, never a client's (clients use other ports).
 	log := strings.NewReplacer(r.addr(), "", r.admin, "").Replace(r.log.String())
@@ -185,6 +185,7 @@ func TestRelayServesDuringHostileConnections(t *testing.T) {
 // Over the per-address fetch rate, `echorelay get` waits as the relay says and still reads
 // the whole backlog; the relay counts the refused pages.
 func TestGetPacedByFetchLimit(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "fetchlimited", "--rate-fetches", "0.5", "--rate-submits", "0") // bursts of 3 pages, then one per 2 s
 	c := r.client()
 	const n = 450 // 5 pages of 100

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 // The admin listener's own HTTP server (adminhttp.go), spoken to over raw TCP by a hostile
@@ -35,7 +37,7 @@ func rawExchange(t *testing.T, addr, req string) rawAnswer {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(slow(20 * time.Second)))
+	c.SetDeadline(time.Now().Add(testutil.Timeout(20 * time.Second)))
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatalf("%q: %v", req, err)
 	}
@@ -79,33 +81,34 @@ func (a rawAnswer) checkHeaders(t *testing.T, what string, head bool) {
 // Malformed, oversized and unwelcome requests get their 4xx answer, with the same headers as
 // every answer, and do not disturb the next request.
 func TestAdminHTTPHostileRequests(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "H")
 	for _, c := range []struct {
 		req  string
 		want int
 	}{
-		{"GET /status HTTP/1.1\r\nHost: x\r\n\r\n", 200},
+		{"GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
 		{"GET /status HTTP/1.0\r\n\r\n", 200}, // 1.0 needs no Host
-		{"GET /metrics HTTP/1.1\nHost: x\n\n", 200},
-		{"GET http://127.0.0.1/status HTTP/1.1\r\nHost: x\r\n\r\n", 200},
-		{"GET /?token=ignored HTTP/1.1\r\nHost: x\r\n\r\n", 200},
-		{"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n", 404},
-		{"GET /status/ HTTP/1.1\r\nHost: x\r\n\r\n", 404},
-		{"POST /status HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405},
-		{"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+		{"GET /metrics HTTP/1.1\nHost: localhost\n\n", 200},
+		{"GET http://127.0.0.1/status HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
+		{"GET /?token=ignored HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
+		{"GET /nothing-here HTTP/1.1\r\nHost: localhost\r\n\r\n", 404},
+		{"GET /status/ HTTP/1.1\r\nHost: localhost\r\n\r\n", 404},
+		{"POST /status HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", 405},
+		{"DELETE / HTTP/1.1\r\nHost: localhost\r\n\r\n", 405},
 		{"GARBAGE\r\n\r\n", 400},
 		{"GET /status\r\n\r\n", 400},
-		{"GET  /status HTTP/1.1\r\nHost: x\r\n\r\n", 400},
-		{"GET status HTTP/1.1\r\nHost: x\r\n\r\n", 400},
-		{"G(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"GET  /status HTTP/1.1\r\nHost: localhost\r\n\r\n", 400},
+		{"GET status HTTP/1.1\r\nHost: localhost\r\n\r\n", 400},
+		{"G(T / HTTP/1.1\r\nHost: localhost\r\n\r\n", 400},
 		{"GET / HTTP/1.1\r\n\r\n", 400}, // 1.1 without Host
-		{"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: x\r\n folded: y\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 400},
-		{"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: localhost\r\nno colon here\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: localhost\r\nBad Name: y\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: localhost\r\n folded: y\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: localhost\r\nX: a\x00b\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello", 400},
+		{"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
 		{"GET / HTTP/2.0\r\n\r\n", 505},
 		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
 		{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not HTTP at all, a TLS hello\r\n\r\n", 400},
@@ -122,30 +125,30 @@ func TestAdminHTTPHostileRequests(t *testing.T) {
 	}
 
 	// HEAD: the headers of the GET answer, its length, and no body.
-	get := rawExchange(t, r.admin, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	head := rawExchange(t, r.admin, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+	get := rawExchange(t, r.admin, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	head := rawExchange(t, r.admin, "HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	head.checkHeaders(t, "HEAD /", true)
 	if head.code != 200 || head.body != "" || head.header.Get("Content-Type") != "text/html; charset=utf-8" ||
 		head.header.Get("Content-Length") == "0" || !strings.Contains(get.body, "<h1 id=\"relay-name\">") {
 		t.Errorf("HEAD /: %d, headers %v, body %q", head.code, head.header, head.body)
 	}
-	if m := rawExchange(t, r.admin, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"); m.header.Get("Content-Type") != metricsContentType {
+	if m := rawExchange(t, r.admin, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n"); m.header.Get("Content-Type") != metricsContentType {
 		t.Errorf("/metrics Content-Type %q", m.header.Get("Content-Type"))
 	}
 
 	// A head over 16 KiB: 431, read intact although the client sent more than was read, and
 	// the next request is answered.
 	for _, size := range []int{adminMaxHead + 1, 200 << 10} {
-		big := "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", size) + "\r\n\r\n"
+		big := "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + strings.Repeat("a", size) + "\r\n\r\n"
 		if a := rawExchange(t, r.admin, big); a.code != 431 {
 			t.Errorf("%d-byte header: %d, want 431", size, a.code)
 		}
-		if a := rawExchange(t, r.admin, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n"); a.code != 200 {
+		if a := rawExchange(t, r.admin, "GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n"); a.code != 200 {
 			t.Errorf("after the %d-byte header: %d", size, a.code)
 		}
 	}
 	// Just inside the limit is fine.
-	fit := "GET /status HTTP/1.1\r\nHost: x\r\nX-Big: \r\n\r\n"
+	fit := "GET /status HTTP/1.1\r\nHost: localhost\r\nX-Big: \r\n\r\n"
 	fit = strings.Replace(fit, "X-Big: ", "X-Big: "+strings.Repeat("a", adminMaxHead-len(fit)), 1)
 	if a := rawExchange(t, r.admin, fit); len(fit) != adminMaxHead || a.code != 200 {
 		t.Errorf("a %d-byte head: %d, want 200", len(fit), a.code)
@@ -162,6 +165,7 @@ func TestAdminHTTPHostileRequests(t *testing.T) {
 // than are served at once stall is answered (it waits in the accept queue until the
 // stalled ones are cut off).
 func TestAdminHTTPSlowClients(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "S")
 	const stalled = adminMaxConns + 8
 	conns := make([]net.Conn, stalled)
@@ -178,7 +182,7 @@ func TestAdminHTTPSlowClients(t *testing.T) {
 		conns[i] = c
 	}
 
-	client := &http.Client{Timeout: slow(30 * time.Second)}
+	client := &http.Client{Timeout: testutil.Timeout(30 * time.Second)}
 	resp, err := client.Get("http://" + r.admin + "/status")
 	if err != nil {
 		t.Fatalf("a normal request while %d connections stall: %v", stalled, err)
@@ -195,7 +199,7 @@ func TestAdminHTTPSlowClients(t *testing.T) {
 		wg.Add(1)
 		go func(c net.Conn) {
 			defer wg.Done()
-			c.SetReadDeadline(time.Now().Add(slow(30 * time.Second)))
+			c.SetReadDeadline(time.Now().Add(testutil.Timeout(30 * time.Second)))
 			all, err := io.ReadAll(c)
 			if err != nil {
 				errs <- fmt.Sprintf("a stalled connection was not closed by the relay: %v", err)
@@ -222,9 +226,9 @@ func TestAdminHTTPSlowClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n")
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: localhost\r\n")
 	r.stop()
-	c.SetReadDeadline(time.Now().Add(slow(5 * time.Second)))
+	c.SetReadDeadline(time.Now().Add(testutil.Timeout(5 * time.Second)))
 	// (a reset when the relay had not accepted it yet)
 	if b, err := io.ReadAll(c); (err != nil && !errors.Is(err, syscall.ECONNRESET)) || len(b) > 0 {
 		t.Errorf("a stalled connection after the relay stopped: %q, %v; want a close without answer", b, err)
@@ -234,6 +238,7 @@ func TestAdminHTTPSlowClients(t *testing.T) {
 // On the LAN the token is checked before anything else, by Bearer or by ?token=; the 401
 // explains itself and never holds the token.
 func TestAdminHTTPToken(t *testing.T) {
+	t.Parallel()
 	const tok = "0123456789abcdef-token"
 	r := startRelay(t, "T", "--admin", "0.0.0.0:0", "--admin-lan", "--admin-token", tok)
 	_, port, _ := net.SplitHostPort(r.admin)
@@ -242,19 +247,19 @@ func TestAdminHTTPToken(t *testing.T) {
 		req  string
 		want int
 	}{
-		{"GET /status HTTP/1.1\r\nHost: x\r\n\r\n", 401},
-		{"POST /status HTTP/1.1\r\nHost: x\r\n\r\n", 401},
-		{"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n", 401},
-		{"GET /status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok + "\r\n\r\n", 200},
-		{"GET /status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer  " + tok + " \r\n\r\n", 200},
-		{"GET /status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + tok + "\r\n\r\n", 401},
-		{"GET /status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok + "x\r\n\r\n", 401},
-		{"GET /status?token=" + tok + " HTTP/1.1\r\nHost: x\r\n\r\n", 200},
-		{"GET /status?token=" + tok + "&token=other HTTP/1.1\r\nHost: x\r\n\r\n", 200},
-		{"GET /status?token=wrong HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok + "\r\n\r\n", 200}, // Bearer wins
-		{"GET /status?token=" + tok + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n\r\n", 401},
-		{"POST /status?token=" + tok + " HTTP/1.1\r\nHost: x\r\n\r\n", 405},
-		{"GET /nothing?token=" + tok + " HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+		{"GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n", 401},
+		{"POST /status HTTP/1.1\r\nHost: localhost\r\n\r\n", 401},
+		{"GET /nothing HTTP/1.1\r\nHost: localhost\r\n\r\n", 401},
+		{"GET /status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + tok + "\r\n\r\n", 200},
+		{"GET /status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer  " + tok + " \r\n\r\n", 200},
+		{"GET /status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic " + tok + "\r\n\r\n", 401},
+		{"GET /status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + tok + "x\r\n\r\n", 401},
+		{"GET /status?token=" + tok + " HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
+		{"GET /status?token=" + tok + "&token=other HTTP/1.1\r\nHost: localhost\r\n\r\n", 200},
+		{"GET /status?token=wrong HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + tok + "\r\n\r\n", 200}, // Bearer wins
+		{"GET /status?token=" + tok + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer wrong\r\n\r\n", 401},
+		{"POST /status?token=" + tok + " HTTP/1.1\r\nHost: localhost\r\n\r\n", 405},
+		{"GET /nothing?token=" + tok + " HTTP/1.1\r\nHost: localhost\r\n\r\n", 404},
 	} {
 		a := rawExchange(t, addr, c.req)
 		if a.code != c.want {
@@ -271,7 +276,7 @@ func TestAdminHTTPToken(t *testing.T) {
 			}
 		}
 	}
-	a := rawExchange(t, addr, "GET /?token="+tok+" HTTP/1.1\r\nHost: x\r\n\r\n")
+	a := rawExchange(t, addr, "GET /?token="+tok+" HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	if !strings.Contains(a.body, `href="/status?token=`+tok+`"`) {
 		t.Errorf("the page's links lose the token:\n%s", a.body)
 	}
@@ -281,9 +286,9 @@ func TestAdminHTTPToken(t *testing.T) {
 // may trust: a token method, HTTP/1.0 or 1.1 (with Host), no body, a head within the limit.
 func FuzzReadRequest(f *testing.F) {
 	for _, s := range []string{
-		"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET /status?token=a%20b&x HTTP/1.0\r\n\r\n", "HEAD /metrics HTTP/1.1\nHost: x\n\n",
-		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "GET http://h/status HTTP/1.1\r\nHost: x\r\n\r\n",
-		"GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "GET /status?token=a%20b&x HTTP/1.0\r\n\r\n", "HEAD /metrics HTTP/1.1\nHost: localhost\n\n",
+		"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", "GET http://h/status HTTP/1.1\r\nHost: localhost\r\n\r\n",
+		"GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n", "GET / HTTP/1.1\r\nHost: localhost\r\n folded\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}

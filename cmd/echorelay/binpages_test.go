@@ -33,7 +33,8 @@ func rssFileKiB(t *testing.T) int64 {
 }
 
 // The idle trim unmaps the read-only pages of the executable: RssFile drops, the program
-// keeps running, and writable data keeps what the program wrote to it.
+// keeps running, and writable data keeps what the program wrote to it. Not parallel: it
+// measures this process's RSS, which other tests' goroutines would fault back in.
 func TestReleaseBinaryPages(t *testing.T) {
 	probe = 42
 	before := rssFileKiB(t)

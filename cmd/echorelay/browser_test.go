@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 // findChromium returns the path of Debian's chromium (or a Chrome) binary, or "".
@@ -28,7 +30,7 @@ func findChromium() string {
 // runChromium runs a headless browser once with a fresh profile and no network beyond the URL.
 func runChromium(t *testing.T, bin string, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), slow(90*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(90*time.Second))
 	defer cancel()
 	all := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -47,6 +49,7 @@ func runChromium(t *testing.T, bin string, args ...string) []byte {
 // Skips without chromium unless ECHORELAY_REQUIRE_BROWSER=1 (CI sets it; scripts/test installs
 // chromium there).
 func TestStatusPageInHeadlessBrowser(t *testing.T) {
+	t.Parallel()
 	if len(execWrapper) > 0 {
 		t.Skip("the browser is not emulated: the status page is checked by the native run")
 	}

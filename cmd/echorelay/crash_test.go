@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 	"github.com/echorelay/echorelay/peers"
 )
 
@@ -17,31 +18,28 @@ import (
 // moment, `echorelay check` finds the SQLite file intact, the relay restarts on the same data,
 // and every blob it acknowledged before the kill is fetchable. 20 rounds (4 under -short).
 func TestCrashSafety(t *testing.T) {
+	t.Parallel()
 	rounds := 20
 	if testing.Short() {
 		rounds = 4
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	r := startRelay(t, "crash", "--rate-submits", "0", "--rate-bytes", "0", "--log-level", "warn")
-	budget := time.Now().Add(slow(90 * time.Second))
 	var cursor uint64
 	total := 0
 	for round := 0; round < rounds; round++ {
-		if time.Now().After(budget) {
-			t.Fatalf("round %d: over the time budget", round)
-		}
 		acked := submitUntilKilled(t, r, rng)
 		total += len(acked)
 
 		out, errOut, code := runCLI(t, nil, "check", "--data", r.dir)
-		if code != 0 || strings.TrimSpace(out) != "ok" {
+		if code != 0 || !strings.HasPrefix(out, "ok: ") {
 			t.Fatalf("round %d: check after kill -9: exit %d %q %s", round, code, out, errOut)
 		}
 
 		r.start(r.port)
 		have := map[echo.ID]bool{}
 		c := r.client()
-		ctx, cancel := context.WithTimeout(context.Background(), slow(20*time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(20*time.Second))
 		for page := 0; ; page++ {
 			items, next, more, err := c.Fetch(ctx, nil, cursor, 0)
 			if err != nil {
@@ -81,12 +79,24 @@ func submitUntilKilled(t *testing.T, r *relayProc, rng *rand.Rand) []echo.ID {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var clients []*peers.Client
+	// Also on a failure: no submitter outlives this call.
+	var stopOnce sync.Once
+	finish := func() {
+		stopOnce.Do(func() {
+			close(stop)
+			for _, c := range clients {
+				c.Close() // a QUIC client would otherwise notice the dead relay only at its idle timeout
+			}
+			wg.Wait()
+		})
+	}
+	defer finish()
 	for w := 0; w < 4; w++ {
 		addr := r.addr()
 		if w%2 == 1 {
 			addr = "tls://" + addr
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), slow(10*time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 		c, err := peers.DialClient(ctx, addr)
 		cancel()
 		if err != nil {
@@ -107,7 +117,7 @@ func submitUntilKilled(t *testing.T, r *relayProc, rng *rand.Rand) []echo.ID {
 				e := echo.Envelope{Expiry: time.Now().Add(time.Hour).Unix(), Payload: make([]byte, size)}
 				crand.Read(e.Payload)
 				env, _ := e.Marshal()
-				ctx, cancel := context.WithTimeout(context.Background(), slow(10*time.Second))
+				ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 				id, _, err := c.Put(ctx, env)
 				cancel()
 				if err != nil {
@@ -124,7 +134,7 @@ func submitUntilKilled(t *testing.T, r *relayProc, rng *rand.Rand) []echo.ID {
 	}
 	select {
 	case <-firstAcks:
-	case <-time.After(slow(20 * time.Second)):
+	case <-time.After(testutil.Timeout(20 * time.Second)):
 		t.Fatal("the relay acknowledged fewer than 20 blobs in time")
 	}
 	// The kill comes at a random moment within the next 150 ms of full-speed submitting.
@@ -133,10 +143,6 @@ func submitUntilKilled(t *testing.T, r *relayProc, rng *rand.Rand) []echo.ID {
 	r.kill()
 	got := append([]echo.ID(nil), acked...) // acknowledged before the kill
 	mu.Unlock()
-	close(stop)
-	for _, c := range clients {
-		c.Close() // a QUIC client would otherwise notice the dead relay only at its idle timeout
-	}
-	wg.Wait()
+	finish()
 	return got
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 func chain(t *testing.T) (a, b, c *relayProc) {
@@ -30,6 +31,7 @@ func chain(t *testing.T) (a, b, c *relayProc) {
 // A blob put at A with a mailbox tag is fetched from C byte-identical; B and C store it exactly
 // once; A never receives it back; a second put is deduplicated.
 func TestChainPutAtAGetAtC(t *testing.T) {
+	t.Parallel()
 	a, b, c := chain(t)
 	var tag echo.Tag
 	rand.Read(tag[:])
@@ -109,6 +111,7 @@ func lastLine(s string) string {
 
 // C is down while A receives blobs; once C is back and linked, new blobs reach it.
 func TestChainNeighbourComesBack(t *testing.T) {
+	t.Parallel()
 	a, b, c := chain(t)
 	c.stop()
 	b.waitNeighbours(1)
@@ -133,10 +136,11 @@ func TestChainNeighbourComesBack(t *testing.T) {
 
 // A restart keeps the cache; an expired blob is never served and is gone after the sweep.
 func TestRestartKeepsCacheAndExpiryRemoves(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "R")
+	cl := r.client() // dialled first: the short blob's 2 s run from its put
 	keep := mkEnvelope(t, echo.Tag{}, time.Hour, []byte("keep me"))
 	short := mkEnvelope(t, echo.Tag{}, 2*time.Second, []byte("short-lived"))
-	cl := r.client()
 	for _, e := range [][]byte{keep, short} {
 		if _, _, err := cl.Put(context.Background(), e); err != nil {
 			t.Fatal(err)
@@ -157,9 +161,7 @@ func TestRestartKeepsCacheAndExpiryRemoves(t *testing.T) {
 	}
 	// Wait (bounded) until the short blob's expiry second has passed.
 	e, _ := echo.ParseEnvelope(short)
-	for time.Now().Unix() <= e.Expiry {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "the short blob's expiry", func() bool { return time.Now().Unix() > e.Expiry })
 	items, _, _, err = r.client().Fetch(context.Background(), nil, 0, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +179,7 @@ func TestRestartKeepsCacheAndExpiryRemoves(t *testing.T) {
 
 // Each typed error is produced by a real relay and reaches the client as that type.
 func TestTypedErrors(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "R", "--max-blob", "8192", "--mailbox-quota", "10000", "--max-store", "40000")
 	cl := r.client()
 	ctx := context.Background()
@@ -233,6 +236,7 @@ func TestTypedErrors(t *testing.T) {
 }
 
 func TestCLIUserMistakes(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"put"},
 		{"put", "--relay", "127.0.0.1:1", "--mailbox", "xyz"},
@@ -250,6 +254,7 @@ func TestCLIUserMistakes(t *testing.T) {
 
 // Logs name no client address and no mailbox tag, even at debug level.
 func TestLogsHoldNoAddressesOrTags(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "R")
 	var tag echo.Tag
 	rand.Read(tag[:])

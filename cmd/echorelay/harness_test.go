@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 	"github.com/echorelay/echorelay/peers"
 )
 
@@ -41,15 +44,21 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	// The in-process part of the tests (clients, subscriptions, fake neighbours, the idle
+	// trim) must leave no goroutine behind; the relays themselves are separate processes.
+	if err := goleak.Find(leakOptions...); err != nil {
+		fmt.Fprintf(os.Stderr, "goroutines leaked by the tests: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
-// slow scales timeouts under emulation.
-func slow(d time.Duration) time.Duration {
-	if len(execWrapper) > 0 {
-		return 10 * d
-	}
-	return d
+// leakOptions are the process-wide goroutines goleak ignores (as testutil.VerifyNoLeaks does).
+var leakOptions = []goleak.Option{
+	goleak.IgnoreTopFunction("os/signal.signal_recv"),
+	goleak.IgnoreTopFunction("os/signal.loop"),
 }
 
 func relayCommand(args ...string) *exec.Cmd { return binCommand(binPath, args...) }
@@ -58,23 +67,6 @@ func relayCommand(args ...string) *exec.Cmd { return binCommand(binPath, args...
 func binCommand(bin string, args ...string) *exec.Cmd {
 	all := append(append(append([]string(nil), execWrapper...), bin), args...)
 	return exec.Command(all[0], all[1:]...)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 type relayProc struct {
@@ -88,7 +80,7 @@ type relayProc struct {
 	admin  string
 	fp     string
 	echo   string // Echo listener address, if any
-	log    *lockedBuffer
+	log    *testutil.Buffer
 	bin    string // binPath when ""
 }
 
@@ -130,31 +122,32 @@ func (r *relayProc) start(port int) {
 	if r.bin != "" {
 		r.cmd = binCommand(r.bin, args...)
 	}
-	r.log = &lockedBuffer{}
+	r.log = &testutil.Buffer{}
 	r.cmd.Stderr = r.log
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("%s: %v", r.name, err)
 	}
 	r.exited = make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(r.cmd, r.exited)
-	deadline := time.Now().Add(slow(20 * time.Second))
-	for {
-		if b, err := os.ReadFile(ready); err == nil {
-			var info readyInfo
-			if json.Unmarshal(b, &info) == nil && info.Port != 0 {
-				r.port, r.admin, r.fp, r.echo = info.Port, info.Admin, info.Fingerprint, info.Echo
-				return
-			}
-		}
+	var info readyInfo
+	exited := false
+	ok := testutil.Poll(20*time.Second, func() bool {
 		select {
 		case <-r.exited:
-			r.t.Fatalf("%s exited during start:\n%s", r.name, r.log.String())
-		case <-time.After(20 * time.Millisecond):
+			exited = true
+			return true
+		default:
 		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("%s did not become ready:\n%s", r.name, r.log.String())
-		}
+		b, err := os.ReadFile(ready)
+		return err == nil && json.Unmarshal(b, &info) == nil && info.Port != 0
+	})
+	switch {
+	case exited:
+		r.t.Fatalf("%s exited during start:\n%s", r.name, r.log.String())
+	case !ok:
+		r.t.Fatalf("%s did not become ready within %v:\n%s", r.name, testutil.Timeout(20*time.Second), r.log.String())
 	}
+	r.port, r.admin, r.fp, r.echo = info.Port, info.Admin, info.Fingerprint, info.Echo
 }
 
 func (r *relayProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
@@ -172,7 +165,7 @@ func (r *relayProc) stop() {
 	r.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-r.exited:
-	case <-time.After(slow(15 * time.Second)):
+	case <-time.After(testutil.Timeout(15 * time.Second)):
 		r.cmd.Process.Kill()
 		<-r.exited
 		r.t.Errorf("%s did not stop on SIGTERM:\n%s", r.name, r.log.String())
@@ -234,19 +227,17 @@ func (r *relayProc) status() statusDoc {
 	return s
 }
 
-// waitFor polls the relay's status until cond holds (bounded).
+// statusWait bounds waitFor. A link that comes up may first need a second dial: a QUIC
+// handshake that misses the relay's fixed 10 s deadline (peers.HandshakeTimeout) on a loaded
+// machine is retried after a backoff of up to 1 s (then 2 s).
+const statusWait = 40 * time.Second
+
+// waitFor polls the relay's status until cond holds (bounded by testutil.Timeout(statusWait)).
 func (r *relayProc) waitFor(what string, cond func(statusDoc) bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(slow(20 * time.Second))
-	for {
-		s := r.status()
-		if cond(s) {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("%s: timed out waiting for %s; status %+v\n%s", r.name, what, s, r.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	var s statusDoc
+	if !testutil.Poll(statusWait, func() bool { s = r.status(); return cond(s) }) {
+		r.t.Fatalf("%s: timed out after %v waiting for %s; status %+v\n%s", r.name, testutil.Timeout(statusWait), what, s, r.log.String())
 	}
 }
 
@@ -257,7 +248,7 @@ func (r *relayProc) waitNeighbours(n int) {
 
 func (r *relayProc) client() *peers.Client {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), slow(10*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 	defer cancel()
 	c, err := peers.DialClient(ctx, r.addr())
 	if err != nil {
@@ -273,17 +264,33 @@ func (r *relayProc) subscribe(tags ...echo.Tag) <-chan echo.Item {
 	c := r.client()
 	ch := make(chan echo.Item, 4096)
 	caught := make(chan struct{})
+	var once sync.Once
 	ctx, cancel := context.WithCancel(context.Background())
-	r.t.Cleanup(cancel)
-	go c.Subscribe(ctx, tags, 0, func(it echo.Item) {
+	ended := make(chan error, 1)
+	go func() {
+		ended <- c.Subscribe(ctx, tags, 0, func(it echo.Item) {
+			select {
+			case ch <- it:
+			default:
+			}
+		}, func() { once.Do(func() { close(caught) }) })
+	}()
+	// Runs before the client's Close (cleanups run last first): the subscription ends with
+	// the test, so no goroutine outlives it.
+	r.t.Cleanup(func() {
+		cancel()
 		select {
-		case ch <- it:
-		default:
+		case <-ended:
+		case <-time.After(testutil.Timeout(10 * time.Second)):
+			r.t.Errorf("%s: the subscription did not end when cancelled", r.name)
 		}
-	}, func() { close(caught) })
+	})
 	select {
 	case <-caught:
-	case <-time.After(slow(10 * time.Second)):
+	case err := <-ended:
+		ended <- err // for the cleanup
+		r.t.Fatalf("%s: subscription ended before it started: %v", r.name, err)
+	case <-time.After(testutil.Timeout(10 * time.Second)):
 		r.t.Fatalf("%s: subscription did not start", r.name)
 	}
 	return ch
@@ -291,7 +298,7 @@ func (r *relayProc) subscribe(tags ...echo.Tag) <-chan echo.Item {
 
 func waitItem(t *testing.T, ch <-chan echo.Item, want echo.ID) {
 	t.Helper()
-	timeout := time.After(slow(20 * time.Second))
+	timeout := time.After(testutil.Timeout(20 * time.Second))
 	for {
 		select {
 		case it := <-ch:

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 // A fake Echo neighbour, written from the published facts of the Echo link format (frames are
@@ -103,7 +104,7 @@ func (f *fakeEcho) parse(frame []byte) {
 
 func (f *fakeEcho) waitData(t *testing.T, want []byte) {
 	t.Helper()
-	deadline := time.After(slow(20 * time.Second))
+	deadline := time.After(testutil.Timeout(20 * time.Second))
 	for {
 		f.mu.Lock()
 		for _, d := range f.data {
@@ -123,7 +124,7 @@ func (f *fakeEcho) waitData(t *testing.T, want []byte) {
 
 func (f *fakeEcho) waitControl(t *testing.T, typ string) {
 	t.Helper()
-	deadline := time.After(slow(20 * time.Second))
+	deadline := time.After(testutil.Timeout(20 * time.Second))
 	for {
 		f.mu.Lock()
 		for _, c := range f.ctrl {
@@ -166,6 +167,7 @@ func payloadOf(t *testing.T, it echo.Item) []byte {
 // Content-Length) cross byte-identical to a QUIC neighbour; control messages and an oversized
 // frame never appear as data.
 func TestEchoToRelay(t *testing.T) {
+	t.Parallel()
 	r, q := echoRelayPair(t)
 	atQ := q.subscribe()
 	c, err := net.Dial("tcp", r.echo)
@@ -203,7 +205,7 @@ func TestEchoToRelay(t *testing.T) {
 
 	want := append(contents, final)
 	got := map[string]bool{}
-	deadline := time.After(slow(20 * time.Second))
+	deadline := time.After(testutil.Timeout(20 * time.Second))
 	for len(got) < len(want) {
 		select {
 		case it := <-atQ:
@@ -242,6 +244,7 @@ func TestEchoToRelay(t *testing.T) {
 // echorelay → Echo: a blob put at the QUIC neighbour reaches the Echo neighbour as a data message
 // with an exact Content-Length; sent back by the Echo side, it is recognised and not flooded again.
 func TestRelayToEchoNoLoop(t *testing.T) {
+	t.Parallel()
 	r, q := echoRelayPair(t)
 	c, err := net.Dial("tcp", r.echo)
 	if err != nil {
@@ -262,7 +265,7 @@ func TestRelayToEchoNoLoop(t *testing.T) {
 	marker := []byte("marker after the echo")
 	atQ := q.subscribe()
 	c.Write(echoData(marker))
-	deadline := time.After(slow(20 * time.Second))
+	deadline := time.After(testutil.Timeout(20 * time.Second))
 	for done := false; !done; {
 		select {
 		case it := <-atQ:
@@ -282,7 +285,8 @@ func TestRelayToEchoNoLoop(t *testing.T) {
 }
 
 // The relay dials an Echo neighbour from its peers file; a Half Echo link gets only the relay's
-// own clients' blobs; a broken Echo neighbour does not disturb the QUIC neighbour.
+// own clients' blobs; a broken Echo neighbour does not disturb the QUIC neighbour. Not
+// parallel: it measures latency.
 func TestEchoDialHalfAndBrokenNeighbour(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -345,7 +349,7 @@ func TestEchoDialHalfAndBrokenNeighbour(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitItem(t, atQ, echo.BlobID(env))
-		if d := time.Since(start); d > slow(2*time.Second) {
+		if d := time.Since(start); d > testutil.Timeout(2*time.Second) {
 			t.Fatalf("put at R to arrival at Q took %s during the attack", d)
 		}
 	}

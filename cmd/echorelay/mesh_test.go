@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 // meshEdges is a random connected topology with cycles: a ring (every relay has two
@@ -44,6 +45,7 @@ func meshEdges(n, chords int, seed uint64) [][2]int {
 // duplicates per blob than it has neighbours. Floods may be dropped (full queues, relays
 // down): reconciliation repairs that.
 func TestMesh(t *testing.T) {
+	t.Parallel()
 	n, chords, blobs := 20, 10, 2000
 	if testing.Short() {
 		n, chords, blobs = 8, 4, 300
@@ -123,12 +125,8 @@ func TestMesh(t *testing.T) {
 	}
 	waitPuts := func(n int64) int64 {
 		t.Helper()
-		deadline := time.Now().Add(slow(60 * time.Second))
-		for putDone.Load() < n && len(errs) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("only %d of %d puts done", putDone.Load(), n)
-			}
-			time.Sleep(5 * time.Millisecond)
+		if !testutil.Poll(60*time.Second, func() bool { return putDone.Load() >= n || len(errs) > 0 }) {
+			t.Fatalf("only %d of %d puts done", putDone.Load(), n)
 		}
 		return putDone.Load()
 	}
@@ -150,24 +148,20 @@ func TestMesh(t *testing.T) {
 	t.Logf("restarted relays stopped after %d puts, started again after %d", atStop, atStart)
 
 	// Settle: every relay caches every blob (bounded wait).
-	deadline := time.Now().Add(slow(60 * time.Second))
-	for {
-		behind := 0
+	behind := 0
+	if !testutil.Poll(60*time.Second, func() bool {
+		behind = 0
 		for _, r := range relays {
 			if r.status().Cache.Blobs < int64(blobs) {
 				behind++
 			}
 		}
-		if behind == 0 {
-			break
+		return behind == 0
+	}) {
+		for _, r := range relays {
+			t.Logf("%s: %d blobs, reconcile %+v", r.name, r.status().Cache.Blobs, reconStatus(t, r))
 		}
-		if time.Now().After(deadline) {
-			for _, r := range relays {
-				t.Logf("%s: %d blobs, reconcile %+v", r.name, r.status().Cache.Blobs, reconStatus(t, r))
-			}
-			t.Fatalf("%d of %d relays still lack blobs %s after the last put", behind, n, time.Since(lastPut))
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("%d of %d relays still lack blobs %s after the last put", behind, n, time.Since(lastPut))
 	}
 	settled := time.Since(lastPut)
 	caughtUp := time.Since(restarted)

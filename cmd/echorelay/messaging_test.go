@@ -16,6 +16,7 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/echo/seal"
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 // cli runs a client command and fails the test on a non-zero exit.
@@ -46,7 +47,7 @@ func fetchEnvelopes(t *testing.T, r *relayProc) [][]byte {
 	t.Helper()
 	c := r.client()
 	var out [][]byte
-	ctx, cancel := context.WithTimeout(context.Background(), slow(30*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(30*time.Second))
 	defer cancel()
 	if _, err := fetchAll(ctx, c, nil, 0, func(it echo.Item) error {
 		out = append(out, bytes.Clone(it.Envelope))
@@ -61,6 +62,7 @@ func fetchEnvelopes(t *testing.T, r *relayProc) [][]byte {
 // Alice writes while Bob and his relay are offline, Bob reads later, answers; nobody else can read, the
 // relays' files hold nothing that identifies or links them.
 func TestMessagingAcrossChain(t *testing.T) {
+	t.Parallel()
 	a, b, c := chain(t)
 	homes := t.TempDir()
 	alice, bob, eve := filepath.Join(homes, "alice"), filepath.Join(homes, "bob"), filepath.Join(homes, "eve")
@@ -386,6 +388,7 @@ func pairSecret(t *testing.T, home, friend string) []byte {
 
 // Mistakes a user can make get one line and a hint, and change nothing.
 func TestMessagingCLIMistakes(t *testing.T) {
+	t.Parallel()
 	home := filepath.Join(t.TempDir(), "me")
 	check := func(wantCode int, want string, args ...string) {
 		t.Helper()
@@ -433,6 +436,7 @@ func TestMessagingCLIMistakes(t *testing.T) {
 // inbox --watch prints a message as soon as it arrives, stops cleanly on SIGINT, and a later
 // plain inbox does not show it again.
 func TestMessagingWatch(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "R")
 	homes := t.TempDir()
 	alice, bob := filepath.Join(homes, "alice"), filepath.Join(homes, "bob")
@@ -448,7 +452,7 @@ func TestMessagingWatch(t *testing.T) {
 	cli(t, nil, "inbox", "--home", alice)
 
 	w := relayCommand("inbox", "--home", bob, "--watch")
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testutil.Buffer
 	w.Stdout, w.Stderr = &stdout, &stderr
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -459,14 +463,10 @@ func TestMessagingWatch(t *testing.T) {
 		w.Process.Kill()
 		<-exited
 	})
-	waitText := func(b *lockedBuffer, want string) {
+	waitText := func(b *testutil.Buffer, want string) {
 		t.Helper()
-		deadline := time.Now().Add(slow(20 * time.Second))
-		for !strings.Contains(b.String(), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("watch did not print %q; stdout %q, stderr %q", want, stdout.String(), stderr.String())
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !testutil.Poll(20*time.Second, func() bool { return strings.Contains(b.String(), want) }) {
+			t.Fatalf("watch did not print %q; stdout %q, stderr %q", want, stdout.String(), stderr.String())
 		}
 	}
 	waitText(&stderr, "watching for new messages")
@@ -479,7 +479,7 @@ func TestMessagingWatch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("watch did not stop cleanly on SIGINT: %v\n%s", err, stderr.String())
 		}
-	case <-time.After(slow(10 * time.Second)):
+	case <-time.After(testutil.Timeout(10 * time.Second)):
 		t.Fatal("watch did not stop on SIGINT")
 	}
 	exited <- nil // for the cleanup

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 // httpGet fetches a URL on loopback and returns status code and body.
@@ -103,16 +104,9 @@ func (r *relayProc) metrics() map[string]*promFamily {
 // poll retries check until it returns "" (bounded), then fails with its last complaint.
 func poll(t *testing.T, what string, check func() string) {
 	t.Helper()
-	deadline := time.Now().Add(slow(20 * time.Second))
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %s", what, msg)
-		}
-		time.Sleep(25 * time.Millisecond)
+	var msg string
+	if !testutil.Poll(20*time.Second, func() bool { msg = check(); return msg == "" }) {
+		t.Fatalf("timed out after %v waiting for %s: %s", testutil.Timeout(20*time.Second), what, msg)
 	}
 }
 
@@ -120,6 +114,7 @@ func poll(t *testing.T, what string, check func() string) {
 // name the neighbours by their peers-file comments, explain the dead one in plain words, and
 // show no IP address and no mailbox tag; `echorelay status` prints the same.
 func TestStatusPageFollowsTraffic(t *testing.T) {
+	t.Parallel()
 	a := startRelay(t, "A", "--history-interval", "1s", "--name", "school relay")
 	b := startRelay(t, "B")
 	dead := closedTCPPort(t) // over TCP+TLS the refusal is immediate
@@ -289,6 +284,7 @@ func metricsText(t *testing.T, r *relayProc) string {
 
 // Exposing the admin listener needs --admin-lan, and then a token on every request.
 func TestAdminOnTheLAN(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, errOut, code := runCLI(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--admin", "0.0.0.0:0")
 	if code != 1 || !strings.HasPrefix(errOut, "echorelay: admin = 0.0.0.0:0 would show the status page to the network\nhint: add --admin-lan") {
@@ -364,6 +360,7 @@ func TestAdminOnTheLAN(t *testing.T) {
 // The binary refuses bad configuration in one line naming the key, prints the effective
 // configuration, and says so when no relay answers.
 func TestConfigAndStatusCLI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, errOut, code := runCLI(t, nil, "serve", "--data", dir, "--max-blob", "5")
 	if code != 1 || errOut != "echorelay: max-blob = 5: must be between 1024 and 67108864\nhint: max-blob comes from flag --max-blob; run `echorelay serve --help` for what it means\n" {

@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 // --pprof takes only a loopback address; anything else is a user mistake with a hint.
 func TestPprofFlagRefusesNonLoopback(t *testing.T) {
+	t.Parallel()
 	for _, addr := range []string{"0.0.0.0:6060", "192.0.2.1:6060", "localhost6060", "example.org:6060"} {
 		_, errOut, code := runCLI(t, nil, "serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--admin", "off", "--pprof", addr)
 		lines := strings.Split(strings.TrimSpace(errOut), "\n")
@@ -31,6 +33,7 @@ func TestPprofFlagRefusesNonLoopback(t *testing.T) {
 // The release build has no profiler: a loopback --pprof is refused with the way to get one,
 // before anything is started.
 func TestPprofNotInReleaseBuild(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, errOut, code := runCLI(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--admin", "off", "--pprof", "127.0.0.1:0")
 	want := "echorelay: --pprof: this echorelay was built without the profiler\nhint: build it with: go build -tags pprof ./cmd/echorelay\n"
@@ -68,6 +71,7 @@ func pprofBinary(t *testing.T) string {
 
 // With --pprof on loopback a developer build serves Go's profiles there.
 func TestPprofServesProfiles(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -115,10 +119,11 @@ func TestStoreDurationRanges(t *testing.T) {
 // A relay committing without a window still acknowledges only stored blobs: a put is acked
 // and the blob is there to fetch.
 func TestCommitDelayZeroServes(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "Z", "--commit-delay", "0")
 	c := r.client()
 	env := mkEnvelope(t, echo.Tag{}, time.Hour, []byte("no window"))
-	ctx, cancel := context.WithTimeout(context.Background(), slow(10*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 	defer cancel()
 	id, _, err := c.Put(ctx, env)
 	if err != nil {
@@ -135,12 +140,13 @@ func TestCommitDelayZeroServes(t *testing.T) {
 // kernel holds what the killed process wrote. A power cut is the case it does not cover, which
 // this machine cannot make.
 func TestFsyncEveryServes(t *testing.T) {
+	t.Parallel()
 	r := startRelay(t, "F", "--fsync-every", "10s", "--commit-delay", "0")
 	c := r.client()
 	var ids []echo.ID
 	for i := range 20 {
 		env := mkEnvelope(t, echo.Tag{}, time.Hour, fmt.Appendf(nil, "lone blob %d", i))
-		ctx, cancel := context.WithTimeout(context.Background(), slow(10*time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 		id, _, err := c.Put(ctx, env)
 		cancel()
 		if err != nil {
@@ -170,7 +176,7 @@ func TestFsyncEveryServes(t *testing.T) {
 	r.start(r.port)
 	c = r.client()
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), slow(10*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 	defer cancel()
 	items, _, _, err := c.Fetch(ctx, nil, 0, 100)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 	"github.com/echorelay/echorelay/peers"
 )
 
@@ -93,6 +94,7 @@ func checkHolds(t *testing.T, r *relayProc, want map[echo.ID]bool) {
 // Blobs put at A while C was down reach C once it is back: the link coming up starts a
 // reconciliation (the periodic one is 10 minutes away), and C asks B for what it lacks.
 func TestChainCatchUpAfterDowntime(t *testing.T) {
+	t.Parallel()
 	a, b, c := chain(t)
 	c.stop()
 	b.waitNeighbours(1)
@@ -123,6 +125,7 @@ func TestChainCatchUpAfterDowntime(t *testing.T) {
 // Two halves that received different blobs while the link between them was cut hold the
 // union once it heals.
 func TestHealedPartition(t *testing.T) {
+	t.Parallel()
 	a, b, c := chain(t)
 	b.setPeers(a)
 	c.setPeers()
@@ -148,6 +151,7 @@ func TestHealedPartition(t *testing.T) {
 }
 
 func TestReconcileFlagRange(t *testing.T) {
+	t.Parallel()
 	for _, v := range []string{"-1s", "1ms"} {
 		_, errOut, code := runCLI(t, nil, "serve", "--reconcile-every", v)
 		if code == 0 || !strings.Contains(errOut, "--reconcile-every") || !strings.Contains(errOut, "\nhint: ") {
@@ -160,6 +164,7 @@ func TestReconcileFlagRange(t *testing.T) {
 // fingerprint initiates, so both get the signal. (The peers package tests Node.Reconcile
 // deterministically.)
 func TestReconcileOnSignal(t *testing.T) {
+	t.Parallel()
 	a, b := startRelay(t, "A", "--reconcile-every", "1h"), startRelay(t, "B", "--reconcile-every", "1h")
 	a.setPeers(b)
 	b.setPeers(a)
@@ -170,12 +175,8 @@ func TestReconcileOnSignal(t *testing.T) {
 	// compared with its own count.
 	waitSessions := func(na, nb int64) {
 		t.Helper()
-		deadline := time.Now().Add(slow(20 * time.Second))
-		for reconStatus(t, a).Sessions < na || reconStatus(t, b).Sessions < nb {
-			if time.Now().After(deadline) {
-				t.Fatalf("want %d and %d finished sessions: A %+v, B %+v", na, nb, reconStatus(t, a), reconStatus(t, b))
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !testutil.Poll(20*time.Second, func() bool { return reconStatus(t, a).Sessions >= na && reconStatus(t, b).Sessions >= nb }) {
+			t.Fatalf("want %d and %d finished sessions: A %+v, B %+v", na, nb, reconStatus(t, a), reconStatus(t, b))
 		}
 	}
 	waitSessions(1, 1) // the one started by the link coming up
@@ -187,12 +188,8 @@ func TestReconcileOnSignal(t *testing.T) {
 	// The other relay's session may finish before this one has logged the signal: wait for the
 	// line (bounded) rather than reading the log once.
 	for _, r := range []*relayProc{a, b} {
-		deadline := time.Now().Add(slow(10 * time.Second))
-		for !strings.Contains(r.log.String(), "reconciling with neighbours now (SIGUSR1)") {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not act on SIGUSR1:\n%s", r.name, r.log.String())
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !testutil.Poll(10*time.Second, func() bool { return strings.Contains(r.log.String(), "reconciling with neighbours now (SIGUSR1)") }) {
+			t.Fatalf("%s did not act on SIGUSR1:\n%s", r.name, r.log.String())
 		}
 	}
 }
@@ -200,6 +197,7 @@ func TestReconcileOnSignal(t *testing.T) {
 // Reconciliation is offered in HELLO unless turned off or max_blob is too small for RECON
 // frames.
 func TestReconcileFeatureBit(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		args []string
 		want uint64

@@ -17,6 +17,7 @@ var heavyPackages = []string{"net/http", "net/http/pprof", "runtime/pprof", "htm
 // The default build of echorelay links none of heavyPackages, on the release platforms. It
 // needs the go tool, as TestMain does (which builds the binary), so it never skips.
 func TestReleaseBuildLinksNoHTTP(t *testing.T) {
+	t.Parallel()
 	for _, target := range [][]string{{"linux", "arm64", ""}, {"linux", "arm", "6"}, {"android", "arm64", ""}, {"linux", "amd64", ""}} {
 		cmd := exec.Command("go", "list", "-tags=", "-deps", ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+target[0], "GOARCH="+target[1], "GOARM="+target[2])

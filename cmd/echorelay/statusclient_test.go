@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 // fakeAdmin answers one connection on loopback with answer (written after the request head
@@ -28,7 +30,7 @@ func fakeAdmin(t *testing.T, answer string) (addr string, got <-chan *http.Reque
 			return
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(slow(10 * time.Second)))
+		c.SetDeadline(time.Now().Add(testutil.Timeout(10 * time.Second)))
 		req, err := http.ReadRequest(bufio.NewReader(c))
 		ch <- req // nil when the client's request was not HTTP
 		if err == nil {
@@ -42,6 +44,7 @@ func fakeAdmin(t *testing.T, answer string) (addr string, got <-chan *http.Reque
 // `echorelay status` speaks HTTP that net/http understands, and reads answers with and
 // without Content-Length.
 func TestStatusClientRequest(t *testing.T) {
+	t.Parallel()
 	body := `{"name":"x"}`
 	for _, answer := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n" + body,
@@ -70,6 +73,7 @@ func TestStatusClientRequest(t *testing.T) {
 // Answers that are not a 200 with a readable body give a clear error, never a panic or a
 // partial report.
 func TestStatusClientBadAnswers(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		answer, want string
 		user         bool // a userErr with a hint
