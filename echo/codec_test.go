@@ -157,6 +157,10 @@ func TestReadFrameRejectsHugeLengthWithoutAllocating(t *testing.T) {
 
 // reparse parses a frame's body with its typed parser and re-marshals it; it must be
 // byte-identical.
+// errNotByteExact is reparse's error for a body that parses but does not marshal back to
+// the same bytes; any other error is the typed parser's.
+var errNotByteExact = errors.New("parse then marshal is not byte-exact")
+
 func reparse(f Frame) error {
 	var g Frame
 	switch f.Type {
@@ -229,7 +233,7 @@ func reparse(f Frame) error {
 		return nil
 	}
 	if g.Type != f.Type || !bytes.Equal(g.Body, f.Body) {
-		return errors.New("parse then marshal is not byte-exact")
+		return errNotByteExact
 	}
 	return nil
 }

@@ -140,6 +140,11 @@ func FuzzEchoSplitter(f *testing.F) {
 		if len(whole) != len(parts) || len(werrs) != len(perrs) {
 			t.Fatalf("whole: %d msgs %d errs; chunked by %d: %d msgs %d errs", len(whole), len(werrs), chunk, len(parts), len(perrs))
 		}
+		for i, err := range werrs {
+			if k := echoErrKind(err); k == nil || k != echoErrKind(perrs[i]) {
+				t.Fatalf("error %d: %v whole, %v chunked by %d; want the same sentinel", i, err, perrs[i], chunk)
+			}
+		}
 		for i := range whole {
 			if !bytes.Equal(whole[i].Content, parts[i].Content) || whole[i].Type != parts[i].Type {
 				t.Fatalf("message %d differs", i)
@@ -150,4 +155,14 @@ func FuzzEchoSplitter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// echoErrKind is the sentinel that err wraps (ErrEchoMalformed or ErrEchoTooLarge), or nil.
+func echoErrKind(err error) error {
+	for _, k := range []error{ErrEchoMalformed, ErrEchoTooLarge} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package echo
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,13 +31,19 @@ func FuzzFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := ParseFrame(b, 1<<16)
 		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("frame refused without ErrMalformed: %v", err)
+			}
 			return
 		}
 		if !bytes.Equal(fr.Marshal(), b) {
 			t.Fatal("frame marshal differs from input")
 		}
-		if err := reparse(fr); err != nil && err.Error() == "parse then marshal is not byte-exact" {
+		switch err := reparse(fr); {
+		case errors.Is(err, errNotByteExact):
 			t.Fatal(err)
+		case err != nil && !errors.Is(err, ErrMalformed):
+			t.Fatalf("frame body of type %#x refused without ErrMalformed: %v", fr.Type, err)
 		}
 	})
 }
@@ -49,6 +56,9 @@ func FuzzEnvelope(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := ParseEnvelope(b)
 		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("envelope refused without ErrMalformed: %v", err)
+			}
 			return
 		}
 		out, err := e.Marshal()

@@ -2,6 +2,7 @@ package echo
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -80,7 +81,13 @@ func FuzzRecon(f *testing.F) {
 			return
 		}
 		out, err := reparseRecon(fr)
-		if err != nil || out == nil {
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("frame of type %#x refused without ErrMalformed: %v", fr.Type, err)
+			}
+			return
+		}
+		if out == nil {
 			return
 		}
 		if !bytes.Equal(out, b) {
@@ -94,6 +101,10 @@ func FuzzRecon(f *testing.F) {
 		needs := 0
 		reply, err := r.Process(m, func(ID) { needs++ }, func() bool { return needs > 500 })
 		if err != nil {
+			// The set in memory cannot fail: only the message can be wrong.
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("recon refused without ErrMalformed: %v", err)
+			}
 			return
 		}
 		body := reply.Frame().Body

@@ -76,11 +76,10 @@ func randKeys(rng *rand.Rand, n int) []Key {
 }
 
 type reconResult struct {
-	rounds          int
-	bytes           int // RECON bodies both ways
-	maxMsg          int
-	needA, needB    map[ID]bool
-	wantedA, wanted int
+	rounds       int
+	bytes        int // RECON bodies both ways
+	maxMsg       int
+	needA, needB map[ID]bool
 }
 
 // runRecon drives a whole session between two sets like the link glue does: messages go

@@ -165,11 +165,13 @@ func FuzzCheckStamp(f *testing.F) {
 				t.Fatalf("cost 0 refused: %v", err)
 			}
 		case cerr != nil:
-			if err == nil {
-				t.Fatal("an unparseable envelope passed")
+			if !errors.Is(err, ErrMalformed) || !errors.Is(cerr, ErrMalformed) {
+				t.Fatalf("an unparseable envelope: CheckStamp %v, StampCost %v; want ErrMalformed from both", err, cerr)
 			}
 		case (err == nil) != (cost >= bits && hasStamp(b)):
 			t.Fatalf("CheckStamp %v but cost %d for %d bits", err, cost, bits)
+		case err != nil && !errors.Is(err, ErrStampRequired):
+			t.Fatalf("a parseable envelope refused without ErrStampRequired: %v", err)
 		}
 	})
 }

@@ -196,12 +196,12 @@ func fetchFixture(b *testing.B) string {
 	return fetchPath
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
+// removeFetchFixture deletes the fetch benchmarks' shared fixture, if one
+// was built; TestMain calls it once every test and benchmark has run.
+func removeFetchFixture() {
 	if fetchDir != "" {
 		os.RemoveAll(fetchDir)
 	}
-	os.Exit(code)
 }
 
 // BenchmarkFetchMailbox100 fetches the 100 newest blobs of one mailbox out

@@ -8,6 +8,7 @@ import (
 
 // IntegrityCheck passes a healthy file and reports a damaged one.
 func TestIntegrityCheck(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	s := openStore(t, path, Options{Now: c.Now})

@@ -5,62 +5,63 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 )
 
+// Puts from concurrent callers share commits. In the bubble the commit
+// window (CommitDelay) ends only once every caller waits for its ack, so
+// each commit takes exactly one put from each of the 16 workers.
 func TestGroupCommitConcurrentPuts(t *testing.T) {
-	c := newClock()
-	path := dbPath(t)
-	s, err := Open(path, Options{Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const workers, each = 16, 50
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				n := w*each + i
-				ins, err := s.Put(context.Background(), mkBlob(n, tagOf(byte(w+1)), t0+100, 1024))
-				if err != nil || !ins {
-					t.Errorf("Put %d: %v, %v", n, ins, err)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		path := dbPath(t)
+		s := openStore(t, path, Options{Now: c.Now})
+		const workers, each = 16, 50
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := range each {
+					n := w*each + i
+					ins, err := s.Put(context.Background(), mkBlob(n, tagOf(byte(w+1)), t0+100, 1024))
+					if err != nil || !ins {
+						t.Errorf("Put %d: %v, %v", n, ins, err)
+					}
 				}
-			}
-		})
-	}
-	wg.Wait()
-	st := s.Stats()
-	if st.Blobs != workers*each {
-		t.Fatalf("Blobs = %d", st.Blobs)
-	}
-	if st.Commits >= workers*each {
-		t.Errorf("%d commits for %d puts: no group commit", st.Commits, workers*each)
-	}
-	t.Logf("%d puts in %d commits", workers*each, st.Commits)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openStore(t, path, Options{Now: c.Now})
-	for n := range workers * each {
-		if ok, err := s.Has(mkBlob(n, [32]byte{}, 0, 1024).ID); !ok || err != nil {
-			t.Fatalf("blob %d missing after reopen: %v", n, err)
+			})
 		}
-	}
-	if s.LastSeq() != workers*each {
-		t.Fatalf("LastSeq = %d", s.LastSeq())
-	}
-	checkTotals(t, s)
+		wg.Wait()
+		st := s.Stats()
+		if st.Blobs != workers*each {
+			t.Fatalf("Blobs = %d", st.Blobs)
+		}
+		if st.Commits != each {
+			t.Errorf("%d commits for %d puts from %d callers, want %d", st.Commits, workers*each, workers, each)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = openStore(t, path, Options{Now: c.Now})
+		for n := range workers * each {
+			if ok, err := s.Has(mkBlob(n, [32]byte{}, 0, 1024).ID); !ok || err != nil {
+				t.Fatalf("blob %d missing after reopen: %v", n, err)
+			}
+		}
+		if s.LastSeq() != workers*each {
+			t.Fatalf("LastSeq = %d", s.LastSeq())
+		}
+		checkTotals(t, s)
+	})
 }
 
 // TestCloseWithPutsInFlight closes while puts are queued and arriving:
 // every put completes exactly once, as committed or ErrClosed, and the
 // committed ones are in the file.
 func TestCloseWithPutsInFlight(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
-	s, err := Open(path, Options{Now: c.Now, MaxBatch: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStore(t, path, Options{Now: c.Now, MaxBatch: 64})
 	const n = 3000
 	var (
 		mu       sync.Mutex
@@ -119,6 +120,7 @@ func TestCloseWithPutsInFlight(t *testing.T) {
 }
 
 func TestClosedStore(t *testing.T) {
+	t.Parallel()
 	s, err := Open(dbPath(t), Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ func TestKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a process")
 	}
+	t.Parallel()
 	for _, every := range []time.Duration{0, time.Hour} {
 		t.Run("SyncEvery="+every.String(), func(t *testing.T) { kill9(t, every) })
 	}
@@ -111,6 +112,7 @@ func TestPowerCutWithSyncEvery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a process")
 	}
+	t.Parallel()
 	const rec = 512 + recHeader
 	for _, c := range []struct {
 		name         string

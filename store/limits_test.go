@@ -10,6 +10,7 @@ import (
 )
 
 func TestSweepAndExpiry(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	s := openStore(t, path, Options{Now: c.Now})
@@ -63,6 +64,7 @@ func TestSweepAndExpiry(t *testing.T) {
 }
 
 func TestSweepLarge(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, dbPath(t), Options{Now: c.Now, MaxBatch: 1000})
 	const n = sweepChunk*2 + 7
@@ -113,6 +115,7 @@ func checkTotals(t *testing.T, s *Store) {
 }
 
 func TestGlobalCapEviction(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, dbPath(t), Options{Now: c.Now, MaxBytes: 1000})
 	// Five 200-byte blobs fill the store; expiries out of insertion order.
@@ -153,6 +156,7 @@ func TestGlobalCapEviction(t *testing.T) {
 }
 
 func TestMailboxQuota(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, dbPath(t), Options{Now: c.Now, MaxMailboxBlobs: 3, MaxMailboxBytes: 1000})
 	a, b := tagOf(1), tagOf(2)
@@ -193,6 +197,7 @@ func TestMailboxQuota(t *testing.T) {
 }
 
 func TestDiskFull(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	s := openStore(t, path, Options{Now: c.Now, MaxPageCount: 64, MaxLogBytes: 256 << 10}) // 256 KiB file, 256 KiB log
@@ -270,6 +275,7 @@ func TestDiskFull(t *testing.T) {
 // TestFullFailsOnlyItsPut checks that within one batch the puts that fit
 // commit and only the others get ErrFull.
 func TestFullFailsOnlyItsPut(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, dbPath(t), Options{Now: c.Now, MaxBytes: 1000, CommitDelay: time.Hour, MaxBatch: 5})
 	type res struct {

@@ -64,12 +64,6 @@ func (o *overlay) get(id [32]byte) *pent {
 	return p
 }
 
-func (o *overlay) len() int {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	return len(o.list)
-}
-
 // after returns the entries with seq > after whose tag is in tags (every
 // entry when tags is empty), unexpired at now, in seq order, at most limit.
 func (o *overlay) after(tags [][32]byte, after uint64, now int64, limit int) []*pent {

@@ -8,6 +8,7 @@ import (
 // TestQueryPlans pins the indexes the hot queries rely on: a plan change
 // here turns a 1 ms Fetch into a full scan at a million rows.
 func TestQueryPlans(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, dbPath(t), Options{})
 	var zero [32]byte
 	for _, c := range []struct {

@@ -7,6 +7,7 @@ import (
 
 // RangeCount agrees with RangeIDs on every range, skips expired blobs and uses the index.
 func TestRangeCount(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, dbPath(t), Options{Now: c.Now})
 	for i := 0; i < 200; i++ {
@@ -47,6 +48,7 @@ func TestRangeCount(t *testing.T) {
 }
 
 func TestRangeCountPlan(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, dbPath(t), Options{})
 	var zero [32]byte
 	rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+rangeCountQuery, 0, zero[:], 0, zero[:])

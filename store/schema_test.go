@@ -68,6 +68,7 @@ func openAndRun(path string, f func(*sql.Conn) error) error {
 }
 
 func TestMigrateFromVersion1(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	var rows []Blob
@@ -102,6 +103,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 }
 
 func TestSchemaTooNew(t *testing.T) {
+	t.Parallel()
 	path := dbPath(t)
 	s, err := Open(path, Options{})
 	if err != nil {
@@ -120,6 +122,7 @@ func TestSchemaTooNew(t *testing.T) {
 }
 
 func TestRangeIDs(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, dbPath(t), Options{Now: c.Now})
 	var keys []Key
@@ -165,6 +168,7 @@ func TestRangeIDs(t *testing.T) {
 // version-3 file keeps its rows, its counts and its highest seq, also when
 // the blob holding that seq was deleted, and gets exactly the new indexes.
 func TestMigrateToVersion4(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	var rows []Blob
@@ -245,6 +249,7 @@ func TestMigrateToVersion4(t *testing.T) {
 // blobs_gen_id is keyed by, including the first and last, and nothing
 // for an ID that is not stored.
 func TestLookupByIDAcrossGenerations(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	seqs := []int64{3, 65535, 65536, 131077, 1 << 20, 1<<20 + 1, 1 << 40}
@@ -315,6 +320,7 @@ func TestLookupByIDAcrossGenerations(t *testing.T) {
 // A file too full to be rebuilt keeps version 3 and every row: Open fails with an error
 // that names the migration, and succeeds once there is room.
 func TestMigrateToVersion4DiskFull(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	var rows []Blob

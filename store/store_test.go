@@ -6,9 +6,11 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestPutGetDuplicate(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, dbPath(t), Options{Now: c.Now})
 	b := mkBlob(1, tagOf(1), t0+100, 1000)
@@ -47,12 +49,13 @@ func TestPutGetDuplicate(t *testing.T) {
 }
 
 func TestDuplicateWithinBatch(t *testing.T) {
+	t.Parallel()
 	c := newClock()
-	s := openStore(t, dbPath(t), Options{Now: c.Now})
+	s := openStore(t, dbPath(t), Options{Now: c.Now, CommitDelay: time.Hour, MaxBatch: 20})
 	b := mkBlob(1, tagOf(1), t0+100, 10)
 	results := make(chan bool, 20)
-	// Queue everything before the committer can start a batch: the
-	// commit window is long, MaxBatch will cut it.
+	// Queue everything before the committer can end a batch: the commit
+	// window is long, MaxBatch cuts it.
 	for range 20 {
 		s.PutAsync(b, func(ins bool, err error) {
 			if err != nil {
@@ -70,9 +73,13 @@ func TestDuplicateWithinBatch(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d of 20 identical puts inserted, want 1", n)
 	}
+	if st := s.Stats(); st.Commits != 1 || st.Blobs != 1 {
+		t.Fatalf("Stats %+v, want the 20 puts in one commit of 1 blob", st)
+	}
 }
 
 func TestPutExpired(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, dbPath(t), Options{Now: c.Now})
 	for _, exp := range []int64{t0, t0 - 1, 0} {
@@ -83,6 +90,7 @@ func TestPutExpired(t *testing.T) {
 }
 
 func TestFetchPaging(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, dbPath(t), Options{Now: c.Now})
 	a, b, x := tagOf(1), tagOf(2), tagOf(3)
@@ -164,6 +172,7 @@ func TestFetchPaging(t *testing.T) {
 }
 
 func TestRestartKeepsDataAndSeq(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	s, err := Open(path, Options{Now: c.Now})

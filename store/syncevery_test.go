@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"os"
@@ -9,22 +8,15 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
-)
 
-// waitFor polls cond every 5 ms for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
+	"github.com/echorelay/echorelay/internal/testutil"
+)
 
 // By default every acknowledged batch was fsynced: one log sync per commit.
 func TestEveryCommitIsFsynced(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, dbPath(t), Options{Now: c.Now, CommitDelay: -1})
 	for i := range 20 {
@@ -39,6 +31,7 @@ func TestEveryCommitIsFsynced(t *testing.T) {
 // fsynced before the index commits that point into it and at Close, and
 // nothing acknowledged is lost across a clean close.
 func TestSyncEveryDefersFsync(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	s := openStore(t, path, Options{Now: c.Now, CommitDelay: -1, SyncEvery: time.Hour, FlushEvery: time.Hour})
@@ -77,24 +70,42 @@ func TestSyncEveryDefersFsync(t *testing.T) {
 }
 
 // The deferred fsync runs SyncEvery after the first unsynced append without
-// any further put, and one covers the puts written meanwhile.
+// any further put, and one covers the puts written meanwhile. The bubble's
+// clock stands still while the puts run, so the timer's moment is exact.
 func TestSyncEveryTimer(t *testing.T) {
-	c := newClock()
-	s := openStore(t, dbPath(t), Options{Now: c.Now, CommitDelay: -1, SyncEvery: time.Second, FlushEvery: time.Hour})
-	for i := range 20 {
-		mustPut(t, s, mkBlob(i, tagOf(1), t0+100, 300))
-	}
-	waitFor(t, "the deferred fsync", func() bool { return s.Stats().LogSyncs >= 1 })
-	// 20 puts back to back take far less than the 1 s interval (unless each
-	// took a second): one or two fsyncs cover them all.
-	if st := s.Stats(); st.Commits != 20 || st.LogSyncs >= st.Commits/2 {
-		t.Fatalf("%d log syncs for %d lone puts made within about a second, want one or two", st.LogSyncs, st.Commits)
-	}
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		s := openStore(t, dbPath(t), Options{Now: c.Now, CommitDelay: -1, SyncEvery: time.Second, FlushEvery: time.Hour})
+		for i := range 20 {
+			mustPut(t, s, mkBlob(i, tagOf(1), t0+100, 300))
+		}
+		synctest.Wait()
+		if st := s.Stats(); st.Commits != 20 || st.LogSyncs != 0 {
+			t.Fatalf("after 20 lone puts: %d commits, %d log syncs; want 20 and none yet", st.Commits, st.LogSyncs)
+		}
+		time.Sleep(time.Second - time.Nanosecond)
+		synctest.Wait()
+		if got := s.Stats().LogSyncs; got != 0 {
+			t.Fatalf("%d log syncs before SyncEvery had passed, want 0", got)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if got := s.Stats().LogSyncs; got != 1 {
+			t.Fatalf("%d log syncs once SyncEvery had passed, want 1 for all 20 puts", got)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := s.Stats().LogSyncs; got != 1 {
+			t.Fatalf("%d log syncs a minute on with nothing new to sync, want still 1", got)
+		}
+	})
 }
 
 // A segment that fills is fsynced before the log moves to the next one: a
 // later fsync covers only the active segment's file.
 func TestSyncEveryRotationSyncsOldSegment(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	s := openStore(t, path, Options{Now: c.Now, CommitDelay: -1, SyncEvery: time.Hour, FlushEvery: time.Hour, SegmentBytes: 4096})
@@ -117,7 +128,9 @@ func TestSyncEveryRotationSyncsOldSegment(t *testing.T) {
 // one tries again, and an index commit never goes ahead of an unsynced
 // log: it fails and is retried, losing nothing.
 func TestSyncEveryFsyncFailure(t *testing.T) {
+	t.Parallel()
 	c := newClock()
+	path := dbPath(t)
 	var mu sync.Mutex
 	fail := 0
 	failing := func(f *os.File) error { // fails the next `fail` fsyncs with EIO
@@ -129,33 +142,38 @@ func TestSyncEveryFsyncFailure(t *testing.T) {
 		}
 		return f.Sync()
 	}
-	var logs lockedBuffer
-	path := dbPath(t)
-	s := openStore(t, path, Options{
-		Now: c.Now, CommitDelay: -1, SyncEvery: 20 * time.Millisecond, FlushEvery: time.Hour,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-		fsync:  failing,
+	// The deferred fsyncs run on the bubble's clock: each try is exactly
+	// SyncEvery after the last.
+	synctest.Test(t, func(t *testing.T) {
+		var logs testutil.Buffer
+		s := openStore(t, path, Options{
+			Now: c.Now, CommitDelay: -1, SyncEvery: 20 * time.Millisecond, FlushEvery: time.Hour,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+			fsync:  failing,
+		})
+		mu.Lock()
+		fail = 2 // the first deferred fsync and its retry
+		mu.Unlock()
+		mustPut(t, s, mkBlob(1, tagOf(1), t0+100, 300))
+		for try, want := range []struct{ failures, syncs uint64 }{{1, 0}, {2, 0}, {2, 1}} {
+			time.Sleep(20 * time.Millisecond)
+			synctest.Wait()
+			if st := s.Stats(); st.SyncFailures != want.failures || st.LogSyncs != want.syncs {
+				t.Fatalf("after deferred fsync %d: %d failures, %d log syncs; want %d and %d",
+					try+1, st.SyncFailures, st.LogSyncs, want.failures, want.syncs)
+			}
+		}
+		if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "may be lost on a power cut") {
+			t.Fatalf("failed fsync not logged as an error:\n%s", out)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	})
-	mu.Lock()
-	fail = 2 // the first deferred fsync and its retry
-	mu.Unlock()
-	mustPut(t, s, mkBlob(1, tagOf(1), t0+100, 300))
-	waitFor(t, "two failed fsyncs and a good one", func() bool { return s.Stats().LogSyncs == 1 })
-	st := s.Stats()
-	if st.SyncFailures != 2 {
-		t.Fatalf("%d sync failures counted, want 2", st.SyncFailures)
-	}
-	if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "may be lost on a power cut") {
-		t.Fatalf("failed fsync not logged as an error:\n%s", out)
-	}
-
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	// With no timer in the way (1 h), the index commit is the first to
 	// sync blob 2's record, and it must not go ahead of a failed fsync.
-	s = openStore(t, path, Options{
+	s := openStore(t, path, Options{
 		Now: c.Now, CommitDelay: -1, SyncEvery: time.Hour, FlushEvery: time.Hour,
 		fsync: failing,
 	})
@@ -179,22 +197,4 @@ func TestSyncEveryFsyncFailure(t *testing.T) {
 		}
 	}
 	checkTotals(t, s)
-}
-
-// lockedBuffer is a bytes.Buffer safe for the committer's logging.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

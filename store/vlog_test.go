@@ -15,11 +15,15 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 // The schema's triggers count a record's bytes as size + 88.
 func TestRecordHeaderMatchesSchema(t *testing.T) {
+	t.Parallel()
 	if recHeader != 88 || !strings.Contains(migrations[2], "new.size + 88") {
 		t.Fatalf("recHeader = %d; migration 3 must count the same header size", recHeader)
 	}
@@ -80,6 +84,7 @@ func snapshotDir(t *testing.T, path string) string {
 // Acknowledged puts whose index rows were never committed come back from
 // the log, and a torn record at its end is cut off.
 func TestReplayAfterCrash(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	opt := Options{Now: c.Now, FlushBlobs: 1 << 20, FlushEvery: time.Hour}
@@ -146,6 +151,7 @@ func TestReplayAfterCrash(t *testing.T) {
 // Segments are deleted once empty and compacted once mostly dead, while
 // readers keep finding every live blob.
 func TestSegmentsReclaimed(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	s := openStore(t, path, Options{Now: c.Now, SegmentBytes: 16 << 10, MaxBatch: 4})
@@ -175,6 +181,9 @@ func TestSegmentsReclaimed(t *testing.T) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var readErr atomic.Value
+	// Stop the reader before the store closes, also when the test fails
+	// while it runs (cleanups run last in, first out).
+	t.Cleanup(func() { stop.Store(true); wg.Wait() })
 	wg.Go(func() {
 		for i := 0; i < 2000 && !stop.Load(); i++ {
 			for _, b := range keep {
@@ -196,7 +205,7 @@ func TestSegmentsReclaimed(t *testing.T) {
 		st := s.Stats()
 		return st.LogBytes < grown/2 && st.LogBytes <= 3*live+int64(16<<10)
 	}
-	waitFor(t, "the log to shrink", shrunk)
+	testutil.Eventually(t, 10*time.Second, "the log to shrink", shrunk)
 	stop.Store(true)
 	wg.Wait()
 	if err, _ := readErr.Load().(error); err != nil {
@@ -235,6 +244,7 @@ func TestSegmentsReclaimed(t *testing.T) {
 // A file written before the blob log (schema version 2, envelopes inline)
 // opens, serves its blobs, and takes new ones into the log.
 func TestLegacyRowsServed(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	os.MkdirAll(filepath.Dir(path), 0o700)
@@ -285,6 +295,7 @@ func TestLegacyRowsServed(t *testing.T) {
 
 // IntegrityCheck reads the log records the index points at.
 func TestIntegrityCheckReadsLog(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	s := openStore(t, path, Options{Now: c.Now})
@@ -327,80 +338,90 @@ func TestIntegrityCheckReadsLog(t *testing.T) {
 // committed on its own, with puts served between them; the log still ends
 // up holding only the live records.
 func TestCompactionInSteps(t *testing.T) {
-	c := newClock()
-	path := dbPath(t)
-	s := openStore(t, path, Options{Now: c.Now, SegmentBytes: 64 << 10, compactChunk: 4 << 10})
-	var keep []Blob
-	for i := range 240 { // ~4 segments of 64 KiB, a third live after the sweep
-		exp := int64(t0 + 50)
-		if i%3 == 0 {
-			exp = t0 + 500
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		path := dbPath(t)
+		s := openStore(t, path, Options{Now: c.Now, SegmentBytes: 64 << 10, compactChunk: 4 << 10})
+		var keep []Blob
+		for i := range 240 { // ~4 segments of 64 KiB, a third live after the sweep
+			exp := int64(t0 + 50)
+			if i%3 == 0 {
+				exp = t0 + 500
+			}
+			b := mkBlob(i, tagOf(1), exp, 1000)
+			if exp > t0+50 {
+				keep = append(keep, b)
+			}
+			mustPut(t, s, b)
 		}
-		b := mkBlob(i, tagOf(1), exp, 1000)
-		if exp > t0+50 {
+		grown := s.Stats().LogBytes
+		c.set(t0 + 50)
+		if _, err := s.Sweep(); err != nil {
+			t.Fatal(err)
+		}
+		// Puts are served while the compaction goes on.
+		for i := 1000; i < 1010; i++ {
+			b := mkBlob(i, tagOf(2), t0+500, 1000)
 			keep = append(keep, b)
+			mustPut(t, s, b)
 		}
-		mustPut(t, s, b)
-	}
-	grown := s.Stats().LogBytes
-	c.set(t0 + 50)
-	if _, err := s.Sweep(); err != nil {
-		t.Fatal(err)
-	}
-	// Puts are served while the compaction goes on.
-	for i := 1000; i < 1010; i++ {
-		b := mkBlob(i, tagOf(2), t0+500, 1000)
-		keep = append(keep, b)
-		mustPut(t, s, b)
-	}
-	waitFor(t, "the compaction", func() bool { return s.Stats().Compactions >= 2 && s.Stats().LogBytes < grown/2 })
-	steps, done := s.compactSteps.Load(), s.Stats().Compactions
-	// A segment holds ~21 KiB live: at 4 KiB a step, five or six steps each.
-	if steps < 4*done {
-		t.Fatalf("%d steps for %d segments compacted, want each in steps of 4 KiB", steps, done)
-	}
-	for _, b := range keep {
-		got, ok, err := s.Get(b.ID)
-		if err != nil || !ok || !bytes.Equal(got.Envelope, b.Envelope) {
-			t.Fatalf("live blob lost in compaction (%v, %v)", ok, err)
+		// Polled on the bubble's clock: it moves only while the committer
+		// waits out compactPause, so no machine is too slow for the bound.
+		testutil.Eventually(t, time.Minute, "the compaction", func() bool { return s.Stats().Compactions >= 2 && s.Stats().LogBytes < grown/2 })
+		steps, done := s.compactSteps.Load(), s.Stats().Compactions
+		// A segment holds ~21 KiB live: at 4 KiB a step, five or six steps each.
+		if steps < 4*done {
+			t.Fatalf("%d steps for %d segments compacted, want each in steps of 4 KiB", steps, done)
 		}
-	}
-	checkTotals(t, s)
-	t.Logf("%d segments compacted in %d steps; log %d -> %d bytes", done, steps, grown, s.Stats().LogBytes)
+		for _, b := range keep {
+			got, ok, err := s.Get(b.ID)
+			if err != nil || !ok || !bytes.Equal(got.Envelope, b.Envelope) {
+				t.Fatalf("live blob lost in compaction (%v, %v)", ok, err)
+			}
+		}
+		checkTotals(t, s)
+		t.Logf("%d segments compacted in %d steps; log %d -> %d bytes", done, steps, grown, s.Stats().LogBytes)
+	})
 }
 
 // Compaction that a store had not finished when it closed resumes after
 // Open by itself, without waiting for a put.
 func TestCompactionResumesAfterOpen(t *testing.T) {
-	c := newClock()
-	path := dbPath(t)
-	opt := Options{Now: c.Now, SegmentBytes: 64 << 10, compactChunk: 4 << 10}
-	s := openStore(t, path, opt)
-	for i := range 240 {
-		exp := int64(t0 + 50)
-		if i%3 == 0 {
-			exp = t0 + 500
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		path := dbPath(t)
+		opt := Options{Now: c.Now, SegmentBytes: 64 << 10, compactChunk: 4 << 10}
+		s := openStore(t, path, opt)
+		for i := range 240 {
+			exp := int64(t0 + 50)
+			if i%3 == 0 {
+				exp = t0 + 500
+			}
+			mustPut(t, s, mkBlob(i, tagOf(1), exp, 1000))
 		}
-		mustPut(t, s, mkBlob(i, tagOf(1), exp, 1000))
-	}
-	grown := s.Stats().LogBytes
-	c.set(t0 + 50)
-	if _, err := s.Sweep(); err != nil {
-		t.Fatal(err)
-	}
-	// 20 steps of 4 KiB, 20 ms apart, are to come: close within the first.
-	if got := s.Stats().LogBytes; got < grown/2 {
-		t.Fatalf("log already compacted (%d of %d bytes) before Close: the test cannot see a resume", got, grown)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openStore(t, path, opt)
-	waitFor(t, "the compaction to resume", func() bool { return s.Stats().LogBytes < grown/2 })
-	if n := s.Stats().Blobs; n != 80 {
-		t.Fatalf("%d blobs after compaction, want 80", n)
-	}
-	checkTotals(t, s)
+		grown := s.Stats().LogBytes
+		c.set(t0 + 50)
+		if _, err := s.Sweep(); err != nil {
+			t.Fatal(err)
+		}
+		// 20 steps of 4 KiB, compactPause apart, are to come. The bubble's
+		// clock does not move between the sweep and Close, so the store closes
+		// before the first step however slow the machine.
+		if got := s.Stats().LogBytes; got < grown/2 {
+			t.Fatalf("log already compacted (%d of %d bytes) before Close: the test cannot see a resume", got, grown)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = openStore(t, path, opt)
+		testutil.Eventually(t, time.Minute, "the compaction to resume", func() bool { return s.Stats().LogBytes < grown/2 })
+		if n := s.Stats().Blobs; n != 80 {
+			t.Fatalf("%d blobs after compaction, want 80", n)
+		}
+		checkTotals(t, s)
+	})
 }
 
 // A segment file is deleted only once an fsync of the WAL has made durable
@@ -408,10 +429,11 @@ func TestCompactionResumesAfterOpen(t *testing.T) {
 // while that fsync fails the files stay, with a warning, and go at the next
 // commit that can sync.
 func TestSegmentDeletionWaitsForDurableIndex(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := dbPath(t)
 	var failWAL atomic.Bool
-	var logs lockedBuffer
+	var logs testutil.Buffer
 	s := openStore(t, path, Options{
 		Now: c.Now, SegmentBytes: 16 << 10, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		fsync: func(f *os.File) error {

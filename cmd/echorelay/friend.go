@@ -272,11 +272,7 @@ func cmdFriendAccept(args []string) error {
 func awaitInvite(ctx context.Context, c *peers.Client, inv seal.Invite, wait time.Duration) (*seal.Bundle, error) {
 	sctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	type found struct {
-		b   *seal.Bundle
-		err error
-	}
-	got := make(chan found, 1)
+	got := make(chan *seal.Bundle, 1)
 	var lastErr error
 	err := c.Subscribe(sctx, []echo.Tag{echo.Tag(inv.InviterTag())}, 0, func(it echo.Item) {
 		e, err := echo.ParseEnvelope(it.Envelope)
@@ -290,14 +286,14 @@ func awaitInvite(ctx context.Context, c *peers.Client, inv seal.Invite, wait tim
 			return
 		}
 		select {
-		case got <- found{b: b}:
+		case got <- b:
 		default:
 		}
 		cancel()
 	}, nil)
 	select {
-	case f := <-got:
-		return f.b, nil
+	case b := <-got:
+		return b, nil
 	default:
 	}
 	if lastErr != nil {

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/internal/testutil"
 	"github.com/echorelay/echorelay/peers"
@@ -42,23 +40,9 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
 	// The in-process part of the tests (clients, subscriptions, fake neighbours, the idle
 	// trim) must leave no goroutine behind; the relays themselves are separate processes.
-	if err := goleak.Find(leakOptions...); err != nil {
-		fmt.Fprintf(os.Stderr, "goroutines leaked by the tests: %v\n", err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// leakOptions are the process-wide goroutines goleak ignores (as testutil.VerifyNoLeaks does).
-var leakOptions = []goleak.Option{
-	goleak.IgnoreTopFunction("os/signal.signal_recv"),
-	goleak.IgnoreTopFunction("os/signal.loop"),
+	testutil.VerifyNoLeaks(m, func() { os.RemoveAll(dir) })
 }
 
 func relayCommand(args ...string) *exec.Cmd { return binCommand(binPath, args...) }

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -8,15 +9,26 @@ import (
 
 // VerifyNoLeaks runs a package's tests and then fails the run if goroutines that the tests
 // started are still running (a link, listener or committer that was not stopped). Call it
-// from TestMain. Goroutines that belong to libraries' process-wide pools are ignored.
-func VerifyNoLeaks(m *testing.M) {
-	goleak.VerifyTestMain(m, leakOptions()...)
+// from TestMain. Goroutines that belong to libraries' process-wide pools are ignored. The
+// cleanups run after the check, before the process exits (e.g. to remove a shared fixture).
+func VerifyNoLeaks(m *testing.M, cleanups ...func()) {
+	opts := LeakOptions()
+	if len(cleanups) > 0 {
+		opts = append(opts, goleak.Cleanup(func(code int) {
+			for _, c := range cleanups {
+				c()
+			}
+			os.Exit(code)
+		}))
+	}
+	goleak.VerifyTestMain(m, opts...)
 }
 
-func leakOptions() []goleak.Option {
+// LeakOptions are the goroutines every leak check ignores, for a TestMain that calls goleak
+// itself (cmd/echorelay checks after removing its built binary).
+func LeakOptions() []goleak.Option {
 	return []goleak.Option{
-		// SQLite (modernc) and quic-go keep no per-test goroutines, but the runtime's
-		// signal and finaliser goroutines are process-wide.
+		// The runtime's signal goroutines are process-wide, started by signal.Notify.
 		goleak.IgnoreTopFunction("os/signal.signal_recv"),
 		goleak.IgnoreTopFunction("os/signal.loop"),
 	}

@@ -316,7 +316,8 @@ func chainFull(c config, rs []*relay) (Phase, error) {
 	pushed := make(chan struct{})
 	go func() { res, perr = pushAll(c, rs[0].addr(), newRun(), c.n); close(pushed) }()
 	// Poll C until it holds every blob, or nothing has arrived for 15 s.
-	last, lastAt, end := int64(0), time.Now(), time.Now()
+	last, lastAt := int64(0), time.Now()
+	var end time.Time // when the last new blob was seen
 	for {
 		st, err := rs[2].status()
 		if err == nil {
