@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 	"github.com/echorelay/echorelay/store"
 )
 
@@ -26,23 +27,21 @@ func neighbourLinks(n *Node) []*link {
 // (the same connection seen from both ends), and returns a's.
 func waitOneLink(t *testing.T, a, b *testNode) *link {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second * slowFactor())
-	for {
-		la, lb := neighbourLinks(a.Node), neighbourLinks(b.Node)
-		if len(la) == 1 && len(lb) == 1 && (la[0].dialed != nil) != (lb[0].dialed != nil) &&
-			a.relay.Snapshot().Neighbours == 1 && b.relay.Snapshot().Neighbours == 1 {
-			return la[0]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("want one link between A and B; A holds %d, B %d", len(la), len(lb))
-		}
-		time.Sleep(5 * time.Millisecond)
+	var la, lb []*link
+	if !testutil.Poll(20*time.Second, func() bool {
+		la, lb = neighbourLinks(a.Node), neighbourLinks(b.Node)
+		return len(la) == 1 && len(lb) == 1 && (la[0].dialed != nil) != (lb[0].dialed != nil) &&
+			a.relay.Snapshot().Neighbours == 1 && b.relay.Snapshot().Neighbours == 1
+	}) {
+		t.Fatalf("want one link between A and B; A holds %d, B %d", len(la), len(lb))
 	}
+	return la[0]
 }
 
 // Two relays that list each other both dial, yet keep one link between them: the status shows
 // each neighbour once and up, a lost link is replaced, and a flood crosses it once.
 func TestOneLinkPerNeighbour(t *testing.T) {
+	t.Parallel()
 	a := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
 	b := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
 	a.SetPeers([]Peer{{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(b.Port()), Pin: b.Fingerprint()}})
@@ -52,16 +51,12 @@ func TestOneLinkPerNeighbour(t *testing.T) {
 	// The status settles on the one peers-file line, up (a dialer whose link lost shows as
 	// up through the neighbour's link once it noticed).
 	for _, tn := range []*testNode{a, b} {
-		deadline := time.Now().Add(10 * time.Second * slowFactor())
-		for {
-			ns := tn.Neighbours()
-			if len(ns) == 1 && ns[0].State == "up" && !ns[0].Inbound && ns[0].Transport == "quic" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("status lists %+v; want the one peers-file line, up over quic", ns)
-			}
-			time.Sleep(5 * time.Millisecond)
+		var ns []NeighbourStatus
+		if !testutil.Poll(10*time.Second, func() bool {
+			ns = tn.Neighbours()
+			return len(ns) == 1 && ns[0].State == "up" && !ns[0].Inbound && ns[0].Transport == "quic"
+		}) {
+			t.Fatalf("status lists %+v; want the one peers-file line, up over quic", ns)
 		}
 	}
 
@@ -92,6 +87,7 @@ func TestOneLinkPerNeighbour(t *testing.T) {
 // reload lists it, the two end up with one neighbour link (before, this side's dials were
 // refused as duplicates of a link it did not count as a neighbour's).
 func TestListedLater(t *testing.T) {
+	t.Parallel()
 	a := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
 	b := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
 	a.SetPeers([]Peer{{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(b.Port()), Pin: b.Fingerprint()}})
@@ -111,6 +107,7 @@ func TestListedLater(t *testing.T) {
 // matched it, and a relay calling from elsewhere stayed a client while its own dial to us kept
 // this side's dials refused as duplicates.
 func TestUnpinnedLineLearnsItsKey(t *testing.T) {
+	t.Parallel()
 	a := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
 	b := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
 	elsewhere := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 4242}

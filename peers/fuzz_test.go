@@ -78,6 +78,7 @@ func samePeer(a, b Peer) bool { return a.Scheme == b.Scheme && a.Addr == b.Addr 
 
 // The seeds parse as their names say.
 func TestPeersFileSeeds(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob("testdata/peers/*.txt")
 	if len(files) == 0 {
 		t.Fatal("no seed peers files")

@@ -8,6 +8,7 @@ import (
 )
 
 func TestBucketRefill(t *testing.T) {
+	t.Parallel()
 	t0 := time.Unix(1_000_000, 0)
 	var b bucket
 	if w := b.need(t0, 10, 3, 1); w != 0 || b.tokens != 3 {
@@ -26,6 +27,7 @@ func TestBucketRefill(t *testing.T) {
 }
 
 func TestLimiterPerAddressAndBounded(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_000_000, 0)
 	l := newLimiter(RateLimits{SubmitsPerSec: 2, SubmitBurst: 3, BytesPerSec: 1000, BytesBurst: 100}, 4000)
 	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
@@ -66,6 +68,7 @@ func TestLimiterPerAddressAndBounded(t *testing.T) {
 }
 
 func TestClientKey(t *testing.T) {
+	t.Parallel()
 	cases := map[string]net.Addr{
 		"192.0.2.7":      &net.UDPAddr{IP: net.ParseIP("192.0.2.7"), Port: 1},
 		"192.0.2.8":      &net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.8"), Port: 2},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 	"github.com/echorelay/echorelay/store"
 )
 
@@ -30,9 +31,10 @@ func envelope(t *testing.T, payload string) []byte {
 // The Go default key exchange must stay on: the negotiated group is the hybrid
 // X25519MLKEM768 on both transports.
 func TestHybridKeyExchange(t *testing.T) {
+	t.Parallel()
 	n := startNode(t)
 	for _, scheme := range []string{"quic://", "tls://"} {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 		c, err := DialClient(ctx, scheme+"127.0.0.1:"+itoa(n.Port()))
 		cancel()
 		if err != nil {
@@ -53,14 +55,16 @@ func TestHybridKeyExchange(t *testing.T) {
 }
 
 func TestClientPutFetchBothTransports(t *testing.T) {
+	t.Parallel()
 	n := startNode(t)
 	for i, scheme := range []string{"quic://", "tls://"} {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 		defer cancel()
 		c, err := DialClient(ctx, scheme+"127.0.0.1:"+itoa(n.Port()))
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer c.Close()
 		env := envelope(t, "hello "+scheme)
 		id, dup, err := c.Put(ctx, env)
 		if err != nil || dup || id != echo.BlobID(env) {
@@ -78,20 +82,24 @@ func TestClientPutFetchBothTransports(t *testing.T) {
 }
 
 func TestPinMismatchRefused(t *testing.T) {
+	t.Parallel()
 	n := startNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 	defer cancel()
 	wrong := strings.Repeat("ab", 32)
 	_, err := n.quic.dial(ctx, Peer{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(n.Port()), Pin: wrong}, nil)
 	if err == nil || !strings.Contains(err.Error(), "does not match the pin") {
 		t.Fatalf("dial with wrong pin: %v", err)
 	}
-	if _, err := n.quic.dial(ctx, Peer{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(n.Port()), Pin: n.Fingerprint()}, nil); err != nil {
+	s, err := n.quic.dial(ctx, Peer{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(n.Port()), Pin: n.Fingerprint()}, nil)
+	if err != nil {
 		t.Fatalf("dial with right pin: %v", err)
 	}
+	s.close(0, "")
 }
 
 func TestParsePeers(t *testing.T) {
+	t.Parallel()
 	pin := strings.Repeat("0f", 32)
 	in := "# neighbours\n\n127.0.0.1:7788\nquic://10.0.0.2:1  # spelled out\ntls://[::1]:7788 " + pin + "\nexample.org:9 sha256:" + strings.ToUpper(pin) + "\n"
 	ps, err := ParsePeers(strings.NewReader(in))
@@ -117,6 +125,7 @@ func TestParsePeers(t *testing.T) {
 // The comment after an entry becomes its label: trimmed, one line, control characters gone, at
 // most MaxLabel runes; a label change keeps the line's Key, so a reload does not redial.
 func TestPeersFileLabels(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("é", MaxLabel+10)
 	in := "192.168.1.20:7788 # classroom pi\n" +
 		"10.0.0.3:7788\t#\t  Mrs  Smith's\tlaptop  \n" +
@@ -144,6 +153,7 @@ func TestPeersFileLabels(t *testing.T) {
 }
 
 func TestBackoffFirstRetryWithinASecond(t *testing.T) {
+	t.Parallel()
 	for i := 0; i < 1000; i++ {
 		if d := backoff(0); d < 500*time.Millisecond || d >= time.Second {
 			t.Fatalf("first retry after %s", d)

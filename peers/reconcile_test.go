@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
 	"github.com/echorelay/echorelay/store"
 )
 
@@ -54,7 +55,7 @@ func dialRawAs(t *testing.T, n *Node, id *Identity) *rawLink {
 		// The address is never reachable: n's dialer to it just backs off.
 		n.SetPeers([]Peer{{Scheme: SchemeTLS, Addr: "127.0.0.1:1", Pin: id.Fingerprint}})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 	defer cancel()
 	s, err := dialTLS(ctx, Peer{Scheme: SchemeTLS, Addr: "127.0.0.1:" + itoa(n.Port()), Pin: n.Fingerprint()}, id)
 	if err != nil {
@@ -81,7 +82,7 @@ func (rl *rawLink) send(f echo.Frame) {
 
 // read returns the next frame, or the error that ended the link.
 func (rl *rawLink) read() (echo.Frame, error) {
-	rl.s.setDeadline(true, time.Now().Add(10*time.Second))
+	rl.s.setDeadline(true, time.Now().Add(testutil.Timeout(10*time.Second)))
 	return echo.ReadFrame(rl.r, echo.DefaultMaxBlob+echo.MaxFrameExtra)
 }
 
@@ -134,6 +135,7 @@ func isTimeout(err error) bool {
 // lacks, WANT for what it lacks itself, BLOBs and WANT_END for the neighbour's WANT; a blob
 // received that way is stored.
 func TestReconcileResponder(t *testing.T) {
+	t.Parallel()
 	n, st := startReconNode(t)
 	var held []echo.ID
 	for _, p := range []string{"one", "two", "three"} {
@@ -206,21 +208,12 @@ func TestReconcileResponder(t *testing.T) {
 	if len(blobs) != 2 || !blobs[held[0]] || !blobs[held[2]] {
 		t.Fatalf("WANT answered with %d blobs", len(blobs))
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if ok, _ := st.Has(echo.BlobID(mine)); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the wanted blob was not stored")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	for n.ReconcileStats().Sessions < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("session not finished: %+v", n.ReconcileStats())
-		}
-		time.Sleep(10 * time.Millisecond)
+	testutil.Eventually(t, 10*time.Second, "the wanted blob to be stored", func() bool {
+		ok, _ := st.Has(echo.BlobID(mine))
+		return ok
+	})
+	if !testutil.Poll(10*time.Second, func() bool { return n.ReconcileStats().Sessions >= 1 }) {
+		t.Fatalf("session not finished: %+v", n.ReconcileStats())
 	}
 	if s := n.ReconcileStats(); s.Wanted != 1 || s.Served != 2 {
 		t.Fatalf("stats %+v: want 1 wanted, 2 served", s)
@@ -240,6 +233,7 @@ func relayPut(t *testing.T, n *Node, env []byte) {
 // Broken or hostile reconciliation frames close the link with a clear error; the node keeps
 // serving and loses nothing.
 func TestReconcileHostileFrames(t *testing.T) {
+	t.Parallel()
 	n, st := startReconNode(t)
 	keep := envelope(t, "kept through all of this")
 	relayPut(t, n, keep)
@@ -263,6 +257,7 @@ func TestReconcileHostileFrames(t *testing.T) {
 		}, echo.CodeMalformed},
 	}
 	for _, c := range cases {
+		// Not parallel: each neighbour case lists its own identity as n's only peer.
 		t.Run(c.name, func(t *testing.T) {
 			rl := dialRaw(t, n, c.neighbour)
 			for _, f := range c.frames {
@@ -281,12 +276,14 @@ func TestReconcileHostileFrames(t *testing.T) {
 	if ok, err := st.Has(echo.BlobID(keep)); !ok || err != nil {
 		t.Fatalf("blob lost: %v", err)
 	}
-	c, err := DialClient(context.Background(), "127.0.0.1:"+itoa(n.Port()))
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
+	defer cancel()
+	c, err := DialClient(ctx, "127.0.0.1:"+itoa(n.Port()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, _, err := c.Put(context.Background(), envelope(t, "still serving")); err != nil {
+	if _, _, err := c.Put(ctx, envelope(t, "still serving")); err != nil {
 		t.Fatalf("node stopped serving: %v", err)
 	}
 }
@@ -294,6 +291,7 @@ func TestReconcileHostileFrames(t *testing.T) {
 // A node initiates for a neighbour with a larger fingerprint: when the link comes up, and
 // again on Reconcile.
 func TestReconcileInitiatesOnLinkUpAndOnDemand(t *testing.T) {
+	t.Parallel()
 	// Two identities: the node gets the smaller fingerprint, the neighbour the larger.
 	var ids [2]*Identity
 	for i := range ids {
@@ -311,21 +309,23 @@ func TestReconcileInitiatesOnLinkUpAndOnDemand(t *testing.T) {
 	if id.Fingerprint <= n.Fingerprint() {
 		t.Fatalf("neighbour fingerprint %s not above the node's %s", id.Fingerprint, n.Fingerprint())
 	}
+	// The floor is a minute past the moment the node starts the session, which lies between
+	// the dial and the first RECON's arrival: bracketing it by those two instants keeps the
+	// check exact however long a loaded machine takes in between.
+	before := time.Now()
 	rl := dialRawAs(t, n, id)
 	first, err := echo.ParseRecon(rl.next(echo.FrameRecon).Body)
+	after := time.Now()
 	if err != nil || len(first.Ranges) != 1 || first.Ranges[0].Mode != echo.ModeIDList || len(first.Ranges[0].IDs) != 1 {
 		t.Fatalf("first RECON %+v (%v): want the node's one ID", first, err)
 	}
-	if now := uint64(time.Now().Unix()); first.Floor < now+50 || first.Floor > now+70 {
-		t.Fatalf("floor %d, want about a minute from now (%d)", first.Floor, now)
+	lo, hi := uint64(before.Add(time.Minute).Unix()), uint64(after.Add(time.Minute).Unix())
+	if first.Floor < lo || first.Floor > hi {
+		t.Fatalf("floor %d, want a minute after the session began, in [%d, %d]", first.Floor, lo, hi)
 	}
 	rl.send(echo.Recon{Session: first.Session, Floor: first.Floor}.Frame()) // same set: done
-	deadline := time.Now().Add(10 * time.Second)
-	for n.ReconcileStats().Sessions < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("session not finished: %+v", n.ReconcileStats())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Poll(10*time.Second, func() bool { return n.ReconcileStats().Sessions >= 1 }) {
+		t.Fatalf("session not finished: %+v", n.ReconcileStats())
 	}
 	n.Reconcile()
 	second, err := echo.ParseRecon(rl.next(echo.FrameRecon).Body)
@@ -337,6 +337,7 @@ func TestReconcileInitiatesOnLinkUpAndOnDemand(t *testing.T) {
 // A node that missed thousands of blobs catches up from its neighbour over a real link and
 // real SQLite stores, each blob exactly once, with the session's messages bounded.
 func TestReconcileCatchUpThousands(t *testing.T) {
+	t.Parallel()
 	total := 5000
 	if testing.Short() {
 		total = 1000
@@ -369,12 +370,10 @@ func TestReconcileCatchUpThousands(t *testing.T) {
 	start := time.Now()
 	a.SetPeers([]Peer{{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(b.Port()), Pin: b.Fingerprint()}})
 	b.SetPeers([]Peer{{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(a.Port()), Pin: a.Fingerprint()}})
-	deadline := time.Now().Add(60 * time.Second)
-	for sa.Stats().Blobs != int64(total+10) || sb.Stats().Blobs != int64(total+10) {
-		if time.Now().After(deadline) {
-			t.Fatalf("A holds %d, B %d blobs, want %d each; A %+v B %+v", sa.Stats().Blobs, sb.Stats().Blobs, total+10, a.ReconcileStats(), b.ReconcileStats())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testutil.Poll(60*time.Second, func() bool {
+		return sa.Stats().Blobs == int64(total+10) && sb.Stats().Blobs == int64(total+10)
+	}) {
+		t.Fatalf("A holds %d, B %d blobs, want %d each; A %+v B %+v", sa.Stats().Blobs, sb.Stats().Blobs, total+10, a.ReconcileStats(), b.ReconcileStats())
 	}
 	took := time.Since(start)
 	ra, rb := a.ReconcileStats(), b.ReconcileStats()
@@ -393,6 +392,7 @@ func TestReconcileCatchUpThousands(t *testing.T) {
 // A relay without reconciliation does not offer it and skips the frames like unknown types:
 // the link stays up.
 func TestReconcileFramesSkippedWhenOff(t *testing.T) {
+	t.Parallel()
 	n := startNode(t) // no SetStore: reconciliation off
 	rl := dialRaw(t, n, true)
 	if rl.hello.Features != 0 {
