@@ -51,6 +51,9 @@ type Config struct {
 	// PaceSlow is the mean drain interval above which a neighbour counts as slow and clients
 	// are no longer held back for it (pace.go); 0 is PaceSlow. Tests under emulation raise it.
 	PaceSlow time.Duration
+	// PaceWait and PaceStall override the constants of the same names (pace.go); 0 is the
+	// constant. Tests on a loaded machine scale them.
+	PaceWait, PaceStall time.Duration
 	// EchoListen, when set, accepts Echo links (`[echo+tcp://|echo+tls://]host:port`).
 	EchoListen string
 	// EchoTTL is the lifetime of blobs bridged from Echo links (0: DefaultEchoTTL).
@@ -110,6 +113,8 @@ func New(cfg Config) (*Node, error) {
 	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, WriteTimeout)
 	cfg.QueueBytes = cmp.Or(cfg.QueueBytes, QueueBytes)
 	cfg.PaceSlow = cmp.Or(cfg.PaceSlow, PaceSlow)
+	cfg.PaceWait = cmp.Or(cfg.PaceWait, PaceWait)
+	cfg.PaceStall = cmp.Or(cfg.PaceStall, PaceStall)
 	n := &Node{cfg: cfg, relay: cfg.Relay, log: cfg.Logger, links: map[*link]struct{}{}, carrier: map[string]*link{}, dialers: map[string]*dialer{},
 		limiter: newLimiter(cfg.Rates, cfg.Relay.Limits().MaxBlob), echoLinks: map[*echoLink]struct{}{}}
 	if n.log == nil {

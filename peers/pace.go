@@ -92,7 +92,7 @@ func (p *pacer) fits(l *link, size int64, now int64) bool {
 	qb := l.node.cfg.QueueBytes
 	for _, nb := range p.links {
 		n := int64(nb.blobs.len())
-		if n > 0 && (now-nb.took.Load() > int64(PaceStall) || nb.slow.Load()) {
+		if n > 0 && (now-nb.took.Load() > int64(l.node.cfg.PaceStall) || nb.slow.Load()) {
 			continue // stalled or slow: not waited for
 		}
 		if n+p.n+1 > QueueBlobs/2 || nb.qbytes.Load()+p.bytes+size > qb/2 {
@@ -114,7 +114,7 @@ func (p *pacer) admit(l *link, size int) {
 			break
 		}
 		if deadline.IsZero() {
-			deadline = now.Add(PaceWait)
+			deadline = now.Add(l.node.cfg.PaceWait)
 		} else if now.After(deadline) {
 			break
 		}
@@ -125,7 +125,7 @@ func (p *pacer) admit(l *link, size int) {
 		p.waiting++
 		p.hasWaiter.Store(true)
 		p.mu.Unlock()
-		t := time.NewTimer(min(PaceStall, deadline.Sub(now)))
+		t := time.NewTimer(min(l.node.cfg.PaceStall, deadline.Sub(now)))
 		select {
 		case <-room:
 		case <-t.C:

@@ -25,7 +25,10 @@ func TestClientsPacedToSlowNeighbour(t *testing.T) {
 	// PaceWait (scaled), far above what this neighbour takes however slow the machine: the test
 	// is that clients are held back to a neighbour that is slower than they are yet not slow;
 	// TestSlowNeighbourNotWaitedFor covers the default bar.
-	tn := startTestNode(t, Config{QueueBytes: 256 << 10, PaceSlow: testutil.Timeout(PaceWait)}, store.Options{}, echo.Limits{})
+	// A stall of the reader below (a loaded machine's scheduler) must not read as a stalled
+	// neighbour either, nor may the wait for room run out: both scale too.
+	tn := startTestNode(t, Config{QueueBytes: 256 << 10, PaceSlow: testutil.Timeout(PaceWait),
+		PaceWait: testutil.Timeout(4 * PaceWait), PaceStall: testutil.Timeout(4 * PaceStall)}, store.Options{}, echo.Limits{})
 	nb := neighbours(t, tn, 1)[0]
 	got := make(chan echo.ID, blobs)
 	go func() {
