@@ -195,7 +195,7 @@ func checkName(name string, optional bool) error {
 		}
 		return userErr("give --name NAME, what you call this friend", "--name is required")
 	}
-	if len(name) > 64 || strings.ContainsAny(name, " \t\r\n/\\\x00") || name == "-" {
+	if len(name) > 64 || strings.ContainsAny(name, " \t\r\n/\\\x00") || strings.ContainsFunc(name, hidden) || name == "-" {
 		return userErr("use a short name without spaces or slashes, e.g. --name alice", "bad friend name %q", name)
 	}
 	return nil

@@ -407,10 +407,11 @@ func (in *inbox) saveFile(ch seal.FileChunk, friend string) (string, uint64, err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", 0, err
 	}
-	ext := filepath.Ext(ch.Name)
-	stem := strings.TrimSuffix(ch.Name, ext)
+	base := safeFileName(ch.Name)
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
 	for i := 1; i < 10000; i++ {
-		name := ch.Name
+		name := base
 		if i > 1 {
 			name = fmt.Sprintf("%s (%d)%s", stem, i, ext)
 		}
@@ -435,13 +436,32 @@ func (in *inbox) saveFile(ch seal.FileChunk, friend string) (string, uint64, err
 	return "", 0, fmt.Errorf("too many files called %s", ch.Name)
 }
 
-// printable keeps a friend's text from driving the terminal: control characters other than
-// newline and tab are shown as U+FFFD.
+// printable keeps a friend's text from driving the terminal or disguising itself: control
+// characters other than newline and tab, and format characters (Unicode category Cf: bidi
+// overrides and isolates such as U+202E, invisible separators) are shown as U+FFFD. The zero
+// width joiner stays, since emoji sequences need it and it reorders nothing.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
+		if r == '\n' || r == '\t' || !hidden(r) {
 			return r
 		}
 		return '\uFFFD'
 	}, s)
+}
+
+// hidden reports whether r is a control or format character (Cf) other than the zero width
+// joiner: what a name, a message or a file name must not carry to a screen unneutralised.
+func hidden(r rune) bool {
+	return unicode.IsControl(r) || (unicode.Is(unicode.Cf, r) && r != '\u200D')
+}
+
+// safeFileName is a received file's name as it is saved: hidden characters become "_", so
+// that "invoice\u202Efdp.exe" cannot pose as a PDF in a file manager.
+func safeFileName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if hidden(r) {
+			return '_'
+		}
+		return r
+	}, name)
 }
