@@ -57,11 +57,11 @@ func DefaultRateLimits() RateLimits {
 // Connection caps and timeouts. The timeouts are Config fields too (0 takes these), so that
 // tests can shrink them.
 const (
-	DefaultMaxConnsPerIP = 128              // a quarter of DefaultMaxConns: one NAT cannot take them all
-	FrameTimeout         = 30 * time.Second // to finish a frame once its first byte arrived ...
-	FrameBytesPerSec     = 64 << 10         // ... plus 1 s per this many bytes of its length
-	IdleTimeout          = 5 * time.Minute  // a client link without subscription that sends nothing
-	limiterEntries       = 16384            // addresses remembered by the submit limiter
+	DefaultMaxConnsPerIP = 128             // a quarter of DefaultMaxConns: one NAT cannot take them all
+	FrameTimeout         = 5 * time.Second // a frame's grace once its first byte arrived ...
+	MinFrameRate         = 16 << 10        // ... after which its bytes must keep arriving at this rate (bytes/s)
+	IdleTimeout          = 5 * time.Minute // a client link without subscription that sends nothing
+	limiterEntries       = 16384           // addresses remembered by the submit limiter
 )
 
 // bucket is a token bucket; the zero value is full once used through take.

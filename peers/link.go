@@ -99,6 +99,7 @@ type link struct {
 	// Owned by the reader goroutine.
 	blobBucket bucket // a neighbour's BLOB frames (limits.go)
 	phase      string // what the current read deadline guards: its close reason on expiry
+	progress   *frameProgress
 }
 
 func newLink(n *Node, s stream, dialed *Peer) *link {
@@ -228,7 +229,8 @@ func (l *link) fatal(err error) error {
 }
 
 func (l *link) readLoop() error {
-	r := bufio.NewReaderSize(l.s.rw, readBufSize)
+	l.progress = &frameProgress{r: l.s.rw, setDeadline: l.s.setDeadline, grace: l.node.cfg.FrameTimeout}
+	r := bufio.NewReaderSize(l.progress, readBufSize)
 	max := l.node.relay.Limits().MaxFrame()
 	l.phase = "handshake_timeout"
 	l.s.setDeadline(true, time.Now().Add(l.node.cfg.HandshakeTimeout))
@@ -257,7 +259,7 @@ func (l *link) readLoop() error {
 		return l.fatal(err)
 	}
 	for {
-		if err := l.awaitFrame(r, max); err != nil {
+		if err := l.awaitFrame(r); err != nil {
 			return l.readErr(err)
 		}
 		if skipped, err := l.skipOversizedSubmit(r, max); err != nil {
@@ -593,10 +595,14 @@ func (fw *frameWriter) flush() error {
 
 // awaitFrame sets the read deadline for the next frame. While waiting for its first byte: none
 // on a neighbour link or a client link with a subscription, IdleTimeout on other client links.
-// Once it has begun: FrameTimeout plus one second per FrameBytesPerSec of its announced length,
-// so a frame started and never finished (slowloris) closes the link.
-func (l *link) awaitFrame(r *bufio.Reader, maxFrame int) error {
+// Once it has begun, the frame has FrameTimeout (its grace), and then its bytes must keep
+// arriving at MinFrameRate (frameProgress): the deadline grows with what arrives, never with
+// what the header announces, so a frame announced large and sent slowly (slowloris) closes the
+// link within seconds of falling behind.
+func (l *link) awaitFrame(r *bufio.Reader) error {
 	cfg := &l.node.cfg
+	p := l.progress
+	p.on = false
 	if r.Buffered() == 0 {
 		if l.neighbour == "" && l.subs.Load() == 0 {
 			l.phase = "idle"
@@ -609,16 +615,33 @@ func (l *link) awaitFrame(r *bufio.Reader, maxFrame int) error {
 		}
 	}
 	l.phase = "frame_timeout"
-	start := time.Now()
-	if r.Buffered() < 4 {
-		l.s.setDeadline(true, start.Add(cfg.FrameTimeout))
+	p.start, p.got, p.on = time.Now(), int64(r.Buffered()), true
+	return l.s.setDeadline(true, p.deadline())
+}
+
+// frameProgress sits between a link's stream and its buffered reader and, while a frame is
+// being read, moves the read deadline out by one second per MinFrameRate bytes that arrive.
+// Only the link's reading goroutine touches it.
+type frameProgress struct {
+	r           io.Reader
+	setDeadline func(read bool, t time.Time) error
+	grace       time.Duration
+	on          bool      // a frame has begun
+	start       time.Time // when its first byte was seen
+	got         int64     // its bytes (and those after it) received since
+}
+
+func (p *frameProgress) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 && p.on {
+		p.got += int64(n)
+		p.setDeadline(true, p.deadline())
 	}
-	hdr, err := r.Peek(4)
-	if err != nil {
-		return err
-	}
-	n := min(int64(binary.BigEndian.Uint32(hdr)), int64(max(maxFrame, oversizeSkipLimit)))
-	return l.s.setDeadline(true, start.Add(cfg.FrameTimeout+time.Duration(n/FrameBytesPerSec)*time.Second))
+	return n, err
+}
+
+func (p *frameProgress) deadline() time.Time {
+	return p.start.Add(p.grace + time.Duration(p.got)*time.Second/MinFrameRate)
 }
 
 // closeReason names why a link ended, for the counters of closes by reason.
