@@ -34,6 +34,9 @@ type NeighbourStatus struct {
 	Transport string    `json:"transport,omitempty"`
 	Since     time.Time `json:"since"`
 	LastError string    `json:"last_error,omitempty"`
+	// DownSince is when a configured line was last seen up, or when its dialer started if it
+	// never was: kept across retries, zero while up and for inbound neighbours.
+	DownSince time.Time `json:"down_since,omitzero"`
 	BlobsIn   int64     `json:"blobs_in"`
 	BlobsOut  int64     `json:"blobs_out"`
 	Inbound   bool      `json:"inbound,omitempty"`
@@ -49,6 +52,7 @@ type dialer struct {
 	mu      sync.Mutex // guards the fields below
 	state   string
 	since   time.Time
+	down    time.Time // since when the line is not up: set by the first state that is not "up", kept across retries
 	lastErr string
 	label   string // from the peers file; updated on reload without redialing
 	learned string // fingerprint this unpinned line presented when dialed (isNeighbour)
@@ -60,6 +64,12 @@ func (d *dialer) stop() { d.cancel() }
 func (d *dialer) set(state, lastErr string) {
 	d.mu.Lock()
 	d.state, d.since = state, time.Now()
+	switch {
+	case state == "up":
+		d.down = time.Time{}
+	case d.down.IsZero():
+		d.down = d.since
+	}
 	if lastErr != "" {
 		d.lastErr = lastErr
 	}
@@ -150,7 +160,7 @@ func (d *dialer) waitCarrier(fp string) (waited, stop bool) {
 		return false, d.ctx.Err() != nil
 	}
 	d.mu.Lock()
-	d.via, d.state, d.since, d.lastErr = c, "up", c.since, ""
+	d.via, d.state, d.since, d.lastErr, d.down = c, "up", c.since, "", time.Time{}
 	d.mu.Unlock()
 	select {
 	case <-c.closed:
@@ -251,7 +261,7 @@ func (n *Node) Neighbours() []NeighbourStatus {
 	via := map[*link]bool{} // inbound links shown under the line whose dialer waits for them
 	for _, d := range n.dialers {
 		d.mu.Lock()
-		st := NeighbourStatus{Peer: d.p.String(), Label: d.label, PeerFP: d.p.Pin, State: d.state, Since: d.since, LastError: d.lastErr}
+		st := NeighbourStatus{Peer: d.p.String(), Label: d.label, PeerFP: d.p.Pin, State: d.state, Since: d.since, LastError: d.lastErr, DownSince: d.down}
 		if l := d.via; l != nil {
 			via[l] = true
 			st.Transport, st.BlobsIn, st.BlobsOut, st.PeerFP = l.s.transport, l.in.Load(), l.outN.Load(), l.neighbour

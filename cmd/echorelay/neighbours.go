@@ -22,6 +22,8 @@ type neighbourView struct {
 	Transport   string    `json:"transport,omitempty"`   // quic or tls while up
 	Since       time.Time `json:"since"`
 	ForS        int64     `json:"for_s"`                  // seconds in this state
+	DownSince   time.Time `json:"down_since,omitzero"`    // a configured line not up: since when (kept across retries)
+	DownForS    int64     `json:"down_for_s,omitempty"`   // seconds since DownSince
 	LastError   string    `json:"last_error,omitempty"`   // in plain words
 	ErrorDetail string    `json:"error_detail,omitempty"` // the technical text, addresses removed
 	BlobsIn     int64     `json:"blobs_in"`               // from it, on the links now open
@@ -69,6 +71,7 @@ func neighbourViews(ns []peers.NeighbourStatus, showAddrs bool, now time.Time) [
 		if v.State != "up" {
 			u := view(s, v.Peer, showAddrs, now)
 			v.State, v.Since, v.ForS, v.Transport, v.LastError, v.ErrorDetail = u.State, u.Since, u.ForS, u.Transport, "", ""
+			v.DownSince, v.DownForS = time.Time{}, 0
 		}
 	}
 	return out
@@ -82,6 +85,10 @@ func view(s peers.NeighbourStatus, name string, showAddrs bool, now time.Time) n
 	}
 	if !s.Since.IsZero() {
 		v.ForS = int64(now.Sub(s.Since).Seconds())
+	}
+	if !s.DownSince.IsZero() && s.State != "up" && !s.Inbound {
+		v.DownSince = s.DownSince.UTC().Truncate(time.Second)
+		v.DownForS = max(0, int64(now.Sub(s.DownSince).Seconds()))
 	}
 	if len(s.PeerFP) >= 16 {
 		v.Fingerprint = s.PeerFP[:16]
@@ -100,33 +107,54 @@ func view(s peers.NeighbourStatus, name string, showAddrs bool, now time.Time) n
 }
 
 // plainErrors map fragments of link errors to sentences a teacher understands. First match wins;
-// the fragments come from quic-go, crypto/tls, net and our own link reasons (peers/link.go).
+// the fragments come from quic-go, crypto/tls, crypto/x509, net, context and our own link close
+// reasons (peers/link.go closeCategory, echo error codes). The raw text is shown only under
+// "Details".
 var plainErrors = []struct{ frag, plain string }{
 	{"does not match the pin", "the key does not match the pinned fingerprint — someone else answers at that address"},
 	{"not_neighbour", "it does not list this relay in its peers file"},
 	{"answered as a client", "a program that is not a relay answers at that address"},
+	{"duplicate_link", "it linked to this relay at the same moment; its own link is used instead"},
+	{"now_a_neighbour", "the link was opened again now that it is listed as a neighbour"},
+	{"local_close", "this relay closed the link (it was reloading or stopping)"},
 	{"connection refused", "refused: is echorelay running there?"},
 	{"no such host", "the name in the peers file cannot be found: check its spelling and the network's DNS"},
 	{"server misbehaving", "the name in the peers file cannot be looked up: the network's DNS does not answer"},
+	{"temporary failure in name resolution", "the name in the peers file cannot be looked up: is this computer on the network?"},
 	{"network is unreachable", "this computer has no network route there: is it connected to the right network?"},
 	{"no route to host", "no route there: is that computer switched on and on this network?"},
 	{"host is down", "no route there: is that computer switched on and on this network?"},
 	{"no recent network activity", "not answering: it may be switched off, asleep or behind a firewall"},
+	{"handshake did not complete in time", "not answering: it may be switched off, asleep or behind a firewall"},
 	{"i/o timeout", "not answering: it may be switched off, asleep or behind a firewall"},
 	{"deadline exceeded", "not answering: it may be switched off, asleep or behind a firewall"},
+	{"write_timeout", "it stopped taking messages: it is too slow or has gone away"},
+	{"write_failed", "the connection broke while sending to it"},
 	{"timeout", "stopped answering: the connection went quiet"},
+	{"context canceled", "this relay stopped trying (it was reloading or stopping)"},
 	{"unsupported_version", "it runs an echorelay version that speaks another protocol version: update both"},
 	{"malformed", "it sent data this relay does not understand: update both relays to the same version"},
+	{"truncated", "the connection broke off in the middle of a message"},
 	{"no application protocol", "something other than echorelay answers at that address"},
 	{"presented no certificate", "something other than echorelay answers at that address"},
+	{"does not look like a tls handshake", "something other than echorelay answers at that address"},
+	{"x509", "the secure connection could not be set up (certificate problem)"},
 	{"certificate", "the secure connection could not be set up (certificate problem)"},
+	{"handshake failure", "the secure connection could not be set up"},
 	{"tls:", "the secure connection could not be set up"},
 	{"crypto_error", "the secure connection could not be set up"},
 	{"rate_limited", "it asked this relay to slow down"},
-	{"store_full", "its cache is full"},
+	{"store_full", "its storage is full"},
+	{"quota_exceeded", "its storage for this relay is full"},
+	{"use of closed network connection", "this relay closed the link (it was reloading or stopping)"},
+	{"peer_close", "the other side closed the connection (restarted or stopped?)"},
 	{"closed", "the other side closed the connection (restarted or stopped?)"},
 	{"reset by peer", "the other side closed the connection (restarted or stopped?)"},
+	{"broken pipe", "the other side closed the connection (restarted or stopped?)"},
 	{"eof", "the other side closed the connection (restarted or stopped?)"},
+	{"io_error", "the network connection failed"},
+	{"operation not permitted", "this computer's firewall does not let the relay connect"},
+	{"permission denied", "this computer's firewall does not let the relay connect"},
 }
 
 // plainError turns a raw link error into one sentence.

@@ -23,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 //go:embed status.css
@@ -33,9 +35,9 @@ func esc(s string) string { return html.EscapeString(s) }
 
 func renderStatusPage(w io.Writer, r statusReport, query string) error {
 	verdict, tone := r.verdict()
-	step := "minute"
-	if r.History.StepS > 0 && r.History.StepS != 60 {
-		step = humanDuration(int64(r.History.StepS))
+	now := r.Now
+	if now.IsZero() {
+		now = time.Now()
 	}
 	pct := r.cachePercent()
 	bar := pct
@@ -50,36 +52,51 @@ func renderStatusPage(w io.Writer, r statusReport, query string) error {
 	p("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n")
 	p("<meta name=\"color-scheme\" content=\"light dark\"/>\n<meta http-equiv=\"refresh\" content=\"30\"/>\n")
 	p("<title>%s · echorelay</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<header>\n", esc(r.Name), statusCSS)
-	p("<h1 id=\"relay-name\">%s</h1>\n", esc(r.Name))
-	p("<p class=\"sub\" id=\"relay-info\">echorelay %s · running for %s · key %s</p>\n</header>\n",
-		esc(r.Version), esc(humanDuration(r.UptimeS)), esc(fmt.Sprintf("%.16s", r.Fingerprint)))
-	p("<p class=\"verdict %s\" id=\"verdict\">%s</p>\n\n", esc(tone), esc(verdict))
 
-	p("<section id=\"neighbours-section\">\n<h2>Neighbours</h2>")
+	// Plain words first: does it work, what does it do, what to tell a neighbour.
+	p("<h1 id=\"relay-name\">%s</h1>\n", esc(r.Name))
+	p("<p class=\"verdict %s\" id=\"verdict\">%s</p>\n", esc(tone), esc(verdict))
+	p("<p id=\"what\">%s</p>\n", esc(r.whatItDoes()))
+	p("<p id=\"summary\">Running for %s. Since it started: %s received, %s passed on to neighbours.</p>\n",
+		esc(humanDuration(r.UptimeS)), esc(plural64(r.Received, "message", "messages")), esc(plural64(r.Relayed, "message copy", "message copies")))
+	if r.Fingerprint != "" {
+		p("<p id=\"relay-id\">Relay ID (give it to neighbours who link to you): <code>%s…</code> <span class=\"detail\">· <code>echorelay fingerprint</code> on the relay prints it whole</span></p>\n",
+			esc(fmt.Sprintf("%.16s", r.Fingerprint)))
+	}
+	p("<p class=\"sub\" id=\"relay-info\">echorelay %s</p>\n</header>\n\n", esc(r.Version))
+
+	p("<section id=\"neighbours-section\">\n<h2>Neighbours</h2>\n<p class=\"sub\">Other relays this one swaps messages with.</p>")
 	if len(r.Neighbours) > 0 {
-		p("\n<table id=\"neighbours\">\n<thead><tr><th>Neighbour</th><th class=\"n\">In</th><th class=\"n\">Out</th></tr></thead>\n<tbody>")
+		p("\n<table id=\"neighbours\">\n<thead><tr><th>Neighbour</th><th class=\"n\">Received <div class=\"detail\">since connected</div></th><th class=\"n\">Sent <div class=\"detail\">since connected</div></th></tr></thead>\n<tbody>")
 		for _, n := range r.Neighbours {
 			p("\n<tr class=\"neighbour %s\">\n<td><strong class=\"name\">%s</strong>", esc(n.State), esc(n.Peer))
 			if n.Inbound {
-				p(" <span class=\"detail\">(called us)</span>")
+				p(" <span class=\"detail\">(it linked to us)</span>")
 			}
+			p("\n<div><span class=\"dot %s\"></span><span class=\"state\">%s</span></div>", esc(n.State), esc(stateLine(n, now)))
+			if n.LastError != "" {
+				p("<div class=\"err\">%s</div>", esc(upperFirst(n.LastError)))
+			}
+			p("\n<details><summary>Details</summary><div class=\"detail\">")
+			var d []string
 			if n.Fingerprint != "" {
-				p(" <span class=\"detail\">key %s</span>", esc(n.Fingerprint))
+				d = append(d, "key (relay ID) "+esc(n.Fingerprint)+"…")
 			}
 			if n.Address != "" {
-				p("<div class=\"detail\">%s</div>", esc(n.Address))
+				d = append(d, "address "+esc(n.Address))
 			}
-			p("\n<div><span class=\"dot %s\"></span><span class=\"state\">%s</span> <time class=\"detail\" datetime=\"%s\" title=\"since %s UTC\">for %s</time></div>",
-				esc(n.State), esc(stateWords(n)), esc(n.Since.Format("2006-01-02T15:04:05Z07:00")), esc(n.Since.Format("2006-01-02 15:04:05")), esc(humanDuration(n.ForS)))
-			if n.LastError != "" {
-				p("<div class=\"err\">%s</div>", esc(n.LastError))
-				if n.ErrorDetail != "" {
-					p("<div class=\"detail\">%s</div>", esc(n.ErrorDetail))
-				}
+			if n.Transport != "" {
+				d = append(d, "transport "+esc(n.Transport))
 			}
+			d = append(d, fmt.Sprintf("state %s since <time datetime=\"%s\">%s UTC</time>", esc(n.State),
+				esc(n.Since.Format("2006-01-02T15:04:05Z07:00")), esc(n.Since.Format("2006-01-02 15:04:05"))))
+			if n.ErrorDetail != "" {
+				d = append(d, "last error: "+esc(n.ErrorDetail))
+			}
+			p("%s</div></details>", strings.Join(d, "<br/>"))
 			p("</td>\n<td class=\"n\">%s</td>\n<td class=\"n\">%s</td>\n</tr>", count(n.BlobsIn), count(n.BlobsOut))
 		}
-		p("\n</tbody>\n</table>\n<p class=\"detail\">In and out count blobs on the connections now open.</p>")
+		p("\n</tbody>\n</table>\n<p class=\"detail\" id=\"inout-note\">Received and sent count the messages on the connection open now: they start again from 0 when a neighbour reconnects.</p>")
 	} else {
 		p("\n<p class=\"sub\" id=\"no-neighbours\">No neighbours yet. Add them to the peers file, one <code>host:port</code> per line, then reload the relay.</p>")
 	}
@@ -89,62 +106,82 @@ func renderStatusPage(w io.Writer, r statusReport, query string) error {
 	if pct >= 90 {
 		full = " full"
 	}
-	p("<section id=\"cache\">\n<h2>Cache</h2>\n")
-	p("<div class=\"bar%s\" role=\"meter\" aria-label=\"cache used\" aria-valuemin=\"0\" aria-valuemax=\"100\" aria-valuenow=\"%.1f\"><div style=\"width: %.1f%%\"></div></div>\n", full, pct, bar)
-	p("<p class=\"sub\" id=\"cache-size\"><strong>%s</strong> of %s (%.1f %%) · %s %s</p>\n",
-		esc(humanBytes(r.Cache.Bytes)), esc(humanBytes(r.Cache.MaxBytes)), pct, count(r.Cache.Blobs), blobWord(r.Cache.Blobs))
-	p("<p class=\"detail\">Expired and removed: %s · removed early to make room: %s</p>\n", count(r.Cache.Swept), count(r.Cache.Evicted))
-	if r.Cache.FsyncEvery > 0 {
-		d := esc((time.Duration(r.Cache.FsyncEvery) * time.Millisecond).String())
-		p("<p class=\"detail\" id=\"durability\">Saved to disk at least every %s (--fsync-every): a power cut can lose what arrived in the last %s.</p>\n", d, d)
-	} else {
-		p("<p class=\"detail\" id=\"durability\">Every blob is on disk before it is acknowledged.</p>\n")
-	}
+	p("<section id=\"cache\">\n<h2>Storage</h2>\n")
+	p("<div class=\"bar%s\" role=\"meter\" aria-label=\"storage used\" aria-valuemin=\"0\" aria-valuemax=\"100\" aria-valuenow=\"%.1f\"><div style=\"width: %.1f%%\"></div></div>\n", full, pct, bar)
+	p("<p class=\"sub\" id=\"cache-size\"><strong>%s</strong> of %s used (%.1f %%) · %s waiting to be picked up</p>\n",
+		esc(shortBytes(r.Cache.Bytes)), esc(shortBytes(r.Cache.MaxBytes)), pct, esc(plural64(r.Cache.Blobs, "message", "messages")))
+	p("<p id=\"durability\">%s</p>\n", esc(r.durabilityWords()))
+	p("<details><summary>Details</summary><p class=\"detail\">Removed when they expired: %s · removed early to make room: %s · saves to disk: %s · failed saves: %s</p></details>\n",
+		count(r.Cache.Swept), count(r.Cache.Evicted), count(r.Cache.LogSyncs), count(r.Cache.SyncFail))
 	p("</section>\n\n")
 
 	h := r.History
-	graph := func(title, value string, values []float64, label string) {
-		p("<div class=\"graph\"><div class=\"head\"><span>%s</span><strong>%s</strong></div>%s</div>\n",
-			esc(title), esc(value), sparklineSVG(values, 300, 44, label))
+	step := time.Duration(h.StepS * float64(time.Second))
+	if step <= 0 {
+		step = time.Minute
 	}
-	p("<section id=\"graphs\">\n<h2>Last hour</h2>\n")
-	graph("Blobs in per minute", fmt.Sprint(lastValue(h.BlobsIn)), h.BlobsIn, "blobs in per minute")
-	graph("Blobs out per minute", fmt.Sprint(lastValue(h.BlobsOut)), h.BlobsOut, "blobs out per minute")
-	graph("Cache size", humanBytes(r.Cache.Bytes), h.CacheBytes, "cache size")
-	fill := ""
-	if len(h.BlobsIn) == 0 {
-		fill = "; the graphs fill in as the relay runs"
+	window := step * HistoryLen
+	title := "Last " + roughDuration(window)
+	if window == time.Hour {
+		title = "Last hour"
 	}
-	p("<p class=\"detail\">One point every %s%s.</p>\n</section>\n\n", esc(step), fill)
+	p("<section id=\"graphs\">\n<h2>%s</h2>\n", esc(title))
+	switch covered := step * time.Duration(len(h.BlobsIn)); {
+	case len(h.BlobsIn) == 0:
+		p("<p class=\"sub\" id=\"graphs-period\">Nothing measured yet: the graphs fill in as the relay runs.</p>\n")
+	case covered < window:
+		p("<p class=\"sub\" id=\"graphs-period\">Measured for the last %s so far; the graphs fill in from the right.</p>\n", esc(roughDuration(covered)))
+	}
+	lastRate := func(v []float64) string {
+		if len(v) == 0 {
+			return ""
+		}
+		return "now " + perMinute(lastValue(v))
+	}
+	b.WriteString(graph{id: "graph-in", title: "Messages received per minute", now: lastRate(h.BlobsIn), values: h.BlobsIn, step: step, span: HistoryLen, unit: perMinute}.html())
+	b.WriteString(graph{id: "graph-out", title: "Messages passed on per minute", now: lastRate(h.BlobsOut), values: h.BlobsOut, step: step, span: HistoryLen, unit: perMinute}.html())
+	b.WriteString(graph{id: "graph-cache", title: "Storage used", now: shortBytes(r.Cache.Bytes), values: h.CacheBytes, step: step, span: HistoryLen, bytes: true,
+		unit: func(v float64) string { return shortBytes(int64(v)) }}.html())
+	p("<p class=\"detail\">One point every %s. Received: from devices and neighbours; passed on: copies sent to neighbours.</p>\n</section>\n\n", esc(stepWords(step)))
 
-	p("<section id=\"counters\">\n<h2>Blobs since start</h2>\n<table class=\"kv\">\n")
-	p("<tr><td>received</td><td class=\"n\" id=\"blobs-received\">%s</td></tr>\n", count(r.Received))
-	p("<tr><td>new, kept in the cache</td><td class=\"n\">%s</td></tr>\n", count(r.Stored))
-	p("<tr><td>already had (duplicates)</td><td class=\"n\">%s</td></tr>\n", count(r.Duplicates))
-	p("<tr><td>passed on to neighbours</td><td class=\"n\">%s</td></tr>\n", count(r.Relayed))
-	p("<tr><td>not passed on: a neighbour was too slow</td><td class=\"n\">%s</td></tr>\n</table>\n</section>\n\n", count(r.QueueDrops))
-
+	rows := r.rejectRows()
+	var refused int64
+	for _, x := range rows {
+		refused += x.Count
+	}
 	p("<section id=\"rejects\">\n<h2>Refused</h2>")
-	if rows := r.rejectRows(); len(rows) > 0 {
-		p("\n<table class=\"kv\">")
+	if len(rows) > 0 {
+		p("\n<p class=\"sub\">%s refused since the start; most often: %s.</p>", esc(plural64(refused, "message", "messages")), esc(reasonWords(rows[0].Reason)))
+		p("\n<details><summary>Details</summary>\n<table class=\"kv\">")
 		for _, x := range rows {
 			p("\n<tr><td>%s</td><td class=\"n\">%s</td></tr>", esc(reasonWords(x.Reason)), count(x.Count))
 		}
-		p("\n</table>")
+		p("\n</table>\n</details>")
 	} else {
 		p("\n<p class=\"sub\">Nothing refused.</p>")
 	}
-	p("\n</section>")
+	p("\n</section>\n\n")
+
+	p("<section id=\"counters\">\n<details>\n<summary><strong>Details: counters since start</strong> <span class=\"detail\">(a message is a “blob” in the technical texts)</span></summary>\n<table class=\"kv\">\n")
+	p("<tr><td>blobs received</td><td class=\"n\" id=\"blobs-received\">%s</td></tr>\n", count(r.Received))
+	p("<tr><td>new, kept in storage</td><td class=\"n\">%s</td></tr>\n", count(r.Stored))
+	p("<tr><td>already had (duplicates)</td><td class=\"n\">%s</td></tr>\n", count(r.Duplicates))
+	p("<tr><td>passed on to neighbours</td><td class=\"n\">%s</td></tr>\n", count(r.Relayed))
+	p("<tr><td>not passed on: a neighbour was too slow</td><td class=\"n\">%s</td></tr>\n", count(r.QueueDrops))
+	if r.Limits.MaxBlob > 0 {
+		p("<tr><td>largest message accepted</td><td class=\"n\">%s</td></tr>\n", esc(shortBytes(r.Limits.MaxBlob)))
+	}
+	p("</table>\n</details>\n</section>")
 
 	if len(r.Extra) > 0 {
-		p("\n\n<section id=\"other\">\n<details>\n<summary><strong>More counters</strong> <span class=\"detail\">(reconciliation, abuse limits, …)</span></summary>\n<table class=\"kv\">")
+		p("\n\n<section id=\"other\">\n<details>\n<summary><strong>Details: more counters</strong> <span class=\"detail\">(reconciliation, abuse limits, …)</span></summary>\n<table class=\"kv\">")
 		for _, e := range r.Extra {
 			if len(e.Labels) == 0 {
-				p("\n<tr><td>%s</td><td class=\"n\">%s</td></tr>", esc(e.Key), esc(fmt.Sprint(e.Value)))
+				p("\n<tr><td>%s</td><td class=\"n\">%s</td></tr>", esc(e.Key), esc(extraWords(e.Key, e.Value)))
 				continue
 			}
 			for _, l := range slices.Sorted(maps.Keys(e.Labels)) {
-				p("\n<tr><td>%s: %s</td><td class=\"n\">%s</td></tr>", esc(e.Key), esc(l), esc(fmt.Sprint(e.Labels[l])))
+				p("\n<tr><td>%s: %s</td><td class=\"n\">%s</td></tr>", esc(e.Key), esc(l), esc(extraWords(e.Key, e.Labels[l])))
 			}
 		}
 		p("\n</table>\n</details>\n</section>")
@@ -154,4 +191,29 @@ func renderStatusPage(w io.Writer, r statusReport, query string) error {
 	p("<a href=\"/status%s\">JSON</a> · <a href=\"/metrics%s\">Prometheus metrics</a>\n</footer>\n</main>\n</body>\n</html>\n", esc(query), esc(query))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// stepWords is "minute" for a one-minute step, else the step: "10 s".
+func stepWords(step time.Duration) string {
+	if step == time.Minute {
+		return "minute"
+	}
+	return roughDuration(step)
+}
+
+// upperFirst capitalises the first letter of a sentence.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// plural64 is plural for counts: "1 message", "1 234 messages".
+func plural64(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return humanCount(n) + " " + many
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -131,16 +133,16 @@ func (r statusReport) verdict() (string, string) {
 	}
 	switch {
 	case r.Cache.SyncFail > 0:
-		return fmt.Sprintf("Disk trouble: saving to disk failed %s; blobs accepted shortly before may be lost if the power goes. Check the SD card or disk (dmesg)",
+		return fmt.Sprintf("Disk trouble: saving to disk failed %s; messages that arrived shortly before may be lost if the power goes. Check the SD card or disk (dmesg)",
 			plural(int(r.Cache.SyncFail), "time", "times")), "warn"
 	case r.PeersFile.Error != "":
 		return fmt.Sprintf("Peers file not applied: %s. The relay keeps the neighbours it had; fix the file, then run echorelay reload",
 			r.PeersFile.Error), "warn"
 	case !r.Now.IsZero() && r.Now.Before(clockFloor):
-		return fmt.Sprintf("Clock wrong: this computer says it is %s, so blobs are refused as too far ahead. Set the time (NTP, or sudo date -s)",
+		return fmt.Sprintf("Clock wrong: this computer says it is %s, so messages are refused as too far ahead. Set the time (NTP, or sudo date -s)",
 			r.Now.UTC().Format("2006-01-02 15:04")), "warn"
 	case expiryRefusals(r) > 0:
-		return fmt.Sprintf("Many blobs refused for their expiry (%d too far ahead, %d already expired): check this computer's clock (timedatectl)",
+		return fmt.Sprintf("Many messages refused for their expiry (%d too far ahead, %d already expired): check this computer's clock (timedatectl)",
 			r.Rejects["too_far_future"], r.Rejects["expired"]), "warn"
 	case r.NeighboursConfigured == 0 && r.NeighboursUp == 0:
 		return "Running on its own: no neighbours in the peers file yet", "idle"
@@ -199,6 +201,25 @@ func (r statusReport) cachePercent() float64 {
 	return min(100, 100*float64(r.Cache.Bytes)/float64(r.Cache.MaxBytes))
 }
 
+// whatItDoes says in everyday words what the relay is for, under the verdict.
+func (r statusReport) whatItDoes() string {
+	keep := ""
+	if r.Limits.MaxTTLS > 0 {
+		keep = " for up to " + roughDuration(time.Duration(r.Limits.MaxTTLS)*time.Second)
+	}
+	return "This relay passes locked (end-to-end encrypted) messages between the class's devices and its neighbour relays, " +
+		"and keeps each one" + keep + " until it is picked up. It cannot read them."
+}
+
+// durabilityWords says when an accepted message is safe from a power cut.
+func (r statusReport) durabilityWords() string {
+	if r.Cache.FsyncEvery > 0 {
+		d := roughDuration(time.Duration(r.Cache.FsyncEvery) * time.Millisecond)
+		return fmt.Sprintf("Messages are saved to the card within %s of arriving (--fsync-every): a power cut can lose the last %s.", d, d)
+	}
+	return "Every message is saved to the SD card before the relay confirms it."
+}
+
 // stateWords says a neighbour's state the way a person would.
 func stateWords(n neighbourView) string {
 	switch n.State {
@@ -210,6 +231,33 @@ func stateWords(n neighbourView) string {
 		return "retrying soon"
 	}
 	return n.State
+}
+
+// stateLine is a neighbour's state with how long it has been so: "connected for 1 h 30 min",
+// "connecting for 3 s" (not failed yet), or "not reachable since 14:02 (25 min)", counted from
+// the last time it was up however often the relay retried since. Times are this computer's
+// local time, the time the relay runs in.
+func stateLine(n neighbourView, now time.Time) string {
+	switch {
+	case n.State == "up":
+		return "connected for " + humanDuration(n.ForS)
+	case !n.DownSince.IsZero() && (n.LastError != "" || n.DownForS > n.ForS):
+		return fmt.Sprintf("not reachable since %s (%s)", clockWords(n.DownSince, now), roughDuration(time.Duration(n.DownForS)*time.Second))
+	}
+	return stateWords(n) + " for " + humanDuration(n.ForS)
+}
+
+// clockWords prints t as a local time of day, with the date when it is not today's.
+func clockWords(t, now time.Time) string {
+	t = t.Local()
+	if now.IsZero() {
+		now = time.Now()
+	}
+	now = now.Local()
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04")
+	}
+	return t.Format("2 Jan 15:04")
 }
 
 // reasonWords explains a reject reason (a wire error code name from echo/PROTOCOL.md).
@@ -272,6 +320,71 @@ func humanBytes(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %ciB", f, "KMGTP"[i-1])
+}
+
+// roughDuration prints d in one or two round units: "40 s", "7 min", "1 h", "1 h 30 min", "30 days".
+func roughDuration(d time.Duration) string {
+	s := int64(d.Round(time.Second) / time.Second)
+	switch {
+	case s < 0:
+		return "0 s"
+	case s < 60:
+		return fmt.Sprintf("%d s", s)
+	case s < 3600:
+		return fmt.Sprintf("%d min", (s+30)/60)
+	case s < 86400:
+		h, m := s/3600, (s%3600+30)/60
+		if m == 60 {
+			h, m = h+1, 0
+		}
+		if m == 0 {
+			return fmt.Sprintf("%d h", h)
+		}
+		return fmt.Sprintf("%d h %d min", h, m)
+	case s%86400 == 0 || s >= 10*86400:
+		return plural(int((s+43200)/86400), "day", "days")
+	}
+	return fmt.Sprintf("%s %d h", plural(int(s/86400), "day", "days"), s%86400/3600)
+}
+
+// humanNumber prints a number as a person writes it: whole numbers with grouped thousands,
+// others with at most two decimals; never in exponent notation (2.097152e+06).
+func humanNumber(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return formatMetric(v)
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return humanCount(int64(v))
+	case math.Abs(v) >= 1e15:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+}
+
+// shortBytes is humanBytes without a trailing ".0": "2 MiB", "1.5 KiB".
+func shortBytes(n int64) string {
+	s := humanBytes(n)
+	if i := strings.Index(s, ".0 "); i >= 0 {
+		s = s[:i] + s[i+2:]
+	}
+	return s
+}
+
+// perMinute labels a per-minute rate: "12 per min".
+func perMinute(v float64) string { return humanNumber(v) + " per min" }
+
+// extraWords prints a counter /status has under key in its units: sizes (a "bytes" in the key)
+// in KiB, MiB, …; rates (a "rate_" in the key, per second; not "rate_limited", a count) as
+// "… per second".
+func extraWords(key string, v float64) string {
+	per := ""
+	if (strings.Contains(key, "rate_") && !strings.Contains(key, "rate_limited")) || strings.HasSuffix(key, "_per_s") {
+		per = " per second"
+	}
+	if strings.Contains(key, "bytes") && !math.IsNaN(v) && !math.IsInf(v, 0) {
+		return shortBytes(int64(v)) + per
+	}
+	return humanNumber(v) + per
 }
 
 // humanDuration prints the two largest units: "3 d 4 h", "5 min 2 s", "40 s".

@@ -28,26 +28,34 @@ func findIPs(s string) []string {
 	return out
 }
 
-func TestSparkline(t *testing.T) {
+func TestGraphPoints(t *testing.T) {
 	vals := []float64{0, 5, 10, 2.5, -3}
-	pts := sparkPoints(vals, 300, 44, 2)
-	if len(pts) != len(vals) {
-		t.Fatalf("%d points for %d values", len(pts), len(vals))
+	pts := graphPoints(vals, 10, 0, 300, 44, 2)
+	if len(pts) != len(vals)+1 {
+		t.Fatalf("%d points for %d values, want one more (the start of the first step)", len(pts), len(vals))
 	}
 	if pts[0][0] != 2 || pts[len(pts)-1][0] != 298 {
 		t.Errorf("x from %v to %v, want 2 to 298", pts[0][0], pts[len(pts)-1][0])
 	}
-	if pts[2][1] != 2 {
-		t.Errorf("the largest value is at y=%v, want the top (2)", pts[2][1])
+	if pts[3][1] != 2 {
+		t.Errorf("the largest value is at y=%v, want the top (2)", pts[3][1])
 	}
-	if pts[0][1] != 42 || pts[4][1] != 42 {
-		t.Errorf("zero and negative values at y=%v and %v, want the bottom (42)", pts[0][1], pts[4][1])
+	if pts[0][1] != 42 || pts[1][1] != 42 || pts[5][1] != 42 {
+		t.Errorf("zero and negative values at y=%v and %v, want the bottom (42)", pts[1][1], pts[5][1])
 	}
-	if pts[3][1] != 42-40*0.25 {
-		t.Errorf("a quarter of the maximum at y=%v, want %v", pts[3][1], 42-40*0.25)
+	if pts[4][1] != 42-40*0.25 {
+		t.Errorf("a quarter of the maximum at y=%v, want %v", pts[4][1], 42-40*0.25)
 	}
-	if one := sparkPoints([]float64{7}, 100, 20, 2); len(one) != 2 || one[0][1] != one[1][1] || one[0][0] == one[1][0] {
-		t.Errorf("one value: %v, want a flat line across", one)
+	// 7 values of an hour of 60: drawn over the last 7/60 of the width, not stretched.
+	pts = graphPoints([]float64{1, 1, 1, 1, 1, 1, 1}, 2, 53.0/60, 300, 44, 2)
+	if x := pts[0][0]; x < 2+296*53.0/60-0.01 || x > 2+296*53.0/60+0.01 || pts[len(pts)-1][0] != 298 {
+		t.Errorf("7 of 60 minutes drawn from x=%v to %v, want from %v to 298", x, pts[len(pts)-1][0], 2+296*53.0/60)
+	}
+	if pts[1][1] != 22 {
+		t.Errorf("half the scale's top at y=%v, want 22", pts[1][1])
+	}
+	if one := graphPoints([]float64{7}, 10, 0.5, 100, 20, 2); len(one) != 2 || one[0][1] != one[1][1] || one[0][0] == one[1][0] {
+		t.Errorf("one value: %v, want a flat line over its step", one)
 	}
 
 	for _, tc := range []struct {
@@ -56,10 +64,10 @@ func TestSparkline(t *testing.T) {
 		want  []string
 	}{
 		{nil, "nothing <yet>", []string{"stroke-dasharray", "nothing &lt;yet&gt;"}},
-		{[]float64{0, 1, 2}, "in", []string{"<polyline", `points="2,42 150,22 298,2"`, "<polygon"}},
-		{[]float64{0, 0}, "flat", []string{`points="2,42 298,42"`}},
+		{[]float64{1, 2}, "in", []string{"<polyline", `points="2,22 150,22 298,2"`, "<polygon", `class="base"`}},
+		{[]float64{0, 0}, "flat", []string{`points="2,42 150,42 298,42"`}},
 	} {
-		svg := sparklineSVG(tc.vals, 300, 44, tc.label)
+		svg := graphSVG(tc.vals, 2, 0, 300, 44, tc.label)
 		for _, w := range tc.want {
 			if !strings.Contains(svg, w) {
 				t.Errorf("%v: %q lacks %q", tc.vals, svg, w)
@@ -70,12 +78,84 @@ func TestSparkline(t *testing.T) {
 		}
 	}
 
+	for _, c := range []struct {
+		v     float64
+		bytes bool
+		want  float64
+	}{{0, false, 1}, {0.3, false, 0.5}, {3, false, 5}, {12, false, 20}, {100, false, 100}, {101, false, 200},
+		{0, true, 1024}, {3e6, true, 5 << 20}, {600 << 20, true, 1000 << 20}, {1.5 * (1 << 30), true, 2 << 30}} {
+		if got := niceTop(c.v, c.bytes); got != c.want {
+			t.Errorf("niceTop(%v, %v) = %v, want %v", c.v, c.bytes, got, c.want)
+		}
+	}
+
 	if got := sparkBlocks([]float64{0, 1, 2, 4, 8}); got != "▁▂▃▅█" {
 		t.Errorf("sparkBlocks = %q", got)
 	}
 	if got := sparkBlocks([]float64{0, 0}); got != "▁▁" {
 		t.Errorf("sparkBlocks of zeros = %q", got)
 	}
+}
+
+// Each graph has a time axis that says which period it spans, a scale (top and 0) in units a
+// person reads, and 7 minutes of samples fill only the last 7 minutes of the hour.
+func TestStatusPageGraphAxes(t *testing.T) {
+	r := testReport(t)
+	r.History = historyView{StepS: 60, BlobsIn: []float64{1, 2, 3, 4, 5, 6, 12}, BlobsOut: make([]float64, 7), CacheBytes: []float64{1e6, 2e6, 3e6, 3e6, 3e6, 3e6, 3e6}}
+	doc := renderDoc(t, r)
+	if got := doc.byID("graphs").all("h2", "")[0].text(); got != "Last hour" {
+		t.Errorf("graphs heading %q", got)
+	}
+	if got := doc.byID("graphs-period").text(); !strings.Contains(got, "last 7 min so far") {
+		t.Errorf("the period the graphs cover: %q", got)
+	}
+	for id, scale := range map[string]string{"graph-in": "20 per min", "graph-out": "1 per min", "graph-cache": "5 MiB"} {
+		g := doc.byID(id)
+		if g == nil {
+			t.Fatalf("no graph %s", id)
+		}
+		if got := g.all("div", "axis")[0].text(); got != "1 h ago 30 min ago now" {
+			t.Errorf("%s: time axis %q", id, got)
+		}
+		if got := g.all("div", "scale")[0].text(); got != scale+" 0" {
+			t.Errorf("%s: scale %q, want %q and 0", id, got, scale)
+		}
+		nodata := g.all("span", "nodata")
+		if len(nodata) != 1 || nodata[0].attr["style"] != "width: 88.3%" || nodata[0].text() != "no data yet" {
+			t.Errorf("%s: the part of the hour before the samples: %+v", id, nodata)
+		}
+		if svg := g.all("svg", ""); len(svg) != 1 || !strings.Contains(svg[0].attr["aria-label"], "over the last 7 min") {
+			t.Errorf("%s: svg %+v", id, svg)
+		}
+	}
+	if got := doc.byID("graph-in").all("div", "head")[0].text(); got != "Messages received per minute now 12 per min" {
+		t.Errorf("graph head %q", got)
+	}
+
+	// A full hour: no "no data" part, no "so far".
+	r.History = historyView{StepS: 60, BlobsIn: make([]float64, HistoryLen), BlobsOut: make([]float64, HistoryLen), CacheBytes: make([]float64, HistoryLen)}
+	doc = renderDoc(t, r)
+	if n := len(doc.all("span", "nodata")); n != 0 || doc.byID("graphs-period") != nil {
+		t.Errorf("a full hour shows %d no-data parts and period %v", n, doc.byID("graphs-period"))
+	}
+	// A 10 s step: the graphs span 10 minutes and say so.
+	r.History.StepS = 10
+	doc = renderDoc(t, r)
+	if got := doc.byID("graphs").all("h2", "")[0].text(); got != "Last 10 min" {
+		t.Errorf("10 s step: heading %q", got)
+	}
+	if got := doc.byID("graph-in").all("div", "axis")[0].text(); got != "10 min ago 5 min ago now" {
+		t.Errorf("10 s step: axis %q", got)
+	}
+}
+
+func renderDoc(t *testing.T, r statusReport) parsedPage {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := renderStatusPage(&buf, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	return parseHTML(t, buf.String())
 }
 
 func TestHistoryKeepsTheLastHour(t *testing.T) {
@@ -203,7 +283,7 @@ func testReport(t *testing.T) statusReport {
 	now := time.Now()
 	ns := neighbourViews([]peers.NeighbourStatus{
 		{Peer: "quic://192.168.1.20:7788", Label: `Mrs <b>Smith</b>'s "pi"`, PeerFP: strings.Repeat("c", 64), State: "up", Transport: "quic", Since: now.Add(-90 * time.Minute), BlobsIn: 1234, BlobsOut: 56},
-		{Peer: "tls://[2001:db8::20]:7788", State: "backoff", Since: now.Add(-time.Minute), LastError: "read tcp [2001:db8::1]:5000->[2001:db8::20]:7788: i/o timeout"},
+		{Peer: "tls://[2001:db8::20]:7788", State: "backoff", Since: now.Add(-time.Minute), DownSince: now.Add(-25 * time.Minute), LastError: "read tcp [2001:db8::1]:5000->[2001:db8::20]:7788: i/o timeout"},
 	}, false, now)
 	m := map[string]any{
 		"name": "school relay", "version": "v1.2.3", "fingerprint": strings.Repeat("d", 64), "port": 7788, "uptime_s": 4000,
@@ -276,8 +356,9 @@ func TestStatusPageDurability(t *testing.T) {
 		ms   int64
 		want string
 	}{
-		{0, "Every blob is on disk before it is acknowledged."},
-		{1500, "Saved to disk at least every 1.5s (--fsync-every): a power cut can lose what arrived in the last 1.5s."},
+		{0, "Every message is saved to the SD card before the relay confirms it."},
+		{1500, "Messages are saved to the card within 2 s of arriving (--fsync-every): a power cut can lose the last 2 s."},
+		{30000, "Messages are saved to the card within 30 s of arriving (--fsync-every): a power cut can lose the last 30 s."},
 	} {
 		r.Cache.FsyncEvery = c.ms
 		var buf bytes.Buffer
@@ -312,16 +393,16 @@ func TestStatusPageRenders(t *testing.T) {
 	if !doc.has("table", "neighbours") {
 		t.Error("no table with id neighbours")
 	}
-	if got := rows[0].text(); !strings.Contains(got, `Mrs <b>Smith</b>'s "pi"`) || !strings.Contains(got, "connected") || !strings.Contains(got, "1 h 30 min") || !strings.Contains(got, "1 234 56") {
+	if got := rows[0].text(); !strings.Contains(got, `Mrs <b>Smith</b>'s "pi"`) || !strings.Contains(got, "connected") || !strings.Contains(got, "1 h 30 min") || !strings.HasSuffix(got, "1 234 56") {
 		t.Errorf("first neighbour row: %q", got)
 	}
-	if got := rows[1].text(); !strings.Contains(got, "neighbour 2") || !strings.Contains(got, "not answering") {
+	if got := rows[1].text(); !strings.Contains(got, "neighbour 2") || !strings.Contains(got, "not reachable since") || !strings.Contains(got, "(25 min)") || !strings.Contains(got, "Not answering") {
 		t.Errorf("second neighbour row: %q", got)
 	}
 	if got := doc.byID("verdict").text(); !strings.Contains(got, "not connected to 1 of 2 neighbours") {
 		t.Errorf("verdict %q", got)
 	}
-	if got := doc.byID("cache-size").text(); !strings.Contains(got, "600.0 MiB of 1.0 GiB (58.6 %)") || !strings.Contains(got, "41 blobs") {
+	if got := doc.byID("cache-size").text(); !strings.Contains(got, "600 MiB of 1 GiB used (58.6 %)") || !strings.Contains(got, "41 messages waiting") {
 		t.Errorf("cache %q", got)
 	}
 	if bar := doc.find(func(e *elem) bool { return e.attr["role"] == "meter" }); bar == nil || len(bar.kids) != 1 || bar.kids[0].attr["style"] != "width: 58.6%" {
@@ -601,7 +682,7 @@ func TestVerdictClock(t *testing.T) {
 		received int64
 	}{
 		{"never set", map[string]any{"now": "1970-01-01T00:03:00Z"}, "Clock wrong: this computer says it is 1970-01-01 00:03", 120},
-		{"expiry refusals", map[string]any{"now": now, "rejects": map[string]any{"too_far_future": 30, "expired": 2}}, "Many blobs refused for their expiry (30 too far ahead, 2 already expired)", 120},
+		{"expiry refusals", map[string]any{"now": now, "rejects": map[string]any{"too_far_future": 30, "expired": 2}}, "Many messages refused for their expiry (30 too far ahead, 2 already expired)", 120},
 		{"a few stale blobs", map[string]any{"now": now, "rejects": map[string]any{"too_far_future": 3, "expired": 30}}, "", 1000},
 		{"an older relay without now", map[string]any{}, "", 120},
 	} {
@@ -617,6 +698,172 @@ func TestVerdictClock(t *testing.T) {
 		}
 		if tone != "warn" || !strings.Contains(v, c.want) {
 			t.Errorf("%s: verdict %q (%s), want %q", c.name, v, tone, c.want)
+		}
+	}
+}
+
+// The top of the page speaks to a teacher (issue #18 item 13): whether the relay works, what it
+// does, the relay ID explained; keys, raw errors and raw counters only in <details>, closed.
+func TestStatusPagePlainWordsFirst(t *testing.T) {
+	r := testReport(t)
+	r.Limits.MaxTTLS = 30 * 86400
+	doc := renderDoc(t, r)
+	header := doc.textOf("header")
+	for _, want := range []string{
+		"Working, but not connected to 1 of 2 neighbours",
+		"passes locked (end-to-end encrypted) messages", "for up to 30 days", "It cannot read them",
+		"Running for 1 h 6 min. Since it started: 120 messages received, 300 message copies passed on to neighbours.",
+		"Relay ID (give it to neighbours who link to you): dddddddddddddddd…", "echorelay fingerprint on the relay prints it whole",
+	} {
+		if !strings.Contains(header, want) {
+			t.Errorf("the top of the page lacks %q:\n%s", want, header)
+		}
+	}
+	// Outside <details> the page says "message", never "blob"; no key, raw error or transport.
+	var plain strings.Builder
+	var visible func(e *elem)
+	visible = func(e *elem) {
+		if e.name == "details" || e.name == "style" || e.name == "title" || e.name == "svg" {
+			return
+		}
+		for _, x := range e.body {
+			switch v := x.(type) {
+			case string:
+				plain.WriteString(v)
+			case *elem:
+				visible(v)
+			}
+		}
+	}
+	visible(doc.elem)
+	for _, bad := range []string{"blob", "key ", "cccccccc", "i/o timeout", "…->…", "quic", "acknowledged", "conns_refused", "abuse_"} {
+		if strings.Contains(strings.ToLower(plain.String()), bad) {
+			t.Errorf("the page shows %q outside its details:\n%s", bad, plain.String())
+		}
+	}
+	details := doc.all("details", "")
+	if len(details) < 5 { // one per neighbour, storage, refused, counters, more counters
+		t.Errorf("%d <details>, want one per neighbour and one per technical section", len(details))
+	}
+	for _, d := range details {
+		if _, open := d.attr["open"]; open {
+			t.Errorf("a <details> is open by default: %s", d.text())
+		}
+		if s := d.textOf("summary"); !strings.HasPrefix(s, "Details") {
+			t.Errorf("a <details> summary is %q, want it to start with Details", s)
+		}
+	}
+	row := doc.all("tr", "neighbour")[1]
+	if got := row.textOf("details"); !strings.Contains(got, "last error: read tcp …->…: i/o timeout") {
+		t.Errorf("the raw error is not in the neighbour's details: %q", got)
+	}
+	if got := doc.all("tr", "neighbour")[0].textOf("details"); !strings.Contains(got, "key (relay ID) cccccccccccccccc…") || !strings.Contains(got, "transport quic") {
+		t.Errorf("the key is not in the neighbour's details: %q", got)
+	}
+	if th := doc.all("th", ""); len(th) != 3 || th[1].text() != "Received since connected" || th[2].text() != "Sent since connected" {
+		t.Errorf("neighbour table head %+v", th)
+	}
+	if got := doc.byID("inout-note").text(); !strings.Contains(got, "start again from 0 when a neighbour reconnects") {
+		t.Errorf("in/out note %q", got)
+	}
+	if got := doc.byID("rejects").all("p", "sub")[0].text(); got != "7 messages refused since the start; most often: missing proof of work." {
+		t.Errorf("refused summary %q", got)
+	}
+}
+
+// No number on the page or in `echorelay status --all` is in exponent notation; sizes are in
+// KiB/MiB, rates per second say so.
+func TestNoExponentNotation(t *testing.T) {
+	r := testReport(t)
+	r.Extra = append(r.Extra,
+		extraCounter{Key: "abuse_rate_bytes", Value: 2097152},
+		extraCounter{Key: "abuse_rate_submits", Value: 0.5},
+		extraCounter{Key: "reconcile_bytes_out", Value: 1.5e9},
+		extraCounter{Key: "huge", Value: 3e21},
+		extraCounter{Key: "tiny", Value: 1e-7},
+		extraCounter{Key: "abuse_by", Labels: map[string]float64{"x": 4e6}})
+	r.History.CacheBytes = []float64{1e9, 2e9, 3.5e9}
+	r.History.BlobsIn = []float64{1e6, 2.5e7, 0.1}
+	var buf bytes.Buffer
+	if err := renderStatusPage(&buf, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	var term strings.Builder
+	printStatus(&term, r, true)
+	exp := regexp.MustCompile(`\d[eE][+-]?\d`)
+	for what, text := range map[string]string{"page": buf.String(), "echorelay status --all": term.String()} {
+		if m := exp.FindString(text); m != "" || strings.Contains(text, "e+0") {
+			t.Errorf("%s shows a number in exponent notation (%q):\n%s", what, m, text)
+		}
+		for _, want := range []string{"2 MiB per second", "0.5 per second", "1.4 GiB", "4" + "\u202f" + "000" + "\u202f" + "000"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s lacks %q", what, want)
+			}
+		}
+	}
+	for v, want := range map[float64]string{2097152: "2\u202f097\u202f152", 0.5: "0.5", 1.0 / 3: "0.33", 3e21: "3000000000000000000000", 1e-7: "0"} {
+		if got := humanNumber(v); got != want {
+			t.Errorf("humanNumber(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// A neighbour that keeps failing shows since when it is unreachable, counted from the last time
+// it was up, not from the latest retry (the dialer keeps DownSince across retries).
+func TestNeighbourUnreachableSince(t *testing.T) {
+	now := time.Date(2026, 3, 9, 14, 27, 0, 0, time.Local)
+	down := time.Date(2026, 3, 9, 14, 2, 0, 0, time.Local)
+	ns := []peers.NeighbourStatus{
+		{Peer: "quic://192.168.1.21:7788", Label: "library", State: "connecting", Since: now.Add(-3 * time.Second), DownSince: down, LastError: "context deadline exceeded"},
+		{Peer: "quic://192.168.1.22:7788", Label: "new", State: "connecting", Since: now.Add(-3 * time.Second), DownSince: now.Add(-3 * time.Second)},
+		{Peer: "quic://192.168.1.23:7788", Label: "hall", State: "backoff", Since: now.Add(-time.Second), DownSince: now.Add(-50 * time.Hour), LastError: "timeout: no recent network activity"},
+		{Peer: "quic://192.168.1.24:7788", Label: "up", State: "up", Since: now.Add(-time.Hour)},
+	}
+	vs := neighbourViews(ns, false, now)
+	if vs[0].DownForS != 25*60 || vs[0].ForS != 3 || !vs[0].DownSince.Equal(down) {
+		t.Fatalf("view %+v", vs[0])
+	}
+	for i, want := range []string{"not reachable since 14:02 (25 min)", "connecting for 3 s", "not reachable since 7 Mar 12:27 (2 days 2 h)", "connected for 1 h 0 min"} {
+		if got := stateLine(vs[i], now); got != want {
+			t.Errorf("neighbour %d: %q, want %q", i, got, want)
+		}
+	}
+	if vs[0].LastError != "not answering: it may be switched off, asleep or behind a firewall" || vs[0].ErrorDetail != "context deadline exceeded" {
+		t.Errorf("error %q / %q", vs[0].LastError, vs[0].ErrorDetail)
+	}
+
+	r := testReport(t)
+	r.Now, r.Neighbours = now.UTC(), vs
+	doc := renderDoc(t, r)
+	if got := doc.all("tr", "neighbour")[0].text(); !strings.Contains(got, "not reachable since 14:02 (25 min)") || !strings.Contains(got, "Not answering") {
+		t.Errorf("row %q", got)
+	}
+	var term strings.Builder
+	printStatus(&term, r, false)
+	for _, want := range []string{"not reachable since 14:02 (25 min)", "! Not answering", "connecting for 3 s", "since the neighbour connected",
+		"Relay ID (key dddddddddddddddd…)", "Every message is saved to the SD card", "messages received 120"} {
+		if !strings.Contains(term.String(), want) {
+			t.Errorf("`echorelay status` lacks %q:\n%s", want, term.String())
+		}
+	}
+	b, _ := json.Marshal(vs[3])
+	if strings.Contains(string(b), "down_since") {
+		t.Errorf("an up neighbour has a down_since: %s", b)
+	}
+}
+
+// Every raw error the dialer and links report is said in plain words, not "the connection failed".
+func TestPlainErrorsCoverRawGoErrors(t *testing.T) {
+	for _, raw := range []string{
+		"context deadline exceeded", "timeout: no recent network activity", "timeout: handshake did not complete in time",
+		"CRYPTO_ERROR 0x12a (remote): tls: bad certificate", "tls: first record does not look like a TLS handshake",
+		"x509: certificate signed by unknown authority", "remote error: tls: handshake failure",
+		"dial tcp 10.0.0.2:7788: connect: connection refused", "read tcp 10.0.0.1:1->10.0.0.2:7788: read: connection reset by peer",
+		"write: broken pipe", "EOF", "peer_close", "local_close", "io_error", "truncated", "write_timeout", "duplicate_link",
+		"context canceled", "use of closed network connection", "lookup x: Temporary failure in name resolution",
+	} {
+		if got := plainError(raw); strings.Contains(got, "the connection failed (see") {
+			t.Errorf("plainError(%q) = %q: no plain sentence", raw, got)
 		}
 	}
 }
