@@ -89,15 +89,17 @@ func TestSlowFrameClosed(t *testing.T) {
 	close(stop)
 	<-done
 
-	// 256 KiB in 16 pieces over twice the grace: slower than any frame has been allowed to
-	// start, yet never behind MinFrameRate (each piece earns a second), so it is acknowledged.
+	// 256 KiB in 16 pieces, 50 ms apart: each piece earns a second at MinFrameRate, far more
+	// than the pause before the next, so the frame is never behind and is acknowledged. (The
+	// pause is not scaled: it is the sender's pace, and a scaled one would outgrow the
+	// credit a piece earns.)
 	c := rawDial(t, tn, SchemeTLS, nil)
 	c.hello(echo.RoleClient)
 	env := mkEnv(t, time.Now().Add(time.Hour), 256<<10)
 	frame := echo.Submit{Req: 7, Envelope: env}.Frame().Marshal()
 	for off := 0; off < len(frame); off += 16 << 10 {
 		c.write(frame[off:min(off+16<<10, len(frame))])
-		time.Sleep(d / 8) // the sender's pace, the behaviour under test
+		time.Sleep(50 * time.Millisecond) // the sender's pace, the behaviour under test
 	}
 	c.s.setDeadline(true, time.Now().Add(testutil.Timeout(10*time.Second)))
 	for {
