@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -16,9 +15,7 @@ func init() {
 
 func cmdReload(args []string) error {
 	fs := newFlags("reload", "[--data DIR]", "Make the relay of DATA re-read its peers file (as SIGHUP does) and print the result: the\nnumber of neighbours, or the error that kept the old list. Unlike `kill -HUP $(pidof\nechorelay)` it signals only that relay, not other echorelay commands such as `inbox --watch`.")
-	data := fs.String("data", defaultDataDir(), "the relay's data directory")
-	admin := fs.String("admin", "", "HOST:PORT of the relay's admin listener (default: the address in DATA/admin.addr)")
-	token := fs.String("token", "", "token of a LAN status page (default: DATA/admin.token when present)")
+	rf := addRelayFlags(fs)
 	wait := fs.Duration("timeout", 10*time.Second, "how long to wait for the relay to report the reload")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -26,9 +23,7 @@ func cmdReload(args []string) error {
 	if fs.NArg() > 0 {
 		return userErr("reload takes only flags", "unexpected argument %q", fs.Arg(0))
 	}
-	dataGiven := false
-	fs.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
-	addr, tok, body, err := reachRelay(*data, dataGiven, *admin, *token)
+	addr, tok, body, err := rf.reach()
 	if err != nil {
 		return err
 	}
@@ -45,7 +40,7 @@ func cmdReload(args []string) error {
 		err = p.Signal(syscall.SIGHUP)
 	}
 	if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM) {
-		return userErr("run it as the relay's user (e.g. sudo -u echorelay echorelay reload --data "+*data+"), or systemctl reload echorelay", "not allowed to signal the relay (pid %d)", before.Pid)
+		return userErr("run it as the relay's user (e.g. sudo -u echorelay echorelay reload --data "+*rf.data+"), or systemctl reload echorelay", "not allowed to signal the relay (pid %d)", before.Pid)
 	}
 	if err != nil {
 		return fmt.Errorf("failed to signal the relay (pid %d): %w", before.Pid, err)

@@ -29,9 +29,7 @@ var DefaultAdmin = fmt.Sprintf("127.0.0.1:%d", DefaultPort+1)
 
 func cmdStatus(args []string) error {
 	fs := newFlags("status", "[flags]", "Print the status of the relay running on this computer: neighbours, cache, counters and the\nlast hour, read from its admin listener (the same numbers as its status page).")
-	admin := fs.String("admin", "", "HOST:PORT of the relay's admin listener (default: the address in DATA/admin.addr, else "+DefaultAdmin+")")
-	data := fs.String("data", defaultDataDir(), "the relay's data directory, where it notes its admin address and LAN token")
-	token := fs.String("token", "", "token of a LAN status page (default: DATA/admin.token when present)")
+	rf := addRelayFlags(fs)
 	asJSON := fs.Bool("json", false, "print /status as JSON instead")
 	all := fs.Bool("all", false, "also print the counters of reconciliation, abuse limits and other parts")
 	if err := parseFlags(fs, args); err != nil {
@@ -40,9 +38,7 @@ func cmdStatus(args []string) error {
 	if fs.NArg() > 0 {
 		return userErr("status takes only flags", "unexpected argument %q", fs.Arg(0))
 	}
-	dataGiven := false
-	fs.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
-	_, _, body, err := reachRelay(*data, dataGiven, *admin, *token)
+	_, _, body, err := rf.reach()
 	if err != nil {
 		return err
 	}
@@ -56,6 +52,28 @@ func cmdStatus(args []string) error {
 	}
 	printStatus(os.Stdout, r, *all)
 	return nil
+}
+
+// relayFlags are the flags of the commands that talk to a running relay of this computer
+// (status, reload): its data directory, admin address and token.
+type relayFlags struct {
+	fs                 *flag.FlagSet
+	data, admin, token *string
+}
+
+func addRelayFlags(fs *flag.FlagSet) *relayFlags {
+	return &relayFlags{fs: fs,
+		admin: fs.String("admin", "", "HOST:PORT of the relay's admin listener (default: the address in DATA/admin.addr, else "+DefaultAdmin+")"),
+		data:  fs.String("data", defaultDataDir(), "the relay's data directory, where it notes its admin address and LAN token"),
+		token: fs.String("token", "", "token of a LAN status page (default: DATA/admin.token when present)"),
+	}
+}
+
+// reach is reachRelay with the parsed flags; --data counts as given only when it was.
+func (r *relayFlags) reach() (addr, tok string, body []byte, err error) {
+	dataGiven := false
+	r.fs.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
+	return reachRelay(*r.data, dataGiven, *r.admin, *r.token)
 }
 
 // reachRelay finds the relay of the data directory: its admin address from --admin, else
