@@ -12,36 +12,6 @@ import (
 	"time"
 )
 
-func TestParseConfig(t *testing.T) {
-	in := "# comment\n\n  max-store = 2048   # trailing\nname = \"room #4 relay\"  # quoted\nlog-level=debug\npeers = /a#b\nresolver =\n"
-	ls, err := parseConfig(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []configLine{{"max-store", "2048", 3}, {"name", "room #4 relay", 4}, {"log-level", "debug", 5}, {"peers", "/a#b", 6}, {"resolver", "", 7}}
-	if len(ls) != len(want) {
-		t.Fatalf("got %+v", ls)
-	}
-	for i := range want {
-		if ls[i] != want[i] {
-			t.Errorf("line %d: %+v, want %+v", i, ls[i], want[i])
-		}
-	}
-	for bad, msg := range map[string]string{
-		"max-store 2048":            "line 2: want `key = value`",
-		"= 5":                       "line 2: want `key = value`",
-		"Max_Store = 5":             `line 2: "Max_Store" is not a key`,
-		`name = "open`:              "line 2: name: unterminated",
-		`name = "a" b`:              `line 2: name: unexpected "b"`,
-		"max-blob = 1\nmax-blob =2": "line 3: max-blob is already set on line 2",
-	} {
-		_, err := parseConfig(strings.NewReader("# ok\n" + bad + "\n"))
-		if err == nil || !strings.Contains(err.Error(), msg) {
-			t.Errorf("%q: err %v, want %q", bad, err, msg)
-		}
-	}
-}
-
 // load runs the real serve option table on args with the given config file text (none if "").
 func load(t *testing.T, conf string, args ...string) (serveConfig, *flag.FlagSet, configSources, error) {
 	t.Helper()
@@ -65,8 +35,8 @@ func TestConfigPrecedence(t *testing.T) {
 	if c.MailboxBytes != 5000000 || c.Admin != DefaultAdmin || c.HistoryInterval != time.Minute {
 		t.Fatalf("defaults lost: %+v", c)
 	}
-	if src.of("max-blob") != "flag --max-blob" || !strings.HasSuffix(src.of("max-store"), ConfigFileName+":1") || src.of("listen") != "default" {
-		t.Errorf("sources: %+v", src.from)
+	if src.Of("max-blob") != "flag --max-blob" || !strings.HasSuffix(src.Of("max-store"), ConfigFileName+":1") || src.Of("listen") != "default" {
+		t.Errorf("sources: %+v", src.From)
 	}
 	if c.Peers != filepath.Join(c.Data, "peers") {
 		t.Errorf("peers %q", c.Peers)
@@ -84,7 +54,7 @@ func TestConfigPrecedence(t *testing.T) {
 	if _, _, _, err := loadServeConfig([]string{"--config", filepath.Join(t.TempDir(), "nope.conf")}); err == nil || !strings.Contains(err.Error(), "failed to open config file") {
 		t.Errorf("missing --config: %v", err)
 	}
-	if _, _, src, err := load(t, ""); err != nil || src.file != "" {
+	if _, _, src, err := load(t, ""); err != nil || src.File != "" {
 		t.Errorf("no file: %v %+v", err, src)
 	}
 }
@@ -118,7 +88,7 @@ func TestConfigRefusesBadValues(t *testing.T) {
 	} {
 		_, _, _, err := load(t, c.conf, c.args...)
 		var ue *usageError
-		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.As(err, &ue) || ue.hint == "" {
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.As(err, &ue) || ue.Hint == "" {
 			t.Errorf("%q %v: err %v, want a usage error with %q and a hint", c.conf, c.args, err, c.want)
 		}
 	}
@@ -181,7 +151,7 @@ func TestConfigExampleDocumentsEveryKey(t *testing.T) {
 		}
 	}
 	fs.VisitAll(func(f *flag.Flag) {
-		if !notInFile[f.Name] && !documented[f.Name] {
+		if !configRules.NotInFile[f.Name] && !documented[f.Name] {
 			t.Errorf("rpi/echorelay.conf.example does not document the key %q: add a commented `# %s = default` line with a sentence on what it does", f.Name, f.Name)
 		}
 	})

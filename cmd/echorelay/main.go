@@ -11,6 +11,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/echorelay/echorelay/internal/hint"
 )
 
 // version is stamped at link time by scripts/build (-X main.version=…).
@@ -26,16 +28,12 @@ var commands []command
 
 func register(c command) { commands = append(commands, c) }
 
-// usageError is a user mistake: printed as one line plus a hint.
-type usageError struct {
-	msg, hint string
-}
+// userErr is a user mistake: printed as one line plus a hint (internal/hint, which the
+// libraries use too).
+func userErr(h, format string, a ...any) error { return hint.New(h, format, a...) }
 
-func (e *usageError) Error() string { return e.msg }
-
-func userErr(hint, format string, a ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, a...), hint: hint}
-}
+// usageError is the type userErr returns, for tests that tell user mistakes apart.
+type usageError = hint.Error
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
@@ -69,9 +67,8 @@ func run(args []string, stderr io.Writer) int {
 
 func report(w io.Writer, err error) {
 	fmt.Fprintf(w, "echorelay: %s\n", strings.TrimSuffix(err.Error(), "."))
-	var ue *usageError
-	if errors.As(err, &ue) && ue.hint != "" {
-		fmt.Fprintf(w, "hint: %s\n", ue.hint)
+	if h := hint.Of(err); h != "" {
+		fmt.Fprintf(w, "hint: %s\n", h)
 	} else if h := hintFor(err); h != "" {
 		fmt.Fprintf(w, "hint: %s\n", h)
 	}

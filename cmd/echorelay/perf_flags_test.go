@@ -104,7 +104,7 @@ func TestStoreDurationRanges(t *testing.T) {
 		for _, d := range c.bad {
 			_, _, _, err := load(t, "", c.flag, d)
 			var ue *usageError
-			if err == nil || !strings.Contains(err.Error(), "must be a duration "+c.rng) || !errors.As(err, &ue) || ue.hint == "" {
+			if err == nil || !strings.Contains(err.Error(), "must be a duration "+c.rng) || !errors.As(err, &ue) || ue.Hint == "" {
 				t.Errorf("%s %s: err %v, want a usage error with the range and a hint", c.flag, d, err)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/resolve"
 	"github.com/echorelay/echorelay/peers"
 	"github.com/echorelay/echorelay/store"
 	"github.com/echorelay/echorelay/store/relaystore"
@@ -107,7 +108,7 @@ func loadServeConfig(args []string) (serveConfig, *flag.FlagSet, configSources, 
 	if c.Peers == "" {
 		c.Peers = filepath.Join(c.Data, "peers")
 	}
-	if src.of("mailbox-quota") == "default" {
+	if src.Of("mailbox-quota") == "default" {
 		c.MailboxBytes = min(c.MailboxBytes, c.MaxStore) // a small cache lowers the default quota
 	}
 	if err := validate(fs, &c, src); err != nil {
@@ -129,7 +130,7 @@ func serve(c serveConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := setupResolver(c.Resolver); err != nil {
+	if err := resolve.Setup(c.Resolver); err != nil {
 		return userErr("give an IP address, optionally with :port, e.g. 9.9.9.9", "--resolver: %s", err)
 	}
 	if c.Pprof != "" {

@@ -1,4 +1,4 @@
-package main
+package resolve
 
 import (
 	"context"
@@ -256,7 +256,7 @@ func TestResolverUsesServer(t *testing.T) {
 	}
 }
 
-// TestSetupResolverInstallsDefault checks the whole path: setupResolver with
+// TestSetupResolverInstallsDefault checks the whole path: Setup with
 // a flag value replaces net.DefaultResolver, which then asks the fake server.
 func TestSetupResolverInstallsDefault(t *testing.T) {
 	saved := net.DefaultResolver
@@ -264,11 +264,11 @@ func TestSetupResolverInstallsDefault(t *testing.T) {
 
 	want := netip.MustParseAddr("192.0.2.78")
 	f := startFakeDNS(t, "peer.echorelay.test.", want)
-	if err := setupResolver(f.addr()); err != nil {
+	if err := Setup(f.addr()); err != nil {
 		t.Fatal(err)
 	}
 	if net.DefaultResolver == saved {
-		t.Fatal("setupResolver did not replace net.DefaultResolver")
+		t.Fatal("Setup did not replace net.DefaultResolver")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -280,7 +280,7 @@ func TestSetupResolverInstallsDefault(t *testing.T) {
 		t.Fatalf("lookup = %v, want [%v]", got, want)
 	}
 
-	if err := setupResolver("not-an-ip"); err == nil {
-		t.Error("setupResolver(not-an-ip) = nil, want error")
+	if err := Setup("not-an-ip"); err == nil {
+		t.Error("Setup(not-an-ip) = nil, want error")
 	}
 }

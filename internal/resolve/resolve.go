@@ -1,13 +1,11 @@
-package main
-
-// DNS resolver setup.
+// Package resolve points Go's resolver at a DNS server where the system gives none.
 //
 // echorelay is built with CGO_ENABLED=0, so every lookup goes through Go's
 // own resolver, which reads its servers from /etc/resolv.conf. Android has
 // no such file: Termux keeps one at $PREFIX/etc/resolv.conf instead, and
 // without help the Go resolver falls back to 127.0.0.1:53, where nothing
 // listens, and every neighbour given by host name fails to dial.
-// setupResolver fixes that once, at the start of `serve`, before any lookup:
+// Setup fixes that once, at the start of `serve`, before any lookup:
 //
 //	--resolver IP[:port] given            use that server (port 53 by default)
 //	else $PREFIX/etc/resolv.conf exists
@@ -16,6 +14,7 @@ package main
 //
 // It replaces only where queries go: search domains, ndots, timeouts and
 // /etc/hosts keep working as the Go resolver does them.
+package resolve
 
 import (
 	"bufio"
@@ -35,12 +34,12 @@ const defaultDNSPort = 53
 // errNoResolver means a resolver address was given but names no IP address.
 var errNoResolver = errors.New("resolver must be an IP address, optionally with :port")
 
-// setupResolver installs a net.DefaultResolver that sends every query to
+// Setup installs a net.DefaultResolver that sends every query to
 // addr ("IP", "IP:port", "[IPv6]:port"), or, when addr is empty, to the
 // first nameserver of Termux's resolv.conf when the system one is missing.
 // It returns an error only for a bad addr; a missing or empty Termux file
 // leaves the default resolver as it was.
-func setupResolver(addr string) error {
+func Setup(addr string) error {
 	server, err := chooseResolver(addr, os.Getenv("PREFIX"), resolvConfExists)
 	if err != nil {
 		return err
