@@ -25,21 +25,30 @@
 //
 // # Limits
 //
-//   - MaxBytes caps the envelope bytes of the whole store. A Put that would
-//     exceed it evicts the blobs that expire soonest, but only blobs that
-//     expire before the new one, and only if that frees enough; otherwise
-//     it fails with ErrFull and evicts nothing. SQLITE_FULL (disk full,
-//     max_page_count) also fails just the affected Put with ErrFull.
-//   - A non-zero tag is a mailbox with MaxMailboxBlobs and MaxMailboxBytes:
-//     beyond them Put fails with ErrQuotaExceeded. Untagged blobs only
-//     count against MaxBytes. Expired blobs count until swept: quotas do
-//     not trigger a sweep of their own.
+//   - MaxBytes caps the envelope bytes of the whole store, shared fairly
+//     among sources. Every blob records its Source (8 bytes the caller
+//     derives from a client's address or a neighbour's key; zero = unknown),
+//     and a source's share is MaxBytes over the number of sources holding
+//     blobs. A Put that would exceed MaxBytes by a source within its share
+//     evicts the largest sources' soonest-expiring blobs (one at a time from
+//     whichever holds the most); by a source over its share it evicts only
+//     that source's own blobs that expire before the new one, else fails
+//     with ErrOverShare (ErrFull when it is the only source). Nothing is
+//     evicted unless that frees enough. So a client or neighbour that floods
+//     the cache cannot push out the messages others put there (issue #15),
+//     while a relay fed by one neighbour stays a rolling cache. SQLITE_FULL
+//     (disk full, max_page_count) also fails just the affected Put with
+//     ErrFull.
+//   - A non-zero tag is a mailbox with MaxMailboxBlobs and MaxMailboxBytes;
+//     all untagged blobs together are one more, with MaxUntaggedBytes:
+//     beyond them Put fails with ErrQuotaExceeded. Expired blobs count until
+//     swept: quotas do not trigger a sweep of their own.
 //
 // Checks run in this order: expiry (ErrExpired), duplicate (inserted
 // false, even in a full mailbox), mailbox quota, global cap.
 //
-// ErrFull and ErrQuotaExceeded are *RejectError values whose Reason method
-// gives the wire reason ("store_full", "quota_exceeded"), so the protocol
+// ErrFull, ErrOverShare and ErrQuotaExceeded are *RejectError values whose
+// Reason method gives the wire reason ("store_full", "quota_exceeded"), so the protocol
 // layer can recognise them without importing this package.
 //
 // # Writes and durability
@@ -119,22 +128,26 @@
 // table, version 2 adds the trigger-kept totals and backfills them,
 // version 3 moves new envelopes to the blob log, version 4 replaces the
 // index of whole IDs (see below; the rebuild of a million-row table takes
-// seconds and temporary files). A file from a newer
+// seconds and temporary files), version 5 records each blob's source for
+// fair shares (a column with a default: no rebuild; one index and one
+// count over the table). A file from a newer
 // program is refused with ErrSchemaTooNew. Rows written before version 3
 // keep their envelope inline (seg NULL) and are served from SQLite until
 // they expire.
 //
-//	blobs(seq INTEGER PRIMARY KEY AUTOINCREMENT, id, tag, expiry, size, env, seg, off)
+//	blobs(seq INTEGER PRIMARY KEY AUTOINCREMENT, id, tag, expiry, size, env, seg, off, src)
 //	  blobs_tag    (tag, seq, expiry) WHERE tag IS NOT NULL  -- mailbox paging, expiry filtered in the index
 //	  blobs_expiry UNIQUE (expiry, id)                       -- duplicates, sweep, eviction, RangeIDs
 //	  blobs_gen_id (seq >> 16, substr(id, 1, 8))            -- Has and Get by ID: one probe per generation of 65,536 seqs
 //	  blobs_seg    (seg) WHERE seg IS NOT NULL               -- a segment's rows, for compaction
-//	mailbox(tag PRIMARY KEY, blobs, bytes) WITHOUT ROWID      -- per-tag quota totals
+//	  blobs_src    (src, expiry, id)                         -- a source's soonest-expiring blobs, for eviction
+//	mailbox(tag PRIMARY KEY, blobs, bytes) WITHOUT ROWID      -- per-tag quota totals; the zero tag counts untagged blobs
+//	sources(src PRIMARY KEY, blobs, bytes) WITHOUT ROWID      -- per-source totals, for fair shares
 //	totals(blobs, bytes)                                      -- one row, for Stats and MaxBytes
 //	segments(seg PRIMARY KEY, blobs, bytes)                   -- live rows and record bytes per log segment
 //	logpos(seg, off)                                          -- end of the log covered by committed rows
 //
-// mailbox, totals and segments are kept by triggers in the same
+// mailbox, sources, totals and segments are kept by triggers in the same
 // transaction as the inserts and deletes they count, so quota checks and
 // Stats never scan and Open does not read the whole file. The seq is
 // assigned by the committer (the last seq plus one) and written both into

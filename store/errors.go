@@ -27,8 +27,15 @@ var (
 	ErrFull = &RejectError{msg: "store full", reason: "store_full"}
 
 	// ErrQuotaExceeded means the blob's mailbox already holds
-	// MaxMailboxBlobs blobs or would exceed MaxMailboxBytes.
+	// MaxMailboxBlobs blobs or would exceed MaxMailboxBytes (MaxUntaggedBytes
+	// for untagged blobs, which share one quota).
 	ErrQuotaExceeded = &RejectError{msg: "mailbox quota exceeded", reason: "quota_exceeded"}
+
+	// ErrOverShare means the store is full and the blob's source (Blob.Source) already
+	// holds its fair share, MaxBytes over the number of sources holding blobs: it must not
+	// push other sources' blobs out. The wire reason is store_full: for the sender the
+	// relay is full.
+	ErrOverShare = &RejectError{msg: "store full: this source holds its share of the cache", reason: "store_full"}
 
 	// ErrExpired means the blob's expiry is not after the store's clock.
 	ErrExpired = errors.New("blob expired")

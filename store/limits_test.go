@@ -102,8 +102,9 @@ func checkTotals(t *testing.T, s *Store) {
 		t.Fatalf("Stats %d blobs %d bytes, table %d blobs %d bytes", st.Blobs, st.Bytes, blobs, bytes)
 	}
 	var bad int
+	// Untagged blobs count under the zero tag (migration 5).
 	err := s.rdb.QueryRow(`SELECT count(*) FROM (
-		SELECT tag, count(*) n, sum(size) b FROM blobs WHERE tag IS NOT NULL GROUP BY tag) AS real
+		SELECT coalesce(tag, zeroblob(32)) AS tag, count(*) n, sum(size) b FROM blobs GROUP BY 1) AS real
 		FULL JOIN mailbox m USING (tag)
 		WHERE real.n IS NOT m.blobs OR real.b IS NOT m.bytes`).Scan(&bad)
 	if err != nil {
@@ -111,6 +112,16 @@ func checkTotals(t *testing.T, s *Store) {
 	}
 	if bad != 0 {
 		t.Fatalf("%d mailbox rows disagree with blobs", bad)
+	}
+	err = s.rdb.QueryRow(`SELECT count(*) FROM (
+		SELECT src, count(*) n, sum(size) b FROM blobs GROUP BY src) AS real
+		FULL JOIN sources m USING (src)
+		WHERE real.n IS NOT m.blobs OR real.b IS NOT m.bytes`).Scan(&bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad != 0 {
+		t.Fatalf("%d sources rows disagree with blobs", bad)
 	}
 }
 
@@ -176,9 +187,13 @@ func TestMailboxQuota(t *testing.T) {
 		t.Fatalf("bytes: err = %v, want ErrQuotaExceeded", err)
 	}
 	mustPut(t, s, mkBlob(12, b, t0+100, 400))
-	// Untagged blobs have no mailbox quota.
-	for i := range 5 {
+	// Untagged blobs share one quota like a mailbox's (MaxUntaggedBytes, default
+	// MaxMailboxBytes): three of 300 bytes fit, the fourth does not.
+	for i := range 3 {
 		mustPut(t, s, mkBlob(20+i, [32]byte{}, t0+100, 300))
+	}
+	if _, err := s.Put(context.Background(), mkBlob(23, [32]byte{}, t0+100, 300)); !errors.Is(err, ErrQuotaExceeded) {
+		t.Fatalf("untagged beyond their quota: err = %v, want ErrQuotaExceeded", err)
 	}
 	// Sweeping frees the quota.
 	c.set(t0 + 100)
@@ -190,7 +205,7 @@ func TestMailboxQuota(t *testing.T) {
 	if !errors.As(error(ErrQuotaExceeded), &re) || re.Reason() != "quota_exceeded" {
 		t.Fatal("ErrQuotaExceeded has no Reason quota_exceeded")
 	}
-	if st := s.Stats(); st.QuotaExceeded != 2 {
+	if st := s.Stats(); st.QuotaExceeded != 3 {
 		t.Fatalf("Stats %+v", st)
 	}
 	checkTotals(t, s)

@@ -30,11 +30,12 @@ const (
 
 // Options configures a Store. The zero value is usable.
 type Options struct {
-	MaxBytes        int64         // global cap on stored envelope bytes; default 1 GiB
-	MaxMailboxBytes int64         // cap per non-zero tag; default 64 MiB (untagged blobs fall under the global cap only)
-	MaxMailboxBlobs int           // cap per non-zero tag; default 10000
-	CommitDelay     time.Duration // group-commit window; default 2ms; negative = commit what is queued without waiting
-	MaxBatch        int           // commit immediately once a batch holds this many puts; default 512
+	MaxBytes         int64         // global cap on stored envelope bytes; default 1 GiB
+	MaxMailboxBytes  int64         // cap per non-zero tag; default 64 MiB
+	MaxUntaggedBytes int64         // cap on all untagged blobs together, a quota like a mailbox's; default MaxMailboxBytes
+	MaxMailboxBlobs  int           // cap per non-zero tag; default 10000
+	CommitDelay      time.Duration // group-commit window; default 2ms; negative = commit what is queued without waiting
+	MaxBatch         int           // commit immediately once a batch holds this many puts; default 512
 	// SyncEvery, if > 0, acknowledges a batch once its records are written
 	// to the blob log (in the kernel's page cache) and fsyncs the log at
 	// most this long after the first unsynced write, before every index
@@ -72,6 +73,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxMailboxBytes <= 0 {
 		o.MaxMailboxBytes = DefaultMaxMailboxBytes
+	}
+	if o.MaxUntaggedBytes <= 0 {
+		o.MaxUntaggedBytes = o.MaxMailboxBytes
 	}
 	if o.MaxMailboxBlobs <= 0 {
 		o.MaxMailboxBlobs = DefaultMaxMailboxBlobs

@@ -151,6 +151,31 @@ var migrations = []string{
 		INSERT INTO segments (seg, blobs, bytes) VALUES (new.seg, 1, new.size + 88)
 			ON CONFLICT (seg) DO UPDATE SET blobs = blobs + 1, bytes = bytes + excluded.bytes;
 	END;`,
+
+	// 5: fair shares (issue #15). Every blob records who brought it (src, Blob.Source: 8 bytes
+	// the caller derives from a client's address or a neighbour's key; blobs from before this
+	// version and blobs re-indexed from the log after a crash have the zero source), and the
+	// sources table counts each source's blobs and bytes as mailbox does per tag, so that a
+	// full store takes room from the largest source first and refuses a source over its share
+	// (writer.go evict). blobs_src finds a source's soonest-expiring blobs. Untagged blobs get
+	// a quota like a mailbox: they are counted in mailbox under the all-zero tag.
+	`ALTER TABLE blobs ADD COLUMN src BLOB NOT NULL DEFAULT x'0000000000000000';
+	CREATE INDEX blobs_src ON blobs (src, expiry, id);
+	CREATE TABLE sources (
+		src   BLOB PRIMARY KEY,
+		blobs INTEGER NOT NULL,
+		bytes INTEGER NOT NULL
+	) WITHOUT ROWID;
+	INSERT INTO sources SELECT src, count(*), sum(size) FROM blobs GROUP BY src;
+	CREATE TRIGGER blobs_delete_source AFTER DELETE ON blobs BEGIN
+		UPDATE sources SET blobs = blobs - 1, bytes = bytes - old.size WHERE src = old.src;
+		DELETE FROM sources WHERE src = old.src AND blobs <= 0;
+	END;
+	INSERT INTO mailbox SELECT zeroblob(32), count(*), sum(size) FROM blobs WHERE tag IS NULL HAVING count(*) > 0;
+	CREATE TRIGGER blobs_delete_untagged AFTER DELETE ON blobs WHEN old.tag IS NULL BEGIN
+		UPDATE mailbox SET blobs = blobs - 1, bytes = bytes - old.size WHERE tag = zeroblob(32);
+		DELETE FROM mailbox WHERE tag = zeroblob(32) AND blobs <= 0;
+	END;`,
 }
 
 // migrate runs the migrations the file has not seen yet, each in its own

@@ -190,8 +190,8 @@ func TestMigrateToVersion4(t *testing.T) {
 	s := openStore(t, path, Options{Now: c.Now})
 	var v int
 	s.rdb.QueryRow("PRAGMA user_version").Scan(&v)
-	if v != 4 || s.LastSeq() != 8 {
-		t.Fatalf("user_version %d, LastSeq %d: want 4 and 8 (the deleted blob's seq)", v, s.LastSeq())
+	if v != len(migrations) || s.LastSeq() != 8 {
+		t.Fatalf("user_version %d, LastSeq %d: want %d and 8 (the deleted blob's seq)", v, s.LastSeq(), len(migrations))
 	}
 	idx, err := s.rdb.Query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'blobs' ORDER BY name")
 	if err != nil {
@@ -210,7 +210,7 @@ func TestMigrateToVersion4(t *testing.T) {
 		got = append(got, name)
 	}
 	idx.Close()
-	if want := []string{"blobs_expiry", "blobs_gen_id", "blobs_seg", "blobs_tag"}; !slices.Equal(got, want) {
+	if want := []string{"blobs_expiry", "blobs_gen_id", "blobs_seg", "blobs_src", "blobs_tag"}; !slices.Equal(got, want) {
 		t.Fatalf("indexes %v, want %v", got, want)
 	}
 	checkTotals(t, s)

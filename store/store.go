@@ -21,6 +21,7 @@ import (
 type Blob struct {
 	ID       [32]byte // SHA-256 of Envelope, computed by the caller
 	Tag      [32]byte // mailbox tag; all zero = untagged
+	Source   [8]byte  // who brought it, for fair shares of a full store (a hash the caller derives; zero = unknown)
 	Expiry   int64    // unix seconds; the blob is gone once the clock reaches it
 	Envelope []byte
 }
@@ -48,6 +49,7 @@ type Stats struct {
 	Swept         uint64        // expired blobs removed by sweeps
 	Full          uint64        // puts refused with ErrFull
 	QuotaExceeded uint64        // puts refused with ErrQuotaExceeded
+	OverShare     uint64        // puts refused with ErrOverShare
 	Commits       uint64        // batches appended to the blob log in one write (puts per commit = group-commit factor)
 	LogSyncs      uint64        // fsyncs of the blob log: one per commit, or fewer with Options.SyncEvery
 	SyncFailures  uint64        // deferred fsyncs (Options.SyncEvery) that failed
@@ -99,14 +101,14 @@ type Store struct {
 	stopCkpt chan struct{}
 	ckptDone chan struct{}
 
-	blobs, bytes                  atomic.Int64
-	lastSeq                       atomic.Uint64
-	evicted, swept, full, overQuo atomic.Uint64
-	commits, indexCommits         atomic.Uint64
-	compactions                   atomic.Uint64
-	pagesWritten, checkpoints     atomic.Uint64
-	syncFailures                  atomic.Uint64
-	compactSteps                  atomic.Uint64 // compaction steps run (tests)
+	blobs, bytes                             atomic.Int64
+	lastSeq                                  atomic.Uint64
+	evicted, swept, full, overQuo, overShare atomic.Uint64
+	commits, indexCommits                    atomic.Uint64
+	compactions                              atomic.Uint64
+	pagesWritten, checkpoints                atomic.Uint64
+	syncFailures                             atomic.Uint64
+	compactSteps                             atomic.Uint64 // compaction steps run (tests)
 }
 
 // Open opens or creates the store at path (its directory is created too),
@@ -353,6 +355,7 @@ func (s *Store) Stats() Stats {
 		Swept:         s.swept.Load(),
 		Full:          s.full.Load(),
 		QuotaExceeded: s.overQuo.Load(),
+		OverShare:     s.overShare.Load(),
 		Commits:       s.commits.Load(),
 		LogSyncs:      s.w.log.syncs.Load(),
 		SyncFailures:  s.syncFailures.Load(),

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -42,9 +43,10 @@ type writer struct {
 	log  *vlog
 	wal  string // the SQLite file's WAL, fsynced before segments are deleted
 
-	known, mailbox, totals, candidates, del, insert, sweep, setPos, emptySegs, dropSegs *sql.Stmt
-	sparsest, segRows, move                                                             *sql.Stmt
-	addTotals, addMailbox, addSegment                                                   *sql.Stmt
+	known, mailbox, totals, del, insert, sweep, setPos, emptySegs, dropSegs *sql.Stmt
+	sparsest, segRows, move                                                 *sql.Stmt
+	addTotals, addMailbox, addSegment, addSource                            *sql.Stmt
+	source, nSources, largest, ofSource                                     *sql.Stmt
 
 	timer           *time.Timer // group-commit window
 	batch           []*request
@@ -67,8 +69,9 @@ type writer struct {
 	// What the open transaction inserted and the totals, mailbox and
 	// segments rows do not count yet (applyCounts).
 	insBlobs, insBytes int64
-	insMailbox         map[[32]byte]*count
+	insMailbox         map[[32]byte]*count // the zero tag counts untagged blobs
 	insSegment         map[uint64]*count
+	insSource          map[[8]byte]*count
 }
 
 type count struct{ blobs, bytes int64 }
@@ -82,6 +85,20 @@ type txState struct {
 	swept        uint64
 }
 
+// maxEvictSources bounds how many sources one put may take room from (the largest ones), and
+// evictPage how many blobs of one source a query reads at a time.
+const (
+	maxEvictSources = 64
+	evictPage       = 64
+)
+
+// evictPool is one source's part in an eviction plan.
+type evictPool struct {
+	bytes int64   // what it holds, less what the plan takes
+	used  int64   // its blobs planned so far
+	next  []int64 // its next (seq, size) pairs in expiry order, read a page at a time
+}
+
 func (w *writer) prepare() error {
 	for _, p := range []struct {
 		st **sql.Stmt
@@ -90,9 +107,8 @@ func (w *writer) prepare() error {
 		{&w.known, "SELECT EXISTS (SELECT 1 FROM blobs WHERE expiry = ? AND id = ?)"},
 		{&w.mailbox, "SELECT blobs, bytes FROM mailbox WHERE tag = ?"},
 		{&w.totals, "SELECT blobs, bytes FROM totals"},
-		{&w.candidates, "SELECT seq, size FROM blobs WHERE expiry < ? ORDER BY expiry, id"},
 		{&w.del, "DELETE FROM blobs WHERE seq = ?"},
-		{&w.insert, "INSERT OR IGNORE INTO blobs (seq, id, tag, expiry, size, env, seg, off) VALUES (?, ?, ?, ?, ?, x'', ?, ?)"},
+		{&w.insert, "INSERT OR IGNORE INTO blobs (seq, id, tag, expiry, size, env, seg, off, src) VALUES (?, ?, ?, ?, ?, x'', ?, ?, ?)"},
 		{&w.sweep, "DELETE FROM blobs WHERE seq IN (SELECT seq FROM blobs WHERE expiry <= ? ORDER BY expiry LIMIT ?)"},
 		{&w.setPos, "UPDATE logpos SET seg = ?, off = ?"},
 		{&w.emptySegs, "SELECT seg FROM segments WHERE blobs <= 0 AND seg < ?"},
@@ -105,6 +121,12 @@ func (w *writer) prepare() error {
 			ON CONFLICT (tag) DO UPDATE SET blobs = blobs + excluded.blobs, bytes = bytes + excluded.bytes`},
 		{&w.addSegment, `INSERT INTO segments (seg, blobs, bytes) VALUES (?, ?, ?)
 			ON CONFLICT (seg) DO UPDATE SET blobs = blobs + excluded.blobs, bytes = bytes + excluded.bytes`},
+		{&w.addSource, `INSERT INTO sources (src, blobs, bytes) VALUES (?, ?, ?)
+			ON CONFLICT (src) DO UPDATE SET blobs = blobs + excluded.blobs, bytes = bytes + excluded.bytes`},
+		{&w.source, "SELECT bytes FROM sources WHERE src = ?"},
+		{&w.nSources, "SELECT count(*) FROM sources WHERE bytes > 0"},
+		{&w.largest, "SELECT src, bytes FROM sources WHERE src != ? AND bytes > 0 ORDER BY bytes DESC LIMIT ?"},
+		{&w.ofSource, "SELECT seq, size FROM blobs WHERE src = ? AND expiry < ? ORDER BY expiry, id LIMIT ? OFFSET ?"},
 	} {
 		st, err := w.conn.PrepareContext(context.Background(), p.q)
 		if err != nil {
@@ -116,7 +138,7 @@ func (w *writer) prepare() error {
 }
 
 func (w *writer) close() error {
-	for _, st := range []*sql.Stmt{w.known, w.mailbox, w.totals, w.candidates, w.del, w.insert, w.sweep, w.setPos, w.emptySegs, w.dropSegs, w.sparsest, w.segRows, w.move, w.addTotals, w.addMailbox, w.addSegment} {
+	for _, st := range []*sql.Stmt{w.known, w.mailbox, w.totals, w.del, w.insert, w.sweep, w.setPos, w.emptySegs, w.dropSegs, w.sparsest, w.segRows, w.move, w.addTotals, w.addMailbox, w.addSegment, w.addSource, w.source, w.nSources, w.largest, w.ofSource} {
 		if st != nil {
 			st.Close()
 		}
@@ -180,6 +202,8 @@ func (w *writer) commit(batch []*request) {
 			s.full.Add(1)
 		case ErrQuotaExceeded:
 			s.overQuo.Add(1)
+		case ErrOverShare:
+			s.overShare.Add(1)
 		}
 		r.done(res[i].inserted, res[i].err)
 		res[i] = result{}
@@ -253,7 +277,7 @@ func (w *writer) replay(from logPos) (logPos, int, error) {
 	n := 0
 	end, err := w.log.scan(from, func(r record, at logPos) error {
 		n++
-		if _, err := w.indexRow(int64(r.seq), r.id, r.tag, r.expiry, int64(len(r.env)), at); err != nil {
+		if _, err := w.indexRow(int64(r.seq), r.id, r.tag, [8]byte{}, r.expiry, int64(len(r.env)), at); err != nil {
 			return fmt.Errorf("failed to index blob log record: %w", err)
 		}
 		w.lastSeq = max(w.lastSeq, int64(r.seq))
@@ -527,7 +551,7 @@ func (w *writer) mapErr(err error, verb string) error {
 		w.s.log.Warn("store: database full", "err", err)
 		return ErrFull
 	}
-	if errors.Is(err, ErrFull) || errors.Is(err, ErrQuotaExceeded) {
+	if errors.Is(err, ErrFull) || errors.Is(err, ErrQuotaExceeded) || errors.Is(err, ErrOverShare) {
 		return err
 	}
 	return fmt.Errorf("failed to %s: %w", verb, err)
@@ -559,7 +583,7 @@ func (w *writer) tryTx(batch []*request, todo []int, res []result, now int64) (i
 	w.buf, w.pend = w.buf[:0], w.pend[:0]
 	for k, i := range todo {
 		inserted, err := w.put(&batch[i].blob, now, &st)
-		if err != nil && err != ErrFull && err != ErrQuotaExceeded && err != ErrExpired {
+		if err != nil && err != ErrFull && err != ErrQuotaExceeded && err != ErrOverShare && err != ErrExpired {
 			w.abort()
 			return k, err
 		}
@@ -606,33 +630,37 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 	// the ID up first, so that a duplicate is reported as such and never
 	// makes room by evicting.
 	size := int64(len(b.Envelope))
-	if b.Tag != ([32]byte{}) {
-		var n, bytes int64
-		if err := w.mailbox.QueryRow(b.Tag[:]).Scan(&n, &bytes); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	// Untagged blobs share one quota, counted under the zero tag, of MaxUntaggedBytes (and as
+	// many blobs as a mailbox).
+	var n, bytes int64
+	if err := w.mailbox.QueryRow(b.Tag[:]).Scan(&n, &bytes); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	if c := w.insMailbox[b.Tag]; c != nil {
+		n, bytes = n+c.blobs, bytes+c.bytes
+	}
+	maxBytes := opt.MaxMailboxBytes
+	if b.Tag == ([32]byte{}) {
+		maxBytes = opt.MaxUntaggedBytes
+	}
+	if n >= int64(opt.MaxMailboxBlobs) || bytes+size > maxBytes {
+		if known, err := w.isKnown(b.ID, b.Expiry); err != nil || known {
 			return false, err
 		}
-		if c := w.insMailbox[b.Tag]; c != nil {
-			n, bytes = n+c.blobs, bytes+c.bytes
-		}
-		if n >= int64(opt.MaxMailboxBlobs) || bytes+size > opt.MaxMailboxBytes {
-			if known, err := w.isKnown(b.ID, b.Expiry); err != nil || known {
-				return false, err
-			}
-			return false, ErrQuotaExceeded
-		}
+		return false, ErrQuotaExceeded
 	}
 	if st.bytes+size > opt.MaxBytes {
 		if known, err := w.isKnown(b.ID, b.Expiry); err != nil || known {
 			return false, err
 		}
-		ok, err := w.evict(st.bytes+size-opt.MaxBytes, b.Expiry, st)
+		ok, err := w.evict(st.bytes+size-opt.MaxBytes, b, st)
 		if err != nil || !ok {
 			return false, err
 		}
 	}
 	seq := st.lastSeq + 1
 	at := logPos{w.log.seg, w.log.end + int64(len(w.buf))}
-	if ok, err := w.indexRow(seq, b.ID, b.Tag, b.Expiry, size, at); err != nil || !ok {
+	if ok, err := w.indexRow(seq, b.ID, b.Tag, b.Source, b.Expiry, size, at); err != nil || !ok {
 		return false, err
 	}
 	w.buf = appendRecord(w.buf, uint64(seq), b)
@@ -651,12 +679,12 @@ func (w *writer) isKnown(id [32]byte, expiry int64) (bool, error) {
 
 // indexRow inserts the index row of one blob and counts it for
 // applyCounts. It reports false for an ID or seq already present.
-func (w *writer) indexRow(seq int64, id, tag [32]byte, expiry, size int64, at logPos) (bool, error) {
+func (w *writer) indexRow(seq int64, id, tag [32]byte, src [8]byte, expiry, size int64, at logPos) (bool, error) {
 	var tagv any // NULL for untagged
 	if tag != ([32]byte{}) {
 		tagv = tag[:]
 	}
-	r, err := w.insert.Exec(seq, id[:], tagv, expiry, size, int64(at.seg), at.off)
+	r, err := w.insert.Exec(seq, id[:], tagv, expiry, size, int64(at.seg), at.off, src[:])
 	if err != nil {
 		return false, err
 	}
@@ -665,18 +693,8 @@ func (w *writer) indexRow(seq int64, id, tag [32]byte, expiry, size int64, at lo
 	}
 	w.insBlobs++
 	w.insBytes += size
-	if tagv != nil {
-		if w.insMailbox == nil {
-			w.insMailbox = map[[32]byte]*count{}
-		}
-		c := w.insMailbox[tag]
-		if c == nil {
-			c = new(count)
-			w.insMailbox[tag] = c
-		}
-		c.blobs++
-		c.bytes += size
-	}
+	addCount(&w.insMailbox, tag, size) // the zero tag: untagged
+	addCount(&w.insSource, src, size)
 	if w.insSegment == nil {
 		w.insSegment = map[uint64]*count{}
 	}
@@ -688,6 +706,19 @@ func (w *writer) indexRow(seq int64, id, tag [32]byte, expiry, size int64, at lo
 	c.blobs++
 	c.bytes += size + recHeader
 	return true, nil
+}
+
+func addCount[K comparable](m *map[K]*count, k K, size int64) {
+	if *m == nil {
+		*m = map[K]*count{}
+	}
+	c := (*m)[k]
+	if c == nil {
+		c = new(count)
+		(*m)[k] = c
+	}
+	c.blobs++
+	c.bytes += size
 }
 
 // readTotals reads the totals row plus what the open transaction inserted.
@@ -719,6 +750,11 @@ func (w *writer) applyCounts() error {
 			return err
 		}
 	}
+	for src, c := range w.insSource {
+		if _, err := w.addSource.Exec(src[:], c.blobs, c.bytes); err != nil {
+			return err
+		}
+	}
 	w.dropCounts()
 	return nil
 }
@@ -727,41 +763,78 @@ func (w *writer) dropCounts() {
 	w.insBlobs, w.insBytes = 0, 0
 	clear(w.insMailbox)
 	clear(w.insSegment)
+	clear(w.insSource)
 }
 
-// evict deletes the blobs that expire soonest, all before expiry, until
-// need bytes are free. It deletes nothing and returns ErrFull when even
-// all of them would not free enough.
-func (w *writer) evict(need, expiry int64, st *txState) (bool, error) {
+// evict makes room for b, need bytes, by fair shares. A source's share is MaxBytes over the
+// number of sources holding blobs (b's counted). A source within its share takes room from
+// the largest other sources, their soonest-expiring blobs first, one blob at a time from
+// whichever holds the most (among the maxEvictSources largest); so no source can push
+// others' blobs out while it holds more than its share. A source over its share makes room
+// only from its own blobs that expire before b (a relay fed by one neighbour stays a rolling
+// cache), else it is refused with ErrOverShare. Nothing is deleted unless enough room is
+// found. The zero source (blobs from before sources were recorded) is one source.
+func (w *writer) evict(need int64, b *Blob, st *txState) (bool, error) {
 	if need > w.s.opt.MaxBytes {
 		return false, ErrFull
 	}
-	rows, err := w.candidates.Query(expiry)
-	if err != nil {
+	if err := w.applyCounts(); err != nil { // the sources rows must include this transaction
 		return false, err
+	}
+	var mine, nsrc int64
+	if err := w.source.QueryRow(b.Source[:]).Scan(&mine); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	if err := w.nSources.QueryRow().Scan(&nsrc); err != nil {
+		return false, err
+	}
+	if mine == 0 {
+		nsrc++
+	}
+	pools, before, refusal := map[[8]byte]*evictPool{b.Source: {bytes: mine}}, b.Expiry, ErrOverShare
+	if nsrc == 1 {
+		refusal = ErrFull // the only source: nobody else's share to protect
+	}
+	if share := w.s.opt.MaxBytes / max(1, nsrc); mine+int64(len(b.Envelope)) <= share {
+		var err error
+		if pools, err = w.largestOthers(b.Source); err != nil {
+			return false, err
+		}
+		before, refusal = math.MaxInt64, ErrFull
 	}
 	var seqs []int64
 	var freed int64
-	for freed < need && rows.Next() {
-		var seq, size int64
-		if err := rows.Scan(&seq, &size); err != nil {
-			rows.Close()
-			return false, err
+	for freed < need {
+		var top *evictPool
+		var topSrc [8]byte
+		for src, p := range pools {
+			if p.bytes > 0 && (top == nil || p.bytes > top.bytes) {
+				top, topSrc = p, src
+			}
 		}
+		if top == nil {
+			break
+		}
+		if len(top.next) == 0 {
+			page, err := w.sourcePage(topSrc, before, top.used)
+			if err != nil {
+				return false, err
+			}
+			if len(page) == 0 { // counted bytes without rows: stop counting this source
+				top.bytes = 0
+				continue
+			}
+			top.next = page
+		}
+		seq, size := top.next[0], top.next[1]
+		top.next = top.next[2:]
+		top.used++
+		top.bytes -= size
 		seqs = append(seqs, seq)
 		freed += size
 	}
-	if err := rows.Close(); err != nil {
-		return false, err
-	}
-	if err := rows.Err(); err != nil {
-		return false, err
-	}
 	if freed < need {
-		return false, ErrFull
-	}
-	if err := w.applyCounts(); err != nil {
-		return false, err
+		return false, refusal
 	}
 	for _, seq := range seqs {
 		if _, err := w.del.Exec(seq); err != nil {
@@ -773,4 +846,42 @@ func (w *writer) evict(need, expiry int64, st *txState) (bool, error) {
 	st.evicted += uint64(len(seqs))
 	w.mustCommit = true // so readers stop seeing them
 	return true, nil
+}
+
+// largestOthers returns the maxEvictSources sources holding the most bytes, except src.
+func (w *writer) largestOthers(src [8]byte) (map[[8]byte]*evictPool, error) {
+	rows, err := w.largest.Query(src[:], maxEvictSources)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	pools := map[[8]byte]*evictPool{}
+	for rows.Next() {
+		var raw []byte
+		p := new(evictPool)
+		if err := rows.Scan(&raw, &p.bytes); err != nil {
+			return nil, err
+		}
+		pools[[8]byte(raw)] = p
+	}
+	return pools, rows.Err()
+}
+
+// sourcePage reads the next evictPage blobs of src that expire before before, in expiry
+// order after the first skip, as (seq, size) pairs.
+func (w *writer) sourcePage(src [8]byte, before, skip int64) ([]int64, error) {
+	rows, err := w.ofSource.Query(src[:], before, evictPage, skip)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var seq, size int64
+		if err := rows.Scan(&seq, &size); err != nil {
+			return nil, err
+		}
+		out = append(out, seq, size)
+	}
+	return out, rows.Err()
 }
