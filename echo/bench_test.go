@@ -111,6 +111,7 @@ type countingLink struct {
 
 func (c *countingLink) Neighbour() string      { return c.name }
 func (c *countingLink) SendBlob(_ []byte) bool { c.n++; return true }
+func (c *countingLink) Kind() LinkKind         { return LinkRelay }
 
 // committedStore answers every insert as new and committed, at once: the benchmark measures
 // Accept and the flood fan-out, not SQLite (store's own benchmarks do that).
@@ -132,11 +133,13 @@ func BenchmarkAcceptFlood(b *testing.B) {
 			now := time.Unix(1_900_000_000-3600, 0)
 			r := NewRelay(Config{Store: committedStore{}, Now: func() time.Time { return now }})
 			var links []*countingLink
+			var owner linkList
 			for i := 0; i <= k; i++ {
 				l := &countingLink{name: fmt.Sprintf("n%d", i)}
 				links = append(links, l)
-				r.AddNeighbour(l)
+				owner = append(owner, l)
 			}
+			r.SetNeighbours(owner)
 			env := sampleEnvelope(b, 0, benchPayload)
 			b.SetBytes(int64(len(env)))
 			b.ReportAllocs()

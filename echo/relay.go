@@ -1,6 +1,7 @@
 package echo
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -18,13 +19,53 @@ type Store interface {
 	Scan(tags [][32]byte, after uint64, limit, maxBytes int, fn func(seq uint64, env []byte)) (next uint64, more bool, err error)
 }
 
-// Link is one connection as the flood rule sees it.
+// Link is one connection as the flood rule sees it. Package peers implements it for its relay,
+// client and Echo links; peers.Node owns them and hands the flood rule the ones to flood to
+// (Neighbours).
 type Link interface {
-	// Neighbour is the identity (fingerprint) of the neighbour relay on this link, or "" for a
-	// client link.
+	// Neighbour is the identity of the neighbour on this link: the fingerprint of a neighbour
+	// relay, a per-link name of an Echo link, or "" for a client link.
 	Neighbour() string
+	// Kind says which flood rules apply to the link (PROTOCOL.md sections 3 and 10).
+	Kind() LinkKind
 	// SendBlob queues a BLOB frame without blocking; false when the queue was full.
 	SendBlob(env []byte) bool
+}
+
+// LinkKind is what a link is to the flood rule. The zero value is a client link, which floods
+// never take.
+type LinkKind uint8
+
+// Link kinds.
+const (
+	// LinkClient is a client, or a relay not in the peers file (served as a client). Its
+	// SUBMITs are "our own clients' blobs"; it receives no floods.
+	LinkClient LinkKind = iota
+	// LinkRelay is a configured echorelay neighbour: it receives every flood except its own.
+	LinkRelay
+	// LinkEcho is a Full Echo link: it receives every flood except its own, as Echo data.
+	LinkEcho
+	// LinkHalfEcho is a Half Echo link: it receives only blobs that this relay's own clients
+	// submitted (or that the relay created), never other neighbours' traffic.
+	LinkHalfEcho
+)
+
+var linkKindNames = [...]string{LinkClient: "client", LinkRelay: "relay", LinkEcho: "echo", LinkHalfEcho: "half_echo"}
+
+// String is the kind's name for logs and status: client, relay, echo or half_echo.
+func (k LinkKind) String() string {
+	if int(k) < len(linkKindNames) {
+		return linkKindNames[k]
+	}
+	return fmt.Sprintf("link_kind_%d", uint8(k))
+}
+
+// Neighbours is the one owner of a relay's neighbour links (peers.Node): the flood rule asks it
+// for the links to flood to on every flood and keeps no record of its own.
+type Neighbours interface {
+	// FloodLinks returns the one link of each linked neighbour (echorelay and Echo). The caller
+	// must not modify the slice; the owner replaces it instead of changing it.
+	FloodLinks() []Link
 }
 
 // Relay applies validation, the store and the flood rule. Its methods are safe for
@@ -36,10 +77,10 @@ type Relay struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu         sync.Mutex // guards neighbours and subs
-	neighbours map[string][]Link
-	subs       map[chan struct{}]struct{}
-	unstored   recentIDs // IDs flooded without being stored (store full), against loops
+	mu       sync.Mutex // guards owner and subs
+	owner    Neighbours // nil until SetNeighbours: no links, no floods
+	subs     map[chan struct{}]struct{}
+	unstored recentIDs // IDs flooded without being stored (store full), against loops
 
 	stats Stats
 }
@@ -50,7 +91,7 @@ type Stats struct {
 	Stored     atomic.Int64 // new blobs committed
 	Duplicates atomic.Int64 // known IDs dropped
 	Relayed    atomic.Int64 // BLOB frames queued to neighbours
-	QueueDrops atomic.Int64 // BLOBs dropped because a neighbour's queue was full
+	QueueDrops atomic.Int64 // BLOBs dropped because a neighbour's queue was full (status "queue_drops")
 	// FloodedUnstored counts new BLOBs from neighbours that did not fit in the store (full)
 	// and were flooded onwards anyway.
 	FloodedUnstored atomic.Int64
@@ -62,7 +103,7 @@ type StatsSnapshot struct {
 	Received, Stored, Duplicates, Relayed, QueueDrops int64
 	FloodedUnstored                                   int64
 	Rejects                                           map[string]int64
-	Neighbours                                        int
+	Neighbours                                        int // linked neighbours (echorelay and Echo)
 }
 
 // Config for NewRelay.
@@ -77,7 +118,7 @@ type Config struct {
 // NewRelay returns a relay over the given store.
 func NewRelay(c Config) *Relay {
 	r := &Relay{store: c.Store, set: c.Set, limits: c.Limits, log: c.Logger, now: c.Now,
-		neighbours: map[string][]Link{}, subs: map[chan struct{}]struct{}{}}
+		subs: map[chan struct{}]struct{}{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -117,35 +158,26 @@ func (r *Relay) Snapshot() StatsSnapshot {
 	for _, c := range Codes() {
 		s.Rejects[c.String()] = r.stats.rejects[c].Load()
 	}
-	r.mu.Lock()
-	s.Neighbours = len(r.neighbours)
-	r.mu.Unlock()
+	s.Neighbours = len(r.floodLinks())
 	return s
 }
 
-// AddNeighbour registers a neighbour link for flooding.
-func (r *Relay) AddNeighbour(l Link) {
+// SetNeighbours hands the relay the owner of its neighbour links; peers.New calls it with the
+// Node it builds around the relay. Until then the relay floods to nobody.
+func (r *Relay) SetNeighbours(n Neighbours) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.neighbours[l.Neighbour()] = append(r.neighbours[l.Neighbour()], l)
+	r.owner = n
+	r.mu.Unlock()
 }
 
-// RemoveNeighbour unregisters a neighbour link.
-func (r *Relay) RemoveNeighbour(l Link) {
+func (r *Relay) floodLinks() []Link {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	ls := r.neighbours[l.Neighbour()]
-	for i, x := range ls {
-		if x == l {
-			ls = append(ls[:i:i], ls[i+1:]...)
-			break
-		}
+	n := r.owner
+	r.mu.Unlock()
+	if n == nil {
+		return nil
 	}
-	if len(ls) == 0 {
-		delete(r.neighbours, l.Neighbour())
-	} else {
-		r.neighbours[l.Neighbour()] = ls
-	}
+	return n.FloodLinks()
 }
 
 // Accept validates env, stores it and, if it was new, floods it to every neighbour except
@@ -169,7 +201,7 @@ func (r *Relay) Accept(env []byte, from Link, done func(id ID, inserted bool, er
 		if err != nil {
 			code := CodeOf(err)
 			r.Reject(code)
-			if code == CodeStoreFull && from != nil && from.Neighbour() != "" && r.unstored.add(id) {
+			if code == CodeStoreFull && from != nil && from.Kind() != LinkClient && r.unstored.add(id) {
 				r.stats.FloodedUnstored.Add(1)
 				r.flood(env, from)
 			}
@@ -188,26 +220,55 @@ func (r *Relay) Accept(env []byte, from Link, done func(id ID, inserted bool, er
 	})
 }
 
+// flood is the flood rule (PROTOCOL.md sections 3 and 10): the blob goes to every neighbour
+// link except those of the neighbour it came from, at most once per neighbour identity, and to
+// Half Echo links only when it did not come from a neighbour (from is nil or a client link).
+// Client links in the list get nothing. A full queue drops the blob for that link and counts
+// it (QueueDrops); reconciliation repairs the gap.
 func (r *Relay) flood(env []byte, from Link) {
-	origin := ""
-	if from != nil {
-		origin = from.Neighbour()
+	origin, fromNeighbour := "", false
+	if from != nil && from.Kind() != LinkClient {
+		origin, fromNeighbour = from.Neighbour(), true
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for n, ls := range r.neighbours {
-		if n == origin || len(ls) == 0 {
+	ls := r.floodLinks()
+	for i, l := range ls {
+		if !takes(l, fromNeighbour) {
 			continue
 		}
-		if h, ok := ls[0].(interface{ HalfEcho() bool }); ok && h.HalfEcho() && origin != "" {
-			continue // Half Echo: only our own clients' blobs go onto that link
+		n := l.Neighbour()
+		if fromNeighbour && n == origin || sentTo(ls[:i], n, fromNeighbour) {
+			continue
 		}
-		if ls[0].SendBlob(env) {
+		if l.SendBlob(env) {
 			r.stats.Relayed.Add(1)
 		} else {
 			r.stats.QueueDrops.Add(1)
 		}
 	}
+}
+
+// takes reports whether a link of l's kind receives a flood: relay and Full Echo links every
+// one, Half Echo links only those that did not come from a neighbour, client links none.
+func takes(l Link, fromNeighbour bool) bool {
+	switch l.Kind() {
+	case LinkRelay, LinkEcho:
+		return true
+	case LinkHalfEcho:
+		return !fromNeighbour
+	}
+	return false
+}
+
+// sentTo reports whether an earlier link of the list that takes this flood has the neighbour
+// identity n: one copy per neighbour even if its owner listed two of its links. Neighbour lists
+// are short (a peers file), so a scan beats a map.
+func sentTo(earlier []Link, n string, fromNeighbour bool) bool {
+	for _, l := range earlier {
+		if l.Neighbour() == n && takes(l, fromNeighbour) {
+			return true
+		}
+	}
+	return false
 }
 
 // Fetch reads one page for a FETCH (tags empty = every blob).

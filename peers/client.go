@@ -38,11 +38,42 @@ type Client struct {
 // ErrClientClosed is returned for requests on a closed client.
 var ErrClientClosed = errors.New("connection to relay closed")
 
-// DialClient connects to a relay at `[quic://|tls://]host:port` as a client and exchanges HELLO.
+// DialClientOptions are the choices of DialClientWith; the zero value is DialClient.
+type DialClientOptions struct {
+	// RelayFingerprint, when set, is the relay's fingerprint as `echorelay fingerprint` prints
+	// it (64 hex digits): the TLS handshake, on QUIC and on TCP+TLS alike, fails with
+	// ErrWrongRelay unless the relay presents that key. Empty: any relay is accepted (the link
+	// is encrypted but the relay unauthenticated); Client.RelayFingerprint tells which one
+	// answered, for a client that pins on first use.
+	RelayFingerprint string
+}
+
+// DialClient connects to a relay at `[quic://|tls://]host:port` as a client and exchanges
+// HELLO, accepting whatever relay answers there: DialClientWith without a fingerprint.
 func DialClient(ctx context.Context, addr string) (*Client, error) {
+	return DialClientWith(ctx, addr, DialClientOptions{})
+}
+
+// DialClientWith connects to a relay at `[quic://|tls://]host:port` as a client and exchanges
+// HELLO. With opts.RelayFingerprint it refuses a relay with another key: the error matches
+// ErrWrongRelay and names both fingerprints.
+func DialClientWith(ctx context.Context, addr string, opts DialClientOptions) (*Client, error) {
 	p, err := ParsePeer(addr)
 	if err != nil {
 		return nil, fmt.Errorf("relay address: %w", err)
+	}
+	if p.IsEcho() {
+		return nil, fmt.Errorf("relay address: %s:// is an Echo link, not a client transport (use quic:// or tls://)", p.Scheme)
+	}
+	if opts.RelayFingerprint != "" {
+		fp, err := parseFingerprint(opts.RelayFingerprint)
+		if err != nil {
+			return nil, fmt.Errorf("relay %w", err)
+		}
+		if p.Pin != "" && p.Pin != fp {
+			return nil, fmt.Errorf("relay address: it carries the fingerprint %s, the options %s", p.Pin, fp)
+		}
+		p.Pin = fp
 	}
 	c := &Client{pending: map[uint32]chan echo.Frame{}, done: make(chan struct{})}
 	if p.Scheme == SchemeTLS {
@@ -51,6 +82,10 @@ func DialClient(ctx context.Context, addr string) (*Client, error) {
 		c.s, err = dialClientAny(ctx, p, &c.qside)
 	}
 	if err != nil {
+		var wr *wrongRelay
+		if errors.As(err, &wr) { // without the transport's wrapping ("CRYPTO_ERROR 0x12a (local): …")
+			err = wr
+		}
 		return nil, fmt.Errorf("failed to connect to relay %s: %w", p.Addr, err)
 	}
 	c.w = bufio.NewWriterSize(c.s.rw, writeBufSize)
@@ -116,7 +151,7 @@ func dialClientAny(ctx context.Context, p Peer, side **quicSide) (stream, error)
 				*side = r.q
 				return r.s, nil
 			}
-			if tcpListens && ctx.Err() == nil {
+			if tcpListens && ctx.Err() == nil && !errors.Is(r.err, ErrWrongRelay) {
 				tp := p
 				tp.Scheme = SchemeTLS
 				if s, err := dialTLS(ctx, tp, nil); err == nil {
@@ -139,18 +174,19 @@ func dialClientAny(ctx context.Context, p Peer, side **quicSide) (stream, error)
 				// (a slow board's handshake) before the refusal is taken as the answer.
 				grace := time.NewTimer(2 * ClientProbeAfter)
 				defer grace.Stop()
+				var r result
 				select {
-				case r := <-done:
-					if r.err == nil {
-						*side = r.q
-						return r.s, nil
-					}
+				case r = <-done:
 				case <-grace.C:
 					cancel()
-					if r := <-done; r.err == nil { // QUIC answered at the last moment
-						*side = r.q
-						return r.s, nil
-					}
+					r = <-done // QUIC may have answered at the last moment
+				}
+				if r.err == nil {
+					*side = r.q
+					return r.s, nil
+				}
+				if errors.Is(r.err, ErrWrongRelay) { // something answers, just not the relay expected
+					return stream{}, r.err
 				}
 				return stream{}, fmt.Errorf("%w: TCP refused the connection and QUIC gave no answer within %v", ErrNothingListens, 3*ClientProbeAfter)
 			}
@@ -184,6 +220,12 @@ func (c *Client) closeSide() {
 
 // TLS is the link's TLS state (negotiated key exchange group, relay certificate).
 func (c *Client) TLS() tls.ConnectionState { return c.s.tls }
+
+// RelayFingerprint is the fingerprint of the relay this client is connected to (64 lowercase
+// hex digits, as `echorelay fingerprint` prints it): the key whose possession it proved in the
+// TLS handshake. A client that dialed without a fingerprint may record it and pass it as
+// DialClientOptions.RelayFingerprint next time (trust on first use).
+func (c *Client) RelayFingerprint() string { return c.s.peerFP }
 
 // Hello is the relay's HELLO: its limits and stamp cost.
 func (c *Client) Hello() echo.Hello { return c.hello }

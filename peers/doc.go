@@ -3,7 +3,13 @@
 // (peersfile.go), one link per connection with one reader, one writer and bounded queues
 // between (link.go), pacing clients to what the neighbours' flood queues take (pace.go), dialing configured neighbours with capped exponential backoff and jitter
 // (dial.go), set reconciliation sessions with neighbours and the WANTs they lead to
-// (reconcile.go), and the client side of the protocol used by `echorelay put/get` (client.go).
+// (reconcile.go), and the client side of the protocol used by `echorelay put/get` (client.go),
+// which verifies the relay's fingerprint whenever the caller knows it (DialClientWith).
+//
+// The Node is the one owner of its neighbour links: one carrier link per neighbour relay
+// (claim, node.go) and the Echo links (echolink.go). echo.Relay's flood rule keeps no record
+// of them; it asks the Node (FloodLinks, an echo.Neighbours) on every flood, and each link
+// tells the rule its echo.LinkKind.
 //
 // Who calls it: cmd/echorelay builds a Node around an echo.Relay. It never interprets an
 // envelope beyond handing it to the relay, and never logs a blob body, a mailbox tag or a

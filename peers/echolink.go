@@ -142,8 +142,13 @@ func (n *Node) newEchoLink(c net.Conn, dialed *Peer) *echoLink {
 // Neighbour implements echo.Link.
 func (l *echoLink) Neighbour() string { return l.id }
 
-// HalfEcho implements the flood rule's half-echo check: only our own clients' blobs go out.
-func (l *echoLink) HalfEcho() bool { return l.half }
+// Kind implements echo.Link: a Half Echo link takes only our own clients' blobs.
+func (l *echoLink) Kind() echo.LinkKind {
+	if l.half {
+		return echo.LinkHalfEcho
+	}
+	return echo.LinkEcho
+}
 
 // SendBlob implements echo.Link.
 func (l *echoLink) SendBlob(env []byte) bool {
@@ -163,7 +168,10 @@ func (l *echoLink) SendBlob(env []byte) bool {
 
 func (l *echoLink) close() {
 	l.once.Do(func() {
-		l.n.relay.RemoveNeighbour(l)
+		l.n.mu.Lock()
+		delete(l.n.echoLinks, l)
+		l.n.rebuildFloods()
+		l.n.mu.Unlock()
 		close(l.closed)
 		l.c.Close()
 	})
@@ -181,15 +189,12 @@ func (n *Node) serveEcho(c net.Conn, dialed *Peer) string {
 	l := n.newEchoLink(c, dialed)
 	n.mu.Lock()
 	n.echoLinks[l] = struct{}{}
+	n.rebuildFloods()
 	n.mu.Unlock()
-	n.relay.AddNeighbour(l)
 	n.log.Info("echo link up", "peer", l.name(), "half", l.half)
 	go l.writeLoop()
 	reason := l.readLoop()
-	l.close()
-	n.mu.Lock()
-	delete(n.echoLinks, l)
-	n.mu.Unlock()
+	l.close() // takes it out of echoLinks and the floods
 	return reason
 }
 

@@ -114,6 +114,15 @@ func newLink(n *Node, s stream, dialed *Peer) *link {
 // Neighbour implements echo.Link.
 func (l *link) Neighbour() string { return l.neighbour }
 
+// Kind implements echo.Link: a relay link once recognised as a configured neighbour, else a
+// client link (clients, and relays not in the peers file).
+func (l *link) Kind() echo.LinkKind {
+	if l.neighbour != "" {
+		return echo.LinkRelay
+	}
+	return echo.LinkClient
+}
+
 // SendBlob implements echo.Link: queue a BLOB without blocking.
 func (l *link) SendBlob(env []byte) bool {
 	if l.qbytes.Load()+int64(len(env)) > l.node.cfg.QueueBytes {
@@ -198,7 +207,7 @@ func (l *link) close(err error) {
 		l.node.abuse.closed(closeCategory(err))
 		l.reason.Store(reason)
 		if l.neighbour != "" {
-			l.node.relay.RemoveNeighbour(l)
+			l.node.release(l)
 			l.node.pace.remove(l)
 		}
 		l.cancel()

@@ -73,9 +73,12 @@ type Node struct {
 	tcp  net.Listener
 	port int
 
-	mu      sync.Mutex // guards links, dialers, peers
+	// The node is the one owner of its neighbour links: carrier and echoLinks are the record,
+	// floods the flood rule's copy of it (FloodLinks), rebuilt whenever either changes.
+	mu      sync.Mutex // guards links, carrier, echoLinks, dialers, peers, and writes of floods
 	links   map[*link]struct{}
 	carrier map[string]*link // per neighbour fingerprint, the one link floods take (claim)
+	floods  atomic.Pointer[[]echo.Link]
 	dialers map[string]*dialer
 	peers   []Peer
 	conns   atomic.Int32
@@ -155,6 +158,7 @@ func New(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	cfg.Relay.SetNeighbours(n)
 	return n, nil
 }
 
@@ -230,13 +234,43 @@ func (n *Node) serve(s stream, dialed *Peer) string {
 	n.links[l] = struct{}{}
 	n.mu.Unlock()
 	reason := l.run()
+	n.release(l) // done by its close too, unless claim ran after the close
 	n.mu.Lock()
 	delete(n.links, l)
-	if n.carrier[l.neighbour] == l {
-		delete(n.carrier, l.neighbour)
-	}
 	n.mu.Unlock()
 	return reason
+}
+
+// FloodLinks implements echo.Neighbours: the carrier of every linked neighbour relay and every
+// Echo link, as last rebuilt. The flood rule reads it without taking the node's lock.
+func (n *Node) FloodLinks() []echo.Link {
+	if ls := n.floods.Load(); ls != nil {
+		return *ls
+	}
+	return nil
+}
+
+// rebuildFloods replaces the flood rule's copy of the neighbour links; the caller holds mu.
+func (n *Node) rebuildFloods() {
+	ls := make([]echo.Link, 0, len(n.carrier)+len(n.echoLinks))
+	for _, l := range n.carrier {
+		ls = append(ls, l)
+	}
+	for l := range n.echoLinks {
+		ls = append(ls, l)
+	}
+	n.floods.Store(&ls)
+}
+
+// release ends l's turn as its neighbour's carrier (when l closes): floods stop taking it at
+// once, before the connection is torn down.
+func (n *Node) release(l *link) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if l.neighbour != "" && n.carrier[l.neighbour] == l {
+		delete(n.carrier, l.neighbour)
+		n.rebuildFloods()
+	}
 }
 
 // connSlot reserves one of MaxConns and one of the remote address's MaxConnsPerIP; false
@@ -303,7 +337,6 @@ func (n *Node) admit(l *link) error {
 		if !n.claim(l) {
 			return errDuplicateLink
 		}
-		n.relay.AddNeighbour(l)
 		n.pace.add(l)
 		n.log.Info("neighbour link up", "peer", n.peerName(l), "transport", l.s.transport, "fingerprint", l.neighbour[:16])
 		n.recon.linkUp(l)
@@ -320,8 +353,8 @@ func (n *Node) admit(l *link) error {
 // mesh configured both ways, and no flood goes out twice to one neighbour.
 var errDuplicateLink = &closeReason{name: "duplicate_link"}
 
-// claim makes l the link of its neighbour, closing the one it replaces, or reports false when
-// the current link stays and l must close.
+// claim makes l the link of its neighbour, the one floods take from now on, closing the one it
+// replaces, or reports false when the current link stays and l must close.
 func (n *Node) claim(l *link) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -334,6 +367,7 @@ func (n *Node) claim(l *link) bool {
 		go cur.close(errDuplicateLink)
 	}
 	n.carrier[l.neighbour] = l
+	n.rebuildFloods()
 	return true
 }
 
@@ -537,8 +571,8 @@ func clientTLSFor(id *Identity, pin string, pq bool) *tls.Config {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("relay presented no certificate")
 			}
-			if pin != "" && Fingerprint(cs.PeerCertificates[0]) != pin {
-				return fmt.Errorf("relay fingerprint %s does not match the pin %s", Fingerprint(cs.PeerCertificates[0])[:16], pin[:16])
+			if seen := Fingerprint(cs.PeerCertificates[0]); pin != "" && seen != pin {
+				return &wrongRelay{expected: pin, seen: seen}
 			}
 			return nil
 		},
@@ -551,6 +585,21 @@ func clientTLSFor(id *Identity, pin string, pq bool) *tls.Config {
 	}
 	return c
 }
+
+// ErrWrongRelay is a TLS link refused because the relay presented another fingerprint than
+// the one pinned (a peers-file pin, or DialClientOptions.RelayFingerprint): someone else
+// answers at that address, or the relay's node key was replaced.
+var ErrWrongRelay = errors.New("the relay is not the one expected")
+
+// wrongRelay is ErrWrongRelay with both fingerprints, in full so they can be compared with what
+// `echorelay fingerprint` prints.
+type wrongRelay struct{ expected, seen string }
+
+func (e *wrongRelay) Error() string {
+	return fmt.Sprintf("%s: its fingerprint %s does not match the pin %s", ErrWrongRelay, e.seen, e.expected)
+}
+
+func (e *wrongRelay) Unwrap() error { return ErrWrongRelay }
 
 func peerFingerprint(cs tls.ConnectionState) string {
 	if len(cs.PeerCertificates) == 0 {

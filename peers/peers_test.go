@@ -3,6 +3,7 @@ package peers
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,7 +89,8 @@ func TestPinMismatchRefused(t *testing.T) {
 	defer cancel()
 	wrong := strings.Repeat("ab", 32)
 	_, err := n.quic.dial(ctx, Peer{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(n.Port()), Pin: wrong}, nil)
-	if err == nil || !strings.Contains(err.Error(), "does not match the pin") {
+	// The status page's hint matches "does not match the pin" (internal/admin).
+	if !errors.Is(err, ErrWrongRelay) || !strings.Contains(err.Error(), "does not match the pin "+wrong) {
 		t.Fatalf("dial with wrong pin: %v", err)
 	}
 	s, err := n.quic.dial(ctx, Peer{Scheme: SchemeQUIC, Addr: "127.0.0.1:" + itoa(n.Port()), Pin: n.Fingerprint()}, nil)

@@ -133,9 +133,9 @@ func parsePeerFields(fields []string) (Peer, error) {
 			}
 			mode, p.Half = lf, lf == "half"
 		case p.Pin == "":
-			pin := strings.TrimPrefix(lf, "sha256:")
-			if b, err := hex.DecodeString(pin); err != nil || len(b) != 32 {
-				return Peer{}, fmt.Errorf("fingerprint must be 64 hex characters")
+			pin, err := parseFingerprint(lf)
+			if err != nil {
+				return Peer{}, err
 			}
 			if p.Scheme == SchemeEchoTCP {
 				return Peer{}, fmt.Errorf("echo+tcp:// has no certificate to pin; use echo+tls://")
@@ -146,4 +146,14 @@ func parsePeerFields(fields []string) (Peer, error) {
 		}
 	}
 	return p, nil
+}
+
+// parseFingerprint reads a relay fingerprint as `echorelay fingerprint` prints it: 64 hex
+// digits, in either case, optionally prefixed "sha256:". It returns the lowercase form.
+func parseFingerprint(s string) (string, error) {
+	fp := strings.TrimPrefix(strings.ToLower(s), "sha256:")
+	if b, err := hex.DecodeString(fp); err != nil || len(b) != 32 {
+		return "", fmt.Errorf("fingerprint must be 64 hex characters")
+	}
+	return fp, nil
 }
