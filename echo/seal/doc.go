@@ -1,5 +1,6 @@
 // Package seal is the client side of echorelay messaging: identities, public bundles, safety
-// numbers, sealed payloads, rotating mailbox tags and friend invites. PROTOCOL.md section 7
+// numbers, sealed payloads, rotating mailbox tags, friend invites (bound to the inviter, signed
+// and key-confirmed answers, detectable reuse) and the key a client encrypts its history under. PROTOCOL.md section 7
 // (beside package echo) is its specification.
 //
 // Who calls it: cmd/echorelay's id, friend, send and inbox commands. What it deliberately does

@@ -23,4 +23,15 @@ var (
 	ErrPassphrase = errors.New("wrong or missing passphrase")
 	// ErrInviteCode: the invite code is not one (typo, truncated, wrong checksum).
 	ErrInviteCode = errors.New("not a valid invite code")
+	// ErrInviteVersion: the invite code is of another echorelay version (always wrapped
+	// together with ErrInviteCode). A user can ask the inviter for a new code.
+	ErrInviteVersion = errors.New("invite code of another version")
+	// ErrInviteBlob: the inviter's blob opens under the code but does not verify: its bundle is
+	// not the one the code names, or its signature fails. Somebody else who holds the code
+	// made or changed it.
+	ErrInviteBlob = errors.New("invite does not verify (made or changed by somebody else who holds the code)")
+	// ErrInviteAnswer: an invite answer opens under the code but does not verify: a signature,
+	// the inviter it names, its layout or the key confirmation fails. Somebody else who holds
+	// the code made or changed it.
+	ErrInviteAnswer = errors.New("invite answer does not verify (made or changed by somebody else who holds the code)")
 )

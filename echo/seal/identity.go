@@ -2,7 +2,9 @@ package seal
 
 import (
 	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha3"
 	"encoding/binary"
 	"fmt"
 
@@ -29,22 +31,29 @@ type Identity struct {
 // GenerateIdentity makes a fresh identity whose KEM is scheme (hybrid.Default() normally; any
 // hybrid of package mceliece/hybrid works). McEliece key generation takes about a second.
 func GenerateIdentity(scheme kem.Scheme) (*Identity, error) {
+	var edSeed [ed25519.SeedSize]byte
+	var dsaSeed [mldsa65.SeedSize]byte
+	kemSeed := make([]byte, scheme.SeedSize())
+	for _, b := range [][]byte{edSeed[:], dsaSeed[:], kemSeed} {
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("failed to generate identity: %w", err)
+		}
+	}
+	return identityFromSeeds(scheme, edSeed, dsaSeed, kemSeed, nil)
+}
+
+// identityFromSeeds builds an identity from its seeds. bundleSigs, when not nil, are the
+// bundle's self-signatures (the test vectors pin them: ML-DSA signs in hedged mode); nil signs
+// afresh.
+func identityFromSeeds(scheme kem.Scheme, edSeed [ed25519.SeedSize]byte, dsaSeed [mldsa65.SeedSize]byte, kemSeed, bundleSigs []byte) (*Identity, error) {
 	kemID, ok := hybrid.IDOf(scheme)
 	if !ok {
 		return nil, fmt.Errorf("failed to generate identity: %w: %s is not a hybrid of this build", ErrUnknownAlgorithm, scheme.Name())
 	}
-	id := &Identity{scheme: scheme}
-	if _, err := rand.Read(id.edSeed[:]); err != nil {
-		return nil, fmt.Errorf("failed to generate identity: %w", err)
-	}
-	if _, err := rand.Read(id.dsaSeed[:]); err != nil {
-		return nil, fmt.Errorf("failed to generate identity: %w", err)
-	}
-	pk, sk, err := scheme.GenerateKeyPair()
-	if err != nil {
-		return nil, fmt.Errorf("failed to generate identity: %w", err)
-	}
+	id := &Identity{scheme: scheme, edSeed: edSeed, dsaSeed: dsaSeed}
+	pk, sk := scheme.DeriveKeyPair(kemSeed)
 	id.kemSK = sk
+	var err error
 	if id.kemSKB, err = sk.MarshalBinary(); err != nil {
 		return nil, err
 	}
@@ -54,8 +63,10 @@ func GenerateIdentity(scheme kem.Scheme) (*Identity, error) {
 	}
 	id.deriveSigners()
 	body := buildBundleBody(kemID, pkb, id.edSK.Public().(ed25519.PublicKey), id.dsaSK.Public().(*mldsa65.PublicKey))
-	raw := append(body, id.sign([]byte(bundleLabel), body)...)
-	if id.bundle, err = ParseBundle(raw); err != nil {
+	if bundleSigs == nil {
+		bundleSigs = id.sign([]byte(bundleLabel), body)
+	}
+	if id.bundle, err = ParseBundle(append(body, bundleSigs...)); err != nil {
 		return nil, fmt.Errorf("failed to generate identity: own bundle: %w", err)
 	}
 	return id, nil
@@ -83,6 +94,26 @@ func (id *Identity) Bundle() *Bundle { return id.bundle }
 
 // Fingerprint returns the bundle's fingerprint.
 func (id *Identity) Fingerprint() Fingerprint { return id.bundle.fp }
+
+// HistoryKey is the 32-byte key under which a client encrypts what it keeps about this
+// identity's conversations (history.db; PROTOCOL.md section 7.6):
+//
+//	HKDF-SHA3-256(ikm = ed25519_seed || mldsa65_seed, salt = "echorelay-history-v1",
+//	              info = fingerprint, 32)
+//
+// It is derived, not stored: every identity file, old ones included, has it, and it is exactly
+// as protected as the file (a passphrase-protected identity must be unlocked to read the
+// history).
+func (id *Identity) HistoryKey() [32]byte {
+	ikm := append(append(make([]byte, 0, len(id.edSeed)+len(id.dsaSeed)), id.edSeed[:]...), id.dsaSeed[:]...)
+	k, err := hkdf.Key(sha3.New256, ikm, []byte(historySalt), string(id.bundle.fp[:]), 32)
+	if err != nil {
+		panic(err) // unreachable: 32 bytes is far below HKDF's limit
+	}
+	return [32]byte(k)
+}
+
+const historySalt = "echorelay-history-v1"
 
 // Identity file layout (PROTOCOL.md section 7.6):
 //

@@ -5,44 +5,80 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha3"
+	"crypto/subtle"
 	"encoding/base32"
-	"encoding/binary"
 	"fmt"
 	"strings"
-
-	"golang.org/x/crypto/chacha20poly1305"
+	"unicode/utf8"
 )
 
 // Invite is the secret a person hands to a friend (as a code or a QR) so that the two can swap
-// bundles through a relay without accounts (PROTOCOL.md section 7.2).
+// bundles through a relay without accounts (PROTOCOL.md section 7.2). Its zero RelayFP means
+// "relay fingerprint unknown"; its zero InviterHash means "not bound to an inviter" (only
+// invites of the deprecated NewInvite; NewInviteFor always binds).
 //
-// Code bytes: version u8 (1) || secret [16] || relay_len u8 || relay || check [4], with check
-// the first 4 bytes of SHA-256 of what precedes it; the text is their unpadded base32 (RFC 4648,
-// upper case). Parsing ignores spaces and dashes and is case-insensitive.
+// Code bytes (version 2):
+//
+//	version u8 (2) || flags u8 || secret [16] || [inviter_hash [16]] || [relay_fp [32]] ||
+//	relay_len u8 (1..200) || relay || check [4]
+//	flags: bit 0 inviter_hash present, bit 1 relay_fp present, other bits zero; a present field
+//	is never all zero (one encoding per invite)
+//	check: the first 4 bytes of SHA-256 of everything before it
+//
+// The text is the unpadded base32 (RFC 4648, upper case) of the bytes. Parsing ignores spaces
+// and dashes and is case-insensitive. Version 1 codes are refused with ErrInviteVersion.
 type Invite struct {
-	Secret [InviteSecretSize]byte
-	Relay  string // where the inviter put its bundle, [scheme://]host:port
+	Secret      [InviteSecretSize]byte
+	Relay       string   // where the inviter put its bundle, [scheme://]host:port
+	RelayFP     [32]byte // the relay's key fingerprint for pinning; zero when unknown
+	InviterHash [InviterHashSize]byte
 }
 
-// InviteSecretSize is 16 bytes: 128 random bits.
-const InviteSecretSize = 16
+const (
+	// InviteSecretSize is 16 bytes: 128 random bits.
+	InviteSecretSize = 16
+	// InviterHashSize is the size of the inviter binding in a code: 128 bits, so that finding
+	// another bundle with the same hash is a 2^128 second-preimage search.
+	InviterHashSize = 16
+)
 
 const (
-	inviteCodeVersion = 1
-	inviteBlobVersion = 1
-	roleInviter       = 1
-	roleAcceptor      = 2
+	inviteCodeV1      = 1
+	inviteCodeVersion = 2
+	codeFlagInviter   = 1 << 0
+	codeFlagRelayFP   = 1 << 1
 	maxRelayLen       = 200
 	maxNickLen        = 64
+	inviteLabel       = "echorelay-invite-v2/"
 )
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// NewInvite draws a fresh secret for an invite through relay.
-func NewInvite(relay string) (Invite, error) {
+// NewInviteFor draws a fresh secret for an invite by inviter through relay, whose key
+// fingerprint is relayFP (zero when unknown). The code binds the inviter's fingerprint.
+func NewInviteFor(inviter *Identity, relay string, relayFP [32]byte) (Invite, error) {
+	if inviter == nil {
+		return Invite{}, fmt.Errorf("failed to create invite: no inviter identity")
+	}
+	inv, err := newInvite(relay)
+	if err != nil {
+		return inv, err
+	}
+	inv.RelayFP = relayFP
+	inv.InviterHash = inv.inviterHash(inviter.Fingerprint())
+	return inv, nil
+}
+
+// NewInvite draws a fresh secret for an invite through relay that is bound to no inviter.
+//
+// Deprecated: use NewInviteFor, whose code lets the acceptor check the inviter's bundle.
+// NewInvite stays until cmd/echorelay has moved to it.
+func NewInvite(relay string) (Invite, error) { return newInvite(relay) }
+
+func newInvite(relay string) (Invite, error) {
 	inv := Invite{Relay: relay}
 	if len(relay) == 0 || len(relay) > maxRelayLen {
-		return inv, fmt.Errorf("failed to create invite: relay address of %d bytes", len(relay))
+		return inv, fmt.Errorf("failed to create invite: relay address of %d bytes (1 to %d)", len(relay), maxRelayLen)
 	}
 	if _, err := rand.Read(inv.Secret[:]); err != nil {
 		return inv, fmt.Errorf("failed to create invite: %w", err)
@@ -50,17 +86,36 @@ func NewInvite(relay string) (Invite, error) {
 	return inv, nil
 }
 
+// Bound reports whether the invite names its inviter (InviterHash is set). Codes of
+// NewInviteFor always do; a client may refuse codes that do not.
+func (inv Invite) Bound() bool { return inv.InviterHash != [InviterHashSize]byte{} }
+
 // Code is the invite as text.
 func (inv Invite) Code() string {
-	b := []byte{inviteCodeVersion}
+	b := make([]byte, 0, 2+InviteSecretSize+InviterHashSize+32+1+len(inv.Relay)+4)
+	var flags byte
+	if inv.Bound() {
+		flags |= codeFlagInviter
+	}
+	if inv.RelayFP != [32]byte{} {
+		flags |= codeFlagRelayFP
+	}
+	b = append(b, inviteCodeVersion, flags)
 	b = append(b, inv.Secret[:]...)
+	if flags&codeFlagInviter != 0 {
+		b = append(b, inv.InviterHash[:]...)
+	}
+	if flags&codeFlagRelayFP != 0 {
+		b = append(b, inv.RelayFP[:]...)
+	}
 	b = append(b, byte(len(inv.Relay)))
 	b = append(b, inv.Relay...)
 	sum := sha256.Sum256(b)
 	return b32.EncodeToString(append(b, sum[:4]...))
 }
 
-// ParseInviteCode decodes a code typed, pasted or scanned by a person.
+// ParseInviteCode decodes a code typed, pasted or scanned by a person. Errors wrap
+// ErrInviteCode, and also ErrInviteVersion for a code of another echorelay version.
 func ParseInviteCode(s string) (Invite, error) {
 	var inv Invite
 	s = strings.ToUpper(strings.Map(func(r rune) rune {
@@ -70,188 +125,98 @@ func ParseInviteCode(s string) (Invite, error) {
 		return r
 	}, s))
 	b, err := b32.DecodeString(s)
-	if err != nil || len(b) < 1+InviteSecretSize+1+1+4 {
+	if err != nil || len(b) < 1+4 {
 		return inv, fmt.Errorf("%w: not base32 or too short", ErrInviteCode)
+	}
+	if b32.EncodeToString(b) != s { // unused low bits of the last character set: a typo
+		return inv, fmt.Errorf("%w: checksum mismatch (a typo?)", ErrInviteCode)
 	}
 	body, check := b[:len(b)-4], b[len(b)-4:]
 	if sum := sha256.Sum256(body); string(sum[:4]) != string(check) {
 		return inv, fmt.Errorf("%w: checksum mismatch (a typo?)", ErrInviteCode)
 	}
-	if body[0] != inviteCodeVersion {
-		return inv, fmt.Errorf("%w: version %d", ErrInviteCode, body[0])
+	switch {
+	case body[0] == inviteCodeV1:
+		return inv, fmt.Errorf("%w: %w: this code was made by an older echorelay; ask for a new one", ErrInviteCode, ErrInviteVersion)
+	case body[0] != inviteCodeVersion:
+		return inv, fmt.Errorf("%w: %w: version %d, made by a newer echorelay?", ErrInviteCode, ErrInviteVersion, body[0])
 	}
-	copy(inv.Secret[:], body[1:])
-	n := int(body[1+InviteSecretSize])
-	if len(body) != 2+InviteSecretSize+n || n == 0 {
-		return inv, fmt.Errorf("%w: inconsistent relay address", ErrInviteCode)
+	bad := func(what string) (Invite, error) { return Invite{}, fmt.Errorf("%w: %s", ErrInviteCode, what) }
+	if len(body) < 2+InviteSecretSize+1 {
+		return bad("too short")
 	}
-	inv.Relay = string(body[2+InviteSecretSize:])
+	flags := body[1]
+	if flags&^(codeFlagInviter|codeFlagRelayFP) != 0 {
+		return bad(fmt.Sprintf("unknown flags %#02x", flags))
+	}
+	rest := body[2+copy(inv.Secret[:], body[2:]):]
+	if flags&codeFlagInviter != 0 {
+		if len(rest) < InviterHashSize {
+			return bad("truncated inviter hash")
+		}
+		rest = rest[copy(inv.InviterHash[:], rest):]
+		if !inv.Bound() {
+			return bad("zero inviter hash")
+		}
+	}
+	if flags&codeFlagRelayFP != 0 {
+		if len(rest) < 32 {
+			return bad("truncated relay fingerprint")
+		}
+		rest = rest[copy(inv.RelayFP[:], rest):]
+		if inv.RelayFP == [32]byte{} {
+			return bad("zero relay fingerprint")
+		}
+	}
+	if len(rest) < 1 || rest[0] == 0 || int(rest[0]) > maxRelayLen || len(rest) != 1+int(rest[0]) {
+		return bad("inconsistent relay address")
+	}
+	inv.Relay = string(rest[1:])
 	return inv, nil
 }
 
-// derive returns HKDF-SHA3-256(secret, info = "echorelay-invite-v1/" || purpose).
+// derive returns K(purpose) = HKDF-SHA3-256(ikm = secret, salt = "",
+// info = "echorelay-invite-v2/" || purpose, 32).
 func (inv Invite) derive(purpose string) []byte {
-	k, err := hkdf.Key(sha3.New256, inv.Secret[:], nil, "echorelay-invite-v1/"+purpose, 32)
+	return inv.deriveN(purpose, 32)
+}
+
+func (inv Invite) deriveN(info string, n int) []byte {
+	k, err := hkdf.Key(sha3.New256, inv.Secret[:], nil, inviteLabel+info, n)
 	if err != nil {
-		panic(err)
+		panic(err) // unreachable: n is far below HKDF's limit
 	}
 	return k
+}
+
+// inviterHash = HKDF-SHA3-256(ikm = secret, salt = "", info = "echorelay-invite-v2/inviter-hash"
+// || fp, 16). Keyed by the secret, so that codes of one inviter cannot be linked to each other
+// without opening their blobs.
+func (inv Invite) inviterHash(fp Fingerprint) [InviterHashSize]byte {
+	return [InviterHashSize]byte(inv.deriveN("inviter-hash"+string(fp[:]), InviterHashSize))
+}
+
+// checkInviter reports whether fp is the inviter the code names (always, for an unbound
+// invite).
+func (inv Invite) checkInviter(fp Fingerprint) bool {
+	if !inv.Bound() {
+		return true
+	}
+	h := inv.inviterHash(fp)
+	return subtle.ConstantTimeCompare(h[:], inv.InviterHash[:]) == 1
 }
 
 // InviterTag and AcceptorTag are the mailbox tags of the two invite blobs.
 func (inv Invite) InviterTag() [32]byte  { return [32]byte(inv.derive("tag-inviter")) }
 func (inv Invite) AcceptorTag() [32]byte { return [32]byte(inv.derive("tag-acceptor")) }
 
-func (inv Invite) sealBlob(role byte, pt []byte) ([]byte, error) {
-	purpose := "bundle-inviter"
-	if role == roleAcceptor {
-		purpose = "bundle-acceptor"
-	}
-	aead, err := chacha20poly1305.NewX(inv.derive(purpose))
-	if err != nil {
-		return nil, err
-	}
-	out := []byte{inviteBlobVersion, role}
-	nonce := make([]byte, chacha20poly1305.NonceSizeX)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return aead.Seal(append(out, nonce...), nonce, pt, out[:2]), nil
-}
-
-func (inv Invite) openBlob(role byte, b []byte) ([]byte, error) {
-	if len(b) < 2+aeadOverhead || b[0] != inviteBlobVersion || b[1] != role {
-		return nil, fmt.Errorf("%w: not an invite blob of this role", ErrMalformed)
-	}
-	purpose := "bundle-inviter"
-	if role == roleAcceptor {
-		purpose = "bundle-acceptor"
-	}
-	aead, err := chacha20poly1305.NewX(inv.derive(purpose))
-	if err != nil {
-		return nil, err
-	}
-	pt, err := aead.Open(nil, b[2:2+chacha20poly1305.NonceSizeX], b[2+chacha20poly1305.NonceSizeX:], b[:2])
-	if err != nil {
-		return nil, fmt.Errorf("%w: invite blob does not authenticate under this code", ErrTampered)
-	}
-	return pt, nil
-}
-
-// fields: bundle_len u32 || bundle || [kem_ct_len u32 || kem_ct] || nick_len u8 || nick
-func appendInviteFields(b, bundle, ct []byte, nick string, withCT bool) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(bundle)))
-	b = append(b, bundle...)
-	if withCT {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(ct)))
-		b = append(b, ct...)
-	}
-	b = append(b, byte(len(nick)))
-	return append(b, nick...)
-}
-
-func parseInviteFields(b []byte, withCT bool) (bundle *Bundle, ct []byte, nick string, err error) {
-	bad := fmt.Errorf("%w: invite blob fields", ErrMalformed)
-	take := func() ([]byte, bool) {
-		if len(b) < 4 {
-			return nil, false
-		}
-		n := uint64(binary.BigEndian.Uint32(b))
-		if uint64(len(b)) < 4+n {
-			return nil, false
-		}
-		v := b[4 : 4+n]
-		b = b[4+n:]
-		return v, true
-	}
-	raw, ok := take()
-	if !ok {
-		return nil, nil, "", bad
-	}
-	if withCT {
-		if ct, ok = take(); !ok {
-			return nil, nil, "", bad
-		}
-	}
-	if len(b) < 1 || len(b) != 1+int(b[0]) {
-		return nil, nil, "", bad
-	}
-	nick = string(b[1:])
-	if bundle, err = ParseBundle(raw); err != nil {
-		return nil, nil, "", err
-	}
-	return bundle, ct, nick, nil
-}
-
-func clipNick(nick string) string {
-	if len(nick) > maxNickLen {
-		nick = nick[:maxNickLen]
+// cleanNick makes a suggested nickname valid UTF-8 of at most maxNickLen bytes, cut at a
+// character boundary.
+func cleanNick(nick string) string {
+	nick = strings.ToValidUTF8(nick, "")
+	for len(nick) > maxNickLen {
+		_, n := utf8.DecodeLastRuneInString(nick)
+		nick = nick[:len(nick)-n]
 	}
 	return nick
-}
-
-// SealInviterBlob is the inviter's blob: its bundle and the nickname it suggests, sealed under
-// the invite secret. It goes to the relay under InviterTag.
-func (inv Invite) SealInviterBlob(id *Identity, nick string) ([]byte, error) {
-	return inv.sealBlob(roleInviter, appendInviteFields(nil, id.bundle.raw, nil, clipNick(nick), false))
-}
-
-// OpenInviterBlob is the acceptor's side of SealInviterBlob.
-func (inv Invite) OpenInviterBlob(b []byte) (*Bundle, string, error) {
-	pt, err := inv.openBlob(roleInviter, b)
-	if err != nil {
-		return nil, "", fmt.Errorf("failed to open invite: %w", err)
-	}
-	bundle, _, nick, err := parseInviteFields(pt, false)
-	if err != nil {
-		return nil, "", fmt.Errorf("failed to open invite: %w", err)
-	}
-	return bundle, nick, nil
-}
-
-// SealAcceptorBlob answers an invite: the acceptor's bundle, a KEM encapsulation to the
-// inviter and a nickname, sealed under the invite secret, for AcceptorTag. It returns the pair
-// secret both sides will share.
-func (inv Invite) SealAcceptorBlob(me *Identity, inviter *Bundle, nick string) (blob, pairSecret []byte, err error) {
-	ct, ss, err := inviter.scheme.Encapsulate(inviter.kemPK)
-	if err != nil {
-		return nil, nil, fmt.Errorf("failed to answer invite: %w", err)
-	}
-	blob, err = inv.sealBlob(roleAcceptor, appendInviteFields(nil, me.bundle.raw, ct, clipNick(nick), true))
-	if err != nil {
-		return nil, nil, err
-	}
-	return blob, inv.pairSecret(ss, inviter.fp, me.bundle.fp), nil
-}
-
-// OpenAcceptorBlob is the inviter's side of SealAcceptorBlob.
-func (inv Invite) OpenAcceptorBlob(me *Identity, b []byte) (acceptor *Bundle, nick string, pairSecret []byte, err error) {
-	pt, err := inv.openBlob(roleAcceptor, b)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("failed to open invite answer: %w", err)
-	}
-	acceptor, ct, nick, err := parseInviteFields(pt, true)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("failed to open invite answer: %w", err)
-	}
-	if len(ct) != me.scheme.CiphertextSize() {
-		return nil, "", nil, fmt.Errorf("failed to open invite answer: %w: KEM ciphertext of %d bytes", ErrMalformed, len(ct))
-	}
-	ss, err := me.scheme.Decapsulate(me.kemSK, ct)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("failed to open invite answer: %w", err)
-	}
-	return acceptor, nick, inv.pairSecret(ss, me.bundle.fp, acceptor.fp), nil
-}
-
-// pairSecret = HKDF-SHA3-256(ikm = kem_ss || invite_secret, salt = "echorelay-pair-v1",
-// info = inviter_fp || acceptor_fp). The KEM share means that somebody who learns the invite
-// code later, or watches the relay with it, still cannot compute the pair's mailbox tags.
-func (inv Invite) pairSecret(ss []byte, inviter, acceptor Fingerprint) []byte {
-	ikm := append(append([]byte(nil), ss...), inv.Secret[:]...)
-	k, err := hkdf.Key(sha3.New256, ikm, []byte("echorelay-pair-v1"), string(inviter[:])+string(acceptor[:]), 32)
-	if err != nil {
-		panic(err)
-	}
-	return k
 }

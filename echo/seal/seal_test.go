@@ -438,67 +438,6 @@ func TestMailboxTags(t *testing.T) {
 	}
 }
 
-func TestInvite(t *testing.T) {
-	a, b, c := ids(t)
-	inv, err := NewInvite("tls://relay.example.org:7788")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := inv.Code()
-	back, err := ParseInviteCode(" " + strings.ToLower(code[:10]) + "-" + code[10:] + "\n")
-	if err != nil || back != inv {
-		t.Fatalf("code round trip: %v", err)
-	}
-	for i := range code {
-		typo := []byte(code)
-		typo[i] = map[bool]byte{true: 'B', false: 'A'}[typo[i] == 'A']
-		if _, err := ParseInviteCode(string(typo)); !errors.Is(err, ErrInviteCode) {
-			t.Fatalf("typo at %d accepted", i)
-		}
-	}
-	if _, err := ParseInviteCode(code[:len(code)-2]); !errors.Is(err, ErrInviteCode) {
-		t.Fatal("truncated code accepted")
-	}
-
-	blobI, err := inv.SealInviterBlob(a, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ib, nick, err := back.OpenInviterBlob(blobI)
-	if err != nil || ib.Fingerprint() != a.Fingerprint() || nick != "alice" {
-		t.Fatalf("open inviter blob: %v", err)
-	}
-	blobA, secretB, err := back.SealAcceptorBlob(b, ib, "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ab, nick, secretA, err := inv.OpenAcceptorBlob(a, blobA)
-	if err != nil || ab.Fingerprint() != b.Fingerprint() || nick != "bob" || !bytes.Equal(secretA, secretB) {
-		t.Fatalf("open acceptor blob: %v (nick %q, secrets equal %v)", err, nick, bytes.Equal(secretA, secretB))
-	}
-	// The pair secret is not computable from the code and the relay-visible blobs: carl, who has
-	// the code but not alice's key, gets another secret.
-	if _, _, s, err := inv.OpenAcceptorBlob(c, blobA); err != nil || bytes.Equal(s, secretA) {
-		t.Fatalf("the pair secret follows from the code alone (err %v)", err)
-	}
-	// Without the code, or with the blobs swapped or flipped, nothing opens.
-	other, _ := NewInvite("tls://relay.example.org:7788")
-	if _, _, err := other.OpenInviterBlob(blobI); !errors.Is(err, ErrTampered) {
-		t.Fatalf("inviter blob under another code: %v", err)
-	}
-	if _, _, _, err := inv.OpenAcceptorBlob(a, blobI); err == nil {
-		t.Fatal("inviter blob accepted as an answer")
-	}
-	q := bytes.Clone(blobA)
-	q[len(q)/2] ^= 1
-	if _, _, _, err := inv.OpenAcceptorBlob(a, q); !errors.Is(err, ErrTampered) {
-		t.Fatalf("flipped answer: %v", err)
-	}
-	if inv.InviterTag() == inv.AcceptorTag() || inv.InviterTag() == other.InviterTag() {
-		t.Fatal("invite tags collide")
-	}
-}
-
 func TestFileChunk(t *testing.T) {
 	c := FileChunk{Index: 2, Count: 3, Size: 10, Name: "photo.jpg", Data: []byte("abcd")}
 	rand.Read(c.FileID[:])
