@@ -207,10 +207,13 @@ func TestTypedErrors(t *testing.T) {
 	if !errors.Is(quotaErr, echo.ErrQuotaExceeded) {
 		t.Errorf("quota: %v", quotaErr)
 	}
-	// Store full: untagged blobs with ever sooner expiry, so none can evict another.
+	// Store full: blobs in mailboxes of their own (untagged blobs share one quota, 10 000
+	// bytes here) with ever sooner expiry, so none can evict another.
 	var fullErr error
 	for i := 0; i < 20 && fullErr == nil; i++ {
-		fullErr = put(mkEnvelope(t, echo.Tag{}, time.Hour-time.Duration(i)*time.Minute, bytes.Repeat([]byte{byte(i)}, 6000)))
+		var own echo.Tag
+		own[0], own[1] = 2, byte(i)
+		fullErr = put(mkEnvelope(t, own, time.Hour-time.Duration(i)*time.Minute, bytes.Repeat([]byte{byte(i)}, 6000)))
 	}
 	if !errors.Is(fullErr, echo.ErrStoreFull) {
 		t.Errorf("full: %v", fullErr)

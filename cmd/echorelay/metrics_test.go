@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"sort"
@@ -9,6 +8,9 @@ import (
 	"strings"
 	"testing"
 )
+
+// The strict exposition parser, for the process-level tests of /metrics (ops_e2e_test.go).
+// internal/admin/metrics_test.go has the same parser for the format's unit test.
 
 // promFamily is one metric family read back from the exposition format.
 type promFamily struct {
@@ -218,59 +220,6 @@ func metric(t *testing.T, fams map[string]*promFamily, name, labels string) floa
 		t.Fatalf("no series %s%s; have %v", name, labels, f.series)
 	}
 	return v
-}
-
-func TestMetricsFormat(t *testing.T) {
-	r := testReport(t)
-	var buf bytes.Buffer
-	if err := writeMetrics(&buf, r); err != nil {
-		t.Fatal(err)
-	}
-	text := buf.String()
-	fams, err := parseExposition(text)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, text)
-	}
-	for _, c := range []struct {
-		name, labels string
-		want         float64
-	}{
-		{"echorelay_info", `{name="school relay",version="v1.2.3"}`, 1},
-		{"echorelay_uptime_seconds", "", 4000},
-		{"echorelay_neighbours_up", "", 1},
-		{"echorelay_neighbours_configured", "", 2},
-		{"echorelay_neighbour_up", `{link="dialed",neighbour="Mrs <b>Smith</b>'s \"pi\""}`, 1},
-		{"echorelay_neighbour_up", `{link="dialed",neighbour="neighbour 2"}`, 0},
-		{"echorelay_neighbour_blobs_in_total", `{link="dialed",neighbour="Mrs <b>Smith</b>'s \"pi\""}`, 1234},
-		{"echorelay_cache_bytes", "", 600 << 20},
-		{"echorelay_cache_max_bytes", "", 1 << 30},
-		{"echorelay_blobs_received_total", "", 120},
-		{"echorelay_blobs_relayed_total", "", 300},
-		{"echorelay_queue_drops_total", "", 1},
-		{"echorelay_blobs_rejected_total", `{reason="too_large"}`, 2},
-		{"echorelay_blobs_rejected_total", `{reason="expired"}`, 0},
-		{"echorelay_conns_refused", "", 7},
-		{"echorelay_abuse_per_ip", "", 3},
-		{"echorelay_abuse_closes_by_reason", `{key="malformed"}`, 1},
-	} {
-		if got := metric(t, fams, c.name, c.labels); got != c.want {
-			t.Errorf("%s%s = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
-	if fams["echorelay_blobs_rejected_total"].typ != "counter" || fams["echorelay_cache_bytes"].typ != "gauge" {
-		t.Error("wrong types")
-	}
-	if ips := findIPs(text); len(ips) > 0 {
-		t.Errorf("metrics show addresses %v", ips)
-	}
-
-	// Two neighbours with the same label still make distinct series.
-	r.Neighbours = append(r.Neighbours, r.Neighbours[0])
-	buf.Reset()
-	writeMetrics(&buf, r)
-	if _, err := parseExposition(buf.String()); err != nil {
-		t.Fatalf("duplicate labels: %v\n%s", err, buf.String())
-	}
 }
 
 // The parser must catch what it is there to catch.

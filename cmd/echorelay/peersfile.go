@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/echorelay/echorelay/internal/admin"
 	"github.com/echorelay/echorelay/peers"
 )
 
@@ -20,16 +21,6 @@ type peersFileState struct {
 	attempts   int64 // reads tried, at start and on each SIGHUP
 }
 
-// peersFileView is the "peers_file" object of /status.
-type peersFileView struct {
-	Path       string    `json:"path"`
-	Neighbours int       `json:"neighbours"`
-	Loaded     time.Time `json:"loaded"`
-	Error      string    `json:"error,omitempty"`
-	ErrorAt    time.Time `json:"error_at,omitzero"`
-	Attempts   int64     `json:"reloads"`
-}
-
 // load reads the file and records the outcome; on error the caller keeps the old list.
 func (p *peersFileState) load(now time.Time) ([]peers.Peer, error) {
 	ps, err := peers.LoadPeersFile(p.path)
@@ -44,9 +35,9 @@ func (p *peersFileState) load(now time.Time) ([]peers.Peer, error) {
 	return ps, nil
 }
 
-func (p *peersFileState) view() peersFileView {
+func (p *peersFileState) view() admin.PeersFile {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return peersFileView{Path: p.path, Neighbours: p.neighbours, Loaded: p.loaded.UTC().Truncate(time.Second),
+	return admin.PeersFile{Path: p.path, Neighbours: p.neighbours, Loaded: p.loaded.UTC().Truncate(time.Second),
 		Error: p.err, ErrorAt: p.errAt.UTC().Truncate(time.Second), Attempts: p.attempts}
 }

@@ -1,11 +1,15 @@
 package main
 
-// --pprof: Go's profiler over HTTP, for developers. It is in developer builds only
-// (go build -tags pprof, pprof_on.go): net/http, net/http/pprof and runtime/pprof add megabytes
-// to a binary that must fit a small board, and a release relay never needs them. A release
-// build still checks the address (pprof_off.go), so a mistake is named before the build is.
+// --pprof: Go's profiler over HTTP, for developers, in developer builds only (go build -tags
+// pprof; internal/admin/pprof.go). A release build still checks the address, so a mistake is
+// named before the build is.
 
-import "net"
+import (
+	"errors"
+	"net"
+
+	"github.com/echorelay/echorelay/internal/admin"
+)
 
 // checkPprofAddr accepts only a loopback HOST:PORT: profiles show goroutine stacks and memory,
 // nothing for the network.
@@ -18,4 +22,16 @@ func checkPprofAddr(addr string) error {
 		return userErr("give a loopback HOST:PORT, e.g. 127.0.0.1:6060", "--pprof %q is not a loopback address", addr)
 	}
 	return nil
+}
+
+// startPprof serves the profiler on addr, which must be a loopback address.
+func startPprof(addr string) (stop func(), err error) {
+	if err := checkPprofAddr(addr); err != nil {
+		return nil, err
+	}
+	stop, err = admin.ServePprof(addr)
+	if errors.Is(err, admin.ErrNoPprof) {
+		return nil, userErr("build it with: go build -tags pprof ./cmd/echorelay", "--pprof: this echorelay was built without the profiler")
+	}
+	return stop, err
 }

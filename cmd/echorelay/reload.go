@@ -7,6 +7,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/echorelay/echorelay/internal/admin"
 )
 
 func init() {
@@ -27,7 +29,7 @@ func cmdReload(args []string) error {
 	if err != nil {
 		return err
 	}
-	before, err := parseReport(body)
+	before, err := parseStatus(body)
 	if err != nil {
 		return err
 	}
@@ -51,7 +53,7 @@ func cmdReload(args []string) error {
 		if err != nil {
 			return err
 		}
-		after, err := parseReport(body)
+		after, err := parseStatus(body)
 		if err != nil {
 			return err
 		}
@@ -60,7 +62,7 @@ func cmdReload(args []string) error {
 				return userErr("fix the file, then run echorelay reload again; the relay keeps the neighbours it had",
 					"peers file %s not applied: %s", pf.Path, pf.Error)
 			}
-			fmt.Printf("peers file %s reloaded: %s\n", pf.Path, plural(pf.Neighbours, "neighbour", "neighbours"))
+			fmt.Printf("peers file %s reloaded: %s\n", pf.Path, admin.Plural(pf.Neighbours, "neighbour", "neighbours"))
 			return nil
 		}
 		if time.Now().After(deadline) {

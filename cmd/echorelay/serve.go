@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/admin"
 	"github.com/echorelay/echorelay/internal/resolve"
 	"github.com/echorelay/echorelay/peers"
 	"github.com/echorelay/echorelay/store"
@@ -69,8 +70,8 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.Resolver, "resolver", "", "DNS server IP[:port] for neighbour host names (Android has no /etc/resolv.conf)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error; no level logs blob bodies, mailbox tags or client addresses")
 	fs.StringVar(&c.ReadyFile, "ready-file", "", "write the bound addresses and fingerprint as JSON to this file once serving (for scripts and tests)")
-	fs.Int64Var(&c.MaxStore, "max-store", 1<<30, "cap on cached blob bytes; the soonest-expiring blobs are evicted first (1 GiB fits a Pi's SD card)")
-	fs.Int64Var(&c.MailboxBytes, "mailbox-quota", 64<<20, "cap on bytes cached per mailbox tag (untagged blobs fall under --max-store only)")
+	fs.Int64Var(&c.MaxStore, "max-store", 1<<30, "cap on cached blob bytes, shared fairly: when full, the largest sources lose their soonest-expiring blobs first (1 GiB fits a Pi's SD card)")
+	fs.Int64Var(&c.MailboxBytes, "mailbox-quota", 64<<20, "cap on bytes cached per mailbox tag; all untagged blobs together get the same cap")
 	fs.IntVar(&c.MaxBlob, "max-blob", echo.DefaultMaxBlob, "largest blob in bytes (2 MiB: a McEliece public key of 1,044,992 B must fit)")
 	fs.DurationVar(&c.MaxTTL, "max-ttl", echo.DefaultMaxTTL, "longest lifetime a blob may ask for (30 days: 14 proved too short for Session's users)")
 	fs.BoolVar(&c.NoTCP, "no-tcp", false, "listen on QUIC only, not on TCP+TLS")
@@ -156,7 +157,7 @@ func serve(c serveConfig) error {
 		return fmt.Errorf("failed to open cache: %w", err)
 	}
 	defer st.Close() // after the node stopped: in-flight writes finish first
-	if now := time.Now(); now.Before(clockFloor) {
+	if now := time.Now(); now.Before(admin.ClockFloor) {
 		log.Warn("this computer's clock is wrong: blobs will be refused as too far ahead until it is set (NTP, or date -s)", "clock", now.UTC().Format(time.DateTime))
 	}
 	if c.FsyncEvery > 0 {
@@ -184,7 +185,7 @@ func serve(c serveConfig) error {
 	}
 	node.SetPeers(ps)
 
-	adminAddr, stopAdmin, err := startAdmin(ctx, c, &adminState{node: node, relay: relay, store: st, started: time.Now(), peersFile: pf}, log)
+	adminAddr, stopAdmin, err := startAdmin(ctx, c, &admin.Collector{Node: node, Relay: relay, Store: st, Started: time.Now(), PeersFile: pf.view}, log)
 	if err != nil {
 		node.Close()
 		return err

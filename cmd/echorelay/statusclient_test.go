@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,102 +11,51 @@ import (
 	"github.com/echorelay/echorelay/internal/testutil"
 )
 
-// fakeAdmin answers one connection on loopback with answer (written after the request head
-// was read with net/http's parser) and hands the parsed request to the test.
-func fakeAdmin(t *testing.T, answer string) (addr string, got <-chan *http.Request) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// The client itself is tested in internal/admin (client_test.go); here, that the errors a user
+// can cause become one line and a hint, and the others stay plain errors.
+func TestStatusClientHints(t *testing.T) {
+	t.Parallel()
+	answer := func(a string) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(testutil.Timeout(10 * time.Second)))
+			buf := make([]byte, 4096)
+			c.Read(buf) // the request head fits one read on loopback
+			io.WriteString(c, a)
+		}()
+		t.Cleanup(func() { ln.Close(); <-done })
+		return ln.Addr().String()
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := make(chan *http.Request, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(testutil.Timeout(10 * time.Second)))
-		req, err := http.ReadRequest(bufio.NewReader(c))
-		ch <- req // nil when the client's request was not HTTP
-		if err == nil {
-			io.WriteString(c, answer)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String(), ch
-}
-
-// `echorelay status` speaks HTTP that net/http understands, and reads answers with and
-// without Content-Length.
-func TestStatusClientRequest(t *testing.T) {
-	t.Parallel()
-	body := `{"name":"x"}`
-	for _, answer := range []string{
-		"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n" + body,
-		"HTTP/1.0 200 OK\r\n\r\n" + body, // no length: up to the close
-	} {
-		addr, reqs := fakeAdmin(t, answer)
-		got, err := fetchStatus(addr, "s3cret-token-0123")
-		if err != nil || string(got) != body {
-			t.Fatalf("%q: %q, %v", answer, got, err)
-		}
-		req := <-reqs
-		if req == nil || req.Method != "GET" || req.URL.Path != "/status" || req.Host != addr || !req.Close ||
-			req.Header.Get("Authorization") != "Bearer s3cret-token-0123" || req.ContentLength != 0 {
-			t.Errorf("the request as net/http reads it: %+v", req)
-		}
-	}
-	addr, reqs := fakeAdmin(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-	if _, err := fetchStatus(addr, ""); err != nil {
-		t.Fatal(err)
-	}
-	if req := <-reqs; req == nil || req.Header.Get("Authorization") != "" {
-		t.Errorf("without a token the request has Authorization %q", req.Header.Get("Authorization"))
-	}
-}
-
-// Answers that are not a 200 with a readable body give a clear error, never a panic or a
-// partial report.
-func TestStatusClientBadAnswers(t *testing.T) {
-	t.Parallel()
+	refused := closed.Addr().String()
+	closed.Close()
 	for _, c := range []struct {
-		answer, want string
-		user         bool // a userErr with a hint
+		addr, token, want, hint string
 	}{
-		{"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", "needs its token", true},
-		{"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 3\r\n\r\nbad", "500 Internal Server Error", false},
-		{"HTTP/1.1 404 Not Found\r\n\r\n", "404 Not Found", false},
-		{"", "closed without an answer", false},
-		{"SSH-2.0-OpenSSH_9.2\r\n", "not an HTTP answer", false},
-		{"HTTP/1.1 2000 OK\r\n\r\n", "not an HTTP answer", false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "ended after part of its body", false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "malformed Content-Length", false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}", "malformed Content-Length", false},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n", "more than the 4194304", false},
-		{"HTTP/1.1 200 OK\r\n\r\n" + strings.Repeat("x", statusMaxBody+1), "more than the 4194304", false},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", "Transfer-Encoding", false},
-		{"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "malformed header line", false},
-		{"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("y", statusMaxHead) + "\r\n\r\n", "larger than 64 KiB", false},
-		{"HTTP/1.1 200 OK\r\nContent-Le", "ended in its head", false},
+		{answer("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"), "", "needs its token", "give --token"},
+		{"no-port", "", "bad admin address", "HOST:PORT"},
+		{"127.0.0.1:1", "tok\r\nX: 1", "spaces or control characters", "admin.token"},
+		{refused, "", "no relay answers at " + refused, "is the relay running?"},
+		{answer("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"), "", "500 Internal Server Error", ""},
 	} {
-		addr, _ := fakeAdmin(t, c.answer)
-		_, err := fetchStatus(addr, "")
+		_, err := fetchStatus(c.addr, c.token)
 		var ue *usageError
-		if err == nil || !strings.Contains(err.Error(), c.want) || errors.As(err, &ue) != c.user {
-			t.Errorf("%.50q: %v; want an error with %q (user error: %v)", c.answer, err, c.want, c.user)
+		isUser := errors.As(err, &ue)
+		if err == nil || !strings.Contains(err.Error(), c.want) || isUser != (c.hint != "") || (isUser && !strings.Contains(ue.Hint, c.hint)) {
+			t.Errorf("%s: %v (usage error %v); want %q with hint %q", c.addr, err, isUser, c.want, c.hint)
 		}
-	}
-	for _, bad := range []string{"no-port", "127.0.0.1:1/x", "127.0.0.1:1 x"} {
-		var ue *usageError
-		if _, err := fetchStatus(bad, ""); !errors.As(err, &ue) || !strings.Contains(err.Error(), "bad admin address") {
-			t.Errorf("address %q: %v", bad, err)
-		}
-	}
-	var ue *usageError
-	if _, err := fetchStatus("127.0.0.1:1", "tok\r\nX-Injected: 1"); !errors.As(err, &ue) {
-		t.Errorf("a token with a line break: %v", err)
 	}
 }

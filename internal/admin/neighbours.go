@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"fmt"
@@ -10,10 +10,10 @@ import (
 	"github.com/echorelay/echorelay/peers"
 )
 
-// neighbourView is one neighbour as the status page, /status and /metrics show it. Addresses
+// Neighbour is one neighbour as the status page, /status and /metrics show it. Addresses
 // are left out unless the operator asks (--admin-show-addresses): a screenshot of the page
 // shared in a school chat then shows no IP address.
-type neighbourView struct {
+type Neighbour struct {
 	Peer        string    `json:"peer"`                  // the label from the peers file, else "neighbour N"
 	Address     string    `json:"address,omitempty"`     // quic://host:port, only with --admin-show-addresses
 	Fingerprint string    `json:"fingerprint,omitempty"` // first 16 hex digits of its key
@@ -31,14 +31,14 @@ type neighbourView struct {
 	Links       int       `json:"links"`                  // links up: ours to it, and its to us
 }
 
-// neighbourViews names the neighbours and puts their errors in plain words. Two relays that list
+// Neighbours names the neighbours and puts their errors in plain words. Two relays that list
 // each other keep one link (PROTOCOL.md section 5), and a line whose neighbour dialed that link
 // shows as up through it; for the moment while a second link is being closed, an inbound link
 // whose key matches a configured line is merged into that line's row (the neighbour is up if
 // either link is), so the page shows one row per neighbour. Inbound neighbours matching no line
 // with a known key get their own row.
-func neighbourViews(ns []peers.NeighbourStatus, showAddrs bool, now time.Time) []neighbourView {
-	out := make([]neighbourView, 0, len(ns))
+func Neighbours(ns []peers.NeighbourStatus, showAddrs bool, now time.Time) []Neighbour {
+	out := make([]Neighbour, 0, len(ns))
 	byFP := map[string]int{} // full fingerprint -> index in out of a configured line
 	n := 0
 	for _, s := range ns {
@@ -77,8 +77,8 @@ func neighbourViews(ns []peers.NeighbourStatus, showAddrs bool, now time.Time) [
 	return out
 }
 
-func view(s peers.NeighbourStatus, name string, showAddrs bool, now time.Time) neighbourView {
-	v := neighbourView{Peer: name, State: s.State, Inbound: s.Inbound, Transport: s.Transport,
+func view(s peers.NeighbourStatus, name string, showAddrs bool, now time.Time) Neighbour {
+	v := Neighbour{Peer: name, State: s.State, Inbound: s.Inbound, Transport: s.Transport,
 		Since: s.Since.UTC().Truncate(time.Second), BlobsIn: s.BlobsIn, BlobsOut: s.BlobsOut}
 	if s.State == "up" {
 		v.Links = 1

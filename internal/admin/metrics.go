@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"bufio"
@@ -14,7 +14,8 @@ import (
 // family has # HELP and # TYPE, counters end in _total, reasons and neighbours are labels.
 // Like the page it holds numbers only; a neighbour is labelled by its name on the status page.
 
-const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
+// MetricsContentType is the Content-Type of /metrics.
+const MetricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // metricWriter writes families one after the other.
 type metricWriter struct {
@@ -81,18 +82,19 @@ func metricName(key string) string {
 	return string(b)
 }
 
-func writeMetrics(out io.Writer, r statusReport) error {
+// WriteMetrics writes r in the Prometheus text format.
+func WriteMetrics(out io.Writer, r *Status) error {
 	m := metricWriter{bufio.NewWriter(out)}
 	m.family("echorelay_info", "gauge", "Always 1; the labels name the relay and its version.")
 	m.sample("echorelay_info", 1, "name", r.Name, "version", r.Version)
 	m.one("echorelay_uptime_seconds", "gauge", "Seconds since the relay started.", float64(r.UptimeS))
 	m.one("echorelay_neighbours_up", "gauge", "Neighbour relays with a link up.", float64(r.NeighboursUp))
-	m.one("echorelay_neighbours_configured", "gauge", "Lines in the peers file.", float64(r.NeighboursConfigured))
+	m.one("echorelay_neighbours_configured", "gauge", "Lines in the peers file.", float64(r.Configured()))
 
 	// Per neighbour; names are made unique so that every series is distinct.
 	type nb struct {
 		name, link string
-		v          neighbourView
+		v          Neighbour
 	}
 	var ns []nb
 	seen := map[string]int{}
@@ -132,7 +134,7 @@ func writeMetrics(out io.Writer, r statusReport) error {
 	m.one("echorelay_cache_evicted_total", "counter", "Blobs removed before expiry to make room.", float64(r.Cache.Evicted))
 	m.one("echorelay_cache_swept_total", "counter", "Expired blobs removed.", float64(r.Cache.Swept))
 	m.one("echorelay_cache_log_syncs_total", "counter", "Fsyncs of the blob log (one per group commit; fewer with --fsync-every).", float64(r.Cache.LogSyncs))
-	m.one("echorelay_cache_sync_failures_total", "counter", "Deferred fsyncs (--fsync-every) that failed: blobs acknowledged before them may be lost on a power cut.", float64(r.Cache.SyncFail))
+	m.one("echorelay_cache_sync_failures_total", "counter", "Deferred fsyncs (--fsync-every) that failed: blobs acknowledged before them may be lost on a power cut.", float64(r.Cache.SyncFailures))
 	m.one("echorelay_blobs_received_total", "counter", "Blobs offered by clients and neighbours.", float64(r.Received))
 	m.one("echorelay_blobs_stored_total", "counter", "New blobs written to the cache.", float64(r.Stored))
 	m.one("echorelay_blobs_duplicate_total", "counter", "Blobs dropped because the cache already had them.", float64(r.Duplicates))
@@ -152,8 +154,8 @@ func writeMetrics(out io.Writer, r statusReport) error {
 	m.one("echorelay_limit_max_blob_bytes", "gauge", "Largest blob accepted (--max-blob).", float64(r.Limits.MaxBlob))
 	m.one("echorelay_limit_max_ttl_seconds", "gauge", "Longest blob lifetime accepted (--max-ttl).", float64(r.Limits.MaxTTLS))
 
-	// Numbers in /status that this file does not know by name.
-	for _, e := range r.Extra {
+	// The counters of reconciliation, the Echo bridge and the abuse limits, by their key.
+	for _, e := range r.Counters() {
 		name := "echorelay_" + metricName(e.Key)
 		m.family(name, "untyped", fmt.Sprintf("The field %s of /status.", e.Key))
 		if e.Labels == nil {

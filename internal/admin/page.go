@@ -1,4 +1,4 @@
-package main
+package admin
 
 // The status page as HTML, written by plain Go code rather than html/template: text/template
 // looks methods up by name through reflect, which makes the linker keep every exported method of
@@ -8,7 +8,7 @@ package main
 //   - every string that comes from the report (relay name, neighbour labels, errors, reasons,
 //     counter names) goes through esc, in text and in attribute values alike;
 //   - every attribute value is written inside double quotes, which esc escapes;
-//   - the only markup not built here is the sparkline SVG (sparkline.go), which escapes its label
+//   - the only markup not built here is the graphs' SVG (graph.go), which escapes its label
 //     and writes numbers only.
 //
 // The page is well-formed XHTML-compatible markup (the tests parse it with encoding/xml), has no
@@ -33,8 +33,10 @@ var statusCSS string
 // esc escapes s for HTML text and for double-quoted attribute values: & < > " '.
 func esc(s string) string { return html.EscapeString(s) }
 
-func renderStatusPage(w io.Writer, r statusReport, query string) error {
-	verdict, tone := r.verdict()
+// WritePage writes the status page of r. query ("" or "?token=…") is appended to the page's
+// own links, so that a LAN page keeps its token.
+func WritePage(w io.Writer, r *Status, query string) error {
+	verdict, tone := r.Verdict()
 	now := r.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -112,7 +114,7 @@ func renderStatusPage(w io.Writer, r statusReport, query string) error {
 		esc(shortBytes(r.Cache.Bytes)), esc(shortBytes(r.Cache.MaxBytes)), pct, esc(plural64(r.Cache.Blobs, "message", "messages")))
 	p("<p id=\"durability\">%s</p>\n", esc(r.durabilityWords()))
 	p("<details><summary>Details</summary><p class=\"detail\">Removed when they expired: %s · removed early to make room: %s · saves to disk: %s · failed saves: %s</p></details>\n",
-		count(r.Cache.Swept), count(r.Cache.Evicted), count(r.Cache.LogSyncs), count(r.Cache.SyncFail))
+		count(r.Cache.Swept), count(r.Cache.Evicted), count(r.Cache.LogSyncs), count(r.Cache.SyncFailures))
 	p("</section>\n\n")
 
 	h := r.History
@@ -173,9 +175,9 @@ func renderStatusPage(w io.Writer, r statusReport, query string) error {
 	}
 	p("</table>\n</details>\n</section>")
 
-	if len(r.Extra) > 0 {
+	if extra := r.Counters(); len(extra) > 0 {
 		p("\n\n<section id=\"other\">\n<details>\n<summary><strong>Details: more counters</strong> <span class=\"detail\">(reconciliation, abuse limits, …)</span></summary>\n<table class=\"kv\">")
-		for _, e := range r.Extra {
+		for _, e := range extra {
 			if len(e.Labels) == 0 {
 				p("\n<tr><td>%s</td><td class=\"n\">%s</td></tr>", esc(e.Key), esc(extraWords(e.Key, e.Value)))
 				continue

@@ -1,130 +1,18 @@
-package main
+package admin
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// statusReport is /status decoded: what the status page, /metrics and `echorelay status` show.
-// Keys of /status it does not know are kept in Extra when they are numbers or maps of numbers,
-// so a counter added to status() by another part of the relay is shown without changing this.
-type statusReport struct {
-	Name                 string          `json:"name"`
-	Version              string          `json:"version"`
-	Fingerprint          string          `json:"fingerprint"`
-	Port                 int             `json:"port"`
-	UptimeS              int64           `json:"uptime_s"`
-	Started              time.Time       `json:"started"`
-	Now                  time.Time       `json:"now"` // the relay's clock when it answered
-	Neighbours           []neighbourView `json:"neighbours"`
-	NeighboursUp         int             `json:"neighbours_up"`
-	NeighboursConfigured int             `json:"-"` // counted from Neighbours
-	Cache                struct {
-		Blobs      int64 `json:"blobs"`
-		Bytes      int64 `json:"bytes"`
-		MaxBytes   int64 `json:"max_bytes"`
-		Evicted    int64 `json:"evicted"`
-		Swept      int64 `json:"swept"`
-		LogSyncs   int64 `json:"log_syncs"`
-		SyncFail   int64 `json:"sync_failures"`
-		FsyncEvery int64 `json:"fsync_every_ms"`
-	} `json:"cache"`
-	Received   int64            `json:"blobs_received"`
-	Stored     int64            `json:"blobs_stored"`
-	Duplicates int64            `json:"blobs_duplicate"`
-	Relayed    int64            `json:"blobs_relayed"`
-	QueueDrops int64            `json:"queue_drops"`
-	Rejects    map[string]int64 `json:"rejects"`
-	Limits     struct {
-		MaxBlob  int64 `json:"max_blob"`
-		MaxTTLS  int64 `json:"max_ttl_s"`
-		MaxSkewS int64 `json:"max_skew_s"`
-	} `json:"limits"`
-	History   historyView   `json:"history"`
-	Pid       int           `json:"pid"`
-	PeersFile peersFileView `json:"peers_file"`
+// Words: what the page and the terminal say about a Status, in the same sentences.
 
-	Extra []extraCounter `json:"-"`
-}
-
-// extraCounter is a number in /status this code does not know by name; Labels is set when it
-// came from a map of numbers (one value per key).
-type extraCounter struct {
-	Key    string
-	Value  float64
-	Labels map[string]float64
-}
-
-// knownKeys are the top-level JSON names of statusReport.
-var knownKeys = func() map[string]bool {
-	m := map[string]bool{}
-	t := reflect.TypeFor[statusReport]()
-	for i := range t.NumField() {
-		if n, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); n != "" && n != "-" {
-			m[n] = true
-		}
-	}
-	return m
-}()
-
-func parseReport(b []byte) (statusReport, error) {
-	var r statusReport
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("failed to read status: %w", err)
-	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(b, &all); err != nil {
-		return r, fmt.Errorf("failed to read status: %w", err)
-	}
-	for k, raw := range all {
-		if !knownKeys[k] {
-			r.Extra = appendExtra(r.Extra, k, raw, 0)
-		}
-	}
-	sort.Slice(r.Extra, func(i, j int) bool { return r.Extra[i].Key < r.Extra[j].Key })
-	for _, n := range r.Neighbours {
-		if !n.Inbound {
-			r.NeighboursConfigured++
-		}
-	}
-	return r, nil
-}
-
-// appendExtra adds the numbers in raw under key: a number is one counter; an object at the top
-// level is flattened into key_child counters; a deeper object of numbers is one counter with a
-// value per map key (e.g. abuse_closes_by_reason). Strings, lists and deeper nesting are skipped.
-func appendExtra(out []extraCounter, key string, raw json.RawMessage, depth int) []extraCounter {
-	var f float64
-	if json.Unmarshal(raw, &f) == nil {
-		return append(out, extraCounter{Key: key, Value: f})
-	}
-	if depth > 0 {
-		var m map[string]float64
-		if json.Unmarshal(raw, &m) == nil {
-			if len(m) > 0 {
-				out = append(out, extraCounter{Key: key, Labels: m})
-			}
-			return out
-		}
-	}
-	var obj map[string]json.RawMessage
-	if depth > 1 || json.Unmarshal(raw, &obj) != nil {
-		return out
-	}
-	for k, v := range obj {
-		out = appendExtra(out, key+"_"+k, v, depth+1)
-	}
-	return out
-}
-
-// verdict is the one line that says whether the relay works, and its tone (ok, warn, idle).
-func (r statusReport) verdict() (string, string) {
+// Verdict is the one line that says whether the relay works, and its tone (ok, warn, idle).
+func (r *Status) Verdict() (text, tone string) {
 	down := 0
 	for _, n := range r.Neighbours {
 		if !n.Inbound && n.State != "up" {
@@ -132,37 +20,37 @@ func (r statusReport) verdict() (string, string) {
 		}
 	}
 	switch {
-	case r.Cache.SyncFail > 0:
+	case r.Cache.SyncFailures > 0:
 		return fmt.Sprintf("Disk trouble: saving to disk failed %s; messages that arrived shortly before may be lost if the power goes. Check the SD card or disk (dmesg)",
-			plural(int(r.Cache.SyncFail), "time", "times")), "warn"
+			Plural(int(r.Cache.SyncFailures), "time", "times")), "warn"
 	case r.PeersFile.Error != "":
 		return fmt.Sprintf("Peers file not applied: %s. The relay keeps the neighbours it had; fix the file, then run echorelay reload",
 			r.PeersFile.Error), "warn"
-	case !r.Now.IsZero() && r.Now.Before(clockFloor):
+	case !r.Now.IsZero() && r.Now.Before(ClockFloor):
 		return fmt.Sprintf("Clock wrong: this computer says it is %s, so messages are refused as too far ahead. Set the time (NTP, or sudo date -s)",
 			r.Now.UTC().Format("2006-01-02 15:04")), "warn"
 	case expiryRefusals(r) > 0:
 		return fmt.Sprintf("Many messages refused for their expiry (%d too far ahead, %d already expired): check this computer's clock (timedatectl)",
 			r.Rejects["too_far_future"], r.Rejects["expired"]), "warn"
-	case r.NeighboursConfigured == 0 && r.NeighboursUp == 0:
+	case r.Configured() == 0 && r.NeighboursUp == 0:
 		return "Running on its own: no neighbours in the peers file yet", "idle"
 	case down == 0:
-		return fmt.Sprintf("Working: %s connected", plural(r.NeighboursUp, "neighbour", "neighbours")), "ok"
-	case down == r.NeighboursConfigured && r.NeighboursUp == 0:
+		return fmt.Sprintf("Working: %s connected", Plural(r.NeighboursUp, "neighbour", "neighbours")), "ok"
+	case down == r.Configured() && r.NeighboursUp == 0:
 		return "Running, but no neighbour is connected", "warn"
 	default:
-		return fmt.Sprintf("Working, but not connected to %d of %d neighbours", down, r.NeighboursConfigured), "warn"
+		return fmt.Sprintf("Working, but not connected to %d of %d neighbours", down, r.Configured()), "warn"
 	}
 }
 
-// clockFloor is a time before any day this build runs on: a clock behind it was never set (a
+// ClockFloor is a time before any day this build runs on: a clock behind it was never set (a
 // Raspberry Pi has no battery-backed clock and may boot in 1970 without network time).
-var clockFloor = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+var ClockFloor = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // expiryRefusals is the number of blobs refused for their expiry when that is a quarter or more
 // of all offered (and at least 20): then the clock, this relay's or its senders', is the likely
 // cause rather than the odd stale blob. 0 otherwise.
-func expiryRefusals(r statusReport) int64 {
+func expiryRefusals(r *Status) int64 {
 	n := r.Rejects["too_far_future"] + r.Rejects["expired"]
 	if n < 20 || n*4 < r.Received {
 		return 0
@@ -177,7 +65,7 @@ type rejectRow struct {
 }
 
 // rejectRows lists reasons with a non-zero count, largest first.
-func (r statusReport) rejectRows() []rejectRow {
+func (r *Status) rejectRows() []rejectRow {
 	var out []rejectRow
 	for k, v := range r.Rejects {
 		if v > 0 {
@@ -194,7 +82,7 @@ func (r statusReport) rejectRows() []rejectRow {
 }
 
 // cachePercent is the cache fill in percent, 0..100.
-func (r statusReport) cachePercent() float64 {
+func (r *Status) cachePercent() float64 {
 	if r.Cache.MaxBytes <= 0 {
 		return 0
 	}
@@ -202,7 +90,7 @@ func (r statusReport) cachePercent() float64 {
 }
 
 // whatItDoes says in everyday words what the relay is for, under the verdict.
-func (r statusReport) whatItDoes() string {
+func (r *Status) whatItDoes() string {
 	keep := ""
 	if r.Limits.MaxTTLS > 0 {
 		keep = " for up to " + roughDuration(time.Duration(r.Limits.MaxTTLS)*time.Second)
@@ -212,16 +100,16 @@ func (r statusReport) whatItDoes() string {
 }
 
 // durabilityWords says when an accepted message is safe from a power cut.
-func (r statusReport) durabilityWords() string {
-	if r.Cache.FsyncEvery > 0 {
-		d := roughDuration(time.Duration(r.Cache.FsyncEvery) * time.Millisecond)
+func (r *Status) durabilityWords() string {
+	if r.Cache.FsyncEveryMs > 0 {
+		d := roughDuration(time.Duration(r.Cache.FsyncEveryMs) * time.Millisecond)
 		return fmt.Sprintf("Messages are saved to the card within %s of arriving (--fsync-every): a power cut can lose the last %s.", d, d)
 	}
 	return "Every message is saved to the SD card before the relay confirms it."
 }
 
 // stateWords says a neighbour's state the way a person would.
-func stateWords(n neighbourView) string {
+func stateWords(n Neighbour) string {
 	switch n.State {
 	case "up":
 		return "connected"
@@ -237,7 +125,7 @@ func stateWords(n neighbourView) string {
 // "connecting for 3 s" (not failed yet), or "not reachable since 14:02 (25 min)", counted from
 // the last time it was up however often the relay retried since. Times are this computer's
 // local time, the time the relay runs in.
-func stateLine(n neighbourView, now time.Time) string {
+func stateLine(n Neighbour, now time.Time) string {
 	switch {
 	case n.State == "up":
 		return "connected for " + humanDuration(n.ForS)
@@ -292,7 +180,7 @@ func lastValue(v []float64) float64 {
 	return v[len(v)-1]
 }
 
-func plural(n int, one, many string) string {
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
@@ -307,9 +195,9 @@ func blobWord(n int64) string {
 	return "blobs"
 }
 
-// humanBytes prints sizes in powers of 1024 with their proper names, so that the default
+// HumanBytes prints sizes in powers of 1024 with their proper names, so that the default
 // --max-store of 1073741824 reads as the 1 GiB its help text promises.
-func humanBytes(n int64) string {
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
@@ -342,9 +230,9 @@ func roughDuration(d time.Duration) string {
 		}
 		return fmt.Sprintf("%d h %d min", h, m)
 	case s%86400 == 0 || s >= 10*86400:
-		return plural(int((s+43200)/86400), "day", "days")
+		return Plural(int((s+43200)/86400), "day", "days")
 	}
-	return fmt.Sprintf("%s %d h", plural(int(s/86400), "day", "days"), s%86400/3600)
+	return fmt.Sprintf("%s %d h", Plural(int(s/86400), "day", "days"), s%86400/3600)
 }
 
 // humanNumber prints a number as a person writes it: whole numbers with grouped thousands,
@@ -363,7 +251,7 @@ func humanNumber(v float64) string {
 
 // shortBytes is humanBytes without a trailing ".0": "2 MiB", "1.5 KiB".
 func shortBytes(n int64) string {
-	s := humanBytes(n)
+	s := HumanBytes(n)
 	if i := strings.Index(s, ".0 "); i >= 0 {
 		s = s[:i] + s[i+2:]
 	}

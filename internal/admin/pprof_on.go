@@ -1,21 +1,19 @@
 //go:build pprof
 
-package main
+package admin
 
 import (
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"time"
 )
 
-// startPprof serves net/http/pprof on addr, which must be a loopback address. It is off
-// unless --pprof is given.
-func startPprof(addr string) (stop func(), err error) {
-	if err := checkPprofAddr(addr); err != nil {
-		return nil, err
-	}
+// ServePprof serves net/http/pprof on addr (the caller checks that it is a loopback address)
+// until stop is called.
+func ServePprof(addr string) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("failed to listen for pprof on %s: %w", addr, err)
@@ -26,7 +24,8 @@ func startPprof(addr string) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	return func() { srv.Close() }, nil
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: HeadTimeout, ErrorLog: log.New(io.Discard, "", 0)}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	return func() { srv.Close(); <-done }, nil
 }

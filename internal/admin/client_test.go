@@ -1,0 +1,149 @@
+package admin
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/internal/testutil"
+)
+
+// fakeAdmin answers one connection on loopback with answer (written after the request head
+// was read with net/http's parser) and hands the parsed request to the test.
+func fakeAdmin(t *testing.T, answer string) (addr string, got <-chan *http.Request) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *http.Request, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(testutil.Timeout(10 * time.Second)))
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		ch <- req // nil when the client's request was not HTTP
+		if err == nil {
+			io.WriteString(c, answer)
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String(), ch
+}
+
+// Fetch (`echorelay status`) speaks HTTP that net/http understands, and reads answers with and
+// without Content-Length.
+func TestStatusClientRequest(t *testing.T) {
+	t.Parallel()
+	body := `{"name":"x"}`
+	for _, answer := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n" + body,
+		"HTTP/1.0 200 OK\r\n\r\n" + body, // no length: up to the close
+	} {
+		addr, reqs := fakeAdmin(t, answer)
+		got, err := Fetch(addr, "s3cret-token-0123", "echorelay/test")
+		if err != nil || string(got) != body {
+			t.Fatalf("%q: %q, %v", answer, got, err)
+		}
+		req := <-reqs
+		if req == nil || req.Method != "GET" || req.URL.Path != "/status" || req.Host != addr || !req.Close ||
+			req.Header.Get("Authorization") != "Bearer s3cret-token-0123" || req.ContentLength != 0 {
+			t.Errorf("the request as net/http reads it: %+v", req)
+		}
+	}
+	addr, reqs := fakeAdmin(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+	if _, err := Fetch(addr, "", "echorelay/test"); err != nil {
+		t.Fatal(err)
+	}
+	if req := <-reqs; req == nil || req.Header.Get("Authorization") != "" {
+		t.Errorf("without a token the request has Authorization %q", req.Header.Get("Authorization"))
+	}
+}
+
+// Answers that are not a 200 with a readable body give a clear error, never a panic or a
+// partial report.
+func TestStatusClientBadAnswers(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		answer, want string
+		sentinel     error // the error a user can cause, nil for the others
+	}{
+		{"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", "needs its token", ErrNeedsToken},
+		{"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 3\r\n\r\nbad", "500 Internal Server Error", nil},
+		{"HTTP/1.1 404 Not Found\r\n\r\n", "404 Not Found", nil},
+		{"", "closed without an answer", nil},
+		{"SSH-2.0-OpenSSH_9.2\r\n", "not an HTTP answer", nil},
+		{"HTTP/1.1 2000 OK\r\n\r\n", "not an HTTP answer", nil},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "ended after part of its body", nil},
+		{"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "malformed Content-Length", nil},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}", "malformed Content-Length", nil},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n", "more than the 4194304", nil},
+		{"HTTP/1.1 200 OK\r\n\r\n" + strings.Repeat("x", FetchMaxBody+1), "more than the 4194304", nil},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", "Transfer-Encoding", nil},
+		{"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "malformed header line", nil},
+		{"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("y", fetchMaxHead) + "\r\n\r\n", "larger than 64 KiB", nil},
+		{"HTTP/1.1 200 OK\r\nContent-Le", "ended in its head", nil},
+	} {
+		addr, _ := fakeAdmin(t, c.answer)
+		_, err := Fetch(addr, "", "echorelay/test")
+		if err == nil || !strings.Contains(err.Error(), c.want) || (c.sentinel != nil) != isUserError(err) || (c.sentinel != nil && !errors.Is(err, c.sentinel)) {
+			t.Errorf("%.50q: %v; want an error with %q (%v)", c.answer, err, c.want, c.sentinel)
+		}
+	}
+	for _, bad := range []string{"no-port", "127.0.0.1:1/x", "127.0.0.1:1 x"} {
+		if _, err := Fetch(bad, "", "echorelay/test"); !errors.Is(err, ErrBadAddress) || !strings.Contains(err.Error(), "bad admin address") {
+			t.Errorf("address %q: %v", bad, err)
+		}
+	}
+	if _, err := Fetch("127.0.0.1:1", "tok\r\nX-Injected: 1", "echorelay/test"); !errors.Is(err, ErrBadToken) {
+		t.Errorf("a token with a line break: %v", err)
+	}
+	// Nothing listening: ErrNoRelay, for the hint "is the relay running?".
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	if _, err := Fetch(closed, "", "echorelay/test"); !errors.Is(err, ErrNoRelay) {
+		t.Errorf("a closed port: %v", err)
+	}
+}
+
+// isUserError reports whether err is one of Fetch's sentinels.
+func isUserError(err error) bool {
+	for _, s := range []error{ErrBadAddress, ErrBadToken, ErrNeedsToken, ErrNoRelay, ErrNoAnswer} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Whatever an admin address answers, Fetch's reader does not panic and never returns more than
+// FetchMaxBody bytes.
+func FuzzStatusAnswer(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", "HTTP/1.0 200 OK\r\n\r\n{}", "HTTP/1.1 401 Unauthorized\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "SSH-2.0-x\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		code, _, body, err := readStatusAnswer(bufio.NewReader(bytes.NewReader(b)))
+		if err == nil && (code < 100 || code > 999 || len(body) > FetchMaxBody) {
+			t.Fatalf("code %d, %d body bytes", code, len(body))
+		}
+	})
+}
