@@ -299,6 +299,9 @@ func waitItem(t *testing.T, ch <-chan echo.Item, want echo.ID) {
 func runCLI(t *testing.T, stdin []byte, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := relayCommand(args...)
+	// Test identities need no passphrase (Argon2id on every command would cost seconds);
+	// TestMessagingCLIMistakes checks the default without this.
+	cmd.Env = append(os.Environ(), "ECHORELAY_NO_PASSPHRASE=1")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {

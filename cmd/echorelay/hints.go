@@ -23,6 +23,8 @@ func hintFor(err error) string {
 		return "wait as the error says, then try again"
 	case errors.Is(err, echo.ErrStampRequired):
 		return "the relay asks for proof of work; `echorelay put` computes it, give it a longer --timeout"
+	case errors.Is(err, peers.ErrWrongRelay):
+		return "the relay there presents another key than the one recorded: somebody may be in the middle, or its operator replaced the key (then exchange a new invite)"
 	case errors.Is(err, peers.ErrNothingListens):
 		return "is echorelay running there? check the address (host:port, e.g. 127.0.0.1:7788) and that the relay was started"
 	case errors.Is(err, echo.ErrNotNeighbour):

@@ -2,7 +2,8 @@ package main
 
 import (
 	"fmt"
-	"time"
+
+	"github.com/echorelay/echorelay/echo/seal"
 )
 
 func init() {
@@ -10,7 +11,7 @@ func init() {
 }
 
 func cmdHistory(args []string) error {
-	fs := newFlags("history", "[NAME] [--last N] [--home DIR]", "Show the messages stored in HOME/history.db, oldest first: all of them, or those with NAME.")
+	fs := newFlags("history", "[NAME] [--last N] [--home DIR]", "Show the messages stored in HOME/history.db (encrypted under your identity), oldest first:\nall of them, or those with NAME.")
 	hf := addHomeFlags(fs)
 	last := fs.Int("last", 50, "show at most this many of the most recent messages")
 	pos, err := parseInterspersed(fs, args)
@@ -31,33 +32,25 @@ func cmdHistory(args []string) error {
 	who := ""
 	if len(pos) == 1 {
 		who = pos[0]
-		if !cl.db.nameTaken(who) {
-			return userErr("see `echorelay friend list`", "no friend called %q", who)
-		}
 	}
-	rows, err := cl.db.db.Query(`SELECT friend, dir, sent_ms, kind, body FROM (
-		SELECT n, friend, dir, sent_ms, kind, body FROM messages WHERE ? = '' OR friend = ?
-		ORDER BY sent_ms DESC, n DESC LIMIT ?) ORDER BY sent_ms, n`, who, who, *last)
+	hs, err := cl.History(who, *last)
 	if err != nil {
-		return fmt.Errorf("failed to read history: %w", err)
+		return friendErr(err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var friend, dir, kind string
-		var ms int64
-		var body []byte
-		if err := rows.Scan(&friend, &dir, &ms, &kind, &body); err != nil {
-			return err
+	for _, m := range hs {
+		name := m.Name
+		if name == "" {
+			name = "(removed " + seal.ShortID(m.Friend)[:11] + ")"
 		}
-		who := friend + ": "
-		if dir == "out" {
-			who = "me → " + friend + ": "
+		prefix := printable(name) + ": "
+		if m.Out {
+			prefix = "me → " + printable(name) + ": "
 		}
-		text := printable(string(body))
-		if kind == "file" {
+		text := printable(string(m.Body))
+		if m.Kind == "file" {
 			text = "file " + text
 		}
-		fmt.Printf("[%s] %s%s\n", time.UnixMilli(ms).Local().Format("2006-01-02 15:04:05"), who, text)
+		fmt.Printf("[%s] %s%s\n", m.Time.Local().Format("2006-01-02 15:04:05"), prefix, text)
 	}
-	return rows.Err()
+	return nil
 }

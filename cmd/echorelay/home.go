@@ -1,13 +1,8 @@
 package main
 
-// The client home: one directory per identity, private to its user.
-//
-//	HOME/identity     the identity file (seal.Identity.Marshal), 0600
-//	HOME/history.db   SQLite: friends, pending invites, cursors, seen blobs and messages, 0600
-//	HOME/files/       files received with `echorelay inbox`
-//
-// HOME is --home, else $ECHORELAY_HOME, else ~/.echorelay-client. It is deliberately not the
-// relay's data dir: a phone may run a client without a relay, and a Pi a relay without a client.
+// The client home (client/home): one directory per identity, private to its user. HOME is
+// --home, else $ECHORELAY_HOME, else ~/.echorelay-client. It is deliberately not the relay's
+// data dir: a phone may run a client without a relay, and a Pi a relay without a client.
 
 import (
 	"errors"
@@ -16,10 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/echorelay/echorelay/client"
+	"github.com/echorelay/echorelay/client/home"
 	"github.com/echorelay/echorelay/echo/seal"
 )
-
-const identityFile = "identity"
 
 func defaultHome() string {
 	if h := os.Getenv("ECHORELAY_HOME"); h != "" {
@@ -31,8 +26,11 @@ func defaultHome() string {
 	return ".echorelay-client"
 }
 
-// readPassphrase reads --passphrase-file's first line, else $ECHORELAY_PASSPHRASE; commands
-// that find a protected identity and neither of them ask on the terminal.
+// passEnvHelp says why the environment variable is a last resort.
+const passEnvHelp = "env ECHORELAY_PASSPHRASE works too, for scripts only: other processes of the same user can read a process's environment"
+
+// readPassphrase reads --passphrase-file's first line, else $ECHORELAY_PASSPHRASE (unsafe,
+// see passEnvHelp); nil when neither is given.
 func readPassphrase(file string) ([]byte, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -45,44 +43,32 @@ func readPassphrase(file string) ([]byte, error) {
 	return []byte(os.Getenv("ECHORELAY_PASSPHRASE")), nil
 }
 
-// client is an opened home: identity and history.
-type client struct {
-	home string
-	id   *seal.Identity
-	db   *history
-}
-
-// openHome loads the identity and opens the history of a home made by `id new`.
-func openHome(home, passFile string) (*client, error) {
-	raw, err := os.ReadFile(filepath.Join(home, identityFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, userErr("create one with `echorelay id new --home "+home+"`", "no identity in %s", home)
+// openHome opens the identity (asking for its passphrase on the terminal when it is protected
+// and none was given) and the history of a home made by `id new`.
+func openHome(dir, passFile string) (*client.Client, error) {
+	raw, err := home.ReadIdentityFile(dir)
+	if errors.Is(err, home.ErrNoIdentity) {
+		return nil, userErr("create one with `echorelay id new --home "+dir+"`", "no identity in %s", dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to read identity: %w", err)
+		return nil, err
 	}
 	pass, err := readPassphrase(passFile)
 	if err != nil {
 		return nil, err
 	}
 	if len(pass) == 0 && seal.IsProtected(raw) {
-		pass = promptPassphrase("passphrase for " + home + ": ")
+		pass = promptPassphrase("passphrase for " + dir + ": ")
 	}
-	id, err := seal.ParseIdentity(raw, pass)
-	if errors.Is(err, seal.ErrPassphrase) {
-		return nil, userErr("type it when asked, set ECHORELAY_PASSPHRASE, or give --passphrase-file FILE", "this identity is protected by a passphrase: %s", err)
+	c, err := home.Open(dir, pass, dialTransport, nil)
+	switch {
+	case errors.Is(err, seal.ErrPassphrase):
+		return nil, userErr("type it when asked, or give --passphrase-file FILE", "this identity is protected by a passphrase: %s", err)
+	case errors.Is(err, client.ErrHistoryKey):
+		return nil, userErr("history.db belongs to another identity; move it away to start an empty history", "%s", err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	db, err := openHistory(filepath.Join(home, "history.db"))
-	if err != nil {
-		return nil, err
-	}
-	return &client{home: home, id: id, db: db}, nil
+	return c, err
 }
-
-func (c *client) Close() { c.db.Close() }
 
 // homeFlags adds --home and --passphrase-file.
 type homeFlags struct{ home, passFile *string }
@@ -92,6 +78,6 @@ func addHomeFlags(fs interface {
 }) homeFlags {
 	return homeFlags{
 		home:     fs.String("home", defaultHome(), "client home: identity, friends, history (env ECHORELAY_HOME)"),
-		passFile: fs.String("passphrase-file", "", "read the identity's passphrase from this file's first line (else env ECHORELAY_PASSPHRASE)"),
+		passFile: fs.String("passphrase-file", "", "read the identity's passphrase from this file's first line; "+passEnvHelp),
 	}
 }

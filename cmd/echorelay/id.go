@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/echorelay/echorelay/client/home"
 	"github.com/echorelay/echorelay/echo/seal"
 	"github.com/echorelay/echorelay/mceliece/hybrid"
 )
@@ -71,9 +73,10 @@ func cmdID(args []string) error {
 }
 
 func cmdIDNew(args []string) error {
-	fs := newFlags("id new", "[--home DIR] [--protect]", "Create your identity: a hybrid KEM key pair (Classic McEliece 6688128f + ML-KEM-768 +\nX25519) and two signing key pairs (Ed25519 + ML-DSA-65), stored in HOME/identity (0600).\nNo phone number, e-mail or account. Prints your short ID.")
+	fs := newFlags("id new", "[--home DIR] [--no-passphrase]", "Create your identity: a hybrid KEM key pair (Classic McEliece 6688128f + ML-KEM-768 +\nX25519) and two signing key pairs (Ed25519 + ML-DSA-65), stored in HOME/identity (0600).\nNo phone number, e-mail or account. Prints your short ID.\n\nThe identity is protected by a passphrase (Argon2id), asked twice on the terminal; it also\nencrypts history.db (friends, messages, invites). Without a terminal give --passphrase-file\nFILE, or --no-passphrase (or env ECHORELAY_NO_PASSPHRASE=1) for an unprotected identity.")
 	hf := addHomeFlags(fs)
-	protect := fs.Bool("protect", false, "encrypt the identity under a passphrase (Argon2id): asked on the terminal, or from ECHORELAY_PASSPHRASE or --passphrase-file")
+	fs.Bool("protect", true, "protect the identity with a passphrase (the default; kept for old scripts)")
+	noPass := fs.Bool("no-passphrase", false, "store the identity without a passphrase: anyone who can read HOME can read your messages")
 	kemName := fs.String("kem", "mceliece6688128f", "Classic McEliece parameter set of the hybrid KEM (advanced; smaller sets make smaller keys)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -85,61 +88,56 @@ func cmdIDNew(args []string) error {
 	if scheme == nil {
 		return userErr("the default is mceliece6688128f", "unknown McEliece set %q", *kemName)
 	}
-	path := filepath.Join(*hf.home, identityFile)
-	if _, err := os.Stat(path); err == nil {
-		return userErr("each home holds one identity; use another --home, or delete "+path+" (your friends would have to invite you again)", "an identity already exists in %s", *hf.home)
+	if _, err := home.ReadIdentityFile(*hf.home); err == nil {
+		return userErr("each home holds one identity; use another --home, or delete "+filepath.Join(*hf.home, home.IdentityFile)+" (your friends would have to invite you again)", "an identity already exists in %s", *hf.home)
 	}
-	var pass []byte
-	if *protect {
-		var err error
-		if pass, err = readPassphrase(*hf.passFile); err != nil {
-			return err
-		}
-		if len(pass) == 0 {
-			if pass = promptPassphrase("new passphrase: "); len(pass) > 0 {
-				if again := promptPassphrase("the same again: "); string(again) != string(pass) {
-					return userErr("type the same passphrase twice", "the passphrases differ")
-				}
-			}
-		}
-		if len(pass) == 0 {
-			return userErr("type one when asked, set ECHORELAY_PASSPHRASE, or give --passphrase-file FILE", "--protect needs a passphrase")
-		}
-	}
-	if err := os.MkdirAll(*hf.home, 0o700); err != nil {
-		return fmt.Errorf("failed to create home: %w", err)
-	}
-	if err := os.Chmod(*hf.home, 0o700); err != nil {
-		return err
-	}
-	id, err := seal.GenerateIdentity(scheme)
+	pass, err := newPassphrase(*hf.passFile, *noPass)
 	if err != nil {
 		return err
 	}
-	raw, err := id.Marshal(pass)
+	id, err := home.Create(*hf.home, scheme, pass)
+	if errors.Is(err, home.ErrExists) {
+		return userErr("use another --home", "%s", err)
+	}
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("failed to write identity: %w", err)
-	}
-	if _, err := f.Write(raw); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("failed to write identity: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("failed to write identity: %w", err)
-	}
-	db, err := openHistory(filepath.Join(*hf.home, "history.db"))
-	if err != nil {
-		return err
-	}
-	db.Close()
 	printIdentity(id, *hf.home)
+	if len(pass) == 0 {
+		fmt.Fprintln(os.Stderr, "echorelay: the identity has no passphrase: anyone who can read "+*hf.home+" can read your messages")
+	}
 	fmt.Println("next: invite a friend with `echorelay friend invite --relay HOST:PORT`, or accept their code with `echorelay friend accept CODE --name NAME`")
 	return nil
+}
+
+// newPassphrase is the passphrase of a new identity: from --passphrase-file or the
+// environment, else asked twice on the terminal, where an empty answer must be confirmed;
+// none with --no-passphrase, or with env ECHORELAY_NO_PASSPHRASE=1 and no other source.
+// Without a terminal and without a source it refuses.
+func newPassphrase(file string, none bool) ([]byte, error) {
+	if none {
+		return nil, nil
+	}
+	pass, err := readPassphrase(file)
+	if err != nil || len(pass) > 0 {
+		return pass, err
+	}
+	if os.Getenv("ECHORELAY_NO_PASSPHRASE") == "1" {
+		return nil, nil
+	}
+	if !stdinIsTerminal() {
+		return nil, userErr("type one on a terminal, give --passphrase-file FILE, or --no-passphrase for none", "id new needs a passphrase")
+	}
+	if pass = promptPassphrase("new passphrase (it also encrypts your history): "); len(pass) > 0 {
+		if again := promptPassphrase("the same again: "); string(again) != string(pass) {
+			return nil, userErr("type the same passphrase twice", "the passphrases differ")
+		}
+		return pass, nil
+	}
+	if a := promptLine("no passphrase: anyone who can read your home can read your messages. Continue without one? [y/N] "); a != "y" && a != "yes" {
+		return nil, userErr("run `echorelay id new` again and type a passphrase", "no identity created")
+	}
+	return nil, nil
 }
 
 func printIdentity(id *seal.Identity, home string) {
@@ -160,6 +158,6 @@ func cmdIDShow(args []string) error {
 		return err
 	}
 	defer c.Close()
-	printIdentity(c.id, *hf.home)
+	printIdentity(c.Identity(), *hf.home)
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	chome "github.com/echorelay/echorelay/client/home"
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/echo/seal"
 	"github.com/echorelay/echorelay/internal/testutil"
@@ -31,7 +31,7 @@ func cli(t *testing.T, stdin []byte, args ...string) (stdout, stderr string) {
 
 func loadIdentity(t *testing.T, home string) *seal.Identity {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(home, identityFile))
+	raw, err := os.ReadFile(filepath.Join(home, chome.IdentityFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,13 +49,18 @@ func fetchEnvelopes(t *testing.T, r *relayProc) [][]byte {
 	var out [][]byte
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(30*time.Second))
 	defer cancel()
-	if _, err := fetchAll(ctx, c, nil, 0, func(it echo.Item) error {
-		out = append(out, bytes.Clone(it.Envelope))
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	for cursor := uint64(0); ; {
+		items, next, more, err := fetchPaced(ctx, c, nil, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			out = append(out, bytes.Clone(it.Envelope))
+		}
+		if cursor = next; !more {
+			return out
+		}
 	}
-	return out
 }
 
 // Alice on relay A and Bob on relay C of the chain A—B—C become friends with an invite code,
@@ -77,7 +82,7 @@ func TestMessagingAcrossChain(t *testing.T) {
 		if !regexp.MustCompile(`short ID: (\d{5} ){5}\d{5}\n`).MatchString(out) {
 			t.Fatalf("id new printed no short ID: %q", out)
 		}
-		for _, f := range []string{identityFile, "history.db"} {
+		for _, f := range []string{chome.IdentityFile, chome.HistoryFile} {
 			if st, err := os.Stat(filepath.Join(h, f)); err != nil || st.Mode().Perm() != 0o600 {
 				t.Fatalf("%s: not private (%v)", f, err)
 			}
@@ -115,37 +120,49 @@ func TestMessagingAcrossChain(t *testing.T) {
 	if !strings.Contains(out, "bob") || !strings.Contains(out, bobSN[1]) || strings.Contains(out, "pending") {
 		t.Fatalf("friend list: %q", out)
 	}
-	// A used code does nothing more: Eve, who copied it, gets Alice's bundle but Alice has
-	// already taken Bob's answer.
-	cli(t, nil, "friend", "accept", "--home", eve, code, "--name", "alice", "--relay", c.addr())
+	// A code works once: Eve, who copied it, is refused, since Bob's answer is on the relay.
+	if _, errOut, code := runCLI(t, nil, "friend", "accept", "--home", eve, code, "--name", "alice", "--relay", c.addr()); code != 1 ||
+		!strings.Contains(errOut, "this invite was already answered; ask alice for a new one") || !strings.Contains(errOut, "hint: ") {
+		t.Fatalf("accept of an answered code: exit %d, %q", code, errOut)
+	}
+	// A second valid answer that does not go through the CLI (an Eve with her own client) adds
+	// nobody; Alice hears that her code leaked.
+	eveAnswer, _, err := inv.SealAnswer(loadIdentity(t, eve), loadIdentity(t, alice).Bundle(), seal.AnswerInfo{Nick: "eve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.client().Put(context.Background(), mkEnvelope(t, echo.Tag(inv.AcceptorTag()), time.Hour, eveAnswer)); err != nil {
+		t.Fatal(err)
+	}
 	a.waitFor("eve's answer", func(s statusDoc) bool { return s.Cache.Blobs >= 3 })
-	out, _ = cli(t, nil, "inbox", "--home", alice)
-	if strings.Contains(out, "friend added") {
-		t.Fatalf("a used invite added a second friend: %q", out)
+	out, errOut := cli(t, nil, "inbox", "--home", alice)
+	if strings.Contains(out, "friend added") || !strings.Contains(out+errOut, "someone else also answered your invite for bob") {
+		t.Fatalf("a second answer: stdout %q, stderr %q", out, errOut)
 	}
 
 	// A code nobody put on a relay: accept waits, then says so.
-	fake, _ := seal.NewInvite(c.addr())
+	fake, _ := seal.NewInviteFor(loadIdentity(t, alice), c.addr(), [32]byte{})
 	if _, errOut, code := runCLI(t, nil, "friend", "accept", "--home", eve, fake.Code(), "--name", "x", "--wait", "1s"); code != 1 ||
 		!strings.Contains(errOut, "no invite for this code reached the relay") || !strings.Contains(errOut, "hint: ") {
 		t.Fatalf("accept of an unknown code: exit %d, %q", code, errOut)
 	}
 
-	// Bob is offline, and so is his relay C (his Pi at home is switched off). Alice sends
-	// three messages and a 3 MB file; they reach A and B.
+	// Bob is offline, and so is his relay C (his Pi at home is switched off), where Alice
+	// would send to him. She sends three messages and a 3 MB file through her own relay A
+	// (--relay); they reach A and B.
 	c.stop()
 	b.waitNeighbours(1)
 	texts := []string{"first: the library at four " + hex.EncodeToString(randBytes(8)),
 		"second: bring the atlas " + hex.EncodeToString(randBytes(8)),
 		"third: see you " + hex.EncodeToString(randBytes(8))}
 	epochStart := seal.Epoch(time.Now())
-	cli(t, nil, "send", "--home", alice, "bob", "-m", texts[0])
-	cli(t, []byte(texts[1]+"\n"), "send", "--home", alice, "bob", "-")
-	cli(t, nil, "send", "--home", alice, "bob", "-m", texts[2])
+	cli(t, nil, "send", "--home", alice, "bob", "--relay", a.addr(), "-m", texts[0])
+	cli(t, []byte(texts[1]+"\n"), "send", "--home", alice, "bob", "--relay", a.addr(), "-")
+	cli(t, nil, "send", "--home", alice, "bob", "--relay", a.addr(), "-m", texts[2])
 	file := randBytes(3_000_000)
 	fpath := filepath.Join(homes, "atlas.bin")
 	os.WriteFile(fpath, file, 0o644)
-	out, _ = cli(t, nil, "send", "--home", alice, "bob", fpath)
+	out, _ = cli(t, nil, "send", "--home", alice, "bob", "--relay", a.addr(), fpath)
 	if !strings.Contains(out, "2 chunks") {
 		t.Fatalf("a 3 MB file was not chunked in two: %q", out)
 	}
@@ -236,7 +253,7 @@ func TestMessagingAcrossChain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, errOut := cli(t, nil, "inbox", "--home", bob)
+	out, errOut = cli(t, nil, "inbox", "--home", bob)
 	if out != "" || !strings.Contains(errOut, "in alice's mailbox: tampered or sealed to someone else") ||
 		!strings.Contains(errOut, "in alice's mailbox: replay of a message already received") {
 		t.Fatalf("tampered and replayed blobs: stdout %q, stderr %q", out, errOut)
@@ -314,11 +331,28 @@ func TestMessagingAcrossChain(t *testing.T) {
 	if seal.MailboxTag(pair, aliceID.Fingerprint(), epochStart) == seal.MailboxTag(pair, bobID.Fingerprint(), epochStart) {
 		t.Fatal("both directions share a tag")
 	}
-	// The needles are real: the two homes hold every one of them.
+	// The key and file needles are real: the homes hold them (identity files, received file).
 	mine := append(relayFiles(t, bob), relayFiles(t, alice)...)
-	for i, n := range needles {
-		if !bytes.Contains(mine, n) {
-			t.Fatalf("needle %d is not even in the homes: the scan would be blind", i)
+	for i, n := range needles[5:] {
+		if !bytes.Contains(mine, n) && (i < 2 || i%7 != 2) { // fingerprints are hashed, not stored
+			t.Fatalf("needle %d is not even in the homes: the scan would be blind", 5+i)
+		}
+	}
+	// The histories are encrypted at rest (issue #16 item 8): no text, fingerprint, friend's
+	// key, pair secret, name or relay address in clear in history.db and its WAL.
+	for _, h := range []string{alice, bob} {
+		var db []byte
+		for _, f := range []string{"history.db", "history.db-wal"} {
+			b, _ := os.ReadFile(filepath.Join(h, f))
+			db = append(db, b...)
+		}
+		if !bytes.Contains(db, []byte("SQLite format 3")) {
+			t.Fatalf("%s: no history.db", h)
+		}
+		for i, n := range append(append(needles[:5:5], needles[7:]...), pair, []byte(a.addr()), []byte(c.addr()), []byte("alice")) { // "bob" is too short: random bytes hold it
+			if bytes.Contains(db, n) {
+				t.Fatalf("%s: history.db holds needle %d in clear (%q…)", h, i, n[:min(8, len(n))])
+			}
 		}
 	}
 	for _, r := range []*relayProc{a, b, c} {
@@ -374,16 +408,16 @@ func relayFiles(t *testing.T, dir string) []byte {
 
 func pairSecret(t *testing.T, home, friend string) []byte {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(home, "history.db"))
+	cl, err := chome.Open(home, nil, dialTransport, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	var s []byte
-	if err := db.QueryRow(`SELECT pair_secret FROM friends WHERE name = ?`, friend).Scan(&s); err != nil {
+	defer cl.Close()
+	f, err := cl.Friend(friend)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return f.Pair
 }
 
 // Mistakes a user can make get one line and a hint, and change nothing.
@@ -408,8 +442,23 @@ func TestMessagingCLIMistakes(t *testing.T) {
 	check(1, "not a valid invite code", "friend", "accept", "--home", home, "AEBC6UE72XRZQ36G2TSY7KU3P67A4MJSG4XDALRQFYYTUNZZGAYWBUNPGA", "--name", "x")
 	check(1, "bad friend name", "friend", "accept", "--home", home, "AAAA", "--name", "a b")
 	check(2, "unknown command", "frend")
-	check(1, "unknown subcommand", "friend", "remove")
-	check(1, "--protect needs a passphrase", "id", "new", "--home", home+"3", "--protect")
+	check(1, "unknown subcommand", "friend", "delete")
+	check(1, "friend remove takes 1 name", "friend", "remove", "--home", home)
+	check(1, "no friend called", "friend", "rename", "--home", home, "bob", "robert")
+	check(1, "bad friend name", "friend", "rename", "--home", home, "bob", "ro bert")
+	check(1, "no friend called", "friend", "block", "--home", home, "bob")
+	// Without a terminal, `id new` needs a passphrase source or --no-passphrase: it does not
+	// silently make an unprotected identity (runCLI sets ECHORELAY_NO_PASSPHRASE; this not).
+	cmd := relayCommand("id", "new", "--home", home+"3", "--kem", "mceliece348864f")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "id new needs a passphrase") || !strings.Contains(string(out), "--no-passphrase") {
+		t.Fatalf("id new without a passphrase: %v, %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(home+"3", chome.IdentityFile)); err == nil {
+		t.Fatal("id new without a passphrase wrote an identity")
+	}
+	if _, errOut, _ := runCLI(t, nil, "id", "new", "--home", home+"4", "--kem", "mceliece348864f", "--no-passphrase"); !strings.Contains(errOut, "has no passphrase") {
+		t.Fatalf("id new --no-passphrase does not warn: %q", errOut)
+	}
 
 	// A passphrase-protected identity needs its passphrase. Argon2id over 64 MiB takes tens of
 	// seconds under emulation; echo/seal's tests cover the format there with a lighter cost.
@@ -424,7 +473,7 @@ func TestMessagingCLIMistakes(t *testing.T) {
 	if out, _ := cli(t, nil, "id", "show", "--home", prot, "--passphrase-file", pf); !strings.Contains(out, "short ID") {
 		t.Fatalf("id show: %q", out)
 	}
-	raw, _ := os.ReadFile(filepath.Join(prot, identityFile))
+	raw, _ := os.ReadFile(filepath.Join(prot, chome.IdentityFile))
 	if !seal.IsProtected(raw) {
 		t.Fatal("identity not protected on disk")
 	}
@@ -488,5 +537,107 @@ func TestMessagingWatch(t *testing.T) {
 	}
 	if _, errOut, code := runCLI(t, nil, "inbox", "--home", bob, "--watch", "--all"); code != 1 || !strings.Contains(errOut, "do not go together") {
 		t.Fatalf("--watch --all: exit %d, %q", code, errOut)
+	}
+}
+
+// The outbox and the friend commands as a user runs them (issue #16 items 10, 11): a send to
+// a relay that is down waits in the outbox, `outbox` lists it, the next inbox sends it once
+// the relay is back and the friend gets it once; friends are renamed, blocked (their messages
+// dropped silently) and removed.
+func TestMessagingOutboxAndFriends(t *testing.T) {
+	t.Parallel()
+	r := startRelay(t, "R")
+	homes := t.TempDir()
+	alice, bob := filepath.Join(homes, "alice"), filepath.Join(homes, "bob")
+	for _, h := range []string{alice, bob} {
+		cli(t, nil, "id", "new", "--kem", "mceliece348864f", "--home", h)
+	}
+	out, _ := cli(t, nil, "friend", "invite", "--home", alice, "--relay", r.addr(), "--no-qr", "--name", "bob")
+	code := regexp.MustCompile(`invite code: ([A-Z2-7]+)\n`).FindStringSubmatch(out)
+	if code == nil {
+		t.Fatalf("no code: %q", out)
+	}
+	cli(t, nil, "friend", "accept", "--home", bob, code[1], "--name", "alice")
+	cli(t, nil, "inbox", "--home", alice)
+	if out, _ := cli(t, nil, "outbox", "--home", alice); !strings.Contains(out, "the outbox is empty") {
+		t.Fatalf("outbox before: %q", out)
+	}
+
+	r.stop()
+	queued := "queued: " + hex.EncodeToString(randBytes(8))
+	out, errOut := cli(t, nil, "send", "--home", alice, "bob", "-m", queued)
+	if !strings.Contains(out, "saved in the outbox; it is sent with your next send or inbox") || !strings.Contains(errOut, "could not reach the relay") {
+		t.Fatalf("send with the relay down: stdout %q, stderr %q", out, errOut)
+	}
+	out, _ = cli(t, nil, "outbox", "--home", alice)
+	if !regexp.MustCompile(`to bob via ` + regexp.QuoteMeta(r.addr()) + ` since .*: text, \d+ bytes in 1 blobs; tried 1 times, last at .*: `).MatchString(out) {
+		t.Fatalf("outbox with the relay down: %q", out)
+	}
+	r.start(r.port)
+	_, errOut = cli(t, nil, "inbox", "--home", alice)
+	if !strings.Contains(errOut, "sent from the outbox to bob: text") {
+		t.Fatalf("inbox with the relay back: %q", errOut)
+	}
+	if out, _ := cli(t, nil, "outbox", "--home", alice); !strings.Contains(out, "the outbox is empty") {
+		t.Fatalf("outbox after: %q", out)
+	}
+	out, _ = cli(t, nil, "inbox", "--home", bob)
+	if strings.Count(out, queued) != 1 {
+		t.Fatalf("bob's inbox: %q", out)
+	}
+	if out, _ := cli(t, nil, "inbox", "--home", bob); out != "" {
+		t.Fatalf("bob's second inbox: %q", out)
+	}
+
+	// Rename: the new name sends and shows in the list and the history.
+	cli(t, nil, "friend", "rename", "--home", alice, "bob", "robert")
+	if out, _ := cli(t, nil, "friend", "list", "--home", alice); !strings.HasPrefix(out, "robert\trelay "+r.addr()) {
+		t.Fatalf("friend list after rename: %q", out)
+	}
+	if _, errOut, code := runCLI(t, nil, "send", "--home", alice, "bob", "-m", "x"); code != 1 || !strings.Contains(errOut, `no friend called "bob"`) {
+		t.Fatalf("send to the old name: %d %q", code, errOut)
+	}
+	// Block: what alice sends is dropped silently, and stays dropped after unblock.
+	cli(t, nil, "friend", "block", "--home", bob, "alice")
+	if out, _ := cli(t, nil, "friend", "list", "--home", bob); !strings.Contains(out, "\tblocked") {
+		t.Fatalf("friend list of a blocked friend: %q", out)
+	}
+	cli(t, nil, "send", "--home", alice, "robert", "-m", "while blocked")
+	if out, errOut := cli(t, nil, "inbox", "--home", bob); out != "" || strings.Contains(errOut, "rejected") {
+		t.Fatalf("inbox with alice blocked: stdout %q, stderr %q", out, errOut)
+	}
+	cli(t, nil, "friend", "unblock", "--home", bob, "alice")
+	cli(t, nil, "send", "--home", alice, "robert", "-m", "after unblock")
+	if out, _ := cli(t, nil, "inbox", "--home", bob); !strings.Contains(out, "after unblock") || strings.Contains(out, "while blocked") {
+		t.Fatalf("inbox after unblock: %q", out)
+	}
+	out, _ = cli(t, nil, "history", "--home", alice, "robert")
+	if !strings.Contains(out, "me → robert: "+queued) {
+		t.Fatalf("history after rename: %q", out)
+	}
+	// Remove: gone from the list, the history stays.
+	cli(t, nil, "friend", "remove", "--home", bob, "alice")
+	if out, _ := cli(t, nil, "friend", "list", "--home", bob); strings.Contains(out, "alice") {
+		t.Fatalf("friend list after remove: %q", out)
+	}
+	if out, _ := cli(t, nil, "history", "--home", bob); !strings.Contains(out, "(removed ") || !strings.Contains(out, queued) {
+		t.Fatalf("history after remove: %q", out)
+	}
+
+	// Pinning (issue #16 item 7): another relay at R's address, with another key, is refused
+	// when reading and when sending (the message waits in the outbox).
+	r.stop()
+	impostor := &relayProc{t: t, name: "impostor", dir: t.TempDir()}
+	impostor.start(r.port)
+	t.Cleanup(impostor.stop)
+	if _, errOut, code := runCLI(t, nil, "inbox", "--home", alice); code != 1 || !strings.Contains(errOut, "not the one expected") ||
+		!strings.Contains(errOut, "hint: the relay there presents another key") {
+		t.Fatalf("inbox at an impostor: exit %d, %q", code, errOut)
+	}
+	if out, _ := cli(t, nil, "send", "--home", alice, "robert", "-m", "to the impostor?"); !strings.Contains(out, "saved in the outbox") {
+		t.Fatalf("send to an impostor: %q", out)
+	}
+	if envs := fetchEnvelopes(t, impostor); len(envs) != 0 {
+		t.Fatalf("the impostor got %d blobs", len(envs))
 	}
 }

@@ -1,27 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
+
+	"golang.org/x/term"
 )
 
-// stdinIsTerminal reports whether standard input is a character device other than /dev/null:
-// a terminal, in practice. Tests and scripts run with /dev/null or a pipe and are never
-// prompted.
-func stdinIsTerminal() bool {
-	st, err := os.Stdin.Stat()
-	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
-		return false
-	}
-	null, err := os.Stat(os.DevNull)
-	return err == nil && !os.SameFile(st, null)
-}
+// stdinIsTerminal reports whether standard input is a terminal. Tests and scripts run with
+// /dev/null or a pipe and are never prompted.
+func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 
-// promptPassphrase asks on the terminal with echo off (stty, present on Linux and Termux). It
-// returns nil when there is no terminal to ask.
+// promptPassphrase asks on the terminal with echo off. It returns nil when there is no
+// terminal to ask.
 func promptPassphrase(prompt string) []byte {
 	if !stdinIsTerminal() {
 		return nil
@@ -31,19 +22,28 @@ func promptPassphrase(prompt string) []byte {
 		return nil
 	}
 	defer tty.Close()
-	stty := func(arg string) error {
-		c := exec.Command("stty", arg)
-		c.Stdin = tty
-		return c.Run()
-	}
-	if stty("-echo") != nil {
+	fmt.Fprint(tty, prompt)
+	b, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
 		return nil
 	}
-	defer func() {
-		stty("echo")
-		fmt.Fprintln(tty)
-	}()
+	return b
+}
+
+// promptLine asks a question on the terminal and returns the answer ("" without one).
+func promptLine(prompt string) string {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !stdinIsTerminal() {
+		return ""
+	}
+	defer tty.Close()
 	fmt.Fprint(tty, prompt)
-	line, _ := bufio.NewReader(tty).ReadString('\n')
-	return []byte(strings.TrimRight(line, "\r\n"))
+	var b [64]byte
+	n, _ := tty.Read(b[:])
+	s := string(b[:n])
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
 }

@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/echorelay/echorelay/client"
 	"github.com/echorelay/echorelay/echo/seal"
 )
 
@@ -18,20 +19,16 @@ func init() {
 	register(command{"send", "send a sealed message or file to a friend through the relay", cmdSend})
 }
 
-// envelopeReserve is what an envelope adds around a payload: its fixed header plus room for
-// the largest proof-of-work stamp.
-const envelopeReserve = 47 + 32
-
 // maxSendFile bounds what `send` reads into memory and puts under one day's mailbox tag:
 // relays keep at most 64 MiB per mailbox by default (--mailbox-quota).
-const maxSendFile = 48 << 20
+const maxSendFile = client.MaxFile
 
 func cmdSend(args []string) error {
-	fs := newFlags("send", "NAME [FILE|-] [-m TEXT] [--home DIR]", "Send to the friend NAME: the text of -m, or FILE as a file (chunked when larger than a\nblob), or standard input as text with `-` or no FILE. Each message is signed, padded and\nsealed to your friend's keys; the relay sees a mailbox tag that changes every day.")
+	fs := newFlags("send", "NAME [FILE|-] [-m TEXT] [--home DIR]", "Send to the friend NAME: the text of -m, or FILE as a file (chunked when larger than a\nblob), or standard input as text with `-` or no FILE. Each message is signed, padded and\nsealed to your friend's keys; the relay sees a mailbox tag that changes every day. When the\nrelay cannot be reached the message waits in the outbox (`echorelay outbox`) and goes with\nyour next send or inbox.")
 	hf := addHomeFlags(fs)
 	text := fs.String("m", "", "the message text")
 	relay := fs.String("relay", "", "relay to use instead of the one stored for this friend")
-	ttl := fs.Duration("ttl", 7*24*time.Hour, "how long relays keep the message (at most the relay's limit)")
+	ttl := fs.Duration("ttl", client.DefaultTTL, "how long relays keep the message (at most the relay's limit)")
 	untagged := fs.Bool("untagged", false, "send without a mailbox tag: your friend finds it only with 'echorelay inbox --all'")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	pos, err := parseInterspersed(fs, args)
@@ -49,20 +46,9 @@ func cmdSend(args []string) error {
 		return err
 	}
 	defer cl.Close()
-	friends, err := cl.db.friends()
-	if err != nil {
-		return err
+	if _, err := cl.Friend(pos[0]); err != nil {
+		return friendErr(err)
 	}
-	var to *friend
-	for _, f := range friends {
-		if f.name == pos[0] {
-			to = f
-		}
-	}
-	if to == nil {
-		return userErr("see `echorelay friend list`, or add them with `echorelay friend invite`", "no friend called %q", pos[0])
-	}
-
 	var content []byte
 	fileName := ""
 	switch {
@@ -94,71 +80,33 @@ func cmdSend(args []string) error {
 		}
 		content = bytes.TrimSuffix(content, []byte("\n")) // the newline that ends a typed line
 	}
-
 	if fileName == "" && len(content) == 0 {
 		return userErr("write the text after -m, pipe it in, or give a FILE", "nothing to send")
 	}
-	addr := to.relay
-	if *relay != "" {
-		addr = *relay
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	c, err := dialRelay(ctx, addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	kemID := to.bundle.KEMID()
-	maxContent := seal.MaxContent(kemID, int(c.Hello().MaxBlob)-envelopeReserve)
-	if maxContent <= seal.FileChunkOverhead(seal.MaxNameLen) {
-		return fmt.Errorf("the relay's largest blob (%d bytes) is too small for a sealed message", c.Hello().MaxBlob)
-	}
-
-	now := time.Now()
-	var tag [32]byte
-	if !*untagged {
-		tag = seal.MailboxTag(to.pair, cl.id.Fingerprint(), seal.Epoch(now))
-	}
-	send := func(typ seal.ContentType, body []byte) error {
-		payload, _, err := seal.Seal(cl.id, to.bundle, typ, body, time.Now())
-		if err != nil {
-			return err
-		}
-		_, err = putEnvelope(ctx, c, tag, *ttl, payload)
-		return err
-	}
-
+	o := client.SendOptions{Relay: *relay, TTL: *ttl, Untagged: *untagged}
+	var res *client.SendResult
 	if fileName == "" {
-		if len(content) > maxContent {
-			return userErr("send it as a file: echorelay send NAME FILE", "the text is %d bytes; one message holds at most %d", len(content), maxContent)
-		}
-		if err := send(seal.TypeText, content); err != nil {
-			return err
-		}
-		if err := cl.db.addMessage(to.name, "out", now, "text", content); err != nil {
-			return err
-		}
-		fmt.Printf("sent to %s\n", to.name)
-		return nil
+		res, err = cl.SendText(ctx, pos[0], string(content), o)
+	} else {
+		res, err = cl.SendFile(ctx, pos[0], fileName, content, o)
 	}
-
-	per := maxContent - seal.FileChunkOverhead(len(fileName))
-	count := max(1, (len(content)+per-1)/per)
-	ch := seal.FileChunk{Count: uint32(count), Size: uint64(len(content)), Name: fileName}
-	if _, err := rand.Read(ch.FileID[:]); err != nil {
-		return err
+	if errors.Is(err, client.ErrTooLarge) && fileName == "" {
+		return userErr("send it as a file: echorelay send NAME FILE", "%s", err)
 	}
-	for i := 0; i < count; i++ {
-		ch.Index = uint32(i)
-		ch.Data = content[i*per : min(len(content), (i+1)*per)]
-		if err := send(seal.TypeFile, ch.Marshal()); err != nil {
-			return fmt.Errorf("chunk %d of %d: %w", i+1, count, err)
-		}
+	if err != nil {
+		return friendErr(err)
 	}
-	if err := cl.db.addMessage(to.name, "out", now, "file", []byte(fileName)); err != nil {
-		return err
+	printEvents(res.Events)
+	switch {
+	case res.Queued:
+		fmt.Fprintf(os.Stderr, "echorelay: could not reach the relay (%s)\n", res.Err)
+		fmt.Printf("saved in the outbox; it is sent with your next send or inbox\n")
+	case fileName == "":
+		fmt.Printf("sent to %s\n", res.To)
+	default:
+		fmt.Printf("sent %s (%d bytes, %d chunks) to %s\n", fileName, len(content), res.Chunks, res.To)
 	}
-	fmt.Printf("sent %s (%d bytes, %d chunks) to %s\n", fileName, len(content), count, to.name)
 	return nil
 }

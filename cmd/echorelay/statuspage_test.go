@@ -119,16 +119,7 @@ func (e *elem) has(name, id string) bool {
 	return e.find(func(x *elem) bool { return x.name == name && x.attr["id"] == id }) != nil
 }
 
-func (e *elem) textOf(name string) string {
-	if f := e.find(func(x *elem) bool { return x.name == name }); f != nil {
-		return f.text()
-	}
-	return ""
-}
-
 type parsedPage struct{ *elem }
-
-func (p parsedPage) text(name string) string { return p.elem.textOf(name) }
 
 func parseHTML(t *testing.T, page string) parsedPage {
 	t.Helper()
@@ -140,11 +131,6 @@ func parseHTML(t *testing.T, page string) parsedPage {
 		t.Fatalf("the page's root is not <html>")
 	}
 	return parsedPage{root}
-}
-
-func wellFormed(s string) error {
-	_, err := parseMarkup(s)
-	return err
 }
 
 func parseMarkup(s string) (*elem, error) {

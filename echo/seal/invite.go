@@ -69,12 +69,8 @@ func NewInviteFor(inviter *Identity, relay string, relayFP [32]byte) (Invite, er
 	return inv, nil
 }
 
-// NewInvite draws a fresh secret for an invite through relay that is bound to no inviter.
-//
-// Deprecated: use NewInviteFor, whose code lets the acceptor check the inviter's bundle.
-// NewInvite stays until cmd/echorelay has moved to it.
-func NewInvite(relay string) (Invite, error) { return newInvite(relay) }
-
+// newInvite draws a fresh secret for an invite through relay that names no inviter: the
+// tests' codes of other programs (Bound false), which clients refuse.
 func newInvite(relay string) (Invite, error) {
 	inv := Invite{Relay: relay}
 	if len(relay) == 0 || len(relay) > maxRelayLen {
@@ -87,7 +83,8 @@ func newInvite(relay string) (Invite, error) {
 }
 
 // Bound reports whether the invite names its inviter (InviterHash is set). Codes of
-// NewInviteFor always do; a client may refuse codes that do not.
+// NewInviteFor always do; echorelay's client refuses codes that do not, since their inviter
+// bundle could be swapped by anyone holding the code.
 func (inv Invite) Bound() bool { return inv.InviterHash != [InviterHashSize]byte{} }
 
 // Code is the invite as text.

@@ -433,21 +433,3 @@ func (inv Invite) finishAnswer(me *Identity, f *answerFields, acceptor *Bundle, 
 	}
 	return &Answer{Acceptor: acceptor, Nick: f.nick, Relay: f.relay, RelayFP: f.relayFP, Pair: pair}, nil
 }
-
-// SealAcceptorBlob answers an invite with only a nickname.
-//
-// Deprecated: use SealAnswer, which also carries the acceptor's relay.
-func (inv Invite) SealAcceptorBlob(me *Identity, inviter *Bundle, nick string) (blob, pairSecret []byte, err error) {
-	return inv.SealAnswer(me, inviter, AnswerInfo{Nick: nick})
-}
-
-// OpenAcceptorBlob is OpenAnswer in the old shape.
-//
-// Deprecated: use OpenAnswer.
-func (inv Invite) OpenAcceptorBlob(me *Identity, b []byte) (acceptor *Bundle, nick string, pairSecret []byte, err error) {
-	a, err := inv.OpenAnswer(me, b)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	return a.Acceptor, a.Nick, a.Pair, nil
-}

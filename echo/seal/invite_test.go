@@ -73,7 +73,7 @@ func TestInviteCode(t *testing.T) {
 		t.Fatal("NewInviteFor did not bind the inviter or keep the relay fingerprint")
 	}
 	noFP, _ := NewInviteFor(a, "127.0.0.1:7788", [32]byte{})
-	unbound, _ := NewInvite("127.0.0.1:7788")
+	unbound, _ := newInvite("127.0.0.1:7788")
 	for _, inv := range []Invite{bound, noFP, unbound} {
 		code := inv.Code()
 		back, err := ParseInviteCode(" " + strings.ToLower(code[:10]) + "-" + code[10:] + "\n")
@@ -412,43 +412,6 @@ func TestInviteSecondAnswer(t *testing.T) {
 	blobB2, _, _ := inv.SealAnswer(b, ib, AnswerInfo{Nick: "bob"})
 	if again, err := inv.PeekAnswer(blobB2); err != nil || again != first {
 		t.Fatalf("bob's second answer: %s, %v", again, err)
-	}
-}
-
-// The deprecated functions cmd/echorelay still calls keep working.
-func TestInviteDeprecated(t *testing.T) {
-	a, b, _ := ids(t)
-	inv, err := NewInvite("127.0.0.1:7788")
-	if err != nil || inv.Bound() {
-		t.Fatalf("NewInvite: %v", err)
-	}
-	blobI, err := inv.SealInviterBlob(a, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := ParseInviteCode(inv.Code())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ib, _, err := back.OpenInviterBlob(blobI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobA, pairB, err := back.SealAcceptorBlob(b, ib, "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The inviter's history kept only the secret and the relay.
-	stored := Invite{Secret: inv.Secret, Relay: inv.Relay}
-	acc, nick, pairA, err := stored.OpenAcceptorBlob(a, blobA)
-	if err != nil || acc.Fingerprint() != b.Fingerprint() || nick != "bob" || !bytes.Equal(pairA, pairB) {
-		t.Fatalf("OpenAcceptorBlob: %v", err)
-	}
-	// A bound invite remembered without its hash still opens its answers (the inviter checks
-	// that the answer names it).
-	binv, _, bblob, bpair, _ := exchange(t, a, b)
-	if ans, err := (Invite{Secret: binv.Secret, Relay: binv.Relay}).OpenAnswer(a, bblob); err != nil || !bytes.Equal(ans.Pair, bpair) {
-		t.Fatalf("bound invite without its hash: %v", err)
 	}
 }
 

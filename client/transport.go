@@ -1,0 +1,129 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+)
+
+// Conn is one client connection to a relay: what *peers.Client offers (cmd/echorelay fills it
+// with one), and what a browser transport will offer.
+type Conn interface {
+	Hello() echo.Hello // the relay's limits: max blob, max TTL, stamp bits
+	Put(ctx context.Context, env []byte) (id echo.ID, dup bool, err error)
+	Fetch(ctx context.Context, tags []echo.Tag, after uint64, limit int) (items []echo.Item, next uint64, more bool, err error)
+	Subscribe(ctx context.Context, tags []echo.Tag, after uint64, fn func(echo.Item), caughtUp func()) error
+	RelayFingerprint() string // the relay's TLS key fingerprint, hex
+	Close() error
+}
+
+// Dialer connects to the relay at addr. With fp non-empty it MUST refuse a relay whose
+// fingerprint differs (pinning); with fp empty it accepts any and the Client records what it
+// saw.
+type Dialer func(ctx context.Context, addr, fp string) (Conn, error)
+
+// maxRateRetries bounds the waits for a relay that answers rate_limited.
+const maxRateRetries = 5
+
+// RetryRateLimited runs op, and again after the wait a relay asks for when it answers
+// rate_limited (PROTOCOL.md section 9), at most maxRateRetries times; it returns op's last
+// error.
+func RetryRateLimited(ctx context.Context, op func() error) error {
+	for try := 0; ; try++ {
+		err := op()
+		var e *echo.Error
+		if try >= maxRateRetries || !errors.As(err, &e) || e.Code != echo.CodeRateLimited || e.RetryAfter <= 0 {
+			return err
+		}
+		t := time.NewTimer(e.RetryAfter)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+	}
+}
+
+// envelopeReserve is what an envelope adds around a payload: its fixed header plus room for
+// the largest proof-of-work stamp.
+const envelopeReserve = 47 + 32
+
+// makeEnvelope wraps payload for tag with a lifetime of at most the relay's limit.
+func makeEnvelope(hello echo.Hello, now time.Time, tag [32]byte, ttl time.Duration, payload []byte) ([]byte, error) {
+	if max := time.Duration(hello.MaxTTL) * time.Second; max > 0 && ttl > max {
+		ttl = max
+	}
+	e := echo.Envelope{Expiry: now.Add(ttl).Unix(), Tag: tag, Payload: payload}
+	return e.Marshal()
+}
+
+// put stamps env when the relay asks for it and submits it, waiting out rate limits.
+func put(ctx context.Context, c Conn, env []byte) error {
+	if bits := int(c.Hello().StampBits); bits > 0 {
+		if bits > echo.MaxStampBits {
+			return fmt.Errorf("failed to stamp: the relay asks for %d bits; this client computes at most %d", bits, echo.MaxStampBits)
+		}
+		var err error
+		if env, err = echo.StampEnvelope(ctx, env, bits); err != nil {
+			return fmt.Errorf("failed to compute the stamp the relay asks for: %w", err)
+		}
+	}
+	if max := int(c.Hello().MaxBlob); max > 0 && len(env) > max {
+		return fmt.Errorf("%w: the envelope is %d bytes, the relay takes at most %d: %w", ErrTooLarge, len(env), max, echo.ErrTooLarge)
+	}
+	err := RetryRateLimited(ctx, func() error {
+		_, _, err := c.Put(ctx, env)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("relay refused the blob: %w", err)
+	}
+	return nil
+}
+
+// fetchAll reads every page after cursor for tags (nil: every blob), at most maxPages.
+func fetchAll(ctx context.Context, c Conn, tags []echo.Tag, cursor uint64, fn func(echo.Item) error) (uint64, error) {
+	const maxPages = 10000
+	for page := 0; page < maxPages; page++ {
+		var items []echo.Item
+		var next uint64
+		var more bool
+		err := RetryRateLimited(ctx, func() (err error) {
+			items, next, more, err = c.Fetch(ctx, tags, cursor, 0)
+			return err
+		})
+		if err != nil {
+			return cursor, fmt.Errorf("fetch failed: %w", err)
+		}
+		for _, it := range items {
+			if err := fn(it); err != nil {
+				return cursor, err
+			}
+		}
+		if next > cursor {
+			cursor = next
+		}
+		if !more {
+			return cursor, nil
+		}
+	}
+	return cursor, nil
+}
+
+// permanent reports whether a put failed for good (the blob will never be taken), rather
+// than for now (no connection, a full mailbox, a rate limit).
+func permanent(err error) bool {
+	var e *echo.Error
+	if !errors.As(err, &e) {
+		return errors.Is(err, ErrTooLarge)
+	}
+	switch e.Code {
+	case echo.CodeTooLarge, echo.CodeExpired, echo.CodeTooFarFuture, echo.CodeMalformed, echo.CodeUnsupportedVersion:
+		return true
+	}
+	return false
+}

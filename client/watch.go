@@ -1,0 +1,114 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/echo/seal"
+)
+
+// Watch keeps one subscription per relay open for the friends' tags of the current epochs
+// and hands each event to emit as it arrives, until ctx is cancelled (then it returns nil).
+// It first retries the outbox. At each epoch change it subscribes again with the new tags.
+// Cursors are left to the next Receive, which reads the longer window of past epochs and
+// skips what Watch already handled (the seen set knows those blobs). emit is called by one
+// goroutine at a time.
+func (c *Client) Watch(ctx context.Context, relay string, emit func(Event)) error {
+	c.mu.Lock()
+	s := c.session(ctx)
+	defer s.close()
+	if _, _, err := s.flushOutbox([16]byte{}, emit); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	friends, err := c.st.Friends()
+	if err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	type relayWatch struct {
+		cn    Conn
+		fs    []*Friend
+		after uint64
+	}
+	byRelay := map[string]*relayWatch{}
+	for _, f := range friends {
+		if f.Blocked {
+			continue
+		}
+		cn, addr, err := s.myConn(f, relay)
+		if err != nil {
+			c.mu.Unlock()
+			return fmt.Errorf("failed to watch %s: %w", addr, err)
+		}
+		cur, err := c.st.Cursor(addr, friendScope(f))
+		if err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		w := byRelay[addr]
+		if w == nil {
+			w = &relayWatch{cn: cn, after: cur}
+			byRelay[addr] = w
+		}
+		w.fs = append(w.fs, f)
+		w.after = min(w.after, cur)
+	}
+	c.mu.Unlock()
+	if len(byRelay) == 0 {
+		return ErrNothingToWatch
+	}
+	errc := make(chan error, len(byRelay))
+	for addr, w := range byRelay {
+		go func() { errc <- c.watchRelay(ctx, addr, w.cn, w.fs, friends, w.after, emit) }()
+	}
+	var first error
+	for range byRelay {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (c *Client) watchRelay(ctx context.Context, addr string, cn Conn, fs, friends []*Friend, after uint64, emit func(Event)) error {
+	for ctx.Err() == nil {
+		now := c.now()
+		byTag := map[echo.Tag]*Friend{}
+		var tags []echo.Tag
+		for _, f := range fs {
+			for _, t := range seal.ReceiveTags(f.Pair, f.Fingerprint(), now, 1) {
+				byTag[echo.Tag(t)] = f
+				tags = append(tags, echo.Tag(t))
+			}
+		}
+		if len(tags) > echo.MaxTagsPerReq {
+			tags = tags[:echo.MaxTagsPerReq]
+		}
+		next := time.Unix(int64(seal.Epoch(now)+1)*int64(seal.EpochLength/time.Second), 0)
+		sctx, cancel := context.WithDeadline(ctx, next.Add(time.Minute))
+		err := cn.Subscribe(sctx, tags, after, func(it echo.Item) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			after = max(after, it.Seq)
+			e, err := echo.ParseEnvelope(it.Envelope)
+			if err != nil {
+				return
+			}
+			if err := c.handle(it, byTag[e.Tag], friends, maxTTL(cn), emit); err != nil {
+				c.log.Warn("client: failed to keep a received message", "err", err)
+			}
+		}, nil)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("failed to watch %s: %w", addr, err)
+		}
+	}
+	return nil
+}
