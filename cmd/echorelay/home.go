@@ -14,13 +14,14 @@ import (
 	"github.com/echorelay/echorelay/client"
 	"github.com/echorelay/echorelay/client/home"
 	"github.com/echorelay/echorelay/echo/seal"
+	"github.com/echorelay/echorelay/internal/datadir"
 )
 
 func defaultHome() string {
 	if h := os.Getenv("ECHORELAY_HOME"); h != "" {
 		return h
 	}
-	if h := userHomeOrEmpty(); h != "" {
+	if h := datadir.UserHome(); h != "" {
 		return filepath.Join(h, ".echorelay-client")
 	}
 	return ".echorelay-client"

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/echorelay/echorelay/internal/datadir"
 	"github.com/echorelay/echorelay/internal/hint"
 )
 
@@ -31,6 +32,9 @@ func register(c command) { commands = append(commands, c) }
 // userErr is a user mistake: printed as one line plus a hint (internal/hint, which the
 // libraries use too).
 func userErr(h, format string, a ...any) error { return hint.New(h, format, a...) }
+
+// defaultDataDir is the relay's data directory when --data is not given (internal/datadir).
+func defaultDataDir() string { return datadir.Default() }
 
 // usageError is the type userErr returns, for tests that tell user mistakes apart.
 type usageError = hint.Error

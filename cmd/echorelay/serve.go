@@ -16,6 +16,7 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/internal/admin"
+	"github.com/echorelay/echorelay/internal/memtrim"
 	"github.com/echorelay/echorelay/internal/resolve"
 	"github.com/echorelay/echorelay/peers"
 	"github.com/echorelay/echorelay/store"
@@ -206,12 +207,12 @@ func serve(c serveConfig) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reconcileOnSignal(ctx, node, log)
-	go defaultIdleTrim.run(ctx, func() int64 {
+	go memtrim.Default.Run(ctx, func() int64 {
 		s := relay.Snapshot()
 		return s.Received + s.Relayed + s.Duplicates + int64(s.Neighbours) + int64(st.Stats().Commits)
 	}, func() {
 		debug.FreeOSMemory()
-		log.Debug("idle: memory returned to the system", "binary_bytes_unmapped", releaseBinaryPages())
+		log.Debug("idle: memory returned to the system", "binary_bytes_unmapped", memtrim.ReleaseBinaryPages())
 	})
 	done := make(chan error, 1)
 	go func() { done <- node.Run(ctx) }()

@@ -41,7 +41,6 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-
 func TestApplyPrecedenceAndRules(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.conf")

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package memtrim
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// probe lives in the binary's writable data segment, which releaseBinaryPages must leave
+// probe lives in the binary's writable data segment, which ReleaseBinaryPages must leave
 // alone: advising it away would revert the value to the one in the file.
 var probe = 7
 
@@ -38,7 +38,7 @@ func rssFileKiB(t *testing.T) int64 {
 func TestReleaseBinaryPages(t *testing.T) {
 	probe = 42
 	before := rssFileKiB(t)
-	advised := releaseBinaryPages()
+	advised := ReleaseBinaryPages()
 	after := rssFileKiB(t)
 	if advised <= 0 {
 		t.Fatalf("advised %d bytes: the executable's read-only mappings were not found", advised)

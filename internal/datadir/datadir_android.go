@@ -1,9 +1,9 @@
-package main
+package datadir
 
 import "os"
 
-// defaultDataDir is where `echorelay serve` keeps its database and node key
+// Default is where `echorelay serve` keeps its database and node key
 // when --data is not given. On Android (Termux) that is $HOME/.echorelay.
-func defaultDataDir() string {
+func Default() string {
 	return androidDataDir(os.Getenv)
 }

@@ -1,4 +1,6 @@
-package main
+// Package memtrim gives an idle relay's memory back to the system: garbage the runtime keeps
+// and the pages of the executable that only start-up touched.
+package memtrim
 
 import (
 	"context"
@@ -15,26 +17,27 @@ import (
 // pages in groups around each one a program touches (fault-around, 64 KiB), so the code and
 // tables that ran once at start-up, spread over the whole binary, keep about 12 MB of it mapped
 // (nearly all of it) although an idle relay runs a small part. Those pages are clean copies
-// of the file: releaseBinaryPages (binpages_linux.go) asks the kernel to unmap the executable's
+// of the file: ReleaseBinaryPages (binpages_linux.go) asks the kernel to unmap the executable's
 // read-only mappings, the page cache keeps them, and the ones still in use fault back in on
 // their next access (about 6 MB with 20 neighbour links). Writable segments are never touched.
 //
-// defaultIdleTrim gives both back once traffic stops: it looks at activity every 5 s, and
+// Default gives both back once traffic stops: it looks at activity every 5 s, and
 // when the value has not moved for 15 s it runs debug.FreeOSMemory (one collection, then every
-// free page returned) and releaseBinaryPages, then again every minute while the quiet lasts:
+// free page returned) and ReleaseBinaryPages, then again every minute while the quiet lasts:
 // timers, sweeps and keepalives slowly fault more of the binary back in (from 6 to about 10 MB
 // over three idle minutes with 20 links). Under traffic it does nothing, so the collector's
 // own pacing is untouched where throughput matters.
-type idleTrim struct {
-	check, quiet, again time.Duration
+type Idle struct {
+	Check, Quiet, Again time.Duration // look at activity every Check; trim after Quiet without change, then every Again
 }
 
-var defaultIdleTrim = idleTrim{check: 5 * time.Second, quiet: 15 * time.Second, again: time.Minute}
+// Default is the relay's schedule.
+var Default = Idle{Check: 5 * time.Second, Quiet: 15 * time.Second, Again: time.Minute}
 
-// run calls trim (debug.FreeOSMemory and releaseBinaryPages) as described above until ctx
+// Run calls trim (debug.FreeOSMemory and ReleaseBinaryPages) as described above until ctx
 // ends.
-func (it idleTrim) run(ctx context.Context, activity func() int64, trim func()) {
-	t := time.NewTicker(it.check)
+func (it Idle) Run(ctx context.Context, activity func() int64, trim func()) {
+	t := time.NewTicker(it.Check)
 	defer t.Stop()
 	last, since := activity(), time.Now()
 	var trimmed time.Time // last trim in this quiet spell; zero: none yet
@@ -47,7 +50,7 @@ func (it idleTrim) run(ctx context.Context, activity func() int64, trim func()) 
 				last, since, trimmed = a, now, time.Time{}
 				continue
 			}
-			if now.Sub(since) >= it.quiet && (trimmed.IsZero() || now.Sub(trimmed) >= it.again) {
+			if now.Sub(since) >= it.Quiet && (trimmed.IsZero() || now.Sub(trimmed) >= it.Again) {
 				trim()
 				trimmed = now
 			}

@@ -1,4 +1,4 @@
-package main
+package memtrim
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // come at exact instants whatever the machine's load.
 func TestIdleTrimSchedule(t *testing.T) {
 	t.Parallel()
-	it := idleTrim{check: 10 * time.Millisecond, quiet: 60 * time.Millisecond, again: 100 * time.Millisecond}
+	it := Idle{Check: 10 * time.Millisecond, Quiet: 60 * time.Millisecond, Again: 100 * time.Millisecond}
 	const ms = time.Millisecond
 	// run runs the schedule for d of fake time with activity given the time since the start,
 	// and returns when each trim ran (since the start).
@@ -24,7 +24,7 @@ func TestIdleTrimSchedule(t *testing.T) {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
-		it.run(ctx, func() int64 { return activity(time.Since(start)) }, func() {
+		it.Run(ctx, func() int64 { return activity(time.Since(start)) }, func() {
 			mu.Lock()
 			at = append(at, time.Since(start))
 			mu.Unlock()

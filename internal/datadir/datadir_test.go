@@ -1,4 +1,4 @@
-package main
+package datadir
 
 import (
 	"path/filepath"
@@ -45,7 +45,7 @@ func TestAndroidDataDir(t *testing.T) {
 }
 
 func TestDefaultDataDir(t *testing.T) {
-	if defaultDataDir() == "" {
-		t.Fatal("defaultDataDir is empty")
+	if Default() == "" {
+		t.Fatal("Default is empty")
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package memtrim
 
 import (
 	"bufio"
@@ -10,11 +10,11 @@ import (
 	"syscall"
 )
 
-// releaseBinaryPages asks the kernel to unmap the pages of the relay's own executable that
+// ReleaseBinaryPages asks the kernel to unmap the pages of the relay's own executable that
 // are mapped read-only (code and constants; never a writable segment, whose pages may hold
 // changes). They stay in the page cache; those still in use fault back in on their next
 // access. It returns the bytes of the mappings it advised.
-func releaseBinaryPages() int64 {
+func ReleaseBinaryPages() int64 {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0

@@ -1,6 +1,4 @@
-package main
-
-// Default data directory.
+// Package datadir says where a relay keeps its state when --data is not given.
 //
 // `echorelay serve` with no flags must start a useful relay, so the SQLite
 // cache and the node key need a home that exists without configuration and
@@ -13,6 +11,8 @@ package main
 //
 // The platform files only pick which rule applies; the rules themselves are
 // pure functions of the environment so they can be tested anywhere.
+
+package datadir
 
 import (
 	"os"
@@ -67,8 +67,8 @@ func androidDataDir(getenv func(string) string) string {
 	return ".echorelay"
 }
 
-// userHomeOrEmpty is os.UserHomeDir without the error: "" when unknown.
-func userHomeOrEmpty() string {
+// UserHome is os.UserHomeDir without the error: "" when unknown.
+func UserHome() string {
 	h, err := os.UserHomeDir()
 	if err != nil {
 		return ""
