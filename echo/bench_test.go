@@ -110,6 +110,7 @@ type countingLink struct {
 }
 
 func (c *countingLink) Neighbour() string      { return c.name }
+func (c *countingLink) Source() string         { return "n:" + c.name }
 func (c *countingLink) SendBlob(_ []byte) bool { c.n++; return true }
 func (c *countingLink) Kind() LinkKind         { return LinkRelay }
 
@@ -117,7 +118,7 @@ func (c *countingLink) Kind() LinkKind         { return LinkRelay }
 // Accept and the flood fan-out, not SQLite (store's own benchmarks do that).
 type committedStore struct{}
 
-func (committedStore) Insert(_, _ [32]byte, _ int64, _ []byte, done func(bool, error)) {
+func (committedStore) Insert(_, _ [32]byte, _ [8]byte, _ int64, _ []byte, done func(bool, error)) {
 	done(true, nil)
 }
 

@@ -32,6 +32,8 @@ func newFakeLink(name string, kind LinkKind) *fakeLink {
 func (l *fakeLink) Neighbour() string { return l.name }
 func (l *fakeLink) Kind() LinkKind    { return l.kind }
 
+func (l *fakeLink) Source() string { return "f:" + l.Neighbour() }
+
 func (l *fakeLink) SendBlob(env []byte) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -62,7 +64,7 @@ type memStore struct {
 	ids map[ID]bool
 }
 
-func (s *memStore) Insert(id, _ [32]byte, _ int64, _ []byte, done func(bool, error)) {
+func (s *memStore) Insert(id, _ [32]byte, _ [8]byte, _ int64, _ []byte, done func(bool, error)) {
 	s.mu.Lock()
 	if s.ids == nil {
 		s.ids = map[ID]bool{}
@@ -390,5 +392,14 @@ func TestLinkKindString(t *testing.T) {
 		if got := k.String(); got != want {
 			t.Errorf("LinkKind(%d) = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// SourceOf names who brought a blob for the store's fair shares: by the link's source, hashed
+// (the store keeps no client address), zero for none.
+func TestSourceOf(t *testing.T) {
+	a, b := &fakeLink{name: "a"}, &fakeLink{name: "b"}
+	if SourceOf(nil) != ([8]byte{}) || SourceOf(a) == ([8]byte{}) || SourceOf(a) == SourceOf(b) || SourceOf(a) != SourceOf(&fakeLink{name: "a"}) {
+		t.Fatalf("SourceOf: nil %x, a %x, b %x", SourceOf(nil), SourceOf(a), SourceOf(b))
 	}
 }

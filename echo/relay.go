@@ -1,6 +1,7 @@
 package echo
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,8 +13,9 @@ import (
 // Reason() is "store_full" or "quota_exceeded" map to those wire codes.
 type Store interface {
 	// Insert stores the envelope if no blob with id is stored and calls done after the
-	// transaction committed (durable before ack). inserted is false for a known ID.
-	Insert(id, tag [32]byte, expiry int64, env []byte, done func(inserted bool, err error))
+	// transaction committed (durable before ack). inserted is false for a known ID. source
+	// says who brought it (SourceOf), for fair shares of a full cache.
+	Insert(id, tag [32]byte, source [8]byte, expiry int64, env []byte, done func(inserted bool, err error))
 	// Scan calls fn for unexpired blobs with seq > after in seq order, only those whose tag is
 	// in tags unless tags is empty, at most limit blobs and about maxBytes bytes.
 	Scan(tags [][32]byte, after uint64, limit, maxBytes int, fn func(seq uint64, env []byte)) (next uint64, more bool, err error)
@@ -30,6 +32,21 @@ type Link interface {
 	Kind() LinkKind
 	// SendBlob queues a BLOB frame without blocking; false when the queue was full.
 	SendBlob(env []byte) bool
+	// Source names who is on the other side for fair shares of a full cache: a client by
+	// its address (an IPv6 one by its /64), a neighbour by its key; blobs of one source share
+	// a share (PROTOCOL.md section 9).
+	Source() string
+}
+
+// SourceOf is the store's 8-byte source of a blob from link (zero for none): a hash, so the
+// store keeps no client address.
+func SourceOf(from Link) (src [8]byte) {
+	if from == nil {
+		return src
+	}
+	h := sha256.Sum256([]byte("echorelay-source-v1/" + from.Source()))
+	copy(src[:], h[:])
+	return src
 }
 
 // LinkKind is what a link is to the flood rule. The zero value is a client link, which floods
@@ -197,7 +214,7 @@ func (r *Relay) Accept(env []byte, from Link, done func(id ID, inserted bool, er
 		return
 	}
 	id := BlobID(env)
-	r.store.Insert(id, e.Tag, e.Expiry, env, func(inserted bool, err error) {
+	r.store.Insert(id, e.Tag, SourceOf(from), e.Expiry, env, func(inserted bool, err error) {
 		if err != nil {
 			code := CodeOf(err)
 			r.Reject(code)
@@ -273,14 +290,24 @@ func sentTo(earlier []Link, n string, fromNeighbour bool) bool {
 
 // Fetch reads one page for a FETCH (tags empty = every blob).
 func (r *Relay) Fetch(tags []Tag, after uint64, limit int, fn func(seq uint64, env []byte)) (next uint64, more bool, err error) {
+	return r.FetchBytes(tags, after, limit, FetchPageBytes, fn)
+}
+
+// FetchBytes is Fetch with a page of at most maxBytes envelope bytes (at least one blob;
+// 0 or more than FetchPageBytes is FetchPageBytes): a relay reads smaller pages for clients,
+// whose pages it holds in memory until they read them.
+func (r *Relay) FetchBytes(tags []Tag, after uint64, limit, maxBytes int, fn func(seq uint64, env []byte)) (next uint64, more bool, err error) {
 	if limit <= 0 || limit > FetchPageBlobs {
 		limit = FetchPageBlobs
+	}
+	if maxBytes <= 0 || maxBytes > FetchPageBytes {
+		maxBytes = FetchPageBytes
 	}
 	raw := make([][32]byte, len(tags))
 	for i, t := range tags {
 		raw[i] = t
 	}
-	return r.store.Scan(raw, after, limit, FetchPageBytes, fn)
+	return r.store.Scan(raw, after, limit, maxBytes, fn)
 }
 
 // Watch returns a channel that receives (coalesced) a value whenever new blobs were stored,

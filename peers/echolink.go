@@ -142,6 +142,9 @@ func (n *Node) newEchoLink(c net.Conn, dialed *Peer) *echoLink {
 // Neighbour implements echo.Link.
 func (l *echoLink) Neighbour() string { return l.id }
 
+// Source implements echo.Link: an Echo link is a source of its own.
+func (l *echoLink) Source() string { return "e:" + l.id }
+
 // Kind implements echo.Link: a Half Echo link takes only our own clients' blobs.
 func (l *echoLink) Kind() echo.LinkKind {
 	if l.half {

@@ -54,10 +54,11 @@ type stream struct {
 }
 
 type outFrame struct {
-	prefix []byte
-	body   []byte
-	t      echo.FrameType
-	ack    bool // releases a window slot once written
+	prefix  []byte
+	body    []byte
+	t       echo.FrameType
+	ack     bool  // releases a window slot once written
+	charged int64 // bytes of the memory budget it holds until written (budget.go)
 }
 
 // link runs one connection: a reader goroutine, a writer goroutine, bounded queues between.
@@ -96,7 +97,10 @@ type link struct {
 	in, outN  atomic.Int64
 	reason    atomic.Value // string: why it closed
 
+	mem linkMem // what it holds of the node's memory budget (budget.go)
+
 	// Owned by the reader goroutine.
+	handed     bool   // the frame being handled went to the store, which gives its bytes back
 	blobBucket bucket // a neighbour's BLOB frames (limits.go)
 	phase      string // what the current read deadline guards: its close reason on expiry
 	progress   *frameProgress
@@ -123,6 +127,14 @@ func (l *link) Kind() echo.LinkKind {
 	return echo.LinkClient
 }
 
+// Source implements echo.Link: the client address (IPv6 by its /64), or the neighbour's key.
+func (l *link) Source() string {
+	if l.neighbour != "" {
+		return "n:" + l.neighbour
+	}
+	return "c:" + clientKey(l.s.remote).String()
+}
+
 // SendBlob implements echo.Link: queue a BLOB without blocking.
 func (l *link) SendBlob(env []byte) bool {
 	if l.qbytes.Load()+int64(len(env)) > l.node.cfg.QueueBytes {
@@ -137,25 +149,41 @@ func (l *link) SendBlob(env []byte) bool {
 
 // send queues a reliable frame, waiting while the queue is full: OutDepth frames, or OutBytes
 // (a frame larger than that still goes alone into an empty queue).
-func (l *link) send(f outFrame) error {
+func (l *link) send(f outFrame) error { return l.sendCovered(f, 0) }
+
+// sendCovered is send for a frame of which covered bytes are already charged to the memory
+// budget (a fetch page's, handed over); the rest is charged here, and all of it is given back
+// once the frame is written.
+func (l *link) sendCovered(f outFrame, covered int64) error {
 	n := int64(len(f.prefix) + len(f.body))
+	limit := int64(OutBytes)
+	if l.neighbour == "" {
+		limit = ClientOutBytes
+	}
 	for {
 		q := l.outBytes.Load()
-		if q == 0 || q+n <= OutBytes {
+		if q == 0 || q+n <= limit {
 			break
 		}
 		select {
 		case <-l.outRoom:
 		case <-l.closed:
+			l.unchargeOut(covered)
 			return net.ErrClosed
 		}
 	}
+	if err := l.chargeOut(n - covered); err != nil {
+		l.unchargeOut(covered)
+		return err
+	}
+	f.charged = n
 	l.outBytes.Add(n)
 	select {
 	case l.out <- f:
 		return nil
 	case <-l.closed:
 		l.outBytes.Add(-n)
+		l.unchargeOut(n)
 		return net.ErrClosed
 	}
 }
@@ -206,6 +234,7 @@ func (l *link) close(err error) {
 		}
 		l.node.abuse.closed(closeCategory(err))
 		l.reason.Store(reason)
+		l.releaseAll()
 		if l.neighbour != "" {
 			l.node.release(l)
 			l.node.pace.remove(l)
@@ -243,7 +272,12 @@ func (l *link) readLoop() error {
 	max := l.node.relay.Limits().MaxFrame()
 	l.phase = "handshake_timeout"
 	l.s.setDeadline(true, time.Now().Add(l.node.cfg.HandshakeTimeout))
+	n, err := l.chargeFrame(r, max)
+	if err != nil {
+		return l.readErr(err)
+	}
 	f, err := echo.ReadFrame(r, max)
+	l.uncharge(n)
 	if err != nil {
 		if errors.Is(err, echo.ErrMalformed) {
 			return l.fatal(err)
@@ -267,6 +301,7 @@ func (l *link) readLoop() error {
 		}
 		return l.fatal(err)
 	}
+	l.resetSource() // a neighbour now: charged by its key from here on
 	for {
 		if err := l.awaitFrame(r); err != nil {
 			return l.readErr(err)
@@ -276,17 +311,43 @@ func (l *link) readLoop() error {
 		} else if skipped {
 			continue
 		}
+		n, err := l.chargeFrame(r, max)
+		if err != nil {
+			return l.readErr(err)
+		}
 		f, err := echo.ReadFrame(r, max)
 		if err != nil {
+			l.uncharge(n)
 			if errors.Is(err, echo.ErrMalformed) {
 				return l.fatal(err)
 			}
 			return l.readErr(err)
 		}
-		if err := l.handle(f); err != nil {
+		l.handed = false
+		err = l.handle(f, n)
+		if !l.handed {
+			l.uncharge(n)
+		}
+		if err != nil {
 			return err
 		}
 	}
+}
+
+// chargeFrame charges the frame whose header is next in r to the memory budget before its
+// body is read: what the header announces, when it is within max (a longer one is refused by
+// ReadFrame without allocating). Waiting for the budget, the link reads nothing.
+func (l *link) chargeFrame(r *bufio.Reader, max int) (int64, error) {
+	hdr, err := r.Peek(4)
+	if err != nil {
+		return 0, nil // ReadFrame reports it
+	}
+	n := int64(binary.BigEndian.Uint32(hdr))
+	if n == 0 || n > int64(max) {
+		return 0, nil
+	}
+	n += 4
+	return n, l.charge(n)
 }
 
 // skipOversizedSubmit reads and discards a SUBMIT longer than max_frame (up to
@@ -334,7 +395,9 @@ func (l *link) acquire() error {
 	}
 }
 
-func (l *link) handle(f echo.Frame) error {
+// handle serves one frame; charged is its bytes of the memory budget, which the store's answer
+// gives back for BLOB and SUBMIT (l.handed), the reader otherwise.
+func (l *link) handle(f echo.Frame, charged int64) error {
 	relay := l.node.relay
 	switch f.Type {
 	case echo.FrameBlob:
@@ -348,7 +411,9 @@ func (l *link) handle(f echo.Frame) error {
 		if err := l.acquire(); err != nil {
 			return err
 		}
+		l.handed = true
 		relay.Accept(f.Body, l, func(id echo.ID, inserted bool, err error) {
+			l.uncharge(charged)
 			<-l.window
 			if err != nil {
 				l.node.log.Debug("dropped blob from neighbour", "id", id.Short(), "reason", echo.CodeOf(err).String())
@@ -369,7 +434,9 @@ func (l *link) handle(f echo.Frame) error {
 			return nil
 		}
 		l.node.pace.admit(l, len(s.Envelope))
+		l.handed = true
 		relay.Accept(s.Envelope, l, func(id echo.ID, inserted bool, err error) {
+			l.uncharge(charged)
 			l.node.pace.done(len(s.Envelope))
 			var fr echo.Frame
 			if err != nil {
@@ -434,12 +501,7 @@ func (l *link) handle(f echo.Frame) error {
 func (o outFrame) withAck() outFrame { o.ack = true; return o }
 
 func (l *link) fetchPage(req uint32, tags []echo.Tag, after uint64, limit int) error {
-	var sendErr error
-	next, more, err := l.node.relay.Fetch(tags, after, limit, func(seq uint64, env []byte) {
-		if sendErr == nil {
-			sendErr = l.send(l.frame(echo.Item{Req: req, Seq: seq, Envelope: env}.Frame()))
-		}
-	})
+	next, more, err, sendErr := l.page(req, tags, after, limit)
 	if sendErr != nil {
 		return sendErr
 	}
@@ -450,18 +512,39 @@ func (l *link) fetchPage(req uint32, tags []echo.Tag, after uint64, limit int) e
 	return l.send(l.frame(echo.End{Req: req, Next: next, More: more}.Frame()))
 }
 
+// page reads one page from the store and queues its items. The page is charged to the memory
+// budget before the store is read (its byte bound plus one largest frame, which a page may
+// exceed it by), and each item takes its share of that charge to the output queue; what is
+// left is given back at the end.
+func (l *link) page(req uint32, tags []echo.Tag, after uint64, limit int) (next uint64, more bool, err, sendErr error) {
+	pageBytes := ClientPageBytes
+	if l.neighbour != "" {
+		pageBytes = echo.FetchPageBytes
+	}
+	left := int64(pageBytes + l.node.relay.Limits().MaxFrame() + 5)
+	if err := l.chargeOut(left); err != nil {
+		return 0, false, nil, err
+	}
+	next, more, err = l.node.relay.FetchBytes(tags, after, limit, pageBytes, func(seq uint64, env []byte) {
+		if sendErr != nil {
+			return
+		}
+		f := l.frame(echo.Item{Req: req, Seq: seq, Envelope: env}.Frame())
+		covered := min(left, int64(len(f.prefix)+len(f.body)))
+		left -= covered
+		sendErr = l.sendCovered(f, covered)
+	})
+	l.unchargeOut(left)
+	return next, more, err, sendErr
+}
+
 func (l *link) subscribe(q echo.Subscribe) {
 	defer l.subs.Add(-1)
 	wake, stop := l.node.relay.Watch()
 	defer stop()
 	cursor, first := q.After, true
 	for {
-		var sendErr error
-		next, more, err := l.node.relay.Fetch(q.Tags, cursor, 0, func(seq uint64, env []byte) {
-			if sendErr == nil {
-				sendErr = l.send(l.frame(echo.Item{Req: q.Req, Seq: seq, Envelope: env}.Frame()))
-			}
-		})
+		next, more, err, sendErr := l.page(q.Req, q.Tags, cursor, 0)
 		if sendErr != nil || err != nil {
 			return
 		}
@@ -503,6 +586,7 @@ func (l *link) writeLoop(first outFrame) {
 			l.close(writeErr(err))
 			return
 		}
+		l.unchargeOut(f.charged)
 		if f.t == echo.FrameBlob {
 			l.outN.Add(1)
 		}

@@ -45,6 +45,10 @@ type Config struct {
 	StampBits     uint8      // stamp cost asked of client SUBMITs (HELLO stamp_bits); 0 = none
 	MaxConnsPerIP int        // 0 is DefaultMaxConnsPerIP; negative: no per-address cap
 	QueueBytes    int64      // bytes of floods queued per neighbour link; 0 is QueueBytes
+	// The memory budget of all links (budget.go); 0 takes DefaultMemoryBudget,
+	// DefaultMemoryPerSource and DefaultMemoryWait.
+	MemoryBudget, MemoryPerSource int64
+	MemoryWait                    time.Duration
 	// Timeouts; 0 takes the package defaults (HandshakeTimeout, FrameTimeout, IdleTimeout,
 	// WriteTimeout). Tests shrink them.
 	HandshakeTimeout, FrameTimeout, IdleTimeout, WriteTimeout time.Duration
@@ -93,7 +97,8 @@ type Node struct {
 	echoSeen  echoSeen
 	echoLinks map[*echoLink]struct{} // guarded by mu
 	echoLn    net.Listener
-	pace      pacer // holds clients back while a neighbour's flood queue is congested (pace.go)
+	pace      pacer      // holds clients back while a neighbour's flood queue is congested (pace.go)
+	mem       *memBudget // bytes all links hold: frames read, queued, fetched (budget.go)
 }
 
 // New binds the listeners. Run serves them.
@@ -118,8 +123,12 @@ func New(cfg Config) (*Node, error) {
 	cfg.PaceSlow = cmp.Or(cfg.PaceSlow, PaceSlow)
 	cfg.PaceWait = cmp.Or(cfg.PaceWait, PaceWait)
 	cfg.PaceStall = cmp.Or(cfg.PaceStall, PaceStall)
+	cfg.MemoryBudget = cmp.Or(cfg.MemoryBudget, DefaultMemoryBudget)
+	cfg.MemoryPerSource = cmp.Or(cfg.MemoryPerSource, DefaultMemoryPerSource)
+	cfg.MemoryWait = cmp.Or(cfg.MemoryWait, DefaultMemoryWait)
 	n := &Node{cfg: cfg, relay: cfg.Relay, log: cfg.Logger, links: map[*link]struct{}{}, carrier: map[string]*link{}, dialers: map[string]*dialer{},
-		limiter: newLimiter(cfg.Rates, cfg.Relay.Limits().MaxBlob), echoLinks: map[*echoLink]struct{}{}}
+		limiter: newLimiter(cfg.Rates, cfg.Relay.Limits().MaxBlob), echoLinks: map[*echoLink]struct{}{},
+		mem: newMemBudget(cfg.MemoryBudget, cfg.MemoryPerSource, cfg.MemoryWait)}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}

@@ -73,8 +73,9 @@ func TestFloodQueue(t *testing.T) {
 }
 
 // A client that asks for pages of big blobs and never reads them: the frames waiting for it
-// stay within OutBytes (plus the one frame that may exceed it), instead of OutDepth frames of
-// up to 2 MiB each; the relay keeps serving others meanwhile.
+// stay within ClientOutBytes (plus the one frame that may exceed it), and all the relay holds
+// for it within its share of the memory budget, instead of OutDepth frames of up to 2 MiB each
+// and a page of 8 MiB in hand; the relay keeps serving others meanwhile.
 func TestReliableQueueBoundedInBytes(t *testing.T) {
 	tn := startTestNode(t, Config{}, store.Options{}, echo.Limits{})
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(60*time.Second))
@@ -104,30 +105,22 @@ func TestReliableQueueBoundedInBytes(t *testing.T) {
 		}
 		return most
 	}
-	// Watch the queue, keeping the largest size seen: first until it holds at least half of
-	// OutBytes (however slowly a loaded machine fills it), then until it stops growing: the
-	// reader blocks once the next page does not fit, so the queue settles. Neither wait is a
-	// measurement; both only bound how long the test watches.
-	var most, last int64
-	sample := func() int64 {
-		q := queued()
-		most = max(most, q)
-		return q
+	// The reader asks for pages until the client's share of the memory budget is used up
+	// (budget.go): then it waits, and reads nothing more from this client. Watch until it
+	// waits; the queue and what the relay holds for the client stay bounded meanwhile.
+	var most int64
+	if !testutil.Poll(20*time.Second, func() bool {
+		most = max(most, queued())
+		return tn.Memory().Waits > 0
+	}) {
+		t.Fatalf("the relay never waited for the memory budget (%+v): the test did not fill it", tn.Memory())
 	}
-	if !testutil.Poll(20*time.Second, func() bool { return sample() >= OutBytes/2 }) {
-		t.Fatalf("only %d bytes ever queued: the test did not fill the queue", most)
+	most = max(most, queued())
+	if most > ClientOutBytes+blob+4096 {
+		t.Fatalf("%d bytes queued for a client that reads nothing, want at most %d", most, ClientOutBytes+blob)
 	}
-	stable := 0
-	testutil.Poll(20*time.Second, func() bool { // settled or not, the bound below must hold
-		if q := sample(); q == last {
-			stable++
-		} else {
-			stable, last = 0, q
-		}
-		return stable >= 20
-	})
-	if most > OutBytes+blob+4096 {
-		t.Fatalf("%d bytes queued for a client that reads nothing, want at most %d", most, OutBytes+blob)
+	if m := tn.Memory(); m.InUse > DefaultMemoryPerSource+smallSlack || m.Peak > DefaultMemoryPerSource+blob+4096 {
+		t.Fatalf("the relay holds %d bytes (peak %d) for one client that reads nothing, want at most its cap %d", m.InUse, m.Peak, DefaultMemoryPerSource)
 	}
 	probe(t, tn)
 }

@@ -24,6 +24,13 @@ func quicConfig(handshake time.Duration) *quic.Config {
 		KeepAlivePeriod:       15 * time.Second, // below common NAT UDP timeouts
 		MaxIncomingStreams:    4,                // a link uses one stream
 		MaxIncomingUniStreams: -1,
+		// Received data waits in quic-go's buffers up to the flow-control window, outside the
+		// memory budget (budget.go): a link that does not read (waiting for the budget) keeps
+		// at most the initial window. Windows grow for links that read fast.
+		InitialStreamReceiveWindow:     64 << 10,
+		InitialConnectionReceiveWindow: 96 << 10,
+		MaxStreamReceiveWindow:         4 << 20,
+		MaxConnectionReceiveWindow:     6 << 20,
 	}
 }
 

@@ -27,6 +27,10 @@ func init() {
 	register(command{"serve", "run a relay (QUIC and TCP+TLS, SQLite cache, neighbours from a peers file)", cmdServe})
 }
 
+// softMemoryLimit is the Go runtime's soft memory limit for serve (GOMEMLIMIT overrides it):
+// the budget for peak RSS is 64 MB.
+const softMemoryLimit = 48 << 20
+
 // DefaultPort is the relay's port for QUIC (UDP) and TCP+TLS; the admin page listens on the next.
 const DefaultPort = 7788
 
@@ -144,6 +148,11 @@ func serve(c serveConfig) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit: the collector works harder as the heap nears it instead of letting it
+		// double, so the links' memory budget (peers/budget.go) stays within a Pi Zero's share.
+		debug.SetMemoryLimit(softMemoryLimit)
+	}
 
 	id, err := peers.LoadOrCreateIdentity(c.Data)
 	if err != nil {

@@ -33,6 +33,12 @@ func (s *Status) Counters() []Counter {
 		add("echo_"+k, float64(s.Echo[k]))
 	}
 	a := s.Abuse
+	add("abuse_cache_over_share", float64(s.Cache.OverShare))
+	add("abuse_memory_waits", float64(s.Memory.Waits))
+	add("abuse_memory_refused", float64(s.Memory.Refused))
+	add("abuse_memory_in_use_bytes", float64(s.Memory.InUse))
+	add("abuse_memory_peak_bytes", float64(s.Memory.Peak))
+	add("abuse_memory_budget_bytes", float64(s.Memory.Budget))
 	add("abuse_rate_limited", float64(a.RateLimited))
 	add("abuse_fetch_limited", float64(a.FetchLimited))
 	add("abuse_stamp_rejected", float64(a.StampRejected))

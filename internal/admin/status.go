@@ -54,6 +54,7 @@ type Status struct {
 	Reconcile peers.ReconcileStats `json:"reconcile"`
 	Echo      map[string]int64     `json:"echo"` // the Echo bridge's counters by name
 	Abuse     Abuse                `json:"abuse"`
+	Memory    peers.MemoryStats    `json:"memory"` // the links' memory budget
 
 	PeersFile PeersFile `json:"peers_file"`
 	History   History   `json:"history"`
@@ -70,6 +71,7 @@ type Cache struct {
 	LogSyncs     int64 `json:"log_syncs"`
 	SyncFailures int64 `json:"sync_failures"`
 	FsyncEveryMs int64 `json:"fsync_every_ms"`
+	OverShare    int64 `json:"over_share"` // puts refused: their source held its fair share of a full cache
 }
 
 // Limits are the relay's envelope limits.
@@ -136,12 +138,14 @@ func (c *Collector) Status() Status {
 		Neighbours:   Neighbours(c.Node.Neighbours(), c.ShowAddresses, now),
 		NeighboursUp: s.Neighbours,
 		Cache: Cache{Blobs: ss.Blobs, Bytes: ss.Bytes, MaxBytes: ss.MaxBytes, Evicted: int64(ss.Evicted), Swept: int64(ss.Swept),
-			LogBytes: ss.LogBytes, LogSyncs: int64(ss.LogSyncs), SyncFailures: int64(ss.SyncFailures), FsyncEveryMs: ss.SyncEvery.Milliseconds()},
+			LogBytes: ss.LogBytes, LogSyncs: int64(ss.LogSyncs), SyncFailures: int64(ss.SyncFailures), FsyncEveryMs: ss.SyncEvery.Milliseconds(),
+			OverShare: int64(ss.OverShare)},
 		Received: s.Received, Stored: s.Stored, Duplicates: s.Duplicates, Relayed: s.Relayed, QueueDrops: s.QueueDrops, Rejects: s.Rejects,
 		Limits:    Limits{MaxBlob: int64(l.MaxBlob), MaxTTLS: int64(l.MaxTTL.Seconds()), MaxSkewS: int64(l.MaxSkew.Seconds())},
 		Reconcile: c.Node.ReconcileStats(),
 		Echo:      c.Node.EchoCounters(),
 		Abuse:     Abuse{AbuseStats: c.Node.Abuse(), StampRejected: s.Rejects["stamp_required"], FloodedUnstored: s.FloodedUnstored},
+		Memory:    c.Node.Memory(),
 	}
 	if c.PeersFile != nil {
 		st.PeersFile = c.PeersFile()

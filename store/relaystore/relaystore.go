@@ -18,8 +18,8 @@ type Store struct{ S *store.Store }
 func New(s *store.Store) Store { return Store{S: s} }
 
 // Insert implements echo.Store: done runs after the commit.
-func (a Store) Insert(id, tag [32]byte, expiry int64, env []byte, done func(bool, error)) {
-	a.S.PutAsync(store.Blob{ID: id, Tag: tag, Expiry: expiry, Envelope: env}, done)
+func (a Store) Insert(id, tag [32]byte, source [8]byte, expiry int64, env []byte, done func(bool, error)) {
+	a.S.PutAsync(store.Blob{ID: id, Tag: tag, Source: source, Expiry: expiry, Envelope: env}, done)
 }
 
 // Scan implements echo.Store.

@@ -31,7 +31,7 @@ func TestAdapterOverRealStore(t *testing.T) {
 		id := echo.BlobID(env)
 		ids = append(ids, id)
 		done := make(chan error, 1)
-		a.Insert(id, e.Tag, e.Expiry, env, func(inserted bool, err error) {
+		a.Insert(id, e.Tag, [8]byte{byte(i)}, e.Expiry, env, func(inserted bool, err error) {
 			if err == nil && !inserted {
 				t.Errorf("blob %d not inserted", i)
 			}
