@@ -201,6 +201,11 @@ func serve(c serveConfig) error {
 		return err
 	}
 	defer stopAdmin()
+	// SIGHUP re-reads the peers file. Caught before the ready file says the relay serves: a
+	// SIGHUP before signal.Notify would end the process (Go's default for it).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	host, _, _ := net.SplitHostPort(c.Listen)
 	listen := net.JoinHostPort(host, fmt.Sprint(node.Port()))
 	log.Info("relay listening", "addr", listen, "tcp", !c.NoTCP, "fingerprint", id.Fingerprint, "data", c.Data,
@@ -212,9 +217,6 @@ func serve(c serveConfig) error {
 		}
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	reconcileOnSignal(ctx, node, log)
 	go memtrim.Default.Run(ctx, func() int64 {
 		s := relay.Snapshot()
