@@ -1,6 +1,7 @@
 package peers
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/internal/testutil"
 	"github.com/echorelay/echorelay/store"
+	"github.com/echorelay/echorelay/store/relaystore"
 )
 
 // The budget's rules on synctest's clock: a source's own cap makes it wait without a deadline
@@ -126,4 +128,30 @@ func TestUnfinishedSubmitsBounded(t *testing.T) {
 		t.Fatalf("%d links with unfinished frames: the relay held %d bytes for them (peak), want at most one address's cap %d", links, m.Peak, limit)
 	}
 	wg.Wait()
+}
+
+// Close from another goroutine right after Run started (a test's cleanup, a signal at start)
+// must not race Run's start of its goroutines (the race detector saw WaitGroup.Add against
+// Wait in a loaded run).
+func TestCloseRightAfterRun(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		st, err := store.Open(t.TempDir()+"/cache.db", store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := LoadOrCreateIdentity(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := New(Config{Identity: id, Relay: echo.NewRelay(echo.Config{Store: relaystore.New(st)}), Listen: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { n.Run(context.Background()); close(done) }()
+		n.Close()
+		<-done
+		st.Close()
+	}
 }

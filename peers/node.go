@@ -186,6 +186,14 @@ func (n *Node) hello() echo.Hello {
 
 // Run serves until ctx is done, then closes every link and listener.
 func (n *Node) Run(ctx context.Context) error {
+	// Under n.mu and only while the node is not stopped: Close stops the node before it takes
+	// n.mu and waits for these goroutines after, so an Add never races its Wait (a Close right
+	// after Run started, from another goroutine).
+	n.mu.Lock()
+	if n.ctx.Err() != nil {
+		n.mu.Unlock()
+		return nil
+	}
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.quic.acceptLoop() }()
 	if n.tcp != nil {
@@ -196,6 +204,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.recon.loop() }()
 	}
+	n.mu.Unlock()
 	select {
 	case <-ctx.Done():
 	case <-n.ctx.Done():
