@@ -40,7 +40,8 @@
 //     (disk full, max_page_count) also fails just the affected Put with
 //     ErrFull.
 //   - A non-zero tag is a mailbox with MaxMailboxBlobs and MaxMailboxBytes;
-//     all untagged blobs together are one more, with MaxUntaggedBytes:
+//     all untagged blobs together are one more, with MaxUntaggedBytes (and
+//     no cap on their number):
 //     beyond them Put fails with ErrQuotaExceeded. Expired blobs count until
 //     swept: quotas do not trigger a sweep of their own.
 //

@@ -96,3 +96,18 @@ func TestFairShareOneSourceIsARollingCache(t *testing.T) {
 	}
 	checkTotals(t, s)
 }
+
+// Untagged blobs share a byte quota, not a mailbox's cap on their number: an Echo bridge or a
+// reconciliation carries many small untagged blobs.
+func TestUntaggedHaveNoCountCap(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	s := openStore(t, dbPath(t), Options{Now: c.Now, MaxMailboxBlobs: 5, MaxUntaggedBytes: 1000})
+	for i := range 20 {
+		mustPut(t, s, mkBlob(i, [32]byte{}, t0+100, 10))
+	}
+	if _, err := s.Put(context.Background(), mkBlob(100, [32]byte{}, t0+100, 900)); !errors.Is(err, ErrQuotaExceeded) {
+		t.Fatalf("untagged bytes beyond their quota: %v, want ErrQuotaExceeded", err)
+	}
+	checkTotals(t, s)
+}

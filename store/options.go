@@ -32,7 +32,7 @@ const (
 type Options struct {
 	MaxBytes         int64         // global cap on stored envelope bytes; default 1 GiB
 	MaxMailboxBytes  int64         // cap per non-zero tag; default 64 MiB
-	MaxUntaggedBytes int64         // cap on all untagged blobs together, a quota like a mailbox's; default MaxMailboxBytes
+	MaxUntaggedBytes int64         // cap on the bytes of all untagged blobs together, a quota like a mailbox's (no cap on their number); default MaxMailboxBytes
 	MaxMailboxBlobs  int           // cap per non-zero tag; default 10000
 	CommitDelay      time.Duration // group-commit window; default 2ms; negative = commit what is queued without waiting
 	MaxBatch         int           // commit immediately once a batch holds this many puts; default 512

@@ -630,8 +630,8 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 	// the ID up first, so that a duplicate is reported as such and never
 	// makes room by evicting.
 	size := int64(len(b.Envelope))
-	// Untagged blobs share one quota, counted under the zero tag, of MaxUntaggedBytes (and as
-	// many blobs as a mailbox).
+	// Untagged blobs share one quota, counted under the zero tag, of MaxUntaggedBytes; no cap
+	// on their number (Echo traffic and many small blobs are untagged).
 	var n, bytes int64
 	if err := w.mailbox.QueryRow(b.Tag[:]).Scan(&n, &bytes); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, err
@@ -639,11 +639,11 @@ func (w *writer) put(b *Blob, now int64, st *txState) (bool, error) {
 	if c := w.insMailbox[b.Tag]; c != nil {
 		n, bytes = n+c.blobs, bytes+c.bytes
 	}
-	maxBytes := opt.MaxMailboxBytes
+	maxBytes, maxBlobs := opt.MaxMailboxBytes, int64(opt.MaxMailboxBlobs)
 	if b.Tag == ([32]byte{}) {
-		maxBytes = opt.MaxUntaggedBytes
+		maxBytes, maxBlobs = opt.MaxUntaggedBytes, math.MaxInt64
 	}
-	if n >= int64(opt.MaxMailboxBlobs) || bytes+size > maxBytes {
+	if n >= maxBlobs || bytes+size > maxBytes {
 		if known, err := w.isKnown(b.ID, b.Expiry); err != nil || known {
 			return false, err
 		}
