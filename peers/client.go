@@ -1,42 +1,29 @@
 package peers
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/clientconn"
 )
 
-// Client speaks the client side of the protocol (SUBMIT, FETCH, SUBSCRIBE) to one relay.
-// Its methods are safe for concurrent use; requests are pipelined on one link.
+// Client speaks the client side of the protocol (SUBMIT, FETCH, SUBSCRIBE) to one relay over
+// QUIC or TCP+TLS: the transport and the relay's authentication are here, the frames are
+// internal/clientconn's (shared with the browser's WebSocket transport). Its methods are safe
+// for concurrent use; requests are pipelined on one link.
 type Client struct {
+	*clientconn.Conn
 	s     stream
-	hello echo.Hello
-	wmu   sync.Mutex // guards w
-	w     *bufio.Writer
-	// writers counts Puts writing or waiting for wmu; the last one flushes, so concurrent
-	// Puts share QUIC stream writes instead of one each.
-	writers atomic.Int32
-
-	mu      sync.Mutex // guards nextReq, pending, err
-	nextReq uint32
-	pending map[uint32]chan echo.Frame
-	err     error
-	done    chan struct{}
-	qside   *quicSide
+	qside *quicSide
 }
 
 // ErrClientClosed is returned for requests on a closed client.
-var ErrClientClosed = errors.New("connection to relay closed")
+var ErrClientClosed = clientconn.ErrClosed
 
 // DialClientOptions are the choices of DialClientWith; the zero value is DialClient.
 type DialClientOptions struct {
@@ -75,7 +62,7 @@ func DialClientWith(ctx context.Context, addr string, opts DialClientOptions) (*
 		}
 		p.Pin = fp
 	}
-	c := &Client{pending: map[uint32]chan echo.Frame{}, done: make(chan struct{})}
+	c := &Client{}
 	if p.Scheme == SchemeTLS {
 		c.s, err = dialTLS(ctx, p, nil)
 	} else {
@@ -88,28 +75,15 @@ func DialClientWith(ctx context.Context, addr string, opts DialClientOptions) (*
 		}
 		return nil, fmt.Errorf("failed to connect to relay %s: %w", p.Addr, err)
 	}
-	c.w = bufio.NewWriterSize(c.s.rw, writeBufSize)
-	r := bufio.NewReaderSize(c.s.rw, 32<<10)
-	c.write(echo.Hello{Version: echo.Version, Role: echo.RoleClient}.Frame())
-	c.s.setDeadline(true, time.Now().Add(HandshakeTimeout))
-	f, err := echo.ReadFrame(r, echo.DefaultMaxBlob+echo.MaxFrameExtra)
-	if err == nil && f.Type == echo.FrameError {
-		if e, perr := echo.ParseErrorFrame(f.Body); perr == nil {
-			err = e.Err
-		}
-	} else if err == nil && f.Type != echo.FrameHello {
-		err = fmt.Errorf("%w: relay sent frame type %d before HELLO", echo.ErrMalformed, f.Type)
-	}
-	if err == nil {
-		c.hello, err = echo.ParseHello(f.Body)
-	}
+	c.Conn, err = clientconn.Open(ctx, c.s.rw, clientconn.Options{
+		Close:            func() error { c.s.close(0, ""); c.closeSide(); return nil },
+		SetReadDeadline:  func(t time.Time) error { return c.s.setDeadline(true, t) },
+		HandshakeTimeout: HandshakeTimeout,
+		Name:             p.Addr,
+	})
 	if err != nil {
-		c.s.close(0, "")
-		c.closeSide()
-		return nil, fmt.Errorf("failed to greet relay %s: %w", p.Addr, err)
+		return nil, err
 	}
-	c.s.setDeadline(true, time.Time{})
-	go c.readLoop(r, int(c.hello.MaxBlob)+echo.MaxFrameExtra)
 	return c, nil
 }
 
@@ -226,250 +200,3 @@ func (c *Client) TLS() tls.ConnectionState { return c.s.tls }
 // TLS handshake. A client that dialed without a fingerprint may record it and pass it as
 // DialClientOptions.RelayFingerprint next time (trust on first use).
 func (c *Client) RelayFingerprint() string { return c.s.peerFP }
-
-// Hello is the relay's HELLO: its limits and stamp cost.
-func (c *Client) Hello() echo.Hello { return c.hello }
-
-// Close ends the link.
-func (c *Client) Close() error {
-	c.fail(ErrClientClosed)
-	c.s.close(0, "")
-	c.closeSide()
-	return nil
-}
-
-func (c *Client) fail(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return
-	}
-	c.err = err
-	close(c.done)
-}
-
-func (c *Client) write(f echo.Frame) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.flushFrame(f)
-}
-
-// flushFrame writes one frame and flushes; the caller holds wmu.
-func (c *Client) flushFrame(f echo.Frame) error {
-	c.w.Write(echo.AppendFrame(nil, f.Type, f.Body))
-	return c.w.Flush()
-}
-
-// writeSubmit writes a SUBMIT frame straight into the buffered writer (no frame is built in
-// between) and flushes unless another Put is about to write: that one flushes both.
-func (c *Client) writeSubmit(req uint32, env []byte) error {
-	var hdr [9]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(1+4+len(env)))
-	hdr[4] = byte(echo.FrameSubmit)
-	binary.BigEndian.PutUint32(hdr[5:], req)
-	c.writers.Add(1)
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.w.Write(hdr[:])
-	_, err := c.w.Write(env)
-	if c.writers.Add(-1) == 0 || err != nil {
-		if ferr := c.w.Flush(); err == nil {
-			err = ferr
-		}
-	}
-	return err
-}
-
-func (c *Client) readLoop(r *bufio.Reader, max int) {
-	for {
-		f, err := echo.ReadFrame(r, max)
-		if err != nil {
-			c.fail(fmt.Errorf("connection to relay lost: %w", err))
-			c.mu.Lock()
-			for _, ch := range c.pending {
-				close(ch)
-			}
-			c.pending = map[uint32]chan echo.Frame{}
-			c.mu.Unlock()
-			return
-		}
-		var req uint32
-		switch f.Type {
-		case echo.FrameAck, echo.FrameError, echo.FrameItem, echo.FrameEnd:
-			if len(f.Body) < 4 {
-				continue
-			}
-			req = uint32(f.Body[0])<<24 | uint32(f.Body[1])<<16 | uint32(f.Body[2])<<8 | uint32(f.Body[3])
-		case echo.FramePing:
-			if nonce, err := echo.ParseNonce(f.Body); err == nil {
-				c.wmu.Lock()
-				c.flushFrame(echo.PongFrame(nonce))
-				c.wmu.Unlock()
-			}
-			continue
-		default:
-			continue
-		}
-		if f.Type == echo.FrameError && req == 0 {
-			if e, err := echo.ParseErrorFrame(f.Body); err == nil {
-				c.fail(e.Err)
-			}
-			continue
-		}
-		c.mu.Lock()
-		ch := c.pending[req]
-		c.mu.Unlock()
-		if ch != nil {
-			ch <- f
-		}
-	}
-}
-
-func (c *Client) register(buf int) (uint32, chan echo.Frame, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return 0, nil, c.err
-	}
-	c.nextReq++
-	if c.nextReq == 0 {
-		c.nextReq = 1
-	}
-	ch := make(chan echo.Frame, buf)
-	c.pending[c.nextReq] = ch
-	return c.nextReq, ch, nil
-}
-
-func (c *Client) unregister(req uint32) {
-	c.mu.Lock()
-	delete(c.pending, req)
-	c.mu.Unlock()
-}
-
-func (c *Client) wait(ctx context.Context, ch chan echo.Frame) (echo.Frame, error) {
-	select {
-	case f, ok := <-ch:
-		if !ok {
-			c.mu.Lock()
-			err := c.err
-			c.mu.Unlock()
-			return f, err
-		}
-		return f, nil
-	case <-ctx.Done():
-		return echo.Frame{}, ctx.Err()
-	}
-}
-
-// Put submits one envelope and waits for the durable ACK. dup is true when the relay had it.
-// A refusal is returned as *echo.Error (errors.Is matches the echo sentinels).
-func (c *Client) Put(ctx context.Context, env []byte) (id echo.ID, dup bool, err error) {
-	req, ch, err := c.register(1)
-	if err != nil {
-		return id, false, err
-	}
-	defer c.unregister(req)
-	if err := c.writeSubmit(req, env); err != nil {
-		return id, false, err
-	}
-	f, err := c.wait(ctx, ch)
-	if err != nil {
-		return id, false, err
-	}
-	switch f.Type {
-	case echo.FrameAck:
-		a, err := echo.ParseAck(f.Body)
-		if err != nil {
-			return id, false, err
-		}
-		return a.ID, a.Status == echo.AckDuplicate, nil
-	case echo.FrameError:
-		e, err := echo.ParseErrorFrame(f.Body)
-		if err != nil {
-			return id, false, err
-		}
-		return id, false, e.Err
-	}
-	return id, false, fmt.Errorf("%w: unexpected frame %d answering SUBMIT", echo.ErrMalformed, f.Type)
-}
-
-// Fetch reads one page of blobs after the cursor (no tags: every blob).
-func (c *Client) Fetch(ctx context.Context, tags []echo.Tag, after uint64, limit int) (items []echo.Item, next uint64, more bool, err error) {
-	req, ch, err := c.register(echo.FetchPageBlobs + 2)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	defer c.unregister(req)
-	c.wmu.Lock()
-	err = c.flushFrame(echo.Fetch{Req: req, After: after, Limit: uint16(limit), Tags: tags}.Frame())
-	c.wmu.Unlock()
-	if err != nil {
-		return nil, 0, false, err
-	}
-	for {
-		f, err := c.wait(ctx, ch)
-		if err != nil {
-			return nil, 0, false, err
-		}
-		switch f.Type {
-		case echo.FrameItem:
-			it, err := echo.ParseItem(f.Body)
-			if err != nil {
-				return nil, 0, false, err
-			}
-			items = append(items, it)
-		case echo.FrameEnd:
-			e, err := echo.ParseEnd(f.Body)
-			if err != nil {
-				return nil, 0, false, err
-			}
-			return items, e.Next, e.More, nil
-		case echo.FrameError:
-			e, err := echo.ParseErrorFrame(f.Body)
-			if err != nil {
-				return nil, 0, false, err
-			}
-			return nil, 0, false, e.Err
-		}
-	}
-}
-
-// Subscribe streams the backlog after the cursor, then new blobs, calling fn for each until ctx
-// ends or the link fails. caughtUp, when non-nil, is called once after the backlog.
-func (c *Client) Subscribe(ctx context.Context, tags []echo.Tag, after uint64, fn func(echo.Item), caughtUp func()) error {
-	req, ch, err := c.register(256)
-	if err != nil {
-		return err
-	}
-	defer c.unregister(req)
-	c.wmu.Lock()
-	err = c.flushFrame(echo.Subscribe{Req: req, After: after, Tags: tags}.Frame())
-	c.wmu.Unlock()
-	if err != nil {
-		return err
-	}
-	for {
-		f, err := c.wait(ctx, ch)
-		if err != nil {
-			return err
-		}
-		switch f.Type {
-		case echo.FrameItem:
-			it, err := echo.ParseItem(f.Body)
-			if err != nil {
-				return err
-			}
-			fn(it)
-		case echo.FrameEnd:
-			if caughtUp != nil {
-				caughtUp()
-			}
-		case echo.FrameError:
-			e, err := echo.ParseErrorFrame(f.Body)
-			if err != nil {
-				return err
-			}
-			return e.Err
-		}
-	}
-}

@@ -10,7 +10,7 @@ import (
 // Stamp returns env with a proof-of-work stamp of the cost the relay asked for in its HELLO
 // (PROTOCOL.md section 6), or env unchanged when it asks none. It gives up when ctx ends.
 func (c *Client) Stamp(ctx context.Context, env []byte) ([]byte, error) {
-	bits := int(c.hello.StampBits)
+	bits := int(c.Hello().StampBits)
 	if bits == 0 {
 		return env, nil
 	}
