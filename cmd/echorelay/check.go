@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/echorelay/echorelay/internal/admin"
 	"github.com/echorelay/echorelay/store"
 )
 
@@ -19,11 +20,8 @@ func cmdCheck(args []string) error {
 	fs := newFlags("check", "[--data DIR]", "Run SQLite's integrity check on the relay's cache index (DATA/cache.db) and read every\nenvelope in its blob log (DATA/cache.db-log/) checking length, checksum and ID; print \"ok\" with what was checked, or\nexit non-zero with what is damaged. Run it with the relay stopped, e.g. after a crash or a\npower cut; opening the file replays its write-ahead log as the relay would.")
 	data := fs.String("data", defaultDataDir(), "data directory of the relay")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long (a 1 GiB cache takes well under a minute)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return userErr("check takes only flags", "unexpected argument %q", fs.Arg(0))
 	}
 	path := filepath.Join(*data, "cache.db")
 	if _, err := os.Stat(path); err != nil {
@@ -31,7 +29,7 @@ func cmdCheck(args []string) error {
 	}
 	// A running relay keeps writing while the check reads: say so rather than print a bare
 	// "ok" that suggests a definitive answer (issue #18 item 12).
-	if b, err := os.ReadFile(filepath.Join(*data, adminAddrFile)); err == nil {
+	if b, err := os.ReadFile(filepath.Join(*data, admin.AddrFile)); err == nil {
 		if _, err := fetchStatus(strings.TrimSpace(string(b)), ""); err == nil || strings.Contains(err.Error(), "needs its token") {
 			fmt.Fprintf(os.Stderr, "echorelay: the relay of %s is running: the check reads a cache that changes under it; stop the relay for a definitive answer\n", *data)
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/echorelay/echorelay/client"
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/peers"
 )
@@ -103,14 +104,11 @@ func cmdGet(args []string) error {
 	raw := fs.Bool("raw", false, "write whole envelopes instead of payloads")
 	max := fs.Int("max", 100000, "stop after this many blobs")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
 	}
 	if *relay == "" {
 		return userErr(relayHint, "--relay is required")
-	}
-	if fs.NArg() > 0 {
-		return userErr("get takes only flags", "unexpected argument %q", fs.Arg(0))
 	}
 	if len(tags) > echo.MaxTagsPerReq {
 		return userErr("split the tags over several runs", "at most %d --mailbox tags", echo.MaxTagsPerReq)
@@ -127,37 +125,26 @@ func cmdGet(args []string) error {
 			return fmt.Errorf("failed to create --out directory: %w", err)
 		}
 	}
-	cursor := *since
 	var blobs [][]byte
 	var ids []echo.ID
-	for n := 0; n < *max; {
-		items, next, more, err := fetchPaced(ctx, c, tags, cursor)
-		if err != nil {
-			return fmt.Errorf("fetch failed: %w", err)
-		}
-		for _, it := range items {
-			data := it.Envelope
-			if !*raw {
-				e, err := echo.ParseEnvelope(it.Envelope)
-				if err != nil {
-					return fmt.Errorf("relay sent a bad envelope: %w", err)
-				}
-				data = e.Payload
+	cursor, err := client.FetchPages(ctx, c, tags, *since, *max, func(it echo.Item) error {
+		data, id := it.Envelope, echo.BlobID(it.Envelope)
+		if !*raw {
+			e, err := echo.ParseEnvelope(it.Envelope)
+			if err != nil {
+				return fmt.Errorf("relay sent a bad envelope: %w", err)
 			}
-			id := echo.BlobID(it.Envelope)
-			if *out != "" {
-				if err := os.WriteFile(filepath.Join(*out, id.String()), data, 0o644); err != nil {
-					return fmt.Errorf("failed to write blob: %w", err)
-				}
-			} else {
-				blobs, ids = append(blobs, data), append(ids, id)
-			}
-			n++
+			data = e.Payload
 		}
-		cursor = next
-		if !more {
-			break
+		if *out == "" {
+			blobs, ids = append(blobs, data), append(ids, id)
+		} else if err := os.WriteFile(filepath.Join(*out, id.String()), data, 0o644); err != nil {
+			return fmt.Errorf("failed to write blob: %w", err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if *out == "" {
 		switch {

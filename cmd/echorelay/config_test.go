@@ -124,7 +124,7 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("printed config does not load: %v\n%s", err, text)
 	}
-	c1.AdminToken, c1.Config, c2.Config = "", "", ""
+	c1.AdminToken, c1.ConfigFile, c2.ConfigFile = "", "", ""
 	if c1 != c2 {
 		t.Fatalf("round trip changed the config:\n%+v\n%+v", c1, c2)
 	}

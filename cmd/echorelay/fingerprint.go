@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/echorelay/echorelay/internal/resolve"
 	"github.com/echorelay/echorelay/peers"
 )
 
@@ -18,11 +19,8 @@ func cmdFingerprint(args []string) error {
 	fs := newFlags("fingerprint", "[--data DIR] [--port N]", "Print the relay's fingerprint (all 64 hex digits of its node key's SHA-256, what a pin in a\nneighbour's peers file needs) and, for each of this computer's network addresses, the line a\nneighbour adds to its peers file. Reads DATA/node.key; the relay need not be running.")
 	data := fs.String("data", defaultDataDir(), "data directory of the relay")
 	port := fs.Int("port", DefaultPort, "the port the relay listens on (its --listen)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return userErr("fingerprint takes only flags", "unexpected argument %q", fs.Arg(0))
 	}
 	if *port < 1 || *port > 65535 {
 		return userErr("a port is 1 to 65535", "bad --port %d", *port)
@@ -36,7 +34,7 @@ func cmdFingerprint(args []string) error {
 		return err
 	}
 	fmt.Printf("fingerprint: %s\n\n", id.Fingerprint)
-	addrs := lanAddrs()
+	addrs := resolve.LANAddrs()
 	if len(addrs) == 0 {
 		fmt.Printf("A neighbour adds this line to its peers file (with this computer's address):\n  ADDRESS:%d  %s\n", *port, id.Fingerprint)
 		return nil
@@ -46,26 +44,4 @@ func cmdFingerprint(args []string) error {
 		fmt.Printf("  %s  %s\n", net.JoinHostPort(a, strconv.Itoa(*port)), id.Fingerprint)
 	}
 	return nil
-}
-
-// lanAddrs lists this computer's unicast addresses other than loopback and link-local, IPv4
-// first.
-func lanAddrs() []string {
-	ifs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil
-	}
-	var v4, v6 []string
-	for _, a := range ifs {
-		n, ok := a.(*net.IPNet)
-		if !ok || n.IP.IsLoopback() || n.IP.IsLinkLocalUnicast() || !n.IP.IsGlobalUnicast() {
-			continue
-		}
-		if n.IP.To4() != nil {
-			v4 = append(v4, n.IP.String())
-		} else {
-			v6 = append(v6, n.IP.String())
-		}
-	}
-	return append(v4, v6...)
 }

@@ -68,14 +68,11 @@ func cmdFriendInvite(args []string) error {
 	as := fs.String("as", "", "the name you suggest to your friend for yourself")
 	noQR := fs.Bool("no-qr", false, "print the code only, without the QR code")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
 	}
 	if *relay == "" {
 		return userErr(relayHint, "--relay is required")
-	}
-	if fs.NArg() > 0 {
-		return userErr("friend invite takes only flags", "unexpected argument %q", fs.Arg(0))
 	}
 	if err := checkName(*name, true); err != nil {
 		return err

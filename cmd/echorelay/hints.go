@@ -29,18 +29,6 @@ func hintFor(err error) string {
 		return "is echorelay running there? check the address (host:port, e.g. 127.0.0.1:7788) and that the relay was started"
 	case errors.Is(err, echo.ErrNotNeighbour):
 		return "add this relay to the other relay's peers file, then run `echorelay reload` there"
-	case strings.Contains(err.Error(), "address already in use"):
-		// Each listener names itself in its error; point at the flag that moves it.
-		flag := "--listen"
-		switch msg := err.Error(); {
-		case strings.Contains(msg, "for the status page"):
-			flag = "--admin (or --admin off)"
-		case strings.Contains(msg, "Echo"), strings.Contains(msg, "echo-listen"):
-			flag = "--echo-listen"
-		case strings.Contains(msg, "pprof"):
-			flag = "--pprof"
-		}
-		return "another program (or relay) uses that port; pick another with " + flag
 	case strings.Contains(err.Error(), "relay address"), strings.Contains(err.Error(), "failed to connect to relay"), strings.Contains(err.Error(), "timeout: no recent network activity"):
 		return "is the relay running and reachable? the address is host:port, e.g. 127.0.0.1:7788"
 	}

@@ -1,31 +1,20 @@
 package main
 
 // The client home (client/home): one directory per identity, private to its user. HOME is
-// --home, else $ECHORELAY_HOME, else ~/.echorelay-client. It is deliberately not the relay's
-// data dir: a phone may run a client without a relay, and a Pi a relay without a client.
+// --home, else home.DefaultDir.
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/echorelay/echorelay/client"
 	"github.com/echorelay/echorelay/client/home"
 	"github.com/echorelay/echorelay/echo/seal"
-	"github.com/echorelay/echorelay/internal/datadir"
 )
 
-func defaultHome() string {
-	if h := os.Getenv("ECHORELAY_HOME"); h != "" {
-		return h
-	}
-	if h := datadir.UserHome(); h != "" {
-		return filepath.Join(h, ".echorelay-client")
-	}
-	return ".echorelay-client"
-}
+func defaultHome() string { return home.DefaultDir() }
 
 // passEnvHelp says why the environment variable is a last resort.
 const passEnvHelp = "env ECHORELAY_PASSPHRASE works too, for scripts only: other processes of the same user can read a process's environment"

@@ -2,11 +2,9 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/echorelay/echorelay/client/home"
 	"github.com/echorelay/echorelay/echo/seal"
@@ -15,57 +13,6 @@ import (
 
 func init() {
 	register(command{"id", "create or show your messaging identity (`id new`, `id show`)", cmdID})
-}
-
-// parseInterspersed parses flags that may come after positional arguments (`accept CODE
-// --name X`) and returns the positionals.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for i := 0; i < 64; i++ { // at most 64 positionals: bounded
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	return nil, userErr("too many arguments", "too many arguments")
-}
-
-func subcommand(name string, args []string, subs map[string]func([]string) error) error {
-	keys := make([]string, 0, len(subs))
-	for k := range subs {
-		keys = append(keys, k)
-	}
-	hint := fmt.Sprintf("use `echorelay %s %s`", name, strings.Join(sortStrings(keys), "|"))
-	if len(args) == 0 {
-		return userErr(hint, "%s needs a subcommand", name)
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		// `echorelay id --help` is a question, not a subcommand: list the subcommands, each
-		// of which explains its own flags with --help.
-		fmt.Fprintf(os.Stdout, "usage: echorelay %s %s [flags]\n\n`echorelay %s SUBCOMMAND --help` explains each one's flags.\n",
-			name, strings.Join(sortStrings(keys), "|"), name)
-		return nil
-	}
-	run, ok := subs[args[0]]
-	if !ok {
-		return userErr(hint, "unknown subcommand %q", name+" "+args[0])
-	}
-	return run(args[1:])
-}
-
-func sortStrings(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s
 }
 
 func cmdID(args []string) error {
@@ -78,11 +25,8 @@ func cmdIDNew(args []string) error {
 	fs.Bool("protect", true, "protect the identity with a passphrase (the default; kept for old scripts)")
 	noPass := fs.Bool("no-passphrase", false, "store the identity without a passphrase: anyone who can read HOME can read your messages")
 	kemName := fs.String("kem", "mceliece6688128f", "Classic McEliece parameter set of the hybrid KEM (advanced; smaller sets make smaller keys)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return userErr("id new takes only flags", "unexpected argument %q", fs.Arg(0))
 	}
 	scheme := hybrid.New(*kemName)
 	if scheme == nil {

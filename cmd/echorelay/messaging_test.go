@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/echorelay/echorelay/client"
 	chome "github.com/echorelay/echorelay/client/home"
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/echo/seal"
@@ -49,18 +50,13 @@ func fetchEnvelopes(t *testing.T, r *relayProc) [][]byte {
 	var out [][]byte
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(30*time.Second))
 	defer cancel()
-	for cursor := uint64(0); ; {
-		items, next, more, err := fetchPaced(ctx, c, nil, cursor)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range items {
-			out = append(out, bytes.Clone(it.Envelope))
-		}
-		if cursor = next; !more {
-			return out
-		}
+	if _, err := client.FetchPages(ctx, c, nil, 0, 0, func(it echo.Item) error {
+		out = append(out, bytes.Clone(it.Envelope))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
+	return out
 }
 
 // Alice on relay A and Bob on relay C of the chain A—B—C become friends with an invite code,

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/admin"
 	"github.com/echorelay/echorelay/internal/testutil"
 )
 
@@ -297,12 +298,12 @@ func TestAdminOnTheLAN(t *testing.T) {
 	r := startRelay(t, "L", "--admin", "0.0.0.0:0", "--admin-lan")
 	_, port, _ := net.SplitHostPort(r.admin)
 	base := "http://127.0.0.1:" + port
-	tok, err := os.ReadFile(filepath.Join(r.dir, adminTokenFile))
+	tok, err := os.ReadFile(filepath.Join(r.dir, admin.TokenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(string(tok))
-	if fi, _ := os.Stat(filepath.Join(r.dir, adminTokenFile)); len(token) < 32 || fi.Mode().Perm() != 0o600 {
+	if fi, _ := os.Stat(filepath.Join(r.dir, admin.TokenFile)); len(token) < 32 || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token %q, mode %v", token, fi.Mode())
 	}
 	if !strings.Contains(r.log.String(), token) {
@@ -334,7 +335,7 @@ func TestAdminOnTheLAN(t *testing.T) {
 		t.Error("the page's links lose the token")
 	}
 
-	if b, _ := os.ReadFile(filepath.Join(r.dir, adminAddrFile)); strings.TrimSpace(string(b)) != "127.0.0.1:"+port {
+	if b, _ := os.ReadFile(filepath.Join(r.dir, admin.AddrFile)); strings.TrimSpace(string(b)) != "127.0.0.1:"+port {
 		t.Errorf("admin.addr holds %q, want the loopback address 127.0.0.1:%s", b, port)
 	}
 	_, errOut, code = runCLI(t, nil, "status", "--admin", "127.0.0.1:"+port, "--data", t.TempDir())

@@ -1,16 +1,10 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"flag"
-	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/echorelay/echorelay/internal/admin"
-	"github.com/echorelay/echorelay/peers"
 )
 
 func init() {
@@ -18,18 +12,15 @@ func init() {
 }
 
 // DefaultAdmin is the admin listener's default address.
-var DefaultAdmin = fmt.Sprintf("127.0.0.1:%d", DefaultPort+1)
+const DefaultAdmin = admin.DefaultAddr
 
 func cmdStatus(args []string) error {
 	fs := newFlags("status", "[flags]", "Print the status of the relay running on this computer: neighbours, cache, counters and the\nlast hour, read from its admin listener (the same numbers as its status page).")
 	rf := addRelayFlags(fs)
 	asJSON := fs.Bool("json", false, "print /status as JSON instead")
 	all := fs.Bool("all", false, "also print the counters of reconciliation, abuse limits and other parts")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return userErr("status takes only flags", "unexpected argument %q", fs.Arg(0))
 	}
 	_, _, body, err := rf.reach()
 	if err != nil {
@@ -48,13 +39,7 @@ func cmdStatus(args []string) error {
 }
 
 // parseStatus decodes /status.
-func parseStatus(body []byte) (admin.Status, error) {
-	var s admin.Status
-	if err := json.Unmarshal(body, &s); err != nil {
-		return s, fmt.Errorf("failed to read status: %w", err)
-	}
-	return s, nil
-}
+func parseStatus(body []byte) (admin.Status, error) { return admin.ParseStatus(body) }
 
 // relayFlags are the flags of the commands that talk to a running relay of this computer
 // (status, reload): its data directory, admin address and token.
@@ -78,64 +63,14 @@ func (r *relayFlags) reach() (addr, tok string, body []byte, err error) {
 	return reachRelay(*r.data, dataGiven, *r.admin, *r.token)
 }
 
-// reachRelay finds the relay of the data directory: its admin address from --admin, else
-// DATA/admin.addr, else (only when --data was not given) the default address; its token from
-// --token or DATA/admin.token. It returns the address, the token and the /status answer, and
-// refuses a relay whose key is not the data directory's.
-func reachRelay(data string, dataGiven bool, admin, token string) (addr, tok string, body []byte, err error) {
-	addr, tok = admin, token
-	if addr == "" {
-		if b, err := os.ReadFile(filepath.Join(data, adminAddrFile)); err == nil && strings.TrimSpace(string(b)) != "" {
-			addr = strings.TrimSpace(string(b))
-		} else if dataGiven {
-			// A running relay notes its admin address in its data directory; without the note
-			// it is not running, and whatever answers at the default address is another one.
-			return "", "", nil, userErr("start it with `echorelay serve --data "+data+"`, or give --admin if it serves its status elsewhere",
-				"the relay of %s is not running (no %s there)", data, adminAddrFile)
-		} else {
-			addr = DefaultAdmin
-		}
-	}
-	if tok == "" {
-		if b, err := os.ReadFile(filepath.Join(data, adminTokenFile)); err == nil {
-			tok = strings.TrimSpace(string(b))
-		}
-	}
-	body, err = fetchStatus(addr, tok)
-	if err != nil {
-		return "", "", nil, err
-	}
-	// The relay that answered must be the one of the data directory, when it has a key: a
-	// stale admin.addr or the default address can reach another relay on this computer.
-	if id, err := peers.LoadIdentity(data); err == nil {
-		var who struct {
-			Fingerprint string `json:"fingerprint"`
-		}
-		if json.Unmarshal(body, &who) == nil && who.Fingerprint != "" && who.Fingerprint != id.Fingerprint {
-			return "", "", nil, userErr("give --data with the data directory of the relay you mean, or --admin with its status address",
-				"the relay answering at %s (key %.16s…) is not the relay of %s (key %.16s…); that one is not running", addr, who.Fingerprint, data, id.Fingerprint)
-		}
-	}
-	return addr, tok, body, nil
+// reachRelay is admin.Reach with this build's user agent.
+func reachRelay(data string, dataGiven bool, addr, token string) (string, string, []byte, error) {
+	return admin.Reach(data, dataGiven, addr, token, "echorelay/"+version)
 }
 
-// fetchStatus is admin.Fetch with what to do next for the errors a user can cause.
+// fetchStatus is admin.FetchHinted with this build's user agent.
 func fetchStatus(addr, token string) ([]byte, error) {
-	body, err := admin.Fetch(addr, token, "echorelay/"+version)
-	switch {
-	case errors.Is(err, admin.ErrBadAddress):
-		return nil, userErr("give the admin address as HOST:PORT, e.g. "+DefaultAdmin, "bad admin address %q", addr)
-	case errors.Is(err, admin.ErrBadToken):
-		return nil, userErr("the token is the one line in the relay's admin.token file", "the admin token holds spaces or control characters")
-	case errors.Is(err, admin.ErrNeedsToken):
-		return nil, userErr("give --token, or --data with the relay's data directory (it holds admin.token)", "the status page at %s needs its token", addr)
-	case errors.Is(err, admin.ErrNoRelay):
-		return nil, userErr("is the relay running? it serves its status on --admin ("+DefaultAdmin+" by default); give --admin or --data if it uses others",
-			"no relay answers at %s", addr)
-	case errors.Is(err, admin.ErrNoAnswer):
-		return nil, userErr("check the address given to --admin", "%s did not answer", addr)
-	}
-	return body, err
+	return admin.FetchHinted(addr, token, "echorelay/"+version)
 }
 
 // humanBytes prints sizes as the status page does (check prints the blob log's size).

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/echorelay/echorelay/client"
-	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/peers"
 )
 
@@ -25,13 +24,4 @@ func dialTransport(ctx context.Context, addr, fp string) (client.Conn, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// fetchPaced reads one page, waiting out rate limits.
-func fetchPaced(ctx context.Context, c *peers.Client, tags []echo.Tag, cursor uint64) (items []echo.Item, next uint64, more bool, err error) {
-	err = client.RetryRateLimited(ctx, func() (err error) {
-		items, next, more, err = c.Fetch(ctx, tags, cursor, 0)
-		return err
-	})
-	return items, next, more, err
 }

@@ -1,4 +1,4 @@
-package main
+package relayd
 
 // --pprof: Go's profiler over HTTP, for developers, in developer builds only (go build -tags
 // pprof; internal/admin/pprof.go). A release build still checks the address, so a mistake is
@@ -9,29 +9,30 @@ import (
 	"net"
 
 	"github.com/echorelay/echorelay/internal/admin"
+	"github.com/echorelay/echorelay/internal/hint"
 )
 
-// checkPprofAddr accepts only a loopback HOST:PORT: profiles show goroutine stacks and memory,
+// CheckPprofAddr accepts only a loopback HOST:PORT: profiles show goroutine stacks and memory,
 // nothing for the network.
-func checkPprofAddr(addr string) error {
+func CheckPprofAddr(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return userErr("give a loopback HOST:PORT, e.g. 127.0.0.1:6060", "--pprof %q is not host:port", addr)
+		return hint.New("give a loopback HOST:PORT, e.g. 127.0.0.1:6060", "--pprof %q is not host:port", addr)
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return userErr("give a loopback HOST:PORT, e.g. 127.0.0.1:6060", "--pprof %q is not a loopback address", addr)
+		return hint.New("give a loopback HOST:PORT, e.g. 127.0.0.1:6060", "--pprof %q is not a loopback address", addr)
 	}
 	return nil
 }
 
 // startPprof serves the profiler on addr, which must be a loopback address.
 func startPprof(addr string) (stop func(), err error) {
-	if err := checkPprofAddr(addr); err != nil {
+	if err := CheckPprofAddr(addr); err != nil {
 		return nil, err
 	}
 	stop, err = admin.ServePprof(addr)
 	if errors.Is(err, admin.ErrNoPprof) {
-		return nil, userErr("build it with: go build -tags pprof ./cmd/echorelay", "--pprof: this echorelay was built without the profiler")
+		return nil, hint.New("build it with: go build -tags pprof ./cmd/echorelay", "--pprof: this echorelay was built without the profiler")
 	}
 	return stop, err
 }

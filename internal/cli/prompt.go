@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -7,14 +7,14 @@ import (
 	"golang.org/x/term"
 )
 
-// stdinIsTerminal reports whether standard input is a terminal. Tests and scripts run with
+// StdinIsTerminal reports whether standard input is a terminal. Tests and scripts run with
 // /dev/null or a pipe and are never prompted.
-func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+func StdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 
-// promptPassphrase asks on the terminal with echo off. It returns nil when there is no
+// PromptPassphrase asks on the terminal with echo off. It returns nil when there is no
 // terminal to ask.
-func promptPassphrase(prompt string) []byte {
-	if !stdinIsTerminal() {
+func PromptPassphrase(prompt string) []byte {
+	if !StdinIsTerminal() {
 		return nil
 	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
@@ -31,10 +31,10 @@ func promptPassphrase(prompt string) []byte {
 	return b
 }
 
-// promptLine asks a question on the terminal and returns the answer ("" without one).
-func promptLine(prompt string) string {
+// PromptLine asks a question on the terminal and returns the answer ("" without one).
+func PromptLine(prompt string) string {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil || !stdinIsTerminal() {
+	if err != nil || !StdinIsTerminal() {
 		return ""
 	}
 	defer tty.Close()

@@ -1,4 +1,4 @@
-package main
+package relayd
 
 import (
 	"sync"
@@ -8,10 +8,10 @@ import (
 	"github.com/echorelay/echorelay/peers"
 )
 
-// peersFileState is what the relay knows of its peers file: when it last applied it and the
-// error of the last attempt that failed, so the status page, `echorelay status` and
-// `echorelay reload` can say what a SIGHUP did instead of leaving it to the log.
-type peersFileState struct {
+// peersFile is what the relay knows of its peers file: when it last applied it and the error
+// of the last attempt that failed, so the status page, `echorelay status` and `echorelay
+// reload` can say what a SIGHUP did instead of leaving it to the log.
+type peersFile struct {
 	mu         sync.Mutex
 	path       string
 	neighbours int
@@ -22,7 +22,7 @@ type peersFileState struct {
 }
 
 // load reads the file and records the outcome; on error the caller keeps the old list.
-func (p *peersFileState) load(now time.Time) ([]peers.Peer, error) {
+func (p *peersFile) load(now time.Time) ([]peers.Peer, error) {
 	ps, err := peers.LoadPeersFile(p.path)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -35,7 +35,7 @@ func (p *peersFileState) load(now time.Time) ([]peers.Peer, error) {
 	return ps, nil
 }
 
-func (p *peersFileState) view() admin.PeersFile {
+func (p *peersFile) view() admin.PeersFile {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return admin.PeersFile{Path: p.path, Neighbours: p.neighbours, Loaded: p.loaded.UTC().Truncate(time.Second),

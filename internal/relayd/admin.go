@@ -1,4 +1,4 @@
-package main
+package relayd
 
 // The admin listener's wiring (internal/admin serves it): the status page (/), /status as JSON,
 // /metrics for Prometheus.
@@ -19,51 +19,41 @@ import (
 	"strings"
 
 	"github.com/echorelay/echorelay/internal/admin"
+	"github.com/echorelay/echorelay/internal/hint"
 )
-
-// Files in the data dir written by the admin listener.
-const (
-	adminTokenFile = admin.TokenFile
-	adminAddrFile  = admin.AddrFile
-)
-
-// isLoopbackHost reports whether HOST:PORT names only the loopback interface.
-func isLoopbackHost(hostport string) bool {
-	_, _, err := net.SplitHostPort(hostport)
-	return err == nil && admin.LoopbackHost(hostport)
-}
 
 // adminToken returns the token for a LAN listener: the configured one, else the one in
-// DATA/admin.token, else a new one written there and printed once to stderr.
-func adminToken(c serveConfig) (string, error) {
+// DATA/admin.token, else a new one written there and printed once to stderr (the operator
+// must learn it, and the log is no place for a secret).
+func adminToken(c Config) (string, error) {
 	if c.AdminToken != "" {
 		return c.AdminToken, nil
 	}
 	t, created, err := admin.LoadOrCreateToken(c.Data)
 	if errors.Is(err, admin.ErrUnusableToken) {
-		return "", userErr("delete the file to have a new token generated, or give --admin-token", "%s holds no usable token", filepath.Join(c.Data, adminTokenFile))
+		return "", hint.New("delete the file to have a new token generated, or give --admin-token", "%s holds no usable token", filepath.Join(c.Data, admin.TokenFile))
 	}
 	if err != nil {
 		return "", err
 	}
 	if created {
-		fmt.Fprintf(os.Stderr, "echorelay: the status page on the LAN needs this token (kept in %s):\n  %s\n  open http://%s/?token=%s\n", filepath.Join(c.Data, adminTokenFile), t, c.Admin, t)
+		fmt.Fprintf(os.Stderr, "echorelay: the status page on the LAN needs this token (kept in %s):\n  %s\n  open http://%s/?token=%s\n", filepath.Join(c.Data, admin.TokenFile), t, c.Admin, t)
 	}
 	return t, nil
 }
 
 // startAdmin starts the admin listener and the history sampler. stop closes both.
-func startAdmin(ctx context.Context, c serveConfig, col *admin.Collector, log *slog.Logger) (addr string, stop func(), err error) {
+func startAdmin(ctx context.Context, c Config, col *admin.Collector, log *slog.Logger) (addr string, stop func(), err error) {
 	if c.Admin == "off" {
 		return "", func() {}, nil
 	}
 	token := ""
-	if !isLoopbackHost(c.Admin) {
+	if !IsLoopbackHost(c.Admin) {
 		if token, err = adminToken(c); err != nil {
 			return "", nil, err
 		}
 	}
-	col.Name, col.Version, col.ShowAddresses = c.Name, version, c.AdminShowAddrs
+	col.Name, col.Version, col.ShowAddresses = c.Name, c.Version, c.AdminShowAddrs
 	col.History = admin.NewHistoryRing(c.HistoryInterval)
 	srv, err := admin.Listen(c.Admin, admin.Config{Status: col.Status, Token: token})
 	if err != nil {
@@ -73,8 +63,8 @@ func startAdmin(ctx context.Context, c serveConfig, col *admin.Collector, log *s
 	hctx, cancel := context.WithCancel(ctx)
 	sampled := make(chan struct{})
 	go func() { defer close(sampled); col.History.Run(hctx, col.Sample) }()
-	addrFile := filepath.Join(c.Data, adminAddrFile)
-	if err := os.WriteFile(addrFile, []byte(localAddr(addr, c.Admin)+"\n"), 0o644); err != nil {
+	addrFile := filepath.Join(c.Data, admin.AddrFile)
+	if err := os.WriteFile(addrFile, []byte(LocalAddr(addr, c.Admin)+"\n"), 0o644); err != nil {
 		log.Warn("failed to write the admin address file", "err", err)
 	}
 	return addr, func() {
@@ -85,10 +75,10 @@ func startAdmin(ctx context.Context, c serveConfig, col *admin.Collector, log *s
 	}, nil
 }
 
-// localAddr turns a bound address into one this machine can dial: an unspecified host (all
+// LocalAddr turns a bound address into one this machine can dial: an unspecified host (all
 // interfaces) becomes the loopback address of the family asked for (Go reports "[::]" for a
 // dual-stack 0.0.0.0 listener, so the configured address decides).
-func localAddr(bound, configured string) string {
+func LocalAddr(bound, configured string) string {
 	host, port, err := net.SplitHostPort(bound)
 	if err != nil {
 		return bound
@@ -102,8 +92,8 @@ func localAddr(bound, configured string) string {
 	return net.JoinHostPort("127.0.0.1", port)
 }
 
-// defaultRelayName is the host name, for the status page's title.
-func defaultRelayName() string {
+// DefaultName is the host name, for the status page's title.
+func DefaultName() string {
 	h, err := os.Hostname()
 	if err != nil || h == "" {
 		return "echorelay"
