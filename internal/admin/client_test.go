@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/echorelay/echorelay/internal/hint"
 	"github.com/echorelay/echorelay/internal/testutil"
 )
 
@@ -50,6 +50,7 @@ func TestStatusClientRequest(t *testing.T) {
 	for _, answer := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n" + body,
 		"HTTP/1.0 200 OK\r\n\r\n" + body, // no length: up to the close
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nc\r\n" + body + "\r\n0\r\n\r\n",
 	} {
 		addr, reqs := fakeAdmin(t, answer)
 		got, err := Fetch(addr, "s3cret-token-0123", "echorelay/test")
@@ -82,18 +83,17 @@ func TestStatusClientBadAnswers(t *testing.T) {
 		{"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", "needs its token", ErrNeedsToken},
 		{"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 3\r\n\r\nbad", "500 Internal Server Error", nil},
 		{"HTTP/1.1 404 Not Found\r\n\r\n", "404 Not Found", nil},
-		{"", "closed without an answer", nil},
-		{"SSH-2.0-OpenSSH_9.2\r\n", "not an HTTP answer", nil},
-		{"HTTP/1.1 2000 OK\r\n\r\n", "not an HTTP answer", nil},
+		{"", "failed to read status from", nil},
+		{"SSH-2.0-OpenSSH_9.2\r\n", "malformed HTTP", nil},
+		{"HTTP/1.1 2000 OK\r\n\r\n", "failed to read status from", nil},
 		{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "ended after part of its body", nil},
-		{"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "malformed Content-Length", nil},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}", "malformed Content-Length", nil},
+		{"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "Content-Length", nil},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}", "Content-Length", nil},
 		{"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n", "more than the 4194304", nil},
 		{"HTTP/1.1 200 OK\r\n\r\n" + strings.Repeat("x", FetchMaxBody+1), "more than the 4194304", nil},
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", "Transfer-Encoding", nil},
-		{"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "malformed header line", nil},
-		{"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("y", fetchMaxHead) + "\r\n\r\n", "larger than 64 KiB", nil},
-		{"HTTP/1.1 200 OK\r\nContent-Le", "ended in its head", nil},
+		{"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "malformed MIME header", nil},
+		{"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("y", fetchMaxHead) + "\r\n\r\n", "exceeded 65536 bytes", nil},
+		{"HTTP/1.1 200 OK\r\nContent-Le", "failed to read status from", nil},
 	} {
 		addr, _ := fakeAdmin(t, c.answer)
 		_, err := Fetch(addr, "", "echorelay/test")
@@ -131,19 +131,30 @@ func isUserError(err error) bool {
 	return false
 }
 
-// Whatever an admin address answers, Fetch's reader does not panic and never returns more than
-// FetchMaxBody bytes.
-func FuzzStatusAnswer(f *testing.F) {
-	for _, s := range []string{
-		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", "HTTP/1.0 200 OK\r\n\r\n{}", "HTTP/1.1 401 Unauthorized\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "SSH-2.0-x\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}",
-	} {
-		f.Add([]byte(s))
+// The errors a user can cause become one line and a hint (FetchHinted, which `echorelay
+// status` and `reload` print); the others stay plain errors.
+func TestFetchHinted(t *testing.T) {
+	t.Parallel()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		code, _, body, err := readStatusAnswer(bufio.NewReader(bytes.NewReader(b)))
-		if err == nil && (code < 100 || code > 999 || len(body) > FetchMaxBody) {
-			t.Fatalf("code %d, %d body bytes", code, len(body))
+	refused := closed.Addr().String()
+	closed.Close()
+	unauthorized, _ := fakeAdmin(t, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+	broken, _ := fakeAdmin(t, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+	for _, c := range []struct {
+		addr, token, want, hint string
+	}{
+		{unauthorized, "", "needs its token", "give --token"},
+		{"no-port", "", "bad admin address", "HOST:PORT"},
+		{"127.0.0.1:1", "tok\r\nX: 1", "spaces or control characters", "admin.token"},
+		{refused, "", "no relay answers at " + refused, "is the relay running?"},
+		{broken, "", "500 Internal Server Error", ""},
+	} {
+		_, err := FetchHinted(c.addr, c.token, "echorelay/test")
+		if h := hint.Of(err); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(h, c.hint) || (c.hint == "") != (h == "") {
+			t.Errorf("%s: %v (hint %q); want %q with hint %q", c.addr, err, h, c.want, c.hint)
 		}
-	})
+	}
 }
