@@ -1,6 +1,7 @@
 package peers
 
 import (
+	"cmp"
 	"context"
 	"math/rand/v2"
 	"sort"
@@ -55,7 +56,6 @@ type dialer struct {
 	down    time.Time // since when the line is not up: set by the first state that is not "up", kept across retries
 	lastErr string
 	label   string // from the peers file; updated on reload without redialing
-	learned string // fingerprint this unpinned line presented when dialed (isNeighbour)
 	via     *link  // the neighbour's own link while this dialer waits for it to end (claim)
 }
 
@@ -91,7 +91,6 @@ func (d *dialer) run() {
 		if err == nil {
 			start := time.Now()
 			d.set("up", "")
-			d.learn(fp)
 			reason := serve()
 			if time.Since(start) >= stableLinkFor {
 				attempt = 0
@@ -114,6 +113,7 @@ func (d *dialer) run() {
 		} else {
 			d.set("backoff", err.Error())
 			d.n.log.Debug("dial failed", "peer", d.p.String(), "err", err)
+			d.n.dialFailed(d.p, err)
 		}
 		if d.ctx.Err() != nil {
 			return
@@ -129,23 +129,6 @@ func (d *dialer) run() {
 			t.Stop()
 			return
 		}
-	}
-}
-
-// learn remembers the fingerprint an unpinned line presented. A relay that later calls us with
-// that key is this neighbour whatever its source address (a second address, NAT): it proved
-// the key, which the address match for unpinned lines only guesses at. A relay already linked
-// to us as a stranger is re-linked (recheckStrangers).
-func (d *dialer) learn(fp string) {
-	if d.p.Pin != "" || fp == "" {
-		return
-	}
-	d.mu.Lock()
-	changed := d.learned != fp
-	d.learned = fp
-	d.mu.Unlock()
-	if changed {
-		go d.n.recheckStrangers()
 	}
 }
 
@@ -187,10 +170,17 @@ func (n *Node) dialLink(ctx context.Context, p Peer) (serve func() string, fp st
 	if err != nil {
 		return nil, "", err
 	}
+	if err := n.pinDialled(p, s.peerFP); err != nil {
+		s.close(0, "")
+		return nil, "", err
+	}
 	return func() string { return n.serve(s, &p) }, s.peerFP, nil
 }
 
 func (n *Node) dialStream(ctx context.Context, p Peer) (stream, error) {
+	if p.Pin == "" {
+		p.Pin = n.known.Key(p.Addr) // pinned on first use (knownnode.go)
+	}
 	if p.Scheme == SchemeTLS {
 		return dialTLS(ctx, p, n.cfg.Identity)
 	}
@@ -207,6 +197,7 @@ func (n *Node) SetPeers(ps []Peer) {
 		return
 	}
 	n.peers = append([]Peer(nil), ps...)
+	n.reloadKnown()
 	want := map[string]Peer{}
 	for _, p := range ps {
 		want[p.Key()] = p
@@ -261,7 +252,7 @@ func (n *Node) Neighbours() []NeighbourStatus {
 	via := map[*link]bool{} // inbound links shown under the line whose dialer waits for them
 	for _, d := range n.dialers {
 		d.mu.Lock()
-		st := NeighbourStatus{Peer: d.p.String(), Label: d.label, PeerFP: d.p.Pin, State: d.state, Since: d.since, LastError: d.lastErr, DownSince: d.down}
+		st := NeighbourStatus{Peer: d.p.String(), Label: d.label, PeerFP: cmp.Or(d.p.Pin, n.known.Key(d.p.Addr)), State: d.state, Since: d.since, LastError: d.lastErr, DownSince: d.down}
 		if l := d.via; l != nil {
 			via[l] = true
 			st.Transport, st.BlobsIn, st.BlobsOut, st.PeerFP = l.s.transport, l.in.Load(), l.outN.Load(), l.neighbour

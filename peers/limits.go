@@ -284,7 +284,7 @@ type AbuseStats struct {
 func (n *Node) Abuse() AbuseStats {
 	s := AbuseStats{
 		RateLimited: n.abuse.rateLimited.Load(), FetchLimited: n.abuse.fetchLimited.Load(), NeighbourWaits: n.abuse.throttled.Load(),
-		RefusedBusy: n.refused.Load(), RefusedPerIP: n.abuse.perIP.Load(), Conns: int(n.conns.Load()),
+		RefusedBusy: n.refused.Load(), RefusedPerIP: n.abuse.perIP.Load(), Conns: int(n.conns.Load()) + n.slots.count(),
 		LimiterEntries: n.limiter.len(), ClosesByReason: map[string]int64{},
 		StampBits: int(n.cfg.StampBits), SubmitsPerSec: n.cfg.Rates.SubmitsPerSec,
 		BytesPerSec: n.cfg.Rates.BytesPerSec, NeighbourBlobsS: n.cfg.Rates.NeighbourBlobs,

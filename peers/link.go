@@ -221,6 +221,11 @@ func (l *link) close(err error) {
 		case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
 		case errors.As(err, &cr):
 			reason = cr.Error()
+			// A named close after an ERROR this node sent (key_changed): QUIC waits for the
+			// peer to take it (quicStream). A peer_error's is the one the peer sent.
+			if pe := (*echo.Error)(nil); cr.name != "peer_error" && errors.As(cr.err, &pe) {
+				code = uint64(pe.Code)
+			}
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			reason = "timeout"
 		default:
@@ -298,6 +303,10 @@ func (l *link) readLoop() error {
 	if err := l.node.admit(l); err != nil {
 		if err == errDuplicateLink {
 			return err // both sides close it; nothing to tell the other
+		}
+		if cr := (*closeReason)(nil); errors.As(err, &cr) && cr.err != nil {
+			l.fatal(cr.err) // the other side is told the reason; the close counts its name
+			return err
 		}
 		return l.fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +61,12 @@ type Config struct {
 	EchoListen string
 	// EchoTTL is the lifetime of blobs bridged from Echo links (0: DefaultEchoTTL).
 	EchoTTL time.Duration
+	// KnownPeersFile keeps the first-use pins of unpinned peers-file lines (known.go), normally
+	// DATA/known_peers; "" keeps them in memory only (a restart forgets them).
+	KnownPeersFile string
+	// NeighbourSlots is the number of connections kept for listed neighbours beyond MaxConns
+	// (slots.go); 0 is DefaultNeighbourSlots.
+	NeighbourSlots int
 }
 
 // Node is a relay's network side: listeners, links and the dialers of configured neighbours.
@@ -97,8 +102,11 @@ type Node struct {
 	echoSeen  echoSeen
 	echoLinks map[*echoLink]struct{} // guarded by mu
 	echoLn    net.Listener
-	pace      pacer      // holds clients back while a neighbour's flood queue is congested (pace.go)
-	mem       *memBudget // bytes all links hold: frames read, queued, fetched (budget.go)
+	pace      pacer       // holds clients back while a neighbour's flood queue is congested (pace.go)
+	mem       *memBudget  // bytes all links hold: frames read, queued, fetched (budget.go)
+	known     *KnownPeers // first-use pins of unpinned lines (known.go)
+	keyWarn   logEveryKey // "refused a changed key" and "dialling back", per line, once a minute
+	slots     slots       // neighbour connection slots beyond MaxConns (slots.go)
 }
 
 // New binds the listeners. Run serves them.
@@ -126,9 +134,14 @@ func New(cfg Config) (*Node, error) {
 	cfg.MemoryBudget = cmp.Or(cfg.MemoryBudget, DefaultMemoryBudget)
 	cfg.MemoryPerSource = cmp.Or(cfg.MemoryPerSource, DefaultMemoryPerSource)
 	cfg.MemoryWait = cmp.Or(cfg.MemoryWait, DefaultMemoryWait)
+	cfg.NeighbourSlots = cmp.Or(cfg.NeighbourSlots, DefaultNeighbourSlots)
+	known, err := OpenKnownPeers(cfg.KnownPeersFile)
+	if err != nil {
+		return nil, fmt.Errorf("failed to load the first-use pins of unpinned neighbours: %w", err)
+	}
 	n := &Node{cfg: cfg, relay: cfg.Relay, log: cfg.Logger, links: map[*link]struct{}{}, carrier: map[string]*link{}, dialers: map[string]*dialer{},
 		limiter: newLimiter(cfg.Rates, cfg.Relay.Limits().MaxBlob), echoLinks: map[*echoLink]struct{}{},
-		mem: newMemBudget(cfg.MemoryBudget, cfg.MemoryPerSource, cfg.MemoryWait)}
+		mem: newMemBudget(cfg.MemoryBudget, cfg.MemoryPerSource, cfg.MemoryWait), known: known}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -247,6 +260,10 @@ func (n *Node) Close() {
 
 // serve runs a link to its end; it is called on the connection's own goroutine.
 func (n *Node) serve(s stream, dialed *Peer) string {
+	if dialed == nil && !n.proveSlot(s.remote, s.peerFP) {
+		s.close(0, "busy")
+		return "busy"
+	}
 	l := newLink(n, s, dialed)
 	n.mu.Lock()
 	n.links[l] = struct{}{}
@@ -291,48 +308,6 @@ func (n *Node) release(l *link) {
 	}
 }
 
-// connSlot reserves one of MaxConns and one of the remote address's MaxConnsPerIP; false
-// means refuse (counted under the reason "busy" or "per_ip").
-func (n *Node) connSlot(remote net.Addr) bool {
-	if n.conns.Add(1) > int32(n.cfg.MaxConns) {
-		n.conns.Add(-1)
-		n.refused.Add(1)
-		n.abuse.closed("busy")
-		return false
-	}
-	if n.cfg.MaxConnsPerIP > 0 {
-		k := clientKey(remote)
-		n.abuse.mu.Lock()
-		if n.abuse.ipConns == nil {
-			n.abuse.ipConns = map[netip.Addr]int{}
-		}
-		ok := n.abuse.ipConns[k] < n.cfg.MaxConnsPerIP
-		if ok {
-			n.abuse.ipConns[k]++
-		}
-		n.abuse.mu.Unlock()
-		if !ok {
-			n.conns.Add(-1)
-			n.abuse.perIP.Add(1)
-			n.abuse.closed("per_ip")
-			return false
-		}
-	}
-	return true
-}
-
-func (n *Node) connDone(remote net.Addr) {
-	n.conns.Add(-1)
-	if n.cfg.MaxConnsPerIP > 0 {
-		k := clientKey(remote)
-		n.abuse.mu.Lock()
-		if n.abuse.ipConns[k]--; n.abuse.ipConns[k] <= 0 {
-			delete(n.abuse.ipConns, k)
-		}
-		n.abuse.mu.Unlock()
-	}
-}
-
 // admit decides a link's role after its HELLO.
 func (n *Node) admit(l *link) error {
 	if l.hello.Role != echo.RoleRelay {
@@ -342,7 +317,11 @@ func (n *Node) admit(l *link) error {
 		return nil
 	}
 	nb := ""
-	if l.dialed != nil || l.s.peerFP != "" && n.isNeighbour(l.s.peerFP, l.s.remote, l.hello.ListenPort) {
+	if l.dialed != nil {
+		nb = l.s.peerFP // the dial verified its pin, or pinned it on first use (pinDialled)
+	} else if ok, err := n.admitInbound(l.s.peerFP, l.s.remote, l.hello.ListenPort); err != nil {
+		return err
+	} else if ok {
 		nb = l.s.peerFP
 	}
 	n.mu.Lock() // others read l.neighbour under n.mu (Neighbours, claim); this goroutine without
@@ -404,8 +383,14 @@ func (n *Node) recheckStrangers() {
 	}
 	n.mu.Unlock()
 	for _, l := range ls {
-		if n.isNeighbour(l.s.peerFP, l.s.remote, l.hello.ListenPort) {
+		m := n.matchNeighbour(l.s.peerFP, l.s.remote, l.hello.ListenPort)
+		switch {
+		case m.ok:
 			l.close(&closeReason{name: "now_a_neighbour"})
+		case m.claimed != nil && m.pinned != "":
+			// It claimed a line whose dial has since pinned another key.
+			n.keyChanged(*m.claimed, m.pinned, l.s.peerFP, "called from its address")
+			l.close(&closeReason{name: "key_changed"})
 		}
 	}
 }
@@ -449,62 +434,6 @@ func (n *Node) admitSubmit(l *link, env []byte) error {
 		return nil
 	}
 	return n.cfg.SubmitCheck(l.s.remote, env)
-}
-
-// isNeighbour matches an inbound relay against the peers file: by pin, by the key an unpinned
-// line presented when we dialed it (dialer.learn), or for unpinned lines by source IP and HELLO
-// listen_port.
-func (n *Node) isNeighbour(fp string, remote net.Addr, listenPort uint16) bool {
-	n.mu.Lock()
-	ps := append([]Peer(nil), n.peers...)
-	for _, d := range n.dialers {
-		d.mu.Lock()
-		known := d.learned != "" && d.learned == fp
-		d.mu.Unlock()
-		if known {
-			n.mu.Unlock()
-			return true
-		}
-	}
-	n.mu.Unlock()
-	var rip net.IP
-	switch a := remote.(type) {
-	case *net.UDPAddr:
-		rip = a.IP
-	case *net.TCPAddr:
-		rip = a.IP
-	}
-	for _, p := range ps {
-		if p.Pin != "" {
-			if p.Pin == fp {
-				return true
-			}
-			continue
-		}
-		host, port, _ := net.SplitHostPort(p.Addr)
-		if port != strconv.Itoa(int(listenPort)) || rip == nil {
-			continue
-		}
-		ips := []net.IP{net.ParseIP(host)}
-		if ips[0] == nil {
-			ctx, cancel := context.WithTimeout(n.ctx, 3*time.Second)
-			addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-			cancel()
-			if err != nil {
-				continue
-			}
-			ips = ips[:0]
-			for _, a := range addrs {
-				ips = append(ips, a.IP)
-			}
-		}
-		for _, ip := range ips {
-			if ip.Equal(rip) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // peerName is the peers-file line of a neighbour link, or a fingerprint prefix for inbound ones.

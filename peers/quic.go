@@ -66,7 +66,7 @@ func (q *quicSide) acceptLoop() {
 		if err != nil {
 			return
 		}
-		if !q.n.connSlot(c.RemoteAddr()) {
+		if !q.n.connSlotOrTrial(c.RemoteAddr()) {
 			c.CloseWithError(1, "busy")
 			continue
 		}

@@ -26,7 +26,11 @@ func (n *Node) acceptLoop(ln net.Listener, serve func(net.Conn)) {
 			}
 			return
 		}
-		if !n.connSlot(c.RemoteAddr()) {
+		take := n.connSlotOrTrial // a neighbour slot on trial when clients' are full (slots.go)
+		if ln == n.echoLn {
+			take = n.connSlot // Echo links do not say who they are in TLS
+		}
+		if !take(c.RemoteAddr()) {
 			c.Close()
 			continue
 		}

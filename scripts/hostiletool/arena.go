@@ -49,7 +49,11 @@ func newArena(bin string, at attack, dur time.Duration) (*arena, error) {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		if err := os.WriteFile(filepath.Join(dir, "peers"), []byte(at.peers(port)), 0o644); err != nil {
+		pf, err := at.peers(dir, port)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "peers"), []byte(pf), 0o644); err != nil {
 			return nil, err
 		}
 		os.WriteFile(filepath.Join(dir, "neighbour-port"), []byte(strconv.Itoa(port)), 0o644)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,8 +22,8 @@ func attacks() []attack {
 		{name: "unfinished-submit", run: unfinishedSubmits},
 		{name: "fetch-no-read", run: fetchNoRead},
 		{name: "cache-flush", flags: []string{"--max-store", "20000000"}, run: cacheFlush},
-		{name: "impostor", peers: func(port int) string { return fmt.Sprintf("127.0.0.2:%d\n", port) }, run: impostor},
-		{name: "slow-frames", run: slowFrames},
+		{name: "impostor", peers: func(_ string, port int) (string, error) { return fmt.Sprintf("127.0.0.2:%d\n", port), nil }, run: impostor},
+		{name: "slow-frames", peers: listedNeighbour, run: slowFrames},
 		{name: "rebinding", run: rebinding},
 		{name: "no-pq-kex", run: noPQ},
 	}
@@ -134,8 +135,20 @@ func impostor(a *arena) (string, bool, error) {
 	return fmt.Sprintf("%d of 200 flooded blobs stored", n), n == 0, nil
 }
 
-// slowFrames: four addresses take every connection slot (4 x 128 = 512), each link sending a
-// largest-blob SUBMIT at 100 bytes/s; a new client tries to connect meanwhile.
+// listedNeighbour lists a pinned neighbour at 127.0.0.6 (port 9: the relay's dials find no one;
+// the neighbour calls in), its key kept in DIR/neighbour for slowFrames.
+func listedNeighbour(dir string, _ int) (string, error) {
+	id, err := peers.LoadOrCreateIdentity(filepath.Join(dir, "neighbour"))
+	if err != nil {
+		return "", err
+	}
+	return "127.0.0.6:9 " + id.Fingerprint + "\n", nil
+}
+
+// slowFrames: four addresses take every client connection slot (4 x 128 = 512), each link
+// sending a largest-blob SUBMIT at 100 bytes/s; meanwhile a new client tries to connect (it
+// shares the clients' slots and may be refused until they are closed) and a listed neighbour
+// connects and floods a blob (it has slots of its own, and must get through).
 func slowFrames(a *arena) (string, bool, error) {
 	var open atomic.Int32
 	var wg sync.WaitGroup
@@ -174,14 +187,52 @@ func slowFrames(a *arena) (string, bool, error) {
 	cancel()
 	fresh := "a new client connected while they held on"
 	if err != nil {
-		fresh = "a new client could not connect while they held on: " + err.Error()
+		fresh = "a new client was refused while they held on"
 	} else {
 		c.Close()
 	}
+	nb := a.listedNeighbourFloods()
 	wg.Wait()
 	left := open.Load()
-	return fmt.Sprintf("slow links all gone after %.0f s, %d still open at the end; %s", time.Duration(lastClose.Load()).Seconds(), left, fresh),
-		left == 0 && err == nil, nil
+	return fmt.Sprintf("slow links all gone after %.0f s, %d still open at the end; %s; the listed neighbour %s", time.Duration(lastClose.Load()).Seconds(), left, fresh, nb),
+		left == 0 && nb == "linked", nil
+}
+
+// listedNeighbourFloods connects as the neighbour listedNeighbour pinned, from 127.0.0.6, and
+// floods one blob then pings: "linked" when the PONG comes (a link that is no neighbour's is
+// closed as not_neighbour at the BLOB, before the PING is read).
+func (a *arena) listedNeighbourFloods() string {
+	id, err := peers.LoadIdentity(filepath.Join(a.dir, "neighbour"))
+	if err != nil {
+		return "had no key: " + err.Error()
+	}
+	r, err := a.dialRaw("127.0.0.6", rawTLSConfig(&id.Cert))
+	if err != nil {
+		return "could not connect: " + err.Error()
+	}
+	defer r.c.Close()
+	r.hello(echo.RoleRelay, 9)
+	env := envelope(echo.Tag{}, time.Hour, 200)
+	if err := r.send(echo.Frame{Type: echo.FrameBlob, Body: env}); err != nil {
+		return "could not flood: " + err.Error()
+	}
+	if err := r.send(echo.PingFrame(42)); err != nil {
+		return "could not ping: " + err.Error()
+	}
+	r.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		f, err := echo.ReadFrame(r.r, 1<<20)
+		if err != nil {
+			return "was not served: " + err.Error()
+		}
+		switch f.Type {
+		case echo.FramePong:
+			return "linked"
+		case echo.FrameError:
+			e, _ := echo.ParseErrorFrame(f.Body)
+			return fmt.Sprintf("was refused: %v", e.Err)
+		}
+	}
 }
 
 // rebinding: a request to the loopback status page that names another host (DNS rebinding).

@@ -39,8 +39,8 @@ type result struct {
 
 type attack struct {
 	name  string
-	flags []string // extra serve flags
-	peers func(port int) string
+	flags []string                                   // extra serve flags
+	peers func(dir string, port int) (string, error) // the peers file, given the relay's data dir and a free port on 127.0.0.2
 	run   func(a *arena) (string, bool, error)
 }
 
