@@ -1,0 +1,651 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/echorelay/echorelay/client"
+	"github.com/echorelay/echorelay/echo/seal"
+	"github.com/echorelay/echorelay/internal/qr"
+	"github.com/echorelay/echorelay/internal/web/webstore"
+	"github.com/echorelay/echorelay/mceliece/hybrid"
+)
+
+// IndexedDB keys (the worker's object store "echorelay" holds bytes only).
+const (
+	keyIdentity = "identity" // the identity file, passphrase-protected (PROTOCOL.md 7.6)
+	keyHistory  = "history"  // webstore's sealed snapshot
+	filePrefix  = "file/"    // a received file: Vault-sealed name || 0 || content
+	fileLabel   = "web-file-v1"
+)
+
+// pollEvery is how often the worker reads its relay for new messages while unlocked.
+const pollEvery = 2 * time.Second
+
+// opTimeout bounds one call to the relay (an invite's bundle is a megabyte).
+const opTimeout = 2 * time.Minute
+
+var (
+	errLocked   = errors.New("the identity is locked: enter its passphrase")
+	errNoID     = errors.New("no identity here yet: create one")
+	errBadInput = errors.New("bad input")
+)
+
+type app struct {
+	host js.Value
+
+	mu     sync.Mutex // guards everything below
+	relay  string     // the serving relay's client address, as invites carry it
+	fp     string
+	wsURL  string
+	id     *seal.Identity
+	st     *webstore.Store
+	c      *client.Client
+	vault  *client.Vault
+	stop   context.CancelFunc
+	saving chan struct{} // a token: one snapshot write at a time
+	dirty  bool
+}
+
+func newApp(host js.Value) *app {
+	a := &app{host: host, saving: make(chan struct{}, 1)}
+	a.saving <- struct{}{}
+	return a
+}
+
+// call is echorelayCall(op, args).
+func (a *app) call(_ js.Value, args []js.Value) any {
+	op := args[0].String()
+	arg := js.Undefined()
+	if len(args) > 1 {
+		arg = args[1]
+	}
+	return newPromise(func() (any, error) {
+		fn, ok := ops[op]
+		if !ok {
+			return nil, fmt.Errorf("%w: no operation %q", errBadInput, op)
+		}
+		return fn(a, arg)
+	})
+}
+
+var ops = map[string]func(*app, js.Value) (any, error){
+	"init":     (*app).opInit,
+	"status":   (*app).opStatus,
+	"create":   (*app).opCreate,
+	"unlock":   (*app).opUnlock,
+	"lock":     (*app).opLock,
+	"invite":   (*app).opInvite,
+	"accept":   (*app).opAccept,
+	"friends":  (*app).opFriends,
+	"history":  (*app).opHistory,
+	"sendText": (*app).opSendText,
+	"sendFile": (*app).opSendFile,
+	"receive":  (*app).opReceive,
+	"file":     (*app).opFile,
+	"export":   (*app).opExport,
+	"import":   (*app).opImport,
+	"passwd":   (*app).opPasswd,
+	"qr":       (*app).opQR,
+}
+
+func str(v js.Value, k string) string {
+	if v.IsUndefined() || v.IsNull() {
+		return ""
+	}
+	x := v.Get(k)
+	if x.Type() != js.TypeString {
+		return ""
+	}
+	return x.String()
+}
+
+func (a *app) idbGet(key string) ([]byte, error) {
+	v, err := await(a.host.Call("idbGet", key))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read browser storage: %w", err)
+	}
+	return bytesOf(v), nil
+}
+
+func (a *app) idbPut(key string, b []byte) error {
+	if _, err := await(a.host.Call("idbPut", key, jsBytes(b))); err != nil {
+		return fmt.Errorf("failed to write browser storage: %w", err)
+	}
+	return nil
+}
+
+func (a *app) emit(kind string, fields map[string]any) {
+	m := map[string]any{"event": kind}
+	for k, v := range fields {
+		m[k] = v
+	}
+	a.host.Call("emit", js.ValueOf(m))
+}
+
+// opInit takes the serving relay's facts from /relay.json.
+func (a *app) opInit(v js.Value) (any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.relay, a.fp, a.wsURL = str(v, "relay"), str(v, "fingerprint"), str(v, "ws")
+	if a.relay == "" || a.wsURL == "" {
+		return nil, fmt.Errorf("%w: init needs relay and ws", errBadInput)
+	}
+	return a.statusLocked()
+}
+
+func (a *app) opStatus(js.Value) (any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.statusLocked()
+}
+
+func (a *app) statusLocked() (any, error) {
+	file, err := a.idbGet(keyIdentity)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{"hasIdentity": file != nil, "unlocked": a.c != nil, "relay": a.relay}
+	if a.id != nil {
+		m["fingerprint"] = a.id.Fingerprint().String()
+		m["shortID"] = seal.ShortID(a.id.Fingerprint())
+	}
+	return js.ValueOf(m), nil
+}
+
+// opCreate makes a new identity (the slow part: McEliece key generation), protects it with the
+// passphrase and opens it.
+func (a *app) opCreate(v js.Value) (any, error) {
+	pass := str(v, "passphrase")
+	if len(pass) < 8 {
+		return nil, fmt.Errorf("%w: the passphrase needs at least 8 characters", errBadInput)
+	}
+	a.emit("progress", map[string]any{"step": "keys", "text": "making your keys (post-quantum McEliece, the slow part)"})
+	t0 := time.Now()
+	id, err := seal.GenerateIdentity(hybrid.Default())
+	if err != nil {
+		return nil, err
+	}
+	tKeys := time.Since(t0)
+	a.emit("progress", map[string]any{"step": "protect", "text": "protecting them with your passphrase"})
+	t1 := time.Now()
+	file, err := id.Marshal([]byte(pass))
+	if err != nil {
+		return nil, err
+	}
+	tProtect := time.Since(t1)
+	a.emit("progress", map[string]any{"step": "save", "text": "saving in this browser"})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.idbPut(keyIdentity, file); err != nil {
+		return nil, err
+	}
+	a.openLocked(id, webstore.New(nil))
+	if err := a.saveLocked(); err != nil {
+		return nil, err
+	}
+	return js.ValueOf(map[string]any{"fingerprint": id.Fingerprint().String(), "keysMs": tKeys.Milliseconds(),
+		"protectMs": tProtect.Milliseconds(), "totalMs": time.Since(t0).Milliseconds()}), nil
+}
+
+// opUnlock opens the stored identity with the passphrase; a wrong one is refused and changes
+// nothing.
+func (a *app) opUnlock(v js.Value) (any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	file, err := a.idbGet(keyIdentity)
+	if err != nil {
+		return nil, err
+	}
+	if file == nil {
+		return nil, errNoID
+	}
+	t0 := time.Now()
+	id, err := seal.ParseIdentity(file, []byte(str(v, "passphrase")))
+	if errors.Is(err, seal.ErrPassphrase) {
+		return nil, errors.New("wrong passphrase")
+	}
+	if err != nil {
+		return nil, err
+	}
+	st := webstore.New(nil)
+	if sealed, err := a.idbGet(keyHistory); err != nil {
+		return nil, err
+	} else if sealed != nil {
+		if st, err = webstore.Restore(id.HistoryKey(), sealed, nil); err != nil {
+			return nil, err
+		}
+	}
+	a.openLocked(id, st)
+	return js.ValueOf(map[string]any{"fingerprint": id.Fingerprint().String(), "ms": time.Since(t0).Milliseconds()}), nil
+}
+
+func (a *app) opLock(js.Value) (any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closeLocked()
+	return js.ValueOf(map[string]any{}), nil
+}
+
+// openLocked starts a client over id and st and the loop that reads the relay.
+func (a *app) openLocked(id *seal.Identity, st *webstore.Store) {
+	a.closeLocked()
+	c, err := client.New(client.Options{Identity: id, Store: st, Dial: dialer(a.relay, a.fp, a.wsURL), Files: sink{a}})
+	if err != nil {
+		panic(err) // unreachable: every option is set
+	}
+	a.id, a.st, a.c, a.vault = id, st, c, client.NewVault(id.HistoryKey())
+	st.SetChanged(a.changed)
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	go a.pollLoop(ctx, c)
+}
+
+func (a *app) closeLocked() {
+	if a.stop != nil {
+		a.stop()
+	}
+	a.id, a.st, a.c, a.vault, a.stop = nil, nil, nil, nil, nil
+}
+
+// changed marks the history for the next save; the save runs after the operation that
+// changed it (saveLater).
+func (a *app) changed() { a.dirty = true }
+
+// saveLocked writes the history snapshot now.
+func (a *app) saveLocked() error {
+	if a.st == nil {
+		return nil
+	}
+	<-a.saving
+	defer func() { a.saving <- struct{}{} }()
+	b, err := a.st.Snapshot(a.id.HistoryKey())
+	if err != nil {
+		return err
+	}
+	a.dirty = false
+	return a.idbPut(keyHistory, b)
+}
+
+// client returns the open client or errLocked.
+func (a *app) client() (*client.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.c == nil {
+		return nil, errLocked
+	}
+	return a.c, nil
+}
+
+// after saves the history if the operation changed it.
+func (a *app) after() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.dirty {
+		return nil
+	}
+	return a.saveLocked()
+}
+
+func (a *app) pollLoop(ctx context.Context, c *client.Client) {
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		a.receive(ctx, c)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// receive reads the relay once and emits what came, with how long the reading took.
+func (a *app) receive(ctx context.Context, c *client.Client) (int, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	t0 := time.Now()
+	res, err := c.Receive(ctx, client.ReceiveOptions{Relay: a.relay})
+	took := time.Since(t0)
+	if serr := a.after(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		a.emit("relay", map[string]any{"ok": false, "error": err.Error()})
+		return 0, took, err
+	}
+	if e := res.Failed[a.relay]; e != nil {
+		a.emit("relay", map[string]any{"ok": false, "error": e.Error()})
+	} else {
+		a.emit("relay", map[string]any{"ok": true})
+	}
+	for _, ev := range res.Events {
+		a.emit(eventFields(ev))
+	}
+	if len(res.Events) > 0 {
+		a.emit("received", map[string]any{"events": len(res.Events), "ms": float64(took.Microseconds()) / 1000})
+	}
+	return len(res.Events), took, nil
+}
+
+func eventFields(ev client.Event) (string, map[string]any) {
+	switch e := ev.(type) {
+	case client.MessageEvent:
+		return "message", map[string]any{"from": e.From, "text": e.Text, "time": e.Time.UnixMilli()}
+	case client.FileEvent:
+		return "file", map[string]any{"from": e.From, "name": e.Name, "size": float64(e.Size), "key": e.Where,
+			"time": e.Time.UnixMilli()}
+	case client.FriendAddedEvent:
+		return "friend", map[string]any{"name": e.Name, "safety": e.SafetyNumber}
+	case client.OutboxSentEvent:
+		return "sent", map[string]any{}
+	case client.RejectedEvent:
+		return "rejected", map[string]any{"reason": e.Reason.String()}
+	}
+	return "other", map[string]any{"what": fmt.Sprintf("%T", ev)}
+}
+
+func (a *app) opReceive(js.Value) (any, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	n, took, err := a.receive(context.Background(), c)
+	if err != nil {
+		return nil, err
+	}
+	return js.ValueOf(map[string]any{"events": n, "ms": float64(took.Microseconds()) / 1000}), nil
+}
+
+func (a *app) opInvite(v js.Value) (any, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	inv, err := c.Invite(ctx, a.relay, str(v, "name"), str(v, "as"))
+	if serr := a.after(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return js.ValueOf(map[string]any{"code": inv.Code()}), nil
+}
+
+func (a *app) opAccept(v js.Value) (any, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	inv, err := seal.ParseInviteCode(str(v, "code"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	f, err := c.Accept(ctx, inv, client.AcceptOptions{Name: str(v, "name"), As: str(v, "as"), Relay: a.relay, Wait: time.Minute})
+	if serr := a.after(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return js.ValueOf(map[string]any{"name": f.Name, "safety": c.SafetyNumber(f)}), nil
+}
+
+func (a *app) opFriends(js.Value) (any, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	fs, err := c.Friends()
+	if err != nil {
+		return nil, err
+	}
+	last, err := c.History("", 1000)
+	if err != nil {
+		return nil, err
+	}
+	lastAt := map[string]int64{}
+	for _, h := range last {
+		lastAt[h.Name] = h.Time.UnixMilli()
+	}
+	out := make([]any, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, map[string]any{"name": f.Name, "safety": c.SafetyNumber(f),
+			"fingerprint": f.Fingerprint().String(), "last": float64(lastAt[f.Name])})
+	}
+	return js.ValueOf(out), nil
+}
+
+func (a *app) opHistory(v js.Value) (any, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	name := str(v, "name")
+	hs, err := c.History(name, 500)
+	if err != nil {
+		return nil, err
+	}
+	pending := map[int64]string{}
+	if ob, err := c.Outbox(); err == nil {
+		for _, o := range ob {
+			if o.To == name {
+				pending[o.Created.UnixNano()] = o.LastErr
+			}
+		}
+	}
+	out := make([]any, 0, len(hs))
+	for _, h := range hs {
+		m := map[string]any{"out": h.Out, "time": float64(h.Time.UnixMilli()), "kind": h.Kind, "body": string(h.Body)}
+		if h.Out {
+			m["state"] = "relay"
+			if e, ok := pending[h.Time.UnixNano()]; ok {
+				m["state"], m["error"] = "waiting", e
+			}
+		}
+		out = append(out, m)
+	}
+	return js.ValueOf(out), nil
+}
+
+func sendResult(r *client.SendResult) js.Value {
+	m := map[string]any{"queued": r.Queued, "chunks": r.Chunks}
+	if r.Err != nil {
+		m["error"] = r.Err.Error()
+	}
+	return js.ValueOf(m)
+}
+
+func (a *app) opSendText(v js.Value) (any, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	r, err := c.SendText(ctx, str(v, "name"), str(v, "text"), client.SendOptions{Relay: a.relay})
+	if serr := a.after(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sendResult(r), nil
+}
+
+func (a *app) opSendFile(v js.Value) (any, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	data := bytesOf(v.Get("data"))
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	r, err := c.SendFile(ctx, str(v, "name"), str(v, "fileName"), data, client.SendOptions{Relay: a.relay})
+	if serr := a.after(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sendResult(r), nil
+}
+
+// sink keeps received files in IndexedDB, each sealed under the history key.
+type sink struct{ a *app }
+
+// Save implements client.FileSink; the caller (a Receive) holds no lock of app's.
+func (s sink) Save(name string, parts [][]byte) (string, error) {
+	s.a.mu.Lock()
+	v := s.a.vault
+	s.a.mu.Unlock()
+	if v == nil {
+		return "", errLocked
+	}
+	var id [16]byte
+	rand.Read(id[:])
+	key := filePrefix + hex.EncodeToString(id[:])
+	b := append([]byte(name), 0)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	if err := s.a.idbPut(key, v.Seal(fileLabel, []byte(key), b)); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+func (a *app) opFile(v js.Value) (any, error) {
+	key := str(v, "key")
+	if !strings.HasPrefix(key, filePrefix) {
+		return nil, fmt.Errorf("%w: not a file key", errBadInput)
+	}
+	a.mu.Lock()
+	vault := a.vault
+	a.mu.Unlock()
+	if vault == nil {
+		return nil, errLocked
+	}
+	sealed, err := a.idbGet(key)
+	if err != nil || sealed == nil {
+		return nil, cmpErr(err, errors.New("the file is no longer stored"))
+	}
+	b, err := vault.Open(fileLabel, []byte(key), sealed)
+	if err != nil {
+		return nil, err
+	}
+	i := strings.IndexByte(string(b), 0)
+	return js.ValueOf(map[string]any{"name": string(b[:i]), "data": jsBytes(b[i+1:])}), nil
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// opExport returns the identity file: the backup, protected by the passphrase, readable by
+// the echorelay command too.
+func (a *app) opExport(js.Value) (any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	file, err := a.idbGet(keyIdentity)
+	if err != nil || file == nil {
+		return nil, cmpErr(err, errNoID)
+	}
+	return jsBytes(file), nil
+}
+
+// opImport replaces the identity here with a backup, after checking its passphrase; the
+// history of the old identity is dropped (it could not be read under the new one).
+func (a *app) opImport(v js.Value) (any, error) {
+	file := bytesOf(v.Get("data"))
+	id, err := seal.ParseIdentity(file, []byte(str(v, "passphrase")))
+	if errors.Is(err, seal.ErrPassphrase) {
+		return nil, errors.New("wrong passphrase for this backup")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !seal.IsProtected(file) {
+		return nil, fmt.Errorf("%w: this backup has no passphrase; protect it first (echorelay id passwd)", errBadInput)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.idbPut(keyIdentity, file); err != nil {
+		return nil, err
+	}
+	a.openLocked(id, webstore.New(nil))
+	if err := a.saveLocked(); err != nil {
+		return nil, err
+	}
+	return js.ValueOf(map[string]any{"fingerprint": id.Fingerprint().String()}), nil
+}
+
+// opPasswd re-protects the identity under a new passphrase.
+func (a *app) opPasswd(v js.Value) (any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	file, err := a.idbGet(keyIdentity)
+	if err != nil || file == nil {
+		return nil, cmpErr(err, errNoID)
+	}
+	id, err := seal.ParseIdentity(file, []byte(str(v, "old")))
+	if errors.Is(err, seal.ErrPassphrase) {
+		return nil, errors.New("wrong passphrase")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(str(v, "new")) < 8 {
+		return nil, fmt.Errorf("%w: the passphrase needs at least 8 characters", errBadInput)
+	}
+	out, err := id.Marshal([]byte(str(v, "new")))
+	if err != nil {
+		return nil, err
+	}
+	if err := a.idbPut(keyIdentity, out); err != nil {
+		return nil, err
+	}
+	return js.ValueOf(map[string]any{}), nil
+}
+
+// opQR draws text as an SVG QR code.
+func (a *app) opQR(v js.Value) (any, error) {
+	code, err := qr.Encode([]byte(str(v, "text")))
+	if err != nil {
+		return nil, err
+	}
+	return js.ValueOf(map[string]any{"svg": qrSVG(code)}), nil
+}
+
+func qrSVG(c *qr.Code) string {
+	const quiet = 4
+	n := c.Size + 2*quiet
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges">`, n, n)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n)
+	for y := range c.Size {
+		for x := range c.Size {
+			if c.Dark(x, y) {
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x+quiet, y+quiet)
+			}
+		}
+	}
+	b.WriteString(`"/></svg>`)
+	return b.String()
+}

@@ -1,0 +1,101 @@
+package webstore
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/client"
+	"github.com/echorelay/echorelay/echo/seal"
+	"github.com/echorelay/echorelay/mceliece/hybrid"
+)
+
+// Everything a Store holds comes back from its snapshot, and only under the right key.
+func TestSnapshotRoundTrip(t *testing.T) {
+	id, err := seal.GenerateIdentity(hybrid.New("mceliece348864f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := 0
+	s := New(func() { changes++ })
+	now := time.Unix(1_800_000_000, 0).UTC()
+	fp := id.Fingerprint()
+	if err := s.PutFriend(&client.Friend{Name: "ana", Bundle: id.Bundle(), Pair: []byte("pair-secret"), TheirRelay: "10.0.0.1:7788",
+		MyRelay: "10.0.0.2:7788", MyRelayFP: "ab", Added: now}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := seal.NewInviteFor(id, "10.0.0.2:7788", [32]byte{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.PutInvite(&client.InviteRecord{Invite: inv, RelayFP: "01", Name: "bo", Created: now, Expires: now.Add(time.Hour)})
+	s.SetCursor("10.0.0.2:7788", "friend", 42)
+	if r, _ := s.MarkSeen(fp, seal.MessageID{7}, [32]byte{8}, now); r != client.SeenNew {
+		t.Fatalf("MarkSeen: %v", r)
+	}
+	s.AddMessage(&client.Message{Friend: fp, Out: true, Time: now, Kind: "text", Body: []byte("hello")})
+	s.AddChunk(fp, seal.FileChunk{FileID: [16]byte{3}, Index: 1, Count: 2, Size: 6, Data: []byte("abc")}, now)
+	s.AddOutbox([]*client.OutboxEntry{{To: fp, Relay: "10.0.0.1:7788", Created: now, What: "text", Envelope: []byte("env")}})
+	if changes < 7 {
+		t.Fatalf("changed was called %d times for 7 changes", changes)
+	}
+	key := id.HistoryKey()
+	sealed, err := s.Snapshot(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore([32]byte{9}, sealed, nil); !errors.Is(err, client.ErrCorrupt) {
+		t.Fatalf("Restore under another key: %v", err)
+	}
+	r, err := Restore(key, sealed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.Snapshot(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, _ := client.NewVault(key).Open(snapshotLabel, nil, sealed)
+	b2, _ := client.NewVault(key).Open(snapshotLabel, nil, again)
+	if string(b1) != string(b2) {
+		t.Fatalf("a restored store snapshots differently:\n%s\n%s", b1, b2)
+	}
+	fs, _ := r.Friends()
+	if len(fs) != 1 || fs[0].Fingerprint() != fp || string(fs[0].Pair) != "pair-secret" {
+		t.Fatalf("friends after restore: %+v", fs)
+	}
+	if c, _ := r.Cursor("10.0.0.2:7788", "friend"); c != 42 {
+		t.Fatalf("cursor after restore: %d", c)
+	}
+	if res, _ := r.MarkSeen(fp, seal.MessageID{7}, [32]byte{9}, now); res != client.SeenReplay {
+		t.Fatalf("the seen set was not restored: %v", res)
+	}
+	if n, _ := r.AddChunk(fp, seal.FileChunk{FileID: [16]byte{3}, Index: 0, Count: 2, Size: 6, Data: []byte("xyz")}, now); n != 2 {
+		t.Fatalf("the waiting chunk was not restored: %d chunks", n)
+	}
+	invs, _ := r.Invites()
+	if len(invs) != 1 || !reflect.DeepEqual(invs[0].Invite, inv) {
+		t.Fatalf("invites after restore: %+v", invs)
+	}
+	ob, _ := r.Outbox()
+	if len(ob) != 1 || string(ob[0].Envelope) != "env" {
+		t.Fatalf("outbox after restore: %+v", ob)
+	}
+}
+
+// PruneSeen forgets in the snapshot what it forgets in memory.
+func TestPruneSeenMirrored(t *testing.T) {
+	s := New(nil)
+	t0 := time.Unix(1_800_000_000, 0)
+	for i := range 5 {
+		s.MarkSeen(seal.Fingerprint{1}, seal.MessageID{byte(i)}, [32]byte{byte(i)}, t0.Add(time.Duration(i)*time.Minute))
+	}
+	s.PruneSeen(t0.Add(time.Minute), 3) // drops #0 by age, then #1 by count
+	if len(s.seen) != 3 || s.MemStore.SeenCount() != 3 {
+		t.Fatalf("after prune: mirror %d, store %d", len(s.seen), s.MemStore.SeenCount())
+	}
+	if _, ok := s.seen[seenKey{seal.Fingerprint{1}, seal.MessageID{1}}]; ok {
+		t.Fatal("the oldest entry beyond the cap is still mirrored")
+	}
+}
