@@ -1,0 +1,328 @@
+package group
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/echorelay/echorelay/echo/seal"
+)
+
+// HandleControl applies a control payload that came pairwise from a member: a commit, a
+// sender key or a proposal. Late, repeated and reordered payloads are expected; each is
+// applied once, in the order their epochs say.
+func (g *Group) HandleControl(ctx context.Context, tr Transport, from Fingerprint, payload []byte, now time.Time) (Update, error) {
+	var upd Update
+	kind, id, err := PeekControl(payload)
+	if err != nil {
+		return upd, fmt.Errorf("failed to read group control payload: %w", err)
+	}
+	if id != g.id {
+		return upd, fmt.Errorf("failed to read group control payload: %w", ErrUnknownGroup)
+	}
+	g.mu.Lock()
+	switch kind {
+	case KindCommit:
+		var c *Commit
+		if c, err = ParseCommit(payload); err == nil {
+			if from != g.cur.Admin || c.Admin != from {
+				upd.refuse(fmt.Errorf("%w: a commit from a member", ErrNotAdmin))
+			} else {
+				err = g.applyCommit(c, &upd)
+			}
+		}
+	case KindSenderKey:
+		var k *SenderKey
+		if k, err = ParseSenderKey(payload); err == nil {
+			g.handleSenderKey(from, k, &upd)
+		}
+	case KindProposal:
+		var p *Proposal
+		if p, err = ParseProposal(payload); err == nil {
+			err = g.handleProposal(from, p, now, &upd)
+		}
+	}
+	sortMessages(upd.Messages)
+	g.mu.Unlock()
+	if err != nil {
+		return upd, fmt.Errorf("failed to apply group control payload: %w", err)
+	}
+	return upd, g.flush(ctx, tr)
+}
+
+// handleSenderKey stores another member's chain; a key whose sender is not a member yet waits
+// for the commit that adds it.
+func (g *Group) handleSenderKey(from Fingerprint, k *SenderKey, upd *Update) {
+	if g.gone || from == g.cfg.Self {
+		upd.Skipped++
+		return
+	}
+	if g.cur.member(from) < 0 {
+		f := g.formers[from]
+		switch {
+		case f != nil && k.Epoch < g.cur.Epoch:
+			// A removed member's older chains still open what it sent before its cutoff.
+		case f != nil:
+			upd.refuse(fmt.Errorf("%w: a sender key", ErrRemovedSender))
+			return
+		default:
+			// Its sender joined in a commit not applied yet, or was removed in one that has
+			// not come yet: it waits for the commit.
+			if len(g.pendingKeys) == MaxPendingKeys {
+				g.pendingKeys = g.pendingKeys[1:]
+				upd.refuse(fmt.Errorf("%w: a sender key waited too long for its commit", ErrNoKey))
+			}
+			g.pendingKeys = append(g.pendingKeys, pendingKey{from: from, key: k})
+			return
+		}
+	}
+	list := g.chains[from]
+	for i, ch := range list {
+		if ch.gen != k.Generation {
+			continue
+		}
+		if bytes32(ch.sigPub) == k.SigPub || k.Epoch <= ch.epoch {
+			upd.Skipped++ // the same chain again, or an older hand-out of it
+			return
+		}
+		// A new chain under a generation number seen before: the sender joined again.
+		list = slices.Delete(list, i, i+1)
+		g.dropSkipped(from, k.Generation)
+		break
+	}
+	list = append(list, &recvChain{sender: from, gen: k.Generation, epoch: k.Epoch, start: k.Index,
+		index: k.Index, ck: k.ChainKey, sigPub: ed25519.PublicKey(slices.Clone(k.SigPub[:]))})
+	slices.SortFunc(list, func(a, b *recvChain) int {
+		if a.epoch != b.epoch {
+			return cmpU32(a.epoch, b.epoch)
+		}
+		return cmpU32(a.gen, b.gen)
+	})
+	for len(list) > MaxGenerations {
+		g.dropSkipped(from, list[0].gen)
+		list = list[1:]
+	}
+	g.chains[from] = list
+	g.retryBlobs(upd, &from)
+}
+
+func bytes32(b []byte) (out [32]byte) {
+	copy(out[:], b)
+	return out
+}
+
+func (g *Group) dropSkipped(sender Fingerprint, gen uint32) {
+	for k := range g.skipped {
+		if k.sender == sender && k.gen == gen {
+			delete(g.skipped, k)
+		}
+	}
+}
+
+// retryKeys applies the waiting sender keys whose commit has come.
+func (g *Group) retryKeys(upd *Update) {
+	keys := g.pendingKeys
+	g.pendingKeys = nil
+	for _, p := range keys {
+		g.handleSenderKey(p.from, p.key, upd)
+	}
+}
+
+// retryBlobs opens the waiting messages again (of one sender, or all when sender is nil).
+func (g *Group) retryBlobs(upd *Update, sender *Fingerprint) {
+	var keep, retry []pendingBlob
+	for _, p := range g.pendingBlobs {
+		if sender == nil || p.sender == *sender {
+			retry = append(retry, p)
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	if len(retry) == 0 {
+		return
+	}
+	g.pendingBlobs, g.pendingBytes = keep, 0
+	for _, p := range keep {
+		g.pendingBytes += len(p.blob)
+	}
+	for _, p := range retry {
+		g.receive(p.blob, upd)
+	}
+}
+
+func (g *Group) pend(blob []byte, sender Fingerprint, upd *Update) {
+	for len(g.pendingBlobs) > 0 && (len(g.pendingBlobs) >= MaxPendingBlobs || g.pendingBytes+len(blob) > MaxPendingBytes) {
+		g.pendingBytes -= len(g.pendingBlobs[0].blob)
+		g.pendingBlobs = g.pendingBlobs[1:]
+		upd.refuse(fmt.Errorf("%w: a message waited too long for its sender's key", ErrNoKey))
+	}
+	g.pendingBlobs = append(g.pendingBlobs, pendingBlob{blob: slices.Clone(blob), sender: sender})
+	g.pendingBytes += len(blob)
+}
+
+// Receive opens fetched blobs. Messages whose sender's key has not come yet wait (bounded)
+// and come out of a later call, when the key does.
+func (g *Group) Receive(blobs [][]byte) Update {
+	var upd Update
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, b := range blobs {
+		g.receive(b, &upd)
+	}
+	sortMessages(upd.Messages)
+	return upd
+}
+
+// receive opens one blob: header with one of the kept epochs, sender a member of that epoch
+// (or a removed member, below its cutoff), then the body with the sender's chain.
+func (g *Group) receive(blob []byte, upd *Update) {
+	if g.gone {
+		upd.refuse(fmt.Errorf("%w", ErrRemoved))
+		return
+	}
+	var h header
+	var es *epochState
+	for i := len(g.epochs) - 1; i >= 0 && es == nil; i-- {
+		if hh, ok := openHeader(blob, g.epochs[i].hk); ok {
+			h, es = hh, g.epochs[i]
+		}
+	}
+	switch {
+	case es == nil:
+		upd.refuse(fmt.Errorf("%w (%d bytes)", ErrNotForGroup, len(blob)))
+		return
+	case h.sender == g.cfg.Self:
+		upd.Skipped++
+		return
+	case !es.members[h.sender]:
+		upd.refuse(fmt.Errorf("%w: a message under epoch %d", ErrNotMember, es.n))
+		return
+	}
+	if f := g.formers[h.sender]; f != nil && g.cur.member(h.sender) < 0 {
+		if !f.known {
+			g.pend(blob, h.sender, upd) // the commit with its cutoff is on its way
+			return
+		}
+		if end, ok := f.ends[h.gen]; !ok || h.index >= end {
+			upd.refuse(fmt.Errorf("%w: a message after the cutoff", ErrRemovedSender))
+			return
+		}
+	}
+	g.open(blob, h, es, upd)
+}
+
+func (g *Group) chain(sender Fingerprint, gen uint32) *recvChain {
+	for _, ch := range g.chains[sender] {
+		if ch.gen == gen {
+			return ch
+		}
+	}
+	return nil
+}
+
+// open decrypts with the chain's key for the header's index. The chain moves, and skipped
+// keys are stored, only once the body and its signature verified: a forged blob costs nothing.
+func (g *Group) open(blob []byte, h header, es *epochState, upd *Update) {
+	ch := g.chain(h.sender, h.gen)
+	if ch == nil {
+		g.pend(blob, h.sender, upd)
+		return
+	}
+	var in inner
+	var err error
+	if h.index < ch.index {
+		k := skipKey{sender: h.sender, gen: h.gen, index: h.index}
+		mk, ok := g.skipped[k]
+		if !ok { // read before, sent before this member was given the chain, or evicted
+			upd.Skipped++
+			return
+		}
+		if in, err = openBody(blob, g.id, h, mk, ch.sigPub); err != nil {
+			upd.refuse(err)
+			return
+		}
+		delete(g.skipped, k)
+	} else {
+		if h.index-ch.index > MaxSkip {
+			upd.refuse(fmt.Errorf("%w: %d keys ahead", ErrTooFarAhead, h.index-ch.index))
+			return
+		}
+		ck := ch.ck
+		skips := make([][32]byte, 0, h.index-ch.index)
+		for i := ch.index; i < h.index; i++ {
+			var mk [32]byte
+			mk, ck = chainStep(ck, g.id, h.sender, h.gen, i)
+			skips = append(skips, mk)
+		}
+		mk, next := chainStep(ck, g.id, h.sender, h.gen, h.index)
+		if in, err = openBody(blob, g.id, h, mk, ch.sigPub); err != nil {
+			upd.refuse(err)
+			return
+		}
+		for i, mk := range skips {
+			g.addSkipped(skipKey{sender: h.sender, gen: h.gen, index: ch.index + uint32(i)}, mk)
+		}
+		ch.ck, ch.index = next, h.index+1
+	}
+	nick := ""
+	if i := g.cur.member(h.sender); i >= 0 {
+		nick = g.cur.Members[i].Nick
+	}
+	upd.Messages = append(upd.Messages, Message{Group: g.id, Sender: h.sender, SenderNick: nick,
+		Time: in.time, ID: in.id, Type: in.typ, Content: slices.Clone(in.content), Epoch: es.n,
+		Generation: h.gen, Index: h.index})
+}
+
+func (g *Group) addSkipped(k skipKey, mk [32]byte) {
+	g.skipped[k] = mk
+	g.skipOrder = append(g.skipOrder, k)
+	for len(g.skipped) > MaxSkipped && len(g.skipOrder) > 0 {
+		delete(g.skipped, g.skipOrder[0])
+		g.skipOrder = g.skipOrder[1:]
+	}
+	if len(g.skipOrder) > 2*MaxSkipped { // forget the order of keys already used
+		g.skipOrder = slices.DeleteFunc(g.skipOrder, func(k skipKey) bool { _, ok := g.skipped[k]; return !ok })
+	}
+}
+
+// Sync fetches the group's tags and opens what came.
+func (g *Group) Sync(ctx context.Context, tr Transport, now time.Time) (Update, error) {
+	tags := g.ReceiveTags(now)
+	if len(tags) == 0 {
+		return Update{}, nil
+	}
+	blobs, err := tr.Fetch(ctx, tags)
+	if err != nil {
+		return Update{}, fmt.Errorf("failed to fetch group messages: %w", err)
+	}
+	return g.Receive(blobs), nil
+}
+
+// ReceiveTags lists the tags to fetch: for each kept epoch, its days from the day before it
+// started to tagGraceDays after its successor started (today for the newest), plus one ahead
+// for clock skew, and none older than Config.Back days.
+func (g *Group) ReceiveTags(now time.Time) [][32]byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	today := seal.Epoch(now)
+	oldest := uint64(0)
+	if b := uint64(g.cfg.back()); today > b {
+		oldest = today - b
+	}
+	var out [][32]byte
+	for i, e := range g.epochs {
+		from, to := seal.Epoch(e.start), today+1
+		if from > 0 {
+			from--
+		}
+		if i+1 < len(g.epochs) {
+			to = min(to, seal.Epoch(g.epochs[i+1].start)+tagGraceDays)
+		}
+		for d := max(from, oldest); d <= to; d++ {
+			out = append(out, tagFor(e.secret, g.id, d))
+		}
+	}
+	return out
+}

@@ -1,0 +1,141 @@
+package group
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// MaxOrphans bounds the control payloads a Set keeps for groups it does not know yet (a
+// member's sender key that came before the admin's welcome).
+const MaxOrphans = 1024
+
+// Set is one member's groups: it routes control payloads to their group, joins a group when
+// its welcome comes, and keeps what came before the welcome.
+type Set struct {
+	cfg Config
+	// Accept decides whether to join a group the welcome of admin names; nil joins every one
+	// (the transport only delivers payloads from friends).
+	Accept func(admin Fingerprint, c *Commit) bool
+
+	mu      sync.Mutex
+	groups  map[ID]*Group
+	orphans []orphan
+}
+
+type orphan struct {
+	id      ID
+	from    Fingerprint
+	payload []byte
+}
+
+// NewSet makes an empty set of groups for cfg.Self.
+func NewSet(cfg Config) *Set { return &Set{cfg: cfg, groups: map[ID]*Group{}} }
+
+// Create makes a group with this member as its admin (see Create).
+func (s *Set) Create(ctx context.Context, tr Transport, name string, policy Policy, others []Member, now time.Time) (*Group, error) {
+	g, err := Create(ctx, tr, s.cfg, name, policy, others, now)
+	if g != nil {
+		s.mu.Lock()
+		s.groups[g.ID()] = g
+		s.mu.Unlock()
+	}
+	return g, err
+}
+
+// Group returns the group with id, or nil.
+func (s *Set) Group(id ID) *Group {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.groups[id]
+}
+
+// Groups lists the groups, sorted by ID.
+func (s *Set) Groups() []*Group {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Group, 0, len(s.groups))
+	for _, g := range s.groups {
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b *Group) int { return bytes.Compare(a.id[:], b.id[:]) })
+	return out
+}
+
+// HandleControl routes a pairwise control payload: to its group, or, for an unknown group, a
+// welcome joins it (then the payloads that came before it are applied) and anything else
+// waits (at most MaxOrphans).
+func (s *Set) HandleControl(ctx context.Context, tr Transport, from Fingerprint, payload []byte, now time.Time) (Update, error) {
+	kind, id, err := PeekControl(payload)
+	if err != nil {
+		return Update{}, fmt.Errorf("failed to read group control payload: %w", err)
+	}
+	s.mu.Lock()
+	g := s.groups[id]
+	if g == nil && kind != KindCommit {
+		if len(s.orphans) == MaxOrphans {
+			s.orphans = s.orphans[1:]
+		}
+		s.orphans = append(s.orphans, orphan{id: id, from: from, payload: slices.Clone(payload)})
+		s.mu.Unlock()
+		return Update{}, nil
+	}
+	s.mu.Unlock()
+	if g != nil {
+		return g.HandleControl(ctx, tr, from, payload, now)
+	}
+	c, err := ParseCommit(payload)
+	if err != nil {
+		return Update{}, fmt.Errorf("failed to join group: %w", err)
+	}
+	if s.Accept != nil && !s.Accept(from, c) {
+		return Update{}, fmt.Errorf("failed to join group: %w", ErrDeclined)
+	}
+	g, upd, err := Join(ctx, tr, s.cfg, from, payload)
+	if g == nil {
+		return upd, err
+	}
+	s.mu.Lock()
+	if other := s.groups[id]; other != nil { // joined concurrently
+		s.mu.Unlock()
+		return other.HandleControl(ctx, tr, from, payload, now)
+	}
+	s.groups[id] = g
+	var mine []orphan
+	s.orphans = slices.DeleteFunc(s.orphans, func(o orphan) bool {
+		if o.id == id {
+			mine = append(mine, o)
+			return true
+		}
+		return false
+	})
+	s.mu.Unlock()
+	errs := []error{err}
+	for _, o := range mine {
+		u, err := g.HandleControl(ctx, tr, o.from, o.payload, now)
+		upd.merge(u)
+		errs = append(errs, err)
+	}
+	sortMessages(upd.Messages)
+	return upd, errors.Join(errs...)
+}
+
+// Sync fetches and opens the messages of every group this member is still in.
+func (s *Set) Sync(ctx context.Context, tr Transport, now time.Time) (map[ID]Update, error) {
+	out := map[ID]Update{}
+	for _, g := range s.Groups() {
+		if g.Gone() {
+			continue
+		}
+		u, err := g.Sync(ctx, tr, now)
+		if err != nil {
+			return out, err
+		}
+		out[g.ID()] = u
+	}
+	return out, nil
+}
