@@ -3,6 +3,7 @@ module github.com/echorelay/echorelay
 go 1.26.0
 
 require (
+	github.com/boombuler/barcode v1.1.0
 	github.com/cloudflare/circl v1.6.5
 	github.com/coder/websocket v1.8.15
 	github.com/quic-go/quic-go v0.65.0
