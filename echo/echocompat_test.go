@@ -2,9 +2,14 @@ package echo
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -24,6 +29,12 @@ func TestEchoMessageLayout(t *testing.T) {
 	if !bytes.Contains(c, []byte("\r\n\r\ntype=0014&content=")) {
 		t.Fatalf("control message: %q", c)
 	}
+	for _, msg := range [][]byte{c, AppendEchoText(nil, EchoTypeHello, "Spot-On-Lite")} {
+		p, err := ParseEchoMessage(bytes.TrimSuffix(msg, EchoMarker))
+		if err != nil || !p.LengthOK || !EchoLinkLocal(p.Type) {
+			t.Fatalf("%q: %+v %v", msg, p, err)
+		}
+	}
 }
 
 func splitAll(t *testing.T, stream []byte, chunk int, max int) (msgs []EchoMessage, errs []error) {
@@ -36,7 +47,7 @@ func splitAll(t *testing.T, stream []byte, chunk int, max int) (msgs []EchoMessa
 				errs = append(errs, err)
 				return
 			}
-			m, err := ParseEchoMessage(b)
+			m, err := ParseEchoMessage(bytes.Clone(b))
 			if err != nil {
 				errs = append(errs, err)
 				return
@@ -62,32 +73,49 @@ func TestEchoSplitterChunkings(t *testing.T) {
 			t.Fatalf("chunk %d: %d messages, errors %v", chunk, len(msgs), errs)
 		}
 		for i, m := range msgs {
-			if string(m.Content) != want[i] || m.Type != "" || !m.LengthOK {
+			if string(m.Content) != want[i] || m.Type != "" || !m.LengthOK || !m.Canonical {
 				t.Fatalf("chunk %d message %d: %q (len ok %v)", chunk, i, m.Content, m.LengthOK)
 			}
 		}
 	}
 }
 
+// Every data message an Echo node sends leaves byte-identical: canonical ones as their decoded
+// content, all others whole.
 func TestEchoVariants(t *testing.T) {
 	etag := "POST HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 60\r\n\r\nETag: 0123456789abcdef0123456789abcdef\r\n\r\ncontent=aGk=\r\n\r\n\r\n"
 	wrongLen := strings.Replace(string(AppendEchoMessage(nil, "", []byte("hi"))), "Content-Length: 18", "Content-Length: 99", 1)
 	noLen := "POST HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\ncontent=aGk=\r\n\r\n\r\n"
 	ident := "POST HTTP/1.1\r\nContent-Length: 40\r\n\r\ntype=0095a&content=aGk=;sha-512\r\n\r\n\r\n"
-	msgs, errs := splitAll(t, []byte(etag+wrongLen+noLen+ident), 3, 1<<16)
-	if len(errs) != 0 || len(msgs) != 4 {
+	multi := "POST HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\ncontent=aGk=\nYWI=\nYQ\r\n\r\n\r\n"
+	headerless := "content=aGk\naGk\r\n\r\n\r\n"
+	hello := "POST HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 36\r\n\r\ntype=0111&content=Spot-On-Lite\r\n\r\n\r\n"
+	stream := etag + wrongLen + noLen + ident + multi + headerless + hello
+	msgs, errs := splitAll(t, []byte(stream), 3, 1<<16)
+	if len(errs) != 0 || len(msgs) != 7 {
 		t.Fatalf("%d messages, errors %v", len(msgs), errs)
 	}
-	for i, m := range msgs {
-		if string(m.Content) != "hi" {
-			t.Errorf("message %d content %q", i, m.Content)
+	if msgs[1].LengthOK || msgs[2].LengthOK || !msgs[4].LengthOK || msgs[5].Header {
+		t.Error("Content-Length or header not flagged right")
+	}
+	if msgs[3].Type != EchoTypeIdentity || string(msgs[3].Content) != "hi" || msgs[6].Type != EchoTypeHello || string(msgs[6].Content) != "Spot-On-Lite" {
+		t.Errorf("control messages: %+v %+v", msgs[3], msgs[6])
+	}
+	for i, w := range []string{etag, wrongLen, noLen, "", multi, headerless} {
+		m := msgs[i]
+		if w == "" {
+			continue
 		}
-	}
-	if msgs[1].LengthOK || msgs[2].LengthOK {
-		t.Error("a wrong or missing Content-Length was not flagged")
-	}
-	if msgs[3].Type != EchoTypeIdentity {
-		t.Errorf("identity type %q", msgs[3].Type)
+		if m.Canonical || EchoLinkLocal(m.Type) {
+			t.Fatalf("message %d: canonical %v type %q", i, m.Canonical, m.Type)
+		}
+		p := EchoPayload(m)
+		if !bytes.HasPrefix(p, []byte(EchoRawPrefix)) {
+			t.Fatalf("message %d payload %q", i, p)
+		}
+		if out := AppendEchoPayload(nil, p); string(out) != w {
+			t.Fatalf("message %d left as\n%q\nwant\n%q", i, out, w)
+		}
 	}
 }
 
@@ -118,19 +146,196 @@ func TestEchoSplitterOversize(t *testing.T) {
 }
 
 func TestEchoMalformed(t *testing.T) {
-	for _, m := range []string{"GET / HTTP/1.1\r\n\r\ncontent=aGk=", "POST HTTP/1.1\r\n\r\nnothing", "POST HTTP/1.1\r\n\r\ncontent=!!!", "POST HTTP/1.1 no header end", "POST HTTP/1.1\r\n\r\ntype=0014"} {
+	for _, m := range []string{"GET / HTTP/1.1\r\n\r\ncontent=aGk=", "POST HTTP/1.1\r\n\r\nnothing", "POST HTTP/1.1 no header end",
+		"POST HTTP/1.1\r\n\r\ntype=0014", "POST HTTP/1.1\r\n\r\ncontent=", "content=\r\n", "type=0014&content=!!!", "ETag: 00", "hello"} {
 		if _, err := ParseEchoMessage([]byte(m)); !errors.Is(err, ErrEchoMalformed) {
 			t.Errorf("%q: %v", m, err)
 		}
 	}
 }
 
+// A payload a client made to look like a carried message goes out as content unless it is one
+// forwardable data message.
+func TestEchoRawPayloadChecked(t *testing.T) {
+	for _, raw := range []string{"", "\r\ncontent=aGk", "content=a\r\n\r\n\r\ncontent=b", "content=a\r\n", "type=0014&content=aGk=",
+		string(bytes.TrimSuffix(AppendEchoMessage(nil, "", []byte("hi")), EchoMarker)), "no form"} {
+		p := []byte(EchoRawPrefix + raw)
+		if out := AppendEchoPayload(nil, p); !bytes.Equal(out, AppendEchoMessage(nil, "", p)) {
+			t.Errorf("%q went out as %q", raw, out)
+		}
+	}
+	if out := AppendEchoPayload(nil, []byte(EchoRawPrefix+"content=a\r")); string(out) != "content=a\r\r\n\r\n\r\n" {
+		t.Errorf("a message ending in CR: %q", out)
+	}
+	// Echo content that decodes to the prefix is carried whole, so the prefix always means raw.
+	m := AppendEchoMessage(nil, "", []byte(EchoRawPrefix+"x"))
+	p, err := ParseEchoMessage(bytes.TrimSuffix(m, EchoMarker))
+	if err != nil || p.Canonical || !bytes.Equal(AppendEchoPayload(nil, EchoPayload(p)), m) {
+		t.Fatalf("content with the raw prefix: %+v %v", p, err)
+	}
+}
+
+func TestEchoCapabilitiesRoundTrip(t *testing.T) {
+	u, w, full, err := ParseEchoCapabilities(EchoCapabilities("{a}", EchoMaxMessage(DefaultMaxBlob), false))
+	if err != nil || u != "{a}" || w != EchoMaxMessage(DefaultMaxBlob) || full {
+		t.Fatalf("%q %d %v %v", u, w, full, err)
+	}
+	if w < len(AppendEchoMessage(nil, "", make([]byte, DefaultMaxBlob))) {
+		t.Fatalf("lane width %d is below the largest message sent", w)
+	}
+	for _, c := range []string{"", "a\nb", "a\n0\nfull", "a\nx\nfull"} {
+		if _, _, _, err := ParseEchoCapabilities([]byte(c)); !errors.Is(err, ErrEchoMalformed) {
+			t.Errorf("%q: %v", c, err)
+		}
+	}
+}
+
+// echoVector is one file of testdata/echo: a message as an Echo node sends it and what a relay
+// makes of it.
+type echoVector struct {
+	File      string `json:"file"`       // testdata/echo/<file>: the message, marker included
+	Kind      string `json:"kind"`       // canonical, raw (carried whole), local (link-local) or malformed
+	Type      string `json:"type"`       // the type field
+	PayloadHx string `json:"payload"`    // hex of the blob payload (canonical and raw)
+	DigestHx  string `json:"digest"`     // hex of EchoDigest
+	LengthOK  bool   `json:"length_ok"`  // Content-Length matched
+	HasHeader bool   `json:"has_header"` // a POST header
+}
+
+// echoVectorMessages are the inputs of testdata/echo, from the facts of issue 19 and
+// PROTOCOL.md section 10; fixed randomness.
+func echoVectorMessages() map[string][]byte {
+	r := rand.New(rand.NewPCG(19, 10))
+	rnd := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	b64, raw := base64.StdEncoding.EncodeToString, base64.RawStdEncoding.EncodeToString
+	form := func(body string) []byte {
+		return []byte(echoHeadPrefix + fmt.Sprint(len(body)+len(EchoMarker)) + "\r\n\r\n" + body + string(EchoMarker))
+	}
+	return map[string][]byte{
+		"canonical.msg":        AppendEchoMessage(nil, "", rnd(301)),
+		"multi-padded.msg":     form("content=" + b64(rnd(100)) + "\n" + b64(rnd(64)) + "\n" + b64(rnd(20))),
+		"multi-unpadded.msg":   form("content=" + raw(rnd(100)) + "\n" + raw(rnd(65)) + "\n" + raw(rnd(20))),
+		"single-unpadded.msg":  form("content=" + raw(rnd(31))),
+		"headerless.msg":       []byte("content=" + b64(rnd(40)) + "\n" + b64(rnd(41)) + string(EchoMarker)),
+		"smoke-etag.msg":       form("ETag: " + hex.EncodeToString(rnd(16)) + "\r\n\r\ncontent=" + b64(rnd(50))),
+		"wrong-length.msg":     bytes.Replace(AppendEchoMessage(nil, "", rnd(12)), []byte("Content-Length: 30"), []byte("Content-Length: 7"), 1),
+		"typed-data.msg":       form("type=0030&content=" + b64(rnd(24))),
+		"percent.msg":          form("content=" + strings.ReplaceAll(b64(rnd(60)), "+", "%2B")),
+		"capabilities.msg":     AppendEchoMessage(nil, EchoTypeCapabilities, EchoCapabilities("{0b1c6a1e-3c46-4d6b-9d0f-8bb1f6f0a001}", 8388608, true)),
+		"hello-0111.msg":       AppendEchoText(nil, EchoTypeHello, "Spot-On-Lite"),
+		"identity-0095a.msg":   form("type=0095a&content=" + b64(rnd(64)) + ";sha-512"),
+		"malformed-nohead.msg": []byte("POST HTTP/1.1\r\nContent-Length: 9" + string(EchoMarker)),
+		"malformed-empty.msg":  form("content="),
+	}
+}
+
+func describeEchoVector(name string, msg []byte) echoVector {
+	v := echoVector{File: name, Kind: "malformed"}
+	m, err := ParseEchoMessage(bytes.TrimSuffix(msg, EchoMarker))
+	if err != nil {
+		return v
+	}
+	v.Type, v.LengthOK, v.HasHeader = m.Type, m.LengthOK, m.Header
+	v.DigestHx = fmt.Sprintf("%x", EchoDigest(m))
+	switch {
+	case EchoLinkLocal(m.Type):
+		v.Kind = "local"
+		return v
+	case m.Canonical:
+		v.Kind = "canonical"
+	default:
+		v.Kind = "raw"
+	}
+	v.PayloadHx = hex.EncodeToString(EchoPayload(m))
+	return v
+}
+
+// TestEchoVectors checks testdata/echo: each message parses to what vectors.json says, and each
+// data message's payload goes out byte-identical. ECHO_UPDATE_VECTORS=1 rewrites the files.
+func TestEchoVectors(t *testing.T) {
+	dir := filepath.Join("testdata", "echo")
+	if os.Getenv("ECHO_UPDATE_VECTORS") != "" {
+		os.MkdirAll(dir, 0o755)
+		var vs []echoVector
+		msgs := echoVectorMessages()
+		for _, name := range sortedKeys(msgs) {
+			if err := os.WriteFile(filepath.Join(dir, name), msgs[name], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			vs = append(vs, describeEchoVector(name, msgs[name]))
+		}
+		b, _ := json.MarshalIndent(vs, "", "  ")
+		if err := os.WriteFile(filepath.Join(dir, "vectors.json"), append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "vectors.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []echoVector
+	if err := json.Unmarshal(b, &vs); err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) < 10 {
+		t.Fatalf("only %d vectors", len(vs))
+	}
+	kinds := map[string]int{}
+	for _, want := range vs {
+		msg, err := os.ReadFile(filepath.Join(dir, want.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := describeEchoVector(want.File, msg)
+		if got != want {
+			t.Errorf("%s: got %+v\nwant %+v", want.File, got, want)
+			continue
+		}
+		kinds[got.Kind]++
+		if got.Kind == "canonical" || got.Kind == "raw" {
+			p, _ := hex.DecodeString(got.PayloadHx)
+			if out := AppendEchoPayload(nil, p); !bytes.Equal(out, msg) {
+				t.Errorf("%s goes out as\n%q\nwant\n%q", want.File, out, msg)
+			}
+		}
+	}
+	for _, k := range []string{"canonical", "raw", "local", "malformed"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s vector", k)
+		}
+	}
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	for i := range ks {
+		for j := i + 1; j < len(ks); j++ {
+			if ks[j] < ks[i] {
+				ks[i], ks[j] = ks[j], ks[i]
+			}
+		}
+	}
+	return ks
+}
+
 // FuzzEchoSplitter: any stream split at any point yields the same messages and errors as the
-// whole stream, and every accepted message re-encodes to content that parses back the same.
+// whole stream, and every data message leaves byte-identical through its payload.
 func FuzzEchoSplitter(f *testing.F) {
 	f.Add(AppendEchoMessage(nil, "", []byte("seed")), 3)
 	f.Add(append(AppendEchoMessage(nil, "0014", []byte("u\n1\nfull")), AppendEchoMessage(nil, "", []byte{0, 1, 2})...), 1)
 	f.Add([]byte("POST HTTP/1.1\r\n\r\nETag: 00\r\n\r\ncontent=AA==\r\n\r\n\r\n"), 7)
+	for _, m := range echoVectorMessages() {
+		f.Add(m, 5)
+	}
 	f.Fuzz(func(t *testing.T, stream []byte, chunk int) {
 		if chunk <= 0 || chunk > len(stream) {
 			chunk = len(stream) + 1
@@ -145,13 +350,20 @@ func FuzzEchoSplitter(f *testing.F) {
 				t.Fatalf("error %d: %v whole, %v chunked by %d; want the same sentinel", i, err, perrs[i], chunk)
 			}
 		}
-		for i := range whole {
-			if !bytes.Equal(whole[i].Content, parts[i].Content) || whole[i].Type != parts[i].Type {
+		for i, m := range whole {
+			if !bytes.Equal(m.Raw, parts[i].Raw) || m.Type != parts[i].Type {
 				t.Fatalf("message %d differs", i)
 			}
-			again, _ := splitAll(t, AppendEchoMessage(nil, whole[i].Type, whole[i].Content), 1<<20, 1<<20)
-			if len(again) != 1 || !bytes.Equal(again[0].Content, whole[i].Content) || !again[0].LengthOK {
-				t.Fatalf("message %d does not re-encode: %q", i, strconv.Quote(string(whole[i].Content)))
+			if EchoLinkLocal(m.Type) {
+				continue
+			}
+			out := AppendEchoPayload(nil, EchoPayload(m))
+			if !bytes.Equal(out, append(bytes.Clone(m.Raw), EchoMarker...)) {
+				t.Fatalf("message %d leaves as %q, want %q", i, out, m.Raw)
+			}
+			again, errs := splitAll(t, out, 1<<20, 1<<20)
+			if len(again) != 1 || len(errs) != 0 || !bytes.Equal(EchoPayload(again[0]), EchoPayload(m)) || EchoDigest(again[0]) != EchoDigest(m) || EchoWireDigest(out) != EchoDigest(m) {
+				t.Fatalf("message %d does not parse back the same", i)
 			}
 		}
 	})

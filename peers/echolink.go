@@ -2,12 +2,10 @@ package peers
 
 import (
 	"bufio"
-	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
-	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,13 +29,24 @@ import (
 
 // Echo link defaults.
 const (
-	DefaultEchoTTL      = 24 * time.Hour   // lifetime of a blob bridged from Echo
-	echoExpiryBucket    = 10 * time.Minute // expiry rounding for stable IDs
-	echoKeepAliveMin    = 15 * time.Second // capabilities every 15–45 s, as Echo nodes do
-	echoKeepAliveJitter = 30 * time.Second
-	echoSeenMax         = 200_000 // content digests remembered
-	echoReadBuf         = 64 << 10
-	echoWindow          = 64 // envelopes in flight to the store per Echo link
+	DefaultEchoTTL   = 24 * time.Hour   // lifetime of a blob bridged from Echo
+	echoExpiryBucket = 10 * time.Minute // expiry rounding for stable IDs
+	// Keep-alives. Spot-On-Lite closes a link that was silent for its configured silence
+	// (5–3600 s) and sends its capabilities every silence/2. Without `silence=` on the line a
+	// relay sends something at least every DefaultEchoKeepAlive, which keeps the shortest
+	// silence up, and waits DefaultEchoIdle for the neighbour, which outlasts the longest one's
+	// 1800 s. With `silence=S` it sends every 2S/5 and waits S, as Spot-On-Lite itself does.
+	DefaultEchoKeepAlive = 2 * time.Second
+	DefaultEchoIdle      = time.Hour
+	MinEchoSilence       = 5 * time.Second
+	MaxEchoSilence       = time.Hour
+	// DefaultEchoSettle is how long a new link holds data back: Spot-On-Lite discards what
+	// arrives in the first 2.5–5 s of a connection (its local socket connects after 2.5 s).
+	DefaultEchoSettle = 5 * time.Second
+	MaxEchoSettle     = time.Minute
+	echoSeenMax       = 200_000 // content digests remembered
+	echoReadBuf       = 64 << 10
+	echoWindow        = 64 // envelopes in flight to the store per Echo link
 )
 
 // Echo schemes in the peers file.
@@ -49,18 +58,64 @@ const (
 // IsEcho reports whether the peer is an Echo link.
 func (p Peer) IsEcho() bool { return p.Scheme == SchemeEchoTCP || p.Scheme == SchemeEchoTLS }
 
+// parseEchoOption reads `silence=D` or `settle=D` of an Echo line (D a Go duration or seconds).
+func parseEchoOption(p *Peer, f string) error {
+	k, v, _ := strings.Cut(f, "=")
+	if !p.IsEcho() {
+		return fmt.Errorf("%q applies to echo+tcp:// and echo+tls:// links only", k)
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, err2 := strconv.Atoi(v)
+		if err2 != nil {
+			return fmt.Errorf("%s=%q is not a duration like 20s", k, v)
+		}
+		d = time.Duration(n) * time.Second
+	}
+	switch {
+	case k == "silence" && (d < MinEchoSilence || d > MaxEchoSilence):
+		return fmt.Errorf("silence=%s is outside Spot-On-Lite's %s..%s", d, MinEchoSilence, MaxEchoSilence)
+	case k == "settle" && (d <= 0 || d > MaxEchoSettle):
+		return fmt.Errorf("settle=%s is outside 0..%s", d, MaxEchoSettle)
+	case k == "silence":
+		p.Silence = d
+	default:
+		p.Settle = d
+	}
+	return nil
+}
+
+// echoTiming is a link's keep-alive interval, read timeout and settle time.
+func echoTiming(p *Peer) (every, idle, settle time.Duration) {
+	every, idle, settle = DefaultEchoKeepAlive, DefaultEchoIdle, DefaultEchoSettle
+	if p == nil {
+		return
+	}
+	if p.Silence > 0 {
+		every, idle = p.Silence*2/5, p.Silence
+	}
+	if p.Settle > 0 {
+		settle = p.Settle
+	}
+	return
+}
+
 // EchoCounters are the Echo bridge's counters (for /status).
 type EchoCounters struct {
-	MessagesIn      atomic.Int64 // messages cut from Echo streams
-	DataIn          atomic.Int64 // data messages bridged into the relay
-	ControlIn       atomic.Int64 // control messages (capabilities, identities) answered or ignored
-	Malformed       atomic.Int64 // messages that did not parse
-	Oversized       atomic.Int64 // data without an end marker within the size limit, discarded
-	LengthMismatch  atomic.Int64 // accepted although Content-Length was missing or wrong
-	AlreadyBridged  atomic.Int64 // Echo messages dropped by the digest set
-	DataOut         atomic.Int64 // blobs sent to Echo links as data messages
-	QueueDrops      atomic.Int64 // blobs not sent because an Echo link's queue was full
-	UnknownControls atomic.Int64 // control messages of other types, never forwarded
+	MessagesIn     atomic.Int64 // messages cut from Echo streams
+	DataIn         atomic.Int64 // data messages bridged into the relay
+	ControlIn      atomic.Int64 // link-local messages (capabilities, identities, 0111) answered or recorded
+	Malformed      atomic.Int64 // messages that did not parse
+	Oversized      atomic.Int64 // data without an end marker within the size limit, discarded
+	LengthMismatch atomic.Int64 // accepted although Content-Length was missing or wrong
+	Headerless     atomic.Int64 // accepted without a POST header
+	CarriedWhole   atomic.Int64 // data not in the canonical form, carried as the whole message
+	TypedData      atomic.Int64 // data with a type that is not link-local, forwarded like any data
+	AlreadyBridged atomic.Int64 // Echo messages dropped by the digest set
+	DataOut        atomic.Int64 // blobs sent to Echo links as data messages
+	BacklogOut     atomic.Int64 // of those, sent by a catch-up from the store
+	QueueDrops     atomic.Int64 // blobs not queued because an Echo link's queue was full
+	TooWide        atomic.Int64 // blobs not sent: longer than the neighbour's lane width
 }
 
 // Snapshot returns the counters by name.
@@ -68,21 +123,28 @@ func (c *EchoCounters) Snapshot() map[string]int64 {
 	return map[string]int64{
 		"messages_in": c.MessagesIn.Load(), "data_in": c.DataIn.Load(), "control_in": c.ControlIn.Load(),
 		"malformed": c.Malformed.Load(), "oversized": c.Oversized.Load(),
-		"length_mismatch": c.LengthMismatch.Load(), "already_bridged": c.AlreadyBridged.Load(),
-		"data_out": c.DataOut.Load(), "queue_drops": c.QueueDrops.Load(), "unknown_controls": c.UnknownControls.Load(),
+		"length_mismatch": c.LengthMismatch.Load(), "headerless": c.Headerless.Load(),
+		"carried_whole": c.CarriedWhole.Load(), "typed_data": c.TypedData.Load(),
+		"already_bridged": c.AlreadyBridged.Load(), "data_out": c.DataOut.Load(),
+		"backlog_out": c.BacklogOut.Load(), "queue_drops": c.QueueDrops.Load(), "too_wide": c.TooWide.Load(),
 	}
 }
 
-// echoSeen is the bridge's digest set.
+// echoSeen is the node's Echo bridge state: the digest set, and the lines' backlog positions
+// (echobacklog.go).
 type echoSeen struct {
-	mu sync.Mutex // guards m
-	m  map[[32]byte]int64
+	dmu sync.Mutex // guards m
+	m   map[[32]byte]int64
+
+	mu    sync.Mutex // guards dir and lines
+	dir   string
+	lines map[string]*echoLine
 }
 
 // mark records a digest until exp; it reports whether it was already there.
 func (s *echoSeen) mark(d [32]byte, exp int64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
 	if s.m == nil {
 		s.m = map[[32]byte]int64{}
 	}
@@ -107,23 +169,32 @@ func (s *echoSeen) mark(d [32]byte, exp int64) bool {
 	return false
 }
 
-// echoLink is one Echo neighbour connection.
+// echoLink is one Echo neighbour connection. The reader (readLoop, handle) owns the splitter;
+// the writer (writeLoop) owns the socket's write side, the keep-alive timer and the catch-ups;
+// floods reach the writer through out.
 type echoLink struct {
 	n      *Node
 	c      net.Conn
 	id     string // flood identity: unique per link
 	dialed *Peer
 	half   bool
+	every  time.Duration // keep-alive interval
+	idle   time.Duration // read timeout
+	settle time.Duration // data held back after connecting
+	line   *echoLine     // backlog position; nil for inbound and Half links
+	known  echoKnown     // blob IDs sent or received, with a line
 
-	out    chan []byte
-	qbytes atomic.Int64
-	window chan struct{}
-	closed chan struct{}
-	once   sync.Once
-	in     atomic.Int64
-	outN   atomic.Int64
-	since  time.Time
-	peerID atomic.Value // remote uuid from its capabilities
+	out      chan []byte
+	qbytes   atomic.Int64
+	dropped  atomic.Bool  // a flood was dropped on a full queue: catch up from the store
+	peerLane atomic.Int64 // the neighbour's lane width from its capabilities (0: unknown)
+	window   chan struct{}
+	closed   chan struct{}
+	once     sync.Once
+	in       atomic.Int64
+	outN     atomic.Int64
+	since    time.Time
+	peerID   atomic.Value // remote uuid from its capabilities
 }
 
 var echoInbound atomic.Int64
@@ -131,8 +202,10 @@ var echoInbound atomic.Int64
 func (n *Node) newEchoLink(c net.Conn, dialed *Peer) *echoLink {
 	l := &echoLink{n: n, c: c, dialed: dialed, out: make(chan []byte, QueueBlobs),
 		window: make(chan struct{}, echoWindow), closed: make(chan struct{}), since: time.Now()}
+	l.every, l.idle, l.settle = echoTiming(dialed)
 	if dialed != nil {
 		l.id, l.half = "echo:"+dialed.Key(), dialed.Half
+		l.line = n.echoLineFor(*dialed)
 	} else {
 		l.id = fmt.Sprintf("echo-in:%d", echoInbound.Add(1))
 	}
@@ -155,18 +228,17 @@ func (l *echoLink) Kind() echo.LinkKind {
 
 // SendBlob implements echo.Link.
 func (l *echoLink) SendBlob(env []byte) bool {
-	if l.qbytes.Load()+int64(len(env)) > QueueBytes {
-		l.n.echo.QueueDrops.Add(1)
-		return false
+	if l.qbytes.Load()+int64(len(env)) <= QueueBytes {
+		select {
+		case l.out <- env:
+			l.qbytes.Add(int64(len(env)))
+			return true
+		default:
+		}
 	}
-	select {
-	case l.out <- env:
-		l.qbytes.Add(int64(len(env)))
-		return true
-	default:
-		l.n.echo.QueueDrops.Add(1)
-		return false
-	}
+	l.n.echo.QueueDrops.Add(1)
+	l.dropped.Store(true)
+	return false
 }
 
 func (l *echoLink) close() {
@@ -194,19 +266,25 @@ func (n *Node) serveEcho(c net.Conn, dialed *Peer) string {
 	n.echoLinks[l] = struct{}{}
 	n.rebuildFloods()
 	n.mu.Unlock()
-	n.log.Info("echo link up", "peer", l.name(), "half", l.half)
-	go l.writeLoop()
+	n.log.Info("echo link up", "peer", l.name(), "half", l.half, "backlog", l.line != nil)
+	done := make(chan struct{})
+	go func() { defer close(done); l.writeLoop() }()
 	reason := l.readLoop()
 	l.close() // takes it out of echoLinks and the floods
+	<-done
+	if l.line != nil {
+		if err := l.line.save(time.Now(), true); err != nil {
+			n.log.Warn("echo backlog position not saved", "peer", l.name(), "err", err)
+		}
+	}
 	return reason
 }
 
 func (l *echoLink) readLoop() string {
-	max := l.n.relay.Limits().MaxBlob*4/3 + 4096 // base64 of the largest payload plus headers
-	sp := echo.EchoSplitter{Max: max}
+	sp := echo.EchoSplitter{Max: echo.EchoMaxMessage(l.n.relay.Limits().MaxBlob)}
 	buf := make([]byte, echoReadBuf)
 	for {
-		l.c.SetReadDeadline(time.Now().Add(2*echoKeepAliveMin + echoKeepAliveJitter + 30*time.Second))
+		l.c.SetReadDeadline(time.Now().Add(l.idle))
 		k, err := l.c.Read(buf)
 		if k > 0 {
 			sp.Write(buf[:k], l.handle)
@@ -239,36 +317,43 @@ func (l *echoLink) handle(msg []byte, err error) {
 		return
 	}
 	switch m.Type {
-	case "":
 	case echo.EchoTypeCapabilities:
 		c.ControlIn.Add(1)
-		if f := strings.SplitN(string(m.Content), "\n", 3); len(f) == 3 {
-			l.peerID.Store(f[0])
+		if uuid, lane, _, err := echo.ParseEchoCapabilities(m.Content); err == nil {
+			l.peerID.Store(uuid)
+			l.peerLane.Store(int64(lane))
 		}
 		return
-	case echo.EchoTypeIdentity:
-		c.ControlIn.Add(1) // a client's identity for filtering: a relay forwards everything anyway
+	case echo.EchoTypeIdentity, echo.EchoTypeHello:
+		// A client's identity for filtering (a relay forwards everything anyway), and
+		// Spot-On-Lite's periodic hello: link-local, recorded only.
+		c.ControlIn.Add(1)
 		return
+	case "":
 	default:
-		c.UnknownControls.Add(1)
-		return
+		c.TypedData.Add(1) // Spot-On-Lite forwards every other type as it came: so do we
 	}
-	if !m.LengthOK {
+	switch {
+	case !m.Header:
+		c.Headerless.Add(1)
+	case !m.LengthOK:
 		c.LengthMismatch.Add(1)
 	}
-	if len(m.Content) == 0 {
-		c.Malformed.Add(1)
-		return
+	if !m.Canonical {
+		c.CarriedWhole.Add(1)
 	}
 	exp := echoExpiry(time.Now(), l.n.echoTTL())
-	if l.n.echoSeen.mark(sha256.Sum256(m.Content), exp) {
+	if l.n.echoSeen.mark(echo.EchoDigest(m), exp) {
 		c.AlreadyBridged.Add(1)
 		return
 	}
-	env, err := (&echo.Envelope{Expiry: exp, Payload: m.Content}).Marshal()
+	env, err := (&echo.Envelope{Expiry: exp, Payload: echo.EchoPayload(m)}).Marshal()
 	if err != nil {
 		c.Malformed.Add(1)
 		return
+	}
+	if l.line != nil {
+		l.known.add(echo.BlobID(env)) // never sent back to it by a catch-up
 	}
 	c.DataIn.Add(1)
 	l.in.Add(1)
@@ -291,42 +376,190 @@ func echoExpiry(now time.Time, ttl time.Duration) int64 {
 	return (now.Add(ttl).Unix()/b + 1) * b
 }
 
+// echoWriter is the writer's side of a link: the buffered socket and the keep-alive timer.
+type echoWriter struct {
+	l    *echoLink
+	w    *bufio.Writer
+	keep *time.Timer
+	msg  []byte
+	// The position sample (echobacklog.go): the store's last seq when the queue was last
+	// empty, and when.
+	sample   uint64
+	sampleAt time.Time
+}
+
 func (l *echoLink) writeLoop() {
-	w := bufio.NewWriterSize(l.c, writeBufSize)
-	keep := time.NewTimer(time.Second) // capabilities soon after connecting, then every 15–45 s
-	defer keep.Stop()
-	var msg []byte
+	ew := &echoWriter{l: l, w: bufio.NewWriterSize(l.c, writeBufSize), keep: time.NewTimer(0)}
+	defer ew.keep.Stop()
+	settled := time.NewTimer(l.settle)
+	defer settled.Stop()
+	// Settling: capabilities only; floods wait in the queue.
+	for wait := true; wait; {
+		select {
+		case <-settled.C:
+			wait = false
+		case <-ew.keep.C:
+			if !ew.keepAlive() {
+				return
+			}
+		case <-l.closed:
+			return
+		}
+	}
+	if l.line != nil && !ew.catchUp(true) {
+		return
+	}
 	for {
 		select {
 		case env := <-l.out:
 			l.qbytes.Add(-int64(len(env)))
-			e, err := echo.ParseEnvelope(env)
-			if err != nil {
+			if !ew.blob(env, false) {
+				return
+			}
+			if len(l.out) > 0 {
 				continue
 			}
-			l.n.echoSeen.mark(sha256.Sum256(e.Payload), e.Expiry)
-			msg = echo.AppendEchoMessage(msg[:0], "", e.Payload)
-			l.n.echo.DataOut.Add(1)
-			l.outN.Add(1)
-		case <-keep.C:
-			keep.Reset(echoKeepAliveMin + rand.N(echoKeepAliveJitter))
-			msg = echo.AppendEchoMessage(msg[:0], echo.EchoTypeCapabilities,
-				echo.EchoCapabilities(l.n.echoUUID(), l.n.relay.Limits().MaxBlob, !l.half))
+			if err := ew.flush(); err != nil {
+				return
+			}
+			if l.line != nil {
+				if l.dropped.Load() && !ew.catchUp(false) {
+					return
+				}
+				ew.idle()
+			}
+		case <-ew.keep.C:
+			if !ew.keepAlive() {
+				return
+			}
+			if l.line != nil && len(l.out) == 0 {
+				ew.idle()
+			}
 		case <-l.closed:
 			return
 		}
-		l.c.SetWriteDeadline(time.Now().Add(WriteTimeout))
-		if _, err := w.Write(msg); err != nil {
-			l.close()
-			return
-		}
-		if len(l.out) == 0 {
-			if err := w.Flush(); err != nil {
-				l.close()
-				return
-			}
+	}
+}
+
+// write sends one message and restarts the keep-alive interval; false closes the link.
+func (ew *echoWriter) write(msg []byte) bool {
+	ew.l.c.SetWriteDeadline(time.Now().Add(WriteTimeout))
+	if _, err := ew.w.Write(msg); err != nil {
+		ew.l.close()
+		return false
+	}
+	ew.keep.Reset(ew.l.every)
+	return true
+}
+
+func (ew *echoWriter) flush() error {
+	ew.l.c.SetWriteDeadline(time.Now().Add(WriteTimeout))
+	if err := ew.w.Flush(); err != nil {
+		ew.l.close()
+		return err
+	}
+	return nil
+}
+
+// keepAlive sends our capabilities: the lane width is the largest message we send or accept.
+func (ew *echoWriter) keepAlive() bool {
+	l := ew.l
+	ew.msg = echo.AppendEchoMessage(ew.msg[:0], echo.EchoTypeCapabilities,
+		echo.EchoCapabilities(l.n.echoUUID(), echo.EchoMaxMessage(l.n.relay.Limits().MaxBlob), !l.half))
+	return ew.write(ew.msg) && ew.flush() == nil
+}
+
+// blob sends one envelope's payload as an Echo message, unless the neighbour already has it or
+// it exceeds the neighbour's lane width.
+func (ew *echoWriter) blob(env []byte, backlog bool) bool {
+	l := ew.l
+	if l.line != nil && !l.known.add(echo.BlobID(env)) {
+		return true
+	}
+	e, err := echo.ParseEnvelope(env)
+	if err != nil {
+		return true
+	}
+	ew.msg = echo.AppendEchoPayload(ew.msg[:0], e.Payload)
+	if lane := l.peerLane.Load(); lane > 0 && int64(len(ew.msg)) > lane {
+		l.n.echo.TooWide.Add(1)
+		return true
+	}
+	l.n.echoSeen.mark(echo.EchoWireDigest(ew.msg), e.Expiry)
+	l.n.echo.DataOut.Add(1)
+	if backlog {
+		l.n.echo.BacklogOut.Add(1)
+	}
+	l.outN.Add(1)
+	return ew.write(ew.msg)
+}
+
+// catchUp sends what the store holds after the line's position, page by page, until a pass
+// ends with nothing dropped meanwhile; first is the catch-up after connecting.
+func (ew *echoWriter) catchUp(first bool) bool {
+	l := ew.l
+	last, _ := l.n.relay.LastSeq()
+	if first {
+		if pos, stale := l.line.start(last, time.Now(), l.n.echoTTL()); stale {
+			l.n.log.Info("echo neighbour was away longer than --echo-ttl; its backlog starts at the newest blob", "peer", l.name(), "position", pos)
 		}
 	}
+	for pass := 0; pass < 8; pass++ {
+		l.dropped.Store(false)
+		after := l.line.position()
+		for {
+			var envs [][]byte
+			next, more, err := l.n.relay.FetchBytes(nil, after, echoCatchUpPage, echoCatchUpBytes, func(_ uint64, env []byte) {
+				envs = append(envs, env)
+			})
+			if err != nil {
+				l.n.log.Warn("echo backlog read failed", "peer", l.name(), "err", err)
+				return true // live floods go on; the next drop or link retries
+			}
+			for _, env := range envs {
+				select {
+				case <-l.closed:
+					return false
+				default:
+				}
+				if !ew.blob(env, true) {
+					return false
+				}
+			}
+			if err := ew.flush(); err != nil {
+				return false
+			}
+			if next > after {
+				l.line.advance(next, time.Now())
+				after = next
+			}
+			l.line.save(time.Now(), false)
+			if !more {
+				break
+			}
+		}
+		if !l.dropped.Load() {
+			break
+		}
+	}
+	ew.sample, ew.sampleAt = 0, time.Time{}
+	return true
+}
+
+// idle runs when the queue is empty and flushed: the previous position sample, taken at least
+// echoPositionLag ago, becomes the position, and a new sample is taken.
+func (ew *echoWriter) idle() {
+	l := ew.l
+	now := time.Now()
+	if now.Sub(ew.sampleAt) < echoPositionLag {
+		return
+	}
+	if !ew.sampleAt.IsZero() {
+		l.line.advance(ew.sample, ew.sampleAt)
+		l.line.save(now, false)
+	}
+	ew.sample, _ = l.n.relay.LastSeq()
+	ew.sampleAt = now
 }
 
 // echoUUID is a stable UUID-shaped identifier derived from the node fingerprint.
@@ -376,15 +609,3 @@ func (n *Node) EchoAddr() string {
 
 // EchoCounters returns the Echo bridge's counters.
 func (n *Node) EchoCounters() map[string]int64 { return n.echo.Snapshot() }
-
-func dialEcho(ctx context.Context, p Peer) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
-	defer cancel()
-	d := &net.Dialer{KeepAlive: 15 * time.Second}
-	if p.Scheme == SchemeEchoTLS {
-		cfg := clientTLSFor(nil, p.Pin, false)
-		cfg.NextProtos, cfg.MinVersion = nil, tls.VersionTLS12
-		return (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, "tcp", p.Addr)
-	}
-	return d.DialContext(ctx, "tcp", p.Addr)
-}

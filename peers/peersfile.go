@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -26,6 +27,9 @@ type Peer struct {
 	Pin    string // optional lowercase hex fingerprint
 	Label  string // the comment after the entry, e.g. "classroom pi"; for status pages
 	Half   bool   // Echo links only: Half Echo, only this relay's own clients' blobs go out
+	// Echo links only (echolink.go): the Echo node's configured silence, `silence=20s`, and
+	// how long it discards input after connecting, `settle=5s`; 0 takes the defaults.
+	Silence, Settle time.Duration
 }
 
 // Key identifies the line for reloads.
@@ -33,6 +37,12 @@ func (p Peer) Key() string {
 	k := p.Scheme + "://" + p.Addr + " " + p.Pin
 	if p.Half {
 		k += " half"
+	}
+	if p.Silence > 0 {
+		k += " silence=" + p.Silence.String()
+	}
+	if p.Settle > 0 {
+		k += " settle=" + p.Settle.String()
 	}
 	return k
 }
@@ -102,7 +112,7 @@ func cleanLabel(s string) string {
 func ParsePeer(s string) (Peer, error) { return parsePeerFields(strings.Fields(s)) }
 
 func parsePeerFields(fields []string) (Peer, error) {
-	if len(fields) == 0 || len(fields) > 3 {
+	if len(fields) == 0 || len(fields) > 5 {
 		return Peer{}, fmt.Errorf("want `host:port [fingerprint]`")
 	}
 	p := Peer{Scheme: SchemeQUIC, Addr: fields[0]}
@@ -132,6 +142,10 @@ func parsePeerFields(fields []string) (Peer, error) {
 				return Peer{}, fmt.Errorf("give half or full once")
 			}
 			mode, p.Half = lf, lf == "half"
+		case strings.HasPrefix(lf, "silence=") || strings.HasPrefix(lf, "settle="):
+			if err := parseEchoOption(&p, lf); err != nil {
+				return Peer{}, err
+			}
 		case p.Pin == "":
 			pin, err := parseFingerprint(lf)
 			if err != nil {

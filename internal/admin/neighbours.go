@@ -26,6 +26,7 @@ type Neighbour struct {
 	DownForS    int64     `json:"down_for_s,omitempty"`   // seconds since DownSince
 	LastError   string    `json:"last_error,omitempty"`   // in plain words
 	ErrorDetail string    `json:"error_detail,omitempty"` // the technical text, addresses removed
+	Hint        string    `json:"hint,omitempty"`         // what to change when the cause is known (peers.EchoHint)
 	BlobsIn     int64     `json:"blobs_in"`               // from it, on the links now open
 	BlobsOut    int64     `json:"blobs_out"`              // to it, on the links now open
 	Links       int       `json:"links"`                  // links up: ours to it, and its to us
@@ -97,6 +98,7 @@ func view(s peers.NeighbourStatus, name string, showAddrs bool, now time.Time) N
 		v.Address = s.Peer
 	}
 	if s.LastError != "" && s.State != "up" {
+		v.Hint = peers.EchoHint(s)
 		v.LastError = plainError(s.LastError)
 		v.ErrorDetail = s.LastError
 		if !showAddrs {

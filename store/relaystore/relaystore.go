@@ -34,6 +34,9 @@ func (a Store) Scan(tags [][32]byte, after uint64, limit, maxBytes int, fn func(
 	return next, more, nil
 }
 
+// LastSeq is the sequence number of the newest blob (echo.Relay.LastSeq).
+func (a Store) LastSeq() uint64 { return a.S.LastSeq() }
+
 // storeKey converts a reconciliation key; expiries beyond int64 (only the end of the key
 // space) clamp to the largest one.
 func storeKey(k echo.Key) (int64, [32]byte) {

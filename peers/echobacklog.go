@@ -1,0 +1,200 @@
+package peers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+)
+
+// The backlog of an Echo neighbour (PROTOCOL.md section 10). Echo keeps nothing: a message that
+// finds its neighbour's link down is gone, and Spot-On-Lite drops what arrives in the first
+// seconds of a connection. So each Full Echo line of the peers file has a position in the store
+// (a blob sequence number): every blob up to it has been written to the neighbour. After a
+// (re)connect and the neighbour's settle time, the link first sends what the store holds after
+// the position (catch-up), then live floods; a flood dropped on a full queue triggers another
+// catch-up instead of being lost. The position is kept in a small file per line under the
+// state directory (SetEchoStateDir), so a restart of either side loses nothing.
+//
+// Position while live: when the link's queue is empty, the store's last sequence number is
+// sampled; a sample becomes the position one second (echoPositionLag) later, at the next empty
+// queue: by then the floods of every blob it counts have been queued and written.
+
+const (
+	echoPositionLag  = time.Second
+	echoSaveEvery    = 10 * time.Second // the position file is rewritten at most this often while up
+	echoCatchUpPage  = 256              // blobs per store read
+	echoCatchUpBytes = 4 << 20
+	echoKnownMax     = 16384 // blob IDs a link remembers having sent or received
+	echoPositionFile = "echorelay echo position v1"
+)
+
+// echoLine is the lasting state of one Echo line: its store position.
+type echoLine struct {
+	path string // the position file; "" keeps it in memory
+
+	mu    sync.Mutex // guards the fields below
+	pos   uint64
+	at    time.Time // when pos was sampled
+	known bool      // pos is set (from the file or a first link)
+	saved time.Time // last write of the file
+	dirty bool
+}
+
+// echoLineKey names a line's position: scheme and address, not its options.
+func echoLineKey(p Peer) string { return p.Scheme + "://" + p.Addr }
+
+// SetEchoStateDir sets the directory that keeps the Echo lines' positions (normally the data
+// dir; "" keeps them in memory only). Call it before Run.
+func (n *Node) SetEchoStateDir(dir string) {
+	n.echoSeen.mu.Lock()
+	n.echoSeen.dir = dir
+	n.echoSeen.mu.Unlock()
+}
+
+// echoLineFor returns the state of a dialled Full Echo line, loading its file on first use; nil
+// when the store cannot say its last sequence number (no backlog then).
+func (n *Node) echoLineFor(p Peer) *echoLine {
+	if p.Half {
+		return nil
+	}
+	if _, ok := n.relay.LastSeq(); !ok {
+		return nil
+	}
+	s := &n.echoSeen
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := echoLineKey(p)
+	if l := s.lines[key]; l != nil {
+		return l
+	}
+	l := &echoLine{}
+	if s.dir != "" {
+		h := sha256.Sum256([]byte(key))
+		l.path = filepath.Join(s.dir, "echo-position-"+hex.EncodeToString(h[:8]))
+		if err := l.load(); err != nil {
+			n.log.Warn("echo backlog position unreadable; starting at the newest blob", "peer", key, "err", err)
+		}
+	}
+	if s.lines == nil {
+		s.lines = map[string]*echoLine{}
+	}
+	s.lines[key] = l
+	return l
+}
+
+// load reads the position file: the header line, then "position SEQ UNIX".
+func (l *echoLine) load() error {
+	b, err := os.ReadFile(l.path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("failed to read %s: %w", l.path, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var f []string
+	if len(lines) == 2 && lines[0] == echoPositionFile {
+		f = strings.Fields(lines[1])
+	}
+	if len(f) != 3 || f[0] != "position" {
+		return fmt.Errorf("failed to parse %s: not an Echo position file", l.path)
+	}
+	pos, err1 := strconv.ParseUint(f[1], 10, 64)
+	at, err2 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("failed to parse %s: bad numbers", l.path)
+	}
+	l.pos, l.at, l.known = pos, time.Unix(at, 0), true
+	return nil
+}
+
+// start returns where a new link's catch-up begins. A line without a position starts at the
+// newest blob; a position older than ttl (the neighbour was away longer than Echo data lives
+// here) also restarts there.
+func (l *echoLine) start(last uint64, now time.Time, ttl time.Duration) (pos uint64, stale bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.known && now.Sub(l.at) > ttl {
+		stale = true
+	}
+	if !l.known || stale || l.pos > last { // a newer position than the store: a replaced store
+		l.pos, l.at, l.known, l.dirty = last, now, true, true
+	}
+	return l.pos, stale
+}
+
+// advance moves the position forward (never back).
+func (l *echoLine) advance(pos uint64, at time.Time) {
+	l.mu.Lock()
+	if pos > l.pos {
+		l.pos, l.dirty = pos, true
+	}
+	if at.After(l.at) {
+		l.at, l.dirty = at, true
+	}
+	l.mu.Unlock()
+}
+
+func (l *echoLine) position() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pos
+}
+
+// save writes the file when it changed and force is set or echoSaveEvery has passed.
+func (l *echoLine) save(now time.Time, force bool) error {
+	l.mu.Lock()
+	if l.path == "" || !l.dirty || !force && now.Sub(l.saved) < echoSaveEvery {
+		l.mu.Unlock()
+		return nil
+	}
+	body := fmt.Sprintf("%s\nposition %d %d\n", echoPositionFile, l.pos, l.at.Unix())
+	l.dirty, l.saved = false, now
+	l.mu.Unlock()
+	tmp := l.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+		return fmt.Errorf("failed to write the Echo position: %w", err)
+	}
+	if err := os.Rename(tmp, l.path); err != nil {
+		return fmt.Errorf("failed to write the Echo position: %w", err)
+	}
+	return nil
+}
+
+// echoKnown is a link's bounded set of blob IDs it sent or received, so that a catch-up does not
+// repeat a live flood or return a blob to the neighbour it came from.
+type echoKnown struct {
+	mu   sync.Mutex // guards the fields below
+	set  map[echo.ID]struct{}
+	ring []echo.ID
+	next int
+}
+
+// add records id and reports whether it was new.
+func (k *echoKnown) add(id echo.ID) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.set == nil {
+		k.set = map[echo.ID]struct{}{}
+	}
+	if _, ok := k.set[id]; ok {
+		return false
+	}
+	if len(k.ring) < echoKnownMax {
+		k.ring = append(k.ring, id)
+	} else {
+		delete(k.set, k.ring[k.next])
+		k.ring[k.next] = id
+		k.next = (k.next + 1) % echoKnownMax
+	}
+	k.set[id] = struct{}{}
+	return true
+}
