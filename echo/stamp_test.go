@@ -5,6 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -177,3 +182,98 @@ func FuzzCheckStamp(f *testing.F) {
 }
 
 func hasStamp(b []byte) bool { e, err := ParseEnvelope(b); return err == nil && len(e.Stamp) > 0 }
+
+// The scaled cost against the vectors of testdata/stamp/cost.txt, each also recomputed from
+// the formula of PROTOCOL.md section 6 in floating point.
+func TestScaledStampVectors(t *testing.T) {
+	b, err := os.ReadFile("testdata/stamp/cost.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var base, payload, life, slack, want int64
+		if _, err := fmt.Sscan(line, &base, &payload, &life, &slack, &want); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		n++
+		now := int64(1_800_000_000)
+		if got := ScaledStampBits(int(base), int(payload), now+life, now, slack); got != int(want) {
+			t.Errorf("line %d %q: cost %d", i+1, line, got)
+		}
+		spec := 0.0
+		if base > 0 {
+			blocks := math.Max(1, math.Ceil(float64(payload)/65536))
+			days := math.Max(1, math.Ceil(float64(life-slack)/86400))
+			spec = math.Min(32, float64(base)+math.Ceil(math.Log2(blocks*days)))
+		}
+		if spec != float64(want) {
+			t.Errorf("line %d %q: the spec's formula gives %v", i+1, line, spec)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("%d vectors, want at least 10", n)
+	}
+}
+
+// A client that computes the cost with its clock pays at least what the relay asks, for any
+// payload and lifetime, as long as its clock is at most StampSlack ahead of the relay's.
+func TestScaledStampClientCoversRelay(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		base := 1 + rng.IntN(24)
+		payload := rng.IntN(4 << 20)
+		now := int64(1_800_000_000)
+		expiry := now + rng.Int64N(40*StampDay)
+		relayNow := now - StampSlack + rng.Int64N(2*StampSlack) // the client up to 10 min ahead, or behind
+		if c, r := ScaledStampBits(base, payload, expiry, now, 0), ScaledStampBits(base, payload, expiry, relayNow, StampSlack); c < r {
+			t.Fatalf("base %d, %d B, expiry in %d s: the client pays %d bits, the relay %d s later asks %d", base, payload, expiry-now, c, relayNow-now, r)
+		}
+	}
+}
+
+// A relay that sets FeatureStampScaled asks a week-long blob for more than its base cost: a
+// stamp of the base is refused with the reason, one of StampCostFor's cost passes; a relay
+// without the feature bit asks its stamp_bits.
+func TestScaledStampCheck(t *testing.T) {
+	now := time.Now()
+	e := Envelope{Expiry: now.Add(7 * 24 * time.Hour).Unix(), Payload: make([]byte, 100<<10)}
+	env, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Hello{StampBits: 6, Features: FeatureStampScaled}
+	want, err := StampCostFor(h, env, now)
+	if err != nil || want != 6+4 { // 2 blocks x 7 days: 14, 4 bits more
+		t.Fatalf("StampCostFor %d %v, want 10", want, err)
+	}
+	if c, _ := StampCostFor(Hello{StampBits: 6}, env, now); c != 6 {
+		t.Fatalf("without the feature bit: %d, want 6", c)
+	}
+	if c, _ := StampCostFor(Hello{Features: FeatureStampScaled}, env, now); c != 0 {
+		t.Fatalf("stamp_bits 0: %d, want 0", c)
+	}
+	low, err := StampEnvelope(context.Background(), env, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := StampCost(low); c < want {
+		err := CheckScaledStamp(low, 6, now)
+		if !errors.Is(err, ErrStampRequired) || !strings.Contains(err.Error(), "more for 100 KiB living 7 days") {
+			t.Fatalf("a base-cost stamp: %v", err)
+		}
+	}
+	ok, err := StampEnvelope(context.Background(), env, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckScaledStamp(ok, 6, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckScaledStamp(env, 0, now); err != nil {
+		t.Fatalf("base 0 asked for a stamp: %v", err)
+	}
+}

@@ -3,14 +3,19 @@ package peers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/echorelay/echorelay/echo"
 )
 
 // Stamp returns env with a proof-of-work stamp of the cost the relay asked for in its HELLO
-// (PROTOCOL.md section 6), or env unchanged when it asks none. It gives up when ctx ends.
+// (PROTOCOL.md section 6: more for a larger or longer-lived blob), or env unchanged when it
+// asks none. It gives up when ctx ends.
 func (c *Client) Stamp(ctx context.Context, env []byte) ([]byte, error) {
-	bits := int(c.Hello().StampBits)
+	bits, err := echo.StampCostFor(c.Hello(), env, time.Now())
+	if err != nil {
+		return nil, err
+	}
 	if bits == 0 {
 		return env, nil
 	}

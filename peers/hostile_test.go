@@ -468,8 +468,35 @@ func TestStampsRequired(t *testing.T) {
 	if _, _, err := c.Put(ctx, stamped); err != nil {
 		t.Fatalf("stamped put: %v", err)
 	}
-	if n := tn.relay.Snapshot().Rejects["stamp_required"]; n != 2 {
-		t.Fatalf("stamp_required counted %d, want 2", n)
+	// A larger, longer-lived blob costs more (bytes x lifetime, FeatureStampScaled): 2 blocks
+	// of 64 KiB for 7 days ask 4 bits more; a stamp of the base cost is refused, the one Stamp
+	// computes from the HELLO is taken.
+	if c.Hello().Features&echo.FeatureStampScaled == 0 {
+		t.Fatal("the relay does not announce scaled stamp costs")
+	}
+	rejects := int64(2)
+	big := mkEnv(t, time.Now().Add(7*24*time.Hour), 100<<10)
+	low, err := echo.StampEnvelope(ctx, big, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost, _ := echo.StampCost(low); cost < 14 {
+		if _, _, err := c.Put(ctx, low); !errors.Is(err, echo.ErrStampRequired) {
+			t.Fatalf("a base-cost stamp on a week-long 100 KiB blob: %v", err)
+		}
+		rejects++
+	}
+	if stamped, err = c.Stamp(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	if cost, _ := echo.StampCost(stamped); cost < 14 {
+		t.Fatalf("Stamp computed %d bits for a week-long 100 KiB blob, want 14", cost)
+	}
+	if _, _, err := c.Put(ctx, stamped); err != nil {
+		t.Fatalf("stamped week-long put: %v", err)
+	}
+	if n := tn.relay.Snapshot().Rejects["stamp_required"]; n != rejects {
+		t.Fatalf("stamp_required counted %d, want %d", n, rejects)
 	}
 	// A neighbour's BLOB without a stamp is taken.
 	nb := neighbours(t, tn, 1)[0]

@@ -192,9 +192,13 @@ func (n *Node) Fingerprint() string { return n.cfg.Identity.Fingerprint }
 
 func (n *Node) hello() echo.Hello {
 	l := n.relay.Limits()
-	return echo.Hello{Version: echo.Version, Role: echo.RoleRelay, MaxBlob: uint32(l.MaxBlob),
+	h := echo.Hello{Version: echo.Version, Role: echo.RoleRelay, MaxBlob: uint32(l.MaxBlob),
 		MaxTTL: uint32(l.MaxTTL / time.Second), ListenPort: uint16(n.port), Features: n.recon.features(),
 		StampBits: n.cfg.StampBits}
+	if h.StampBits > 0 {
+		h.Features |= echo.FeatureStampScaled // the cost grows with bytes x lifetime (admitSubmit)
+	}
+	return h
 }
 
 // Run serves until ctx is done, then closes every link and listener.
@@ -427,7 +431,7 @@ func (n *Node) admitSubmit(l *link, env []byte) error {
 		n.abuse.rateLimited.Add(1)
 		return rateLimited(wait, "submissions")
 	}
-	if err := echo.CheckStamp(env, int(n.cfg.StampBits)); err != nil {
+	if err := echo.CheckScaledStamp(env, int(n.cfg.StampBits), time.Now()); err != nil {
 		return err
 	}
 	if n.cfg.SubmitCheck == nil {
