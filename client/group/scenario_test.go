@@ -15,7 +15,7 @@ import (
 
 // sim runs members over a testNet in rounds, with a fake clock.
 type sim struct {
-	t     *testing.T
+	t     testing.TB
 	net   *testNet
 	now   time.Time
 	fps   []Fingerprint
@@ -47,7 +47,7 @@ type sentMsg struct {
 	time     time.Time
 }
 
-func newSim(t *testing.T, n int, seed uint64) *sim {
+func newSim(t testing.TB, n int, seed uint64) *sim {
 	s := &sim{t: t, net: newTestNet(seed, 3), now: time.Date(2026, 3, 9, 20, 0, 0, 0, time.UTC)}
 	for i := range n {
 		fp := testFP(i)
