@@ -1,0 +1,338 @@
+package peers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/internal/testutil"
+	"github.com/echorelay/echorelay/store"
+	"github.com/echorelay/echorelay/store/relaystore"
+)
+
+// echoTestPeer is an Echo node written from the facts of issue 19 and PROTOCOL.md section 10:
+// it listens (the relay dials it), advertises a lane width, and records every data message it
+// receives, whole and byte for byte.
+type echoTestPeer struct {
+	t    *testing.T
+	addr string
+	lane int
+
+	mu    sync.Mutex // guards the fields below
+	ln    net.Listener
+	conns []net.Conn
+	data  [][]byte // data messages, marker included
+	local int      // link-local messages received
+	ch    chan struct{}
+}
+
+func newEchoTestPeer(t *testing.T, lane int) *echoTestPeer {
+	p := &echoTestPeer{t: t, lane: lane, ch: make(chan struct{}, 1)}
+	p.up("127.0.0.1:0")
+	t.Cleanup(p.down)
+	return p
+}
+
+// up listens on addr (again, after down) and serves every link.
+func (p *echoTestPeer) up(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+			go p.serve(c)
+		}
+	}()
+}
+
+// down closes the listener and every link, as a stopped Echo node.
+func (p *echoTestPeer) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *echoTestPeer) serve(c net.Conn) {
+	c.Write(echo.AppendEchoMessage(nil, echo.EchoTypeCapabilities, echo.EchoCapabilities("{00000000-0000-0000-0000-00000000000b}", p.lane, true)))
+	sp := echo.EchoSplitter{Max: 1 << 24}
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := c.Read(buf)
+		sp.Write(buf[:k], func(msg []byte, err error) {
+			m, perr := echo.ParseEchoMessage(msg)
+			p.mu.Lock()
+			switch {
+			case err != nil || perr != nil:
+				p.t.Errorf("the relay sent a message an Echo node cannot read: %v %v", err, perr)
+			case echo.EchoLinkLocal(m.Type):
+				p.local++
+			default:
+				p.data = append(p.data, append(bytes.Clone(msg), echo.EchoMarker...))
+			}
+			p.mu.Unlock()
+			select {
+			case p.ch <- struct{}{}:
+			default:
+			}
+		})
+		if err != nil {
+			c.Close()
+			return
+		}
+	}
+}
+
+// count is how many data messages equal to msg arrived.
+func (p *echoTestPeer) count(msg []byte) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, d := range p.data {
+		if bytes.Equal(d, msg) {
+			n++
+		}
+	}
+	return n
+}
+
+// wait waits until every one of msgs has arrived.
+func (p *echoTestPeer) wait(t *testing.T, what string, msgs ...[]byte) {
+	t.Helper()
+	testutil.Eventually(t, 30*time.Second, what, func() bool {
+		for _, m := range msgs {
+			if p.count(m) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// echoNode is a relay over a store and data dir that outlive it, for restarts.
+type echoNode struct {
+	*Node
+	st   *store.Store
+	done chan struct{}
+	stop context.CancelFunc
+}
+
+func startEchoNode(t *testing.T, dir string, st *store.Store, cfg Config) *echoNode {
+	t.Helper()
+	id, err := LoadOrCreateIdentity(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Identity, cfg.Listen = id, "127.0.0.1:0"
+	cfg.Relay = echo.NewRelay(echo.Config{Store: relaystore.New(st)})
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.SetEchoStateDir(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	en := &echoNode{Node: n, st: st, done: make(chan struct{}), stop: cancel}
+	go func() { n.Run(ctx); close(en.done) }()
+	t.Cleanup(en.halt)
+	return en
+}
+
+func (en *echoNode) halt() {
+	en.stop()
+	<-en.done
+}
+
+func (en *echoNode) put(t *testing.T, payload []byte) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(20*time.Second))
+	defer cancel()
+	c, err := DialClient(ctx, "quic://127.0.0.1:"+itoa(en.Port()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, _, err := c.Put(ctx, mustEnvelope(t, payload)); err != nil {
+		t.Fatal(err)
+	}
+	return echo.AppendEchoPayload(nil, payload)
+}
+
+func (en *echoNode) lineState(line Peer) string {
+	for _, s := range en.Neighbours() {
+		if s.Peer == line.String() {
+			return s.State
+		}
+	}
+	return ""
+}
+
+func (en *echoNode) waitLine(t *testing.T, line Peer, up bool) {
+	t.Helper()
+	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("the Echo line up=%v", up), func() bool {
+		return (en.lineState(line) == "up") == up
+	})
+}
+
+// What reaches the relay while its Echo neighbour is down is sent after the neighbour is back,
+// from the persisted position: after the neighbour's restart, and after the relay's own restart.
+func TestEchoBacklog(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	peer := newEchoTestPeer(t, 8<<20)
+	line, err := ParsePeer("echo+tcp://" + peer.addr + " settle=100ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startEchoNode(t, dir, st, Config{})
+	r.SetPeers([]Peer{line})
+	r.waitLine(t, line, true)
+	a := r.put(t, []byte("while the neighbour is up"))
+	peer.wait(t, "the live blob", a)
+
+	// The Echo node stops; blobs arrive meanwhile, one of them a Spot-On multi-group message a
+	// client carried whole.
+	peer.down()
+	r.waitLine(t, line, false)
+	var missed [][]byte
+	for i := range 5 {
+		missed = append(missed, r.put(t, []byte(fmt.Sprint("while the neighbour is down ", i))))
+	}
+	multi := []byte("POST HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\ncontent=aGk=\nYWI=\nYQ")
+	missed = append(missed, r.put(t, append([]byte(echo.EchoRawPrefix), multi...)))
+	if !bytes.Equal(missed[5], append(multi, echo.EchoMarker...)) {
+		t.Fatalf("a carried message goes out as %q", missed[5])
+	}
+	peer.up(peer.addr)
+	r.SetPeers([]Peer{line}) // retry now
+	peer.wait(t, "the blobs that arrived while the neighbour was down", missed...)
+	if n := r.echo.BacklogOut.Load(); n < int64(len(missed)) {
+		t.Fatalf("backlog_out %d, want at least %d", n, len(missed))
+	}
+	for i, m := range missed {
+		if c := peer.count(m); c != 1 {
+			t.Fatalf("missed blob %d arrived %d times", i, c)
+		}
+	}
+
+	// The neighbour goes down again, a blob arrives, the relay restarts, the neighbour comes
+	// back: the position survived in the data dir.
+	peer.down()
+	r.waitLine(t, line, false)
+	late := r.put(t, []byte("before the relay restarts"))
+	r.halt()
+	files, _ := filepath.Glob(filepath.Join(dir, "echo-position-*"))
+	if len(files) != 1 {
+		t.Fatalf("position files %v", files)
+	}
+	r2 := startEchoNode(t, dir, st, Config{})
+	peer.up(peer.addr)
+	r2.SetPeers([]Peer{line})
+	peer.wait(t, "the blob stored before the relay restarted", late)
+	if peer.count(a) != 1 {
+		t.Fatalf("the live blob was sent %d times", peer.count(a))
+	}
+}
+
+// Everything an Echo node sends (testdata/echo: multi-group, unpadded, header-less, Smoke's
+// ETag, typed, percent-encoded, wrong lengths) reaches another Echo node byte-identical;
+// link-local and malformed messages do not (control_in counts 3 of A and the capabilities of B);
+// a blob wider than the neighbour's lane is not sent.
+func TestEchoBridgeByteIdentical(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b := newEchoTestPeer(t, 64<<10)
+	line, err := ParsePeer("echo+tcp://" + b.addr + " settle=100ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startEchoNode(t, dir, st, Config{EchoListen: "echo+tcp://127.0.0.1:0"})
+	r.SetPeers([]Peer{line})
+	r.waitLine(t, line, true)
+
+	files, err := filepath.Glob(filepath.Join("..", "echo", "testdata", "echo", "*.msg"))
+	if err != nil || len(files) < 10 {
+		t.Fatalf("vectors: %v %v", files, err)
+	}
+	var data [][]byte
+	var stream []byte
+	others := 0
+	for _, f := range files {
+		msg, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream = append(stream, msg...)
+		m, err := echo.ParseEchoMessage(bytes.TrimSuffix(msg, echo.EchoMarker))
+		if err == nil && !echo.EchoLinkLocal(m.Type) {
+			data = append(data, msg)
+		} else {
+			others++
+		}
+	}
+	if len(data) < 8 || others < 3 {
+		t.Fatalf("%d data and %d other vectors", len(data), others)
+	}
+	a, err := net.Dial("tcp", r.EchoAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for len(stream) > 0 { // in odd pieces
+		k := min(len(stream), 977)
+		if _, err := a.Write(stream[:k]); err != nil {
+			t.Fatal(err)
+		}
+		stream = stream[k:]
+	}
+	b.wait(t, "every data message at the other Echo node", data...)
+	wide := r.put(t, bytes.Repeat([]byte("w"), 64<<10)) // Base64 of 64 KiB exceeds B's lane
+	after := r.put(t, []byte("after the wide one"))
+	b.wait(t, "the blob after the wide one", after)
+	if b.count(wide) != 0 || r.echo.TooWide.Load() != 1 {
+		t.Fatalf("a blob wider than the lane: sent %d times, too_wide %d", b.count(wide), r.echo.TooWide.Load())
+	}
+	b.mu.Lock()
+	got := len(b.data)
+	b.mu.Unlock()
+	if got != len(data)+1 {
+		t.Fatalf("B received %d data messages, want %d: a link-local or malformed message leaked", got, len(data)+1)
+	}
+	c := r.EchoCounters()
+	if c["malformed"] != 2 || c["control_in"] != 4 || c["headerless"] != 1 || c["typed_data"] != 1 || c["data_in"] != int64(len(data)) {
+		t.Fatalf("counters %v", c)
+	}
+}
