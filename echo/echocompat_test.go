@@ -378,3 +378,20 @@ func echoErrKind(err error) error {
 	}
 	return nil
 }
+
+// FuzzEchoCapabilities: capabilities that parse write back to content that parses the same.
+func FuzzEchoCapabilities(f *testing.F) {
+	f.Add([]byte("{0b1c6a1e-3c46-4d6b-9d0f-8bb1f6f0a001}\n8388608\nfull"))
+	f.Add([]byte("u\n1\nhalf"))
+	f.Add([]byte("\n\n"))
+	f.Fuzz(func(t *testing.T, c []byte) {
+		u, w, full, err := ParseEchoCapabilities(c)
+		if err != nil {
+			return
+		}
+		u2, w2, full2, err := ParseEchoCapabilities(EchoCapabilities(u, w, full))
+		if err != nil || u2 != u || w2 != w || full2 != full {
+			t.Fatalf("%q: %q %d %v, again %q %d %v %v", c, u, w, full, u2, w2, full2, err)
+		}
+	})
+}
