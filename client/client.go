@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
@@ -46,6 +47,10 @@ type Client struct {
 	cap   int
 
 	mu sync.Mutex // guards st across the steps of one operation
+	// tagGen counts changes of the sessions that may change their receive tags (Watch
+	// subscribes again when it moved).
+	tagGen      atomic.Uint64
+	resetQueued bool // a session reset waits in the outbox (guarded by mu)
 }
 
 // New returns a Client over opts.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
@@ -95,7 +96,72 @@ type OutboxDroppedEvent struct {
 	At   time.Time
 }
 
+// GapEvent: the number of a friend's messages that the session knows were sent but that did
+// not arrive (yet) changed (PROTOCOL.md 7.8.5); 0 when the last of them arrived or expired.
+type GapEvent struct {
+	From    string
+	Missing int
+	At      time.Time
+}
+
+func (e GapEvent) String() string {
+	switch e.Missing {
+	case 0:
+		return "echorelay: no message from " + e.From + " is missing any more"
+	case 1:
+		return "echorelay: 1 message from " + e.From + " did not arrive (yet)"
+	}
+	return fmt.Sprintf("echorelay: %d messages from %s did not arrive (yet)", e.Missing, e.From)
+}
+
+// ResetReason says why a session was started again.
+type ResetReason uint8
+
+// Reset reasons.
+const (
+	// ResetFriendWentBack: the friend sent from a state their side had already left (a
+	// restored backup); I started a new session through the long-term keys.
+	ResetFriendWentBack ResetReason = iota + 1
+	// ResetByFriend: the friend started a new session while one existed (they lost theirs,
+	// or found mine went back).
+	ResetByFriend
+)
+
+// SessionResetEvent: the ratchet session with a friend was re-established through the
+// long-term keys. Messages in flight on the old session may not open.
+type SessionResetEvent struct {
+	From   string
+	Reason ResetReason
+	At     time.Time
+}
+
+func (e SessionResetEvent) String() string {
+	if e.Reason == ResetFriendWentBack {
+		return "echorelay: " + e.From + "'s side of the conversation went back (restored from a backup?); a new session was started with their long-term keys"
+	}
+	return "echorelay: " + e.From + " started a new session (a side lost its state); re-established with the long-term keys"
+}
+
+// ControlEvent: a control payload from a friend (PROTOCOL.md 7.4 type 16), for another part
+// of the client such as groups; it is not kept in the history. Ratchet says whether it came
+// over the ratchet session (else sealed to the long-term keys, at a session's start).
+type ControlEvent struct {
+	From    string
+	Friend  seal.Fingerprint
+	Time    time.Time
+	Type    uint8
+	Payload []byte
+	Ratchet bool
+}
+
+func (e ControlEvent) String() string {
+	return fmt.Sprintf("echorelay: a control message (type %d, %d bytes) from %s", e.Type, len(e.Payload), e.From)
+}
+
 func (e MessageEvent) When() time.Time             { return e.Time }
+func (e GapEvent) When() time.Time                 { return e.At }
+func (e SessionResetEvent) When() time.Time        { return e.At }
+func (e ControlEvent) When() time.Time             { return e.Time }
 func (e FileEvent) When() time.Time                { return e.Time }
 func (e FileShortEvent) When() time.Time           { return e.Time }
 func (e UnknownTypeEvent) When() time.Time         { return e.Time }
@@ -122,6 +188,7 @@ const (
 	RejectBadChunk                                 // a file chunk that does not parse
 	RejectUnknownAlgorithm                         // a KEM this build does not know
 	RejectAlreadyFriend                            // an invite answer from an existing friend
+	RejectDowngrade                                // an old-format message dated after the session began
 )
 
 var reasonText = map[RejectReason]string{
@@ -136,6 +203,7 @@ var reasonText = map[RejectReason]string{
 	RejectBadChunk:         "bad file chunk",
 	RejectUnknownAlgorithm: "sealed with an algorithm this version does not know",
 	RejectAlreadyFriend:    "from somebody who is already your friend",
+	RejectDowngrade:        "sealed the old way although a ratchet session exists (a downgrade)",
 }
 
 // String is the reason in words.

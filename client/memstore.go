@@ -22,6 +22,7 @@ type MemStore struct {
 	chunks   map[chunkKey]map[uint32][]byte
 	outbox   []*OutboxEntry
 	nextOut  int64
+	sessions map[seal.Fingerprint]*SessionRecord
 }
 
 type seenKey struct {
@@ -42,7 +43,8 @@ type chunkKey struct {
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
 	return &MemStore{friends: map[seal.Fingerprint]*Friend{}, invites: map[[seal.InviteSecretSize]byte]*InviteRecord{},
-		cursors: map[[2]string]uint64{}, seen: map[seenKey]seenVal{}, chunks: map[chunkKey]map[uint32][]byte{}}
+		cursors: map[[2]string]uint64{}, seen: map[seenKey]seenVal{}, chunks: map[chunkKey]map[uint32][]byte{},
+		sessions: map[seal.Fingerprint]*SessionRecord{}}
 }
 
 var _ Store = (*MemStore)(nil)
@@ -76,6 +78,28 @@ func (s *MemStore) RemoveFriend(fp seal.Fingerprint) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.friends, fp)
+	delete(s.sessions, fp)
+	return nil
+}
+
+func (s *MemStore) Session(fp seal.Fingerprint) (*SessionRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.sessions[fp]
+	if !ok {
+		return nil, nil
+	}
+	c := *r
+	c.Start, c.State = bytes.Clone(r.Start), bytes.Clone(r.State)
+	return &c, nil
+}
+
+func (s *MemStore) PutSession(r *SessionRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := *r
+	c.Start, c.State = bytes.Clone(r.Start), bytes.Clone(r.State)
+	s.sessions[r.Friend] = &c
 	return nil
 }
 

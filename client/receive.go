@@ -2,11 +2,13 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
 	"time"
 
+	"github.com/echorelay/echorelay/client/ratchet"
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/echo/seal"
 )
@@ -80,12 +82,38 @@ func (c *Client) Receive(ctx context.Context, o ReceiveOptions) (*ReceiveResult,
 	if err := c.st.PruneSeen(c.now().Add(-s.lifetime()-c.skew), c.cap); err != nil {
 		return nil, err
 	}
+	if c.resetQueued {
+		c.resetQueued = false
+		if _, _, err := s.flushOutbox([16]byte{}, emit); err != nil {
+			return nil, err
+		}
+	}
+	evs = lastGaps(evs)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].When().Before(evs[j].When()) })
 	failed := map[string]error{}
 	for a, err := range s.failed {
 		failed[a] = err
 	}
 	return &ReceiveResult{Events: evs, Failed: failed, Answered: len(s.conns)}, nil
+}
+
+// lastGaps keeps only the last GapEvent of each friend: one Receive reports where the gaps
+// ended, not every step.
+func lastGaps(evs []Event) []Event {
+	last := map[string]int{}
+	for i, e := range evs {
+		if g, ok := e.(GapEvent); ok {
+			last[g.From] = i
+		}
+	}
+	out := evs[:0]
+	for i, e := range evs {
+		if g, ok := e.(GapEvent); ok && last[g.From] != i {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // lifetime is the longest blob lifetime of the relays of this session.
@@ -114,7 +142,11 @@ func friendScope(f *Friend) string {
 
 func (s *session) readFriend(cn Conn, addr string, f *Friend, friends []*Friend, emit func(Event)) error {
 	var tags []echo.Tag
-	for _, t := range seal.ReceiveTags(f.Pair, f.Fingerprint(), s.c.now(), lookbackEpochs(cn)) {
+	ts, err := s.c.receiveTags(f, s.c.now(), lookbackEpochs(cn), echo.MaxTagsPerReq)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
 		tags = append(tags, echo.Tag(t))
 	}
 	cur, err := s.c.st.Cursor(addr, friendScope(f))
@@ -169,6 +201,9 @@ func (c *Client) handle(it echo.Item, mailbox *Friend, friends []*Friend, lifeti
 	if err != nil {
 		return reject(RejectMalformed, "envelope")
 	}
+	if len(e.Payload) > 0 && e.Payload[0] == ratchet.Version {
+		return c.handleRatchet(id, e.Payload, mailbox, friends, lifetime, reject, emit)
+	}
 	byFP := func(fp seal.Fingerprint) *Friend {
 		for _, f := range friends {
 			if f.Fingerprint() == fp {
@@ -210,6 +245,25 @@ func (c *Client) handle(it echo.Item, mailbox *Friend, friends []*Friend, lifeti
 	if m.Time.Before(now.Add(-lifetime-c.skew)) || m.Time.After(now.Add(c.skew)) {
 		return reject(RejectTime, m.Time.UTC().Format(time.RFC3339))
 	}
+	var start *sessionStart
+	typ, content := m.Type, m.Content
+	if m.Type == TypeSession {
+		if start, typ, content, err = parseSessionContent(m.Content); err != nil {
+			return reject(RejectMalformed, "session start")
+		}
+	} else {
+		// Once the friend has shown that they speak the ratchet, an old-format message they
+		// date later is a downgrade (PROTOCOL.md 7.8.8); older ones were stored at relays
+		// before the session began.
+		rec, err := c.st.Session(from.Fingerprint())
+		if err != nil {
+			return err
+		}
+		// Both times are the friend's clock: no skew.
+		if rec != nil && !rec.PeerSince.IsZero() && m.Time.After(rec.PeerSince) {
+			return reject(RejectDowngrade, "")
+		}
+	}
 	seen, err := c.st.MarkSeen(m.Sender.Fingerprint(), m.ID, id, now)
 	if err != nil {
 		return err
@@ -220,22 +274,102 @@ func (c *Client) handle(it echo.Item, mailbox *Friend, friends []*Friend, lifeti
 	case SeenReplay:
 		return reject(RejectReplay, "")
 	}
-	switch m.Type {
-	case seal.TypeText:
-		if err := c.st.AddMessage(&Message{Friend: from.Fingerprint(), Time: m.Time, Kind: "text", Body: m.Content}); err != nil {
+	if start != nil {
+		if err := c.takeStart(from, start, m.Time, emit); err != nil {
+			if errors.Is(err, seal.ErrMalformed) {
+				return reject(RejectMalformed, "session start")
+			}
 			return err
 		}
-		emit(MessageEvent{From: from.Name, Time: m.Time, ID: m.ID, Text: string(m.Content)})
+		c.tagGen.Add(1)
+		if typ == 0 {
+			return nil
+		}
+	}
+	return c.deliver(from, typ, content, m.Time, m.ID, false, reject, emit)
+}
+
+// deliver keeps and reports an opened message's content.
+func (c *Client) deliver(from *Friend, typ seal.ContentType, content []byte, at time.Time, mid seal.MessageID, viaRatchet bool, reject func(RejectReason, string) error, emit func(Event)) error {
+	switch typ {
+	case seal.TypeText:
+		if err := c.st.AddMessage(&Message{Friend: from.Fingerprint(), Time: at, Kind: "text", Body: content}); err != nil {
+			return err
+		}
+		emit(MessageEvent{From: from.Name, Time: at, ID: mid, Text: string(content)})
 	case seal.TypeFile:
-		ch, err := seal.ParseFileChunk(m.Content)
+		ch, err := seal.ParseFileChunk(content)
 		if err != nil {
 			return reject(RejectBadChunk, trimOpen(err))
 		}
-		return c.addChunk(from, ch, m.Time, emit)
+		return c.addChunk(from, ch, at, emit)
+	case TypeControl:
+		if len(content) == 0 {
+			return reject(RejectMalformed, "empty control payload")
+		}
+		emit(ControlEvent{From: from.Name, Friend: from.Fingerprint(), Time: at, Type: content[0], Payload: content[1:], Ratchet: viaRatchet})
 	default:
-		emit(UnknownTypeEvent{From: from.Name, Time: m.Time, Type: m.Type})
+		emit(UnknownTypeEvent{From: from.Name, Time: at, Type: typ})
 	}
 	return nil
+}
+
+// handleRatchet applies the receiver rules to a ratchet payload (PROTOCOL.md 7.8.8): the
+// session of the tag's friend (every friend's when reading everything) opens it, the time is
+// in the window, the position was not seen before.
+func (c *Client) handleRatchet(id echo.ID, payload []byte, mailbox *Friend, friends []*Friend, lifetime time.Duration, reject func(RejectReason, string) error, emit func(Event)) error {
+	now := c.now()
+	cands := friends
+	if mailbox != nil {
+		cands = []*Friend{mailbox}
+	}
+	r, err := c.openRatchet(payload, cands, now)
+	if err != nil {
+		return err
+	}
+	// The seen set keys a ratchet message by its position and its payload (without the
+	// envelope, whose stamp may differ between puts of the same message).
+	pid := sha256.Sum256(payload)
+	switch {
+	case r.err == nil:
+	case errors.Is(r.err, ratchet.ErrNotMine):
+		return reject(RejectNotForMe, "")
+	case errors.Is(r.err, ratchet.ErrDuplicate):
+		seen, err := c.st.MarkSeen(r.from.Fingerprint(), positionID(r.o.Pos), pid, now)
+		if err != nil || seen != SeenReplay {
+			return err // the same message again: skipped silently
+		}
+		return c.resetSession(r.from, now, emit)
+	case errors.Is(r.err, ratchet.ErrStale):
+		return c.resetSession(r.from, now, emit)
+	case errors.Is(r.err, ratchet.ErrTampered):
+		return reject(RejectTampered, "ratchet body")
+	default:
+		return reject(RejectMalformed, r.err.Error())
+	}
+	from, m := r.from, r.o
+	r.rec.State = r.rs.Marshal()
+	if r.rec.PeerSince.IsZero() {
+		r.rec.PeerSince, r.rec.Start = m.Time, nil
+	}
+	c.reportGap(from, r.rec, r.rs, emit)
+	if err := c.st.PutSession(r.rec); err != nil {
+		return fmt.Errorf("failed to keep the session: %w", err)
+	}
+	c.tagGen.Add(1)
+	if from.Blocked {
+		c.log.Debug("client: dropped a blocked sender's blob", "blob", id.Short())
+		return nil
+	}
+	if m.Time.Before(now.Add(-lifetime-c.skew)) || m.Time.After(now.Add(c.skew)) {
+		return reject(RejectTime, m.Time.UTC().Format(time.RFC3339))
+	}
+	mid := positionID(m.Pos)
+	seen, err := c.st.MarkSeen(from.Fingerprint(), mid, pid, now)
+	if err != nil || seen != SeenNew {
+		return err
+	}
+	return c.deliver(from, seal.ContentType(m.Type), m.Content, m.Time, mid, true, reject, emit)
 }
 
 func trimOpen(err error) string {

@@ -34,7 +34,15 @@ type SendResult struct {
 
 // SendText seals text to the friend name and puts it on their relay, through the outbox.
 func (c *Client) SendText(ctx context.Context, name, text string, o SendOptions) (*SendResult, error) {
-	return c.send(ctx, name, "", []byte(text), false, o)
+	return c.send(ctx, name, "", []byte(text), seal.TypeText, o)
+}
+
+// SendControl sends a control payload of type typ to the friend name over the pairwise
+// session (sealed to their long-term keys and signed while the session is starting); it
+// arrives as a ControlEvent and is not kept in either history. It is for other parts of the
+// client (groups distribute their keys with it).
+func (c *Client) SendControl(ctx context.Context, name string, typ uint8, payload []byte) (*SendResult, error) {
+	return c.send(ctx, name, "", append([]byte{typ}, payload...), TypeControl, SendOptions{})
 }
 
 // SendFile sends content as the file fileName (a base name), in as many chunks as the
@@ -46,10 +54,15 @@ func (c *Client) SendFile(ctx context.Context, name, fileName string, content []
 	if len(content) > MaxFile {
 		return nil, fmt.Errorf("%w: %d bytes; a file is at most %d", ErrTooLarge, len(content), MaxFile)
 	}
-	return c.send(ctx, name, fileName, content, true, o)
+	return c.send(ctx, name, fileName, content, seal.TypeFile, o)
 }
 
-func (c *Client) send(ctx context.Context, name, fileName string, content []byte, isFile bool, o SendOptions) (*SendResult, error) {
+func defaultHello() echo.Hello {
+	return echo.Hello{MaxBlob: echo.DefaultMaxBlob, MaxTTL: uint32(echo.DefaultMaxTTL / time.Second)}
+}
+
+func (c *Client) send(ctx context.Context, name, fileName string, content []byte, typ seal.ContentType, o SendOptions) (*SendResult, error) {
+	isFile := typ == seal.TypeFile
 	if !isFile && len(content) == 0 {
 		return nil, ErrEmpty
 	}
@@ -67,22 +80,26 @@ func (c *Client) send(ctx context.Context, name, fileName string, content []byte
 	defer s.close()
 	// The relay's limits size the chunks; when it cannot be reached, the defaults do, and a
 	// relay with a smaller limit refuses the envelopes later (reported by the outbox).
-	hello := echo.Hello{MaxBlob: echo.DefaultMaxBlob, MaxTTL: uint32(echo.DefaultMaxTTL / time.Second)}
+	hello := defaultHello()
 	cn, addr, dialErr := s.theirConn(f, o.Relay)
 	if dialErr == nil {
 		hello = cn.Hello()
 	}
-	maxContent := seal.MaxContent(f.Bundle.KEMID(), int(hello.MaxBlob)-envelopeReserve)
+	now := c.now()
+	sl, err := c.sealerFor(f, now)
+	if err != nil {
+		return nil, err
+	}
+	maxContent := sl.maxContent(int(hello.MaxBlob) - envelopeReserve)
 	if maxContent <= seal.FileChunkOverhead(seal.MaxNameLen) {
 		return nil, fmt.Errorf("%w (%d bytes)", ErrRelaySmall, hello.MaxBlob)
 	}
 	if !isFile && len(content) > maxContent {
 		return nil, fmt.Errorf("%w: the text is %d bytes; one message holds at most %d", ErrTooLarge, len(content), maxContent)
 	}
-	now := c.now()
 	var tag [32]byte
 	if !o.Untagged {
-		tag = seal.MailboxTag(f.Pair, c.id.Fingerprint(), seal.Epoch(now))
+		tag = sl.tag(now)
 	}
 	var group [16]byte
 	if _, err := rand.Read(group[:]); err != nil {
@@ -90,7 +107,7 @@ func (c *Client) send(ctx context.Context, name, fileName string, content []byte
 	}
 	var entries []*OutboxEntry
 	add := func(typ seal.ContentType, body []byte, what string) error {
-		payload, _, err := seal.Seal(c.id, f.Bundle, typ, body, now)
+		payload, err := sl.seal(typ, body, now)
 		if err != nil {
 			return err
 		}
@@ -103,7 +120,11 @@ func (c *Client) send(ctx context.Context, name, fileName string, content []byte
 	}
 	msg := &Message{Friend: f.Fingerprint(), Out: true, Time: now, Kind: "text", Body: content}
 	if !isFile {
-		if err := add(seal.TypeText, content, "text"); err != nil {
+		what := "text"
+		if typ == TypeControl {
+			what = "control"
+		}
+		if err := add(typ, content, what); err != nil {
 			return nil, err
 		}
 	} else {
@@ -122,11 +143,16 @@ func (c *Client) send(ctx context.Context, name, fileName string, content []byte
 		}
 		msg.Kind, msg.Body = "file", []byte(fileName)
 	}
+	if err := sl.save(); err != nil {
+		return nil, err
+	}
 	if err := c.st.AddOutbox(entries); err != nil {
 		return nil, fmt.Errorf("failed to keep the message in the outbox: %w", err)
 	}
-	if err := c.st.AddMessage(msg); err != nil {
-		return nil, err
+	if typ != TypeControl {
+		if err := c.st.AddMessage(msg); err != nil {
+			return nil, err
+		}
 	}
 	res := &SendResult{To: f.Name, Chunks: len(entries)}
 	left, lastErr, err := s.flushOutbox(group, func(e Event) { res.Events = append(res.Events, e) })

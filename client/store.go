@@ -41,6 +41,11 @@ type Store interface {
 	// in index order, and forgets them.
 	TakeChunks(sender seal.Fingerprint, c seal.FileChunk) ([][]byte, error)
 
+	// Session returns the ratchet session with a friend, nil when there is none.
+	Session(friend seal.Fingerprint) (*SessionRecord, error)
+	PutSession(r *SessionRecord) error // insert or replace by friend
+	// RemoveFriend also forgets the friend's session.
+
 	AddOutbox(es []*OutboxEntry) error // sets each entry's ID
 	Outbox() ([]*OutboxEntry, error)   // oldest first
 	UpdateOutbox(e *OutboxEntry) error // Tries, LastErr, LastTry

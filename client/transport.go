@@ -57,7 +57,13 @@ func makeEnvelope(hello echo.Hello, now time.Time, tag [32]byte, ttl time.Durati
 	if max := time.Duration(hello.MaxTTL) * time.Second; max > 0 && ttl > max {
 		ttl = max
 	}
-	e := echo.Envelope{Expiry: now.Add(ttl).Unix(), Tag: tag, Payload: payload}
+	// The expiry is rounded down to the hour (up when that is not in the future), so that a
+	// blob does not tell the second it was made (PROTOCOL.md 7.8.6).
+	exp := now.Add(ttl).Unix()
+	if exp -= exp % 3600; exp <= now.Unix() {
+		exp += 3600
+	}
+	e := echo.Envelope{Expiry: exp, Tag: tag, Payload: payload}
 	return e.Marshal()
 }
 

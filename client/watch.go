@@ -79,12 +79,20 @@ func (c *Client) watchRelay(ctx context.Context, addr string, cn Conn, fs, frien
 		now := c.now()
 		byTag := map[echo.Tag]*Friend{}
 		var tags []echo.Tag
+		c.mu.Lock()
+		gen := c.tagGen.Load()
 		for _, f := range fs {
-			for _, t := range seal.ReceiveTags(f.Pair, f.Fingerprint(), now, 1) {
+			ts, err := c.receiveTags(f, now, 1, echo.MaxTagsPerReq/len(fs))
+			if err != nil {
+				c.mu.Unlock()
+				return fmt.Errorf("failed to watch %s: %w", addr, err)
+			}
+			for _, t := range ts {
 				byTag[echo.Tag(t)] = f
 				tags = append(tags, echo.Tag(t))
 			}
 		}
+		c.mu.Unlock()
 		if len(tags) > echo.MaxTagsPerReq {
 			tags = tags[:echo.MaxTagsPerReq]
 		}
@@ -101,10 +109,17 @@ func (c *Client) watchRelay(ctx context.Context, addr string, cn Conn, fs, frien
 			if err := c.handle(it, byTag[e.Tag], friends, maxTTL(cn), emit); err != nil {
 				c.log.Warn("client: failed to keep a received message", "err", err)
 			}
+			if c.tagGen.Load() != gen {
+				cancel() // a session moved on: subscribe again with its new tags
+			}
 		}, nil)
+		resub := c.tagGen.Load() != gen
 		cancel()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if resub && errors.Is(err, context.Canceled) {
+			continue
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("failed to watch %s: %w", addr, err)

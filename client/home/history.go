@@ -169,8 +169,66 @@ func (h *History) PutFriend(f *client.Friend) error {
 }
 
 func (h *History) RemoveFriend(fp seal.Fingerprint) error {
-	_, err := h.db.Exec(`DELETE FROM friends WHERE fp_h = ?`, h.fpHash(fp))
-	return err
+	return inTx(h.db, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM friends WHERE fp_h = ?`, h.fpHash(fp)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`DELETE FROM sessions WHERE fp_h = ?`, h.fpHash(fp))
+		return err
+	})
+}
+
+// sessionRec is a ratchet session as sealed in sessions.rec.
+type sessionRec struct {
+	ID        []byte `json:"id"`
+	Initiator bool   `json:"initiator,omitempty"`
+	Start     []byte `json:"start,omitempty"`
+	State     []byte `json:"state"`
+	Started   int64  `json:"started_ms"`
+	PeerSince int64  `json:"peer_since_ms,omitempty"`
+	Reported  int    `json:"reported,omitempty"`
+}
+
+func (h *History) Session(fp seal.Fingerprint) (*client.SessionRecord, error) {
+	fph := h.fpHash(fp)
+	var sealed []byte
+	err := h.db.QueryRow(`SELECT rec FROM sessions WHERE fp_h = ?`, fph).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read session: %w", err)
+	}
+	var r sessionRec
+	if err := h.open("session", fph, sealed, &r); err != nil {
+		return nil, err
+	}
+	if len(r.ID) != 16 {
+		return nil, fmt.Errorf("%w: session ID of %d bytes", client.ErrCorrupt, len(r.ID))
+	}
+	out := &client.SessionRecord{Friend: fp, Initiator: r.Initiator, Start: r.Start, State: r.State,
+		Started: time.UnixMilli(r.Started), Reported: r.Reported}
+	copy(out.ID[:], r.ID)
+	if r.PeerSince != 0 {
+		out.PeerSince = time.UnixMilli(r.PeerSince)
+	}
+	return out, nil
+}
+
+func (h *History) PutSession(r *client.SessionRecord) error {
+	fph := h.fpHash(r.Friend)
+	rec := sessionRec{ID: r.ID[:], Initiator: r.Initiator, Start: r.Start, State: r.State, Started: r.Started.UnixMilli(), Reported: r.Reported}
+	if !r.PeerSince.IsZero() {
+		rec.PeerSince = r.PeerSince.UnixMilli()
+	}
+	sealed, err := h.seal("session", fph, rec)
+	if err != nil {
+		return err
+	}
+	if _, err := h.db.Exec(`INSERT OR REPLACE INTO sessions(fp_h, rec) VALUES(?, ?)`, fph, sealed); err != nil {
+		return fmt.Errorf("failed to keep session: %w", err)
+	}
+	return nil
 }
 
 // inviteRec is an invite as sealed in invites.rec; the code carries secret, relay, relay

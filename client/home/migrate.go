@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS chunks(
 	// times stay in clear, for ordering. meta holds a value sealed under the key, so that a
 	// wrong key is told apart from a damaged file.
 	migrateEncrypted,
+	// 3: ratchet sessions (issue #21): one row per friend, the session record sealed under
+	// the history key like every other value (the ratchet state holds its keys).
+	func(tx *sql.Tx, _ *client.Vault) error {
+		_, err := tx.Exec(`CREATE TABLE sessions(fp_h BLOB PRIMARY KEY, rec BLOB NOT NULL)`)
+		return err
+	},
 }
 
 func migrateEncrypted(tx *sql.Tx, v *client.Vault) error {

@@ -93,7 +93,8 @@ func printEvents(evs []client.Event) {
 			out = os.Stderr
 		}
 		switch e.(type) {
-		case client.InviteExpiredEvent, client.InviteAnsweredTwiceEvent, client.OutboxDroppedEvent, client.OutboxSentEvent:
+		case client.InviteExpiredEvent, client.InviteAnsweredTwiceEvent, client.OutboxDroppedEvent, client.OutboxSentEvent,
+			client.GapEvent, client.SessionResetEvent, client.ControlEvent: // their String says it
 			out = os.Stderr
 		}
 		fmt.Fprintln(out, line)

@@ -1,0 +1,574 @@
+//go:build !js
+
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/echorelay/echorelay/client"
+	"github.com/echorelay/echorelay/client/ratchet"
+	"github.com/echorelay/echorelay/echo"
+	"github.com/echorelay/echorelay/echo/seal"
+	"github.com/echorelay/echorelay/internal/testutil"
+	"github.com/echorelay/echorelay/peers"
+)
+
+// netSim sits between the clients and the real relays: it records every envelope a client
+// puts and, when a policy is set, loses puts (the outbox retries them) or holds envelopes to
+// deliver them later (a slow path of the flooding network).
+type netSim struct {
+	mu     sync.Mutex
+	puts   [][]byte
+	policy func(env []byte) (hold bool, err error)
+	held   [][]byte
+}
+
+type simConn struct {
+	client.Conn
+	n *netSim
+}
+
+func (c simConn) Put(ctx context.Context, env []byte) (echo.ID, bool, error) {
+	c.n.mu.Lock()
+	c.n.puts = append(c.n.puts, append([]byte(nil), env...))
+	var hold bool
+	var err error
+	if c.n.policy != nil {
+		hold, err = c.n.policy(env)
+	}
+	if hold {
+		c.n.held = append(c.n.held, append([]byte(nil), env...))
+	}
+	c.n.mu.Unlock()
+	if err != nil {
+		return echo.ID{}, false, err
+	}
+	if hold {
+		return echo.BlobID(env), false, nil
+	}
+	return c.Conn.Put(ctx, env)
+}
+
+func (n *netSim) dial(ctx context.Context, addr, fp string) (client.Conn, error) {
+	cn, err := dial(ctx, addr, fp)
+	if err != nil {
+		return nil, err
+	}
+	return simConn{Conn: cn, n: n}, nil
+}
+
+// last returns the envelopes put since the mark.
+func (n *netSim) since(mark int) [][]byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([][]byte(nil), n.puts[mark:]...)
+}
+
+func (n *netSim) mark() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.puts)
+}
+
+func (n *netSim) takeHeld() [][]byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	h := n.held
+	n.held = nil
+	return h
+}
+
+func newPeerDial(t *testing.T, i int, clk *clock, d client.Dialer) *peer {
+	t.Helper()
+	st := client.NewMemStore()
+	c, err := client.New(client.Options{Identity: identity(t, i), Store: st, Dial: d, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &peer{Client: c, id: identity(t, i), st: st}
+}
+
+// putRaw stores a whole envelope at r.
+func (r *relay) putRaw(t *testing.T, env []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
+	defer cancel()
+	c, err := peers.DialClient(ctx, r.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, _, err := c.Put(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sendText(t *testing.T, p *peer, to, text string) {
+	t.Helper()
+	if _, err := p.SendText(ctx(t), to, text, client.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func texts(evs []client.Event) []string {
+	var out []string
+	for _, e := range evs {
+		if m, ok := e.(client.MessageEvent); ok {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+func payloadOf(t *testing.T, env []byte) []byte {
+	t.Helper()
+	e, err := echo.ParseEnvelope(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Payload
+}
+
+func sessionOf(t *testing.T, p *peer, friend string) (*client.SessionRecord, *ratchet.Session) {
+	t.Helper()
+	f, err := p.Friend(friend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := p.st.Session(f.Fingerprint())
+	if err != nil || rec == nil {
+		t.Fatalf("no session with %s: %v", friend, err)
+	}
+	s, err := ratchet.Unmarshal(rec.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, s
+}
+
+// pairUp makes alice (a) and bob (b) friends on r and runs the session start: alice's first
+// message is sealed to bob's long-term keys, bob's answer and everything after go over the
+// ratchet.
+func pairUp(t *testing.T) (r *relay, clk *clock, n *netSim, a, b *peer) {
+	r, clk, n = startRelay(t), newClock(), &netSim{}
+	a, b = newPeerDial(t, 0, clk, n.dial), newPeerDial(t, 1, clk, n.dial)
+	befriend(t, r, a, "alice", b, "bob", "")
+	m := n.mark()
+	sendText(t, a, "bob", "hello bob")
+	sealed := n.since(m)
+	if len(sealed) != 1 || payloadOf(t, sealed[0])[0] != 1 {
+		t.Fatalf("the first message is not sealed to the long-term keys: %d envelopes", len(sealed))
+	}
+	if got := texts(receive(t, b)); len(got) != 1 || got[0] != "hello bob" {
+		t.Fatalf("bob got %q", got)
+	}
+	m = n.mark()
+	sendText(t, b, "alice", "hello alice")
+	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "hello alice" {
+		t.Fatalf("alice got %q", got)
+	}
+	if env := n.since(m); len(env) != 1 || payloadOf(t, env[0])[0] != ratchet.Version {
+		t.Fatal("bob's answer does not go over the ratchet")
+	}
+	return r, clk, n, a, b
+}
+
+// TestRatchetTakesOver: after the sealed start, every message in both directions is a
+// ratchet message, a 100-character text is at most 1 KiB on the wire with or without KEM
+// material, expiries are whole hours, and the KEM ratchet completes epochs.
+func TestRatchetTakesOver(t *testing.T) {
+	_, clk, n, a, b := pairUp(t)
+	long := strings.Repeat("é", 100) // 100 characters, 200 bytes
+	m := n.mark()
+	for i := range 12 {
+		clk.Add(time.Minute)
+		sendText(t, a, "bob", fmt.Sprint(long, i))
+		if got := texts(receive(t, b)); len(got) != 1 || got[0] != fmt.Sprint(long, i) {
+			t.Fatalf("bob got %q", got)
+		}
+		sendText(t, b, "alice", fmt.Sprint(long, i))
+		if got := texts(receive(t, a)); len(got) != 1 || got[0] != fmt.Sprint(long, i) {
+			t.Fatalf("alice got %q", got)
+		}
+	}
+	envs := n.since(m)
+	if len(envs) != 24 {
+		t.Fatalf("%d envelopes for 24 texts", len(envs))
+	}
+	for _, env := range envs {
+		if p := payloadOf(t, env); p[0] != ratchet.Version {
+			t.Fatal("a message after the start is not a ratchet message")
+		}
+		if len(env) > 1024 {
+			t.Fatalf("a 100-character text is %d bytes on the wire", len(env))
+		}
+		if len(env) != len(envs[0]) {
+			t.Fatal("short texts differ in size (with and without KEM material)")
+		}
+		e, _ := echo.ParseEnvelope(env)
+		if e.Expiry%3600 != 0 {
+			t.Fatalf("expiry %d is not a whole hour", e.Expiry)
+		}
+	}
+	t.Logf("a 100-character text: %d bytes on the wire", len(envs[0]))
+	for _, p := range []*peer{a, b} {
+		name := "bob"
+		if p == b {
+			name = "alice"
+		}
+		_, s := sessionOf(t, p, name)
+		if s.KEMEpoch() < 2 {
+			t.Fatalf("KEM epoch %d after 12 round trips", s.KEMEpoch())
+		}
+	}
+}
+
+// TestDowngradeRefused: once the friend has spoken the ratchet, a message they sealed the
+// old way and dated later is refused (item 6c); one dated before the session is still read
+// (item 8: old messages stored at relays).
+func TestDowngradeRefused(t *testing.T) {
+	r, clk, _, a, b := pairUp(t)
+	af, _ := b.Friend("alice")
+	now := clk.Now()
+	old, _, err := seal.Seal(b.id, af.Bundle, seal.TypeText, []byte("sealed before the session"), now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.put(t, tagFrom(a, "bob", b.id, now), old)
+	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "sealed before the session" {
+		t.Fatalf("an old-format message from before the session: %q", got)
+	}
+	clk.Add(time.Minute)
+	now = clk.Now()
+	down, _, err := seal.Seal(b.id, af.Bundle, seal.TypeText, []byte("downgraded"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.put(t, tagFrom(a, "bob", b.id, now), down)
+	ev := one[client.RejectedEvent](t, receive(t, a))
+	if ev.Reason != client.RejectDowngrade {
+		t.Fatalf("a downgraded message: %v", ev.Reason)
+	}
+}
+
+// TestStateWentBack: bob restores an old copy of his session (a backup) and sends from it.
+// Alice detects it, both are told, and a new session through the long-term keys carries
+// the conversation on.
+func TestStateWentBack(t *testing.T) {
+	_, clk, _, a, b := pairUp(t)
+	af, _ := b.Friend("alice")
+	backup, err := b.st.Session(af.Fingerprint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		clk.Add(time.Minute)
+		sendText(t, a, "bob", fmt.Sprint("a", i))
+		receive(t, b)
+		sendText(t, b, "alice", fmt.Sprint("b", i))
+		receive(t, a)
+	}
+	if err := b.st.PutSession(backup); err != nil {
+		t.Fatal(err)
+	}
+	sendText(t, b, "alice", "from the restored state")
+	ev := one[client.SessionResetEvent](t, only[client.SessionResetEvent](receive(t, a)))
+	if ev.From != "bob" || ev.Reason != client.ResetFriendWentBack {
+		t.Fatalf("alice: %#v", ev)
+	}
+	ev = one[client.SessionResetEvent](t, receive(t, b))
+	if ev.From != "alice" || ev.Reason != client.ResetByFriend {
+		t.Fatalf("bob: %#v", ev)
+	}
+	sendText(t, b, "alice", "after the reset")
+	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "after the reset" {
+		t.Fatalf("alice after the reset: %q", got)
+	}
+	sendText(t, a, "bob", "and back")
+	if got := texts(receive(t, b)); len(got) != 1 || got[0] != "and back" {
+		t.Fatalf("bob after the reset: %q", got)
+	}
+}
+
+// TestGapsVisible: messages that did not arrive (yet) are counted, and the count goes down
+// when they come late.
+func TestGapsVisible(t *testing.T) {
+	r, _, n, a, b := pairUp(t)
+	n.mu.Lock()
+	n.policy = func([]byte) (bool, error) { return true, nil }
+	n.mu.Unlock()
+	sendText(t, a, "bob", "one")
+	sendText(t, a, "bob", "two")
+	n.mu.Lock()
+	n.policy = nil
+	n.mu.Unlock()
+	held := n.takeHeld()
+	sendText(t, a, "bob", "three")
+	evs := receive(t, b)
+	if got := texts(evs); len(got) != 1 || got[0] != "three" {
+		t.Fatalf("bob got %q", got)
+	}
+	var gap *client.GapEvent
+	for _, e := range evs {
+		if g, ok := e.(client.GapEvent); ok {
+			gap = &g
+		}
+	}
+	if gap == nil || gap.From != "alice" || gap.Missing != 2 {
+		t.Fatalf("gap: %#v", gap)
+	}
+	if s := gap.String(); !strings.Contains(s, "2 messages from alice did not arrive (yet)") {
+		t.Fatalf("gap text: %s", s)
+	}
+	r.putRaw(t, held[1])
+	r.putRaw(t, held[0])
+	evs = receive(t, b)
+	if got := texts(evs); len(got) != 2 {
+		t.Fatalf("bob got %q late", got)
+	}
+	gap = nil
+	for _, e := range evs {
+		if g, ok := e.(client.GapEvent); ok {
+			gap = &g
+		}
+	}
+	if gap == nil || gap.Missing != 0 {
+		t.Fatalf("gap after the late ones: %#v", gap)
+	}
+}
+
+// TestControlPayload: the pairwise session carries control payloads for other parts of the
+// client; they are not kept in the history.
+func TestControlPayload(t *testing.T) {
+	_, _, _, a, b := pairUp(t)
+	if _, err := a.SendControl(ctx(t), "bob", 7, []byte("group key")); err != nil {
+		t.Fatal(err)
+	}
+	ev := one[client.ControlEvent](t, receive(t, b))
+	if ev.From != "alice" || ev.Type != 7 || string(ev.Payload) != "group key" || !ev.Ratchet {
+		t.Fatalf("control: %#v", ev)
+	}
+	h, err := b.History("alice", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range h {
+		if string(m.Body) == "group key" || string(m.Body) == "\x07group key" {
+			t.Fatal("a control payload is in the history")
+		}
+	}
+}
+
+// TestThousandMessagesOverAChain is issue #21's "done when": alice reads at relay A, bob at
+// relay C of a chain A - B - C; they exchange 1,000 messages while the network loses puts
+// (the outbox retries them), holds envelopes up to a day (a slow path: reordering, and late
+// messages across DH steps) and delivers some to both ends (duplicates), and readers reread
+// from the start now and then; every message opens exactly once.
+func TestThousandMessagesOverAChain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 messages over three relays")
+	}
+	rA, rB, rC := startRelay(t), startRelay(t), startRelay(t)
+	linkTo := func(r *relay) peers.Peer {
+		return peers.Peer{Scheme: peers.SchemeQUIC, Addr: r.addr(), Pin: r.node.Fingerprint()}
+	}
+	rA.node.SetPeers([]peers.Peer{linkTo(rB)})
+	rB.node.SetPeers([]peers.Peer{linkTo(rA), linkTo(rC)})
+	rC.node.SetPeers([]peers.Peer{linkTo(rB)})
+	waitChain(t, rA, rC)
+	clk, n := newClock(), &netSim{}
+	a, b := newPeerDial(t, 0, clk, n.dial), newPeerDial(t, 1, clk, n.dial)
+	inv, err := a.Invite(ctx(t), rA.addr(), "bob", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Accept(ctx(t), inv, client.AcceptOptions{Name: "alice", Relay: rC.addr(), Wait: testutil.Timeout(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, testutil.Timeout(30*time.Second), "bob's answer floods to A", func() bool {
+		return len(only[client.FriendAddedEvent](receive(t, a))) == 1
+	})
+	rng := rand.New(rand.NewPCG(21, 1000))
+	type delayed struct {
+		env []byte
+		at  time.Time
+	}
+	var slow []delayed
+	var lost, held, both int
+	n.mu.Lock()
+	n.policy = func(env []byte) (bool, error) {
+		switch x := rng.IntN(20); {
+		case x < 2:
+			lost++
+			return false, errors.New("simulated loss")
+		case x < 4:
+			held++
+			slow = append(slow, delayed{env: env, at: clk.Now().Add(time.Duration(1+rng.IntN(24)) * time.Hour)})
+			return true, nil
+		}
+		return false, nil
+	}
+	n.mu.Unlock()
+	got := map[*peer]map[string]int{a: {}, b: {}}
+	want := map[*peer][]string{}
+	collect := func(p *peer) {
+		res, err := p.Receive(ctx(t), client.ReceiveOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range res.Events {
+			switch e := e.(type) {
+			case client.MessageEvent:
+				got[p][e.Text]++
+			case client.RejectedEvent:
+				t.Fatalf("rejected: %v %s", e.Reason, e.Detail)
+			case client.SessionResetEvent:
+				t.Fatalf("a session reset on a network that only delays: %v", e)
+			}
+		}
+	}
+	release := func(all bool) {
+		n.mu.Lock()
+		var due [][]byte
+		kept := slow[:0]
+		for _, d := range slow {
+			if all || !d.at.After(clk.Now()) {
+				due = append(due, d.env)
+			} else {
+				kept = append(kept, d)
+			}
+		}
+		slow = kept
+		n.mu.Unlock()
+		rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
+		for _, env := range due {
+			// Delivered at either end of the chain, sometimes at both.
+			switch rng.IntN(3) {
+			case 0:
+				rA.putRaw(t, env)
+			case 1:
+				rC.putRaw(t, env)
+			default:
+				both++
+				rA.putRaw(t, env)
+				rC.putRaw(t, env)
+			}
+		}
+	}
+	for i := range 1000 {
+		clk.Add(time.Duration(rng.IntN(int(20 * time.Minute))))
+		from, to, name := a, b, "bob"
+		if rng.IntN(2) == 0 {
+			from, to, name = b, a, "alice"
+		}
+		text := fmt.Sprint("message ", i)
+		if _, err := from.SendText(ctx(t), name, text, client.SendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want[to] = append(want[to], text)
+		if rng.IntN(4) == 0 {
+			release(false)
+			collect(to)
+		}
+		if i%250 == 249 {
+			// Reread everything from the start: every blob comes again.
+			for _, p := range []*peer{a, b} {
+				fs, _ := p.Friends()
+				for _, f := range fs {
+					fp := f.Fingerprint()
+					p.st.SetCursor(f.MyRelay, fmt.Sprintf("friend:%x", fp[:8]), 0)
+				}
+			}
+		}
+	}
+	n.mu.Lock()
+	n.policy = nil
+	n.mu.Unlock()
+	release(true)
+	complete := func() bool {
+		for _, p := range []*peer{a, b} {
+			collect(p)
+			for _, w := range want[p] {
+				if got[p][w] == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if !testutil.Poll(testutil.Timeout(60*time.Second), complete) {
+		missing := 0
+		for _, p := range []*peer{a, b} {
+			for _, w := range want[p] {
+				if got[p][w] == 0 {
+					missing++
+				}
+			}
+		}
+		t.Fatalf("%d of 1000 messages never opened", missing)
+	}
+	total := 0
+	for _, p := range []*peer{a, b} {
+		for _, w := range want[p] {
+			if got[p][w] != 1 {
+				t.Fatalf("%q opened %d times", w, got[p][w])
+			}
+			total++
+		}
+		if len(got[p]) != len(want[p]) {
+			t.Fatalf("%d texts opened, %d sent", len(got[p]), len(want[p]))
+		}
+	}
+	if total != 1000 {
+		t.Fatalf("%d messages", total)
+	}
+	if lost == 0 || held == 0 || both == 0 {
+		t.Fatalf("the network did not misbehave: %d lost, %d held, %d at both ends", lost, held, both)
+	}
+	_, s := sessionOf(t, a, "bob")
+	t.Logf("1000 messages: %d puts lost, %d held up to a day, %d delivered at both ends; KEM epoch %d", lost, held, both, s.KEMEpoch())
+}
+
+// waitChain waits until a blob put at from floods to to.
+func waitChain(t *testing.T, from, to *relay) {
+	t.Helper()
+	c, err := peers.DialClient(ctx(t), to.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	testutil.Eventually(t, testutil.Timeout(30*time.Second), "the chain floods", func() bool {
+		var tag [32]byte
+		for i := range tag {
+			tag[i] = byte(rand.IntN(256))
+		}
+		from.put(t, tag, []byte("probe"))
+		for range 20 {
+			items, _, _, err := c.Fetch(ctx(t), []echo.Tag{echo.Tag(tag)}, 0, 0)
+			if err == nil && len(items) > 0 {
+				return true
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return false
+	})
+}
+
+// only keeps the events of type E.
+func only[E client.Event](evs []client.Event) []client.Event {
+	var out []client.Event
+	for _, e := range evs {
+		if _, ok := e.(E); ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
