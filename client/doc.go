@@ -26,6 +26,21 @@
 //	(sender, msg_id) not seen before     else RejectReplay (same blob again: skipped silently)
 //	content: text, file chunk, other     bad chunk: RejectBadChunk; unknown type: UnknownTypeEvent
 //
+// sealed old-format content (not a       else RejectDowngrade
+//   session start) dated after the friend
+//   first spoke the ratchet session
+//
+// Ratchet sessions (session.go, package client/ratchet, PROTOCOL.md 7.8): the first sender
+// without a session seals its messages as above with a session start (content type 3); from
+// the friend's first ratchet message on, every message goes over the ratchet (payload version
+// 2): the tag's friend's session opens it (every friend's when reading everything), else
+// RejectNotForMe; a body that does not authenticate is RejectTampered; the time window and
+// the seen set apply as above, keyed by the message's position. A friend whose state went
+// back (a restored backup) gets a new session through the long-term keys, and both sides a
+// SessionResetEvent; messages known to be missing are a GapEvent. SendControl and
+// ControlEvent carry control payloads for other parts of the client (groups) over the
+// session.
+//
 // A message is marked seen only after it authenticated and passed the checks above, so a
 // forged blob cannot burn a message ID. The seen set is pruned to the relay's longest lifetime
 // plus skew and capped at MaxSeen rows.

@@ -572,3 +572,107 @@ func only[E client.Event](evs []client.Event) []client.Event {
 	}
 	return out
 }
+
+// steal copies what p's store holds about its friends and sessions (everything but the seen
+// set, which would only make the thief skip what it tries to open) into a new client with
+// p's identity: the attacker of issue #21 item 6, holding the identity and the whole state.
+func steal(t *testing.T, p *peer, clk *clock) *peer {
+	t.Helper()
+	thief := newPeerDial(t, 0, clk, dial)
+	st := client.NewMemStore()
+	fs, err := p.Friends()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if err := st.PutFriend(f); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := p.st.Session(f.Fingerprint())
+		if err != nil || rec == nil {
+			t.Fatalf("no session to steal: %v", err)
+		}
+		if err := st.PutSession(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := client.New(client.Options{Identity: p.id, Store: st, Dial: dial, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	thief.Client, thief.id, thief.st = c, p.id, st
+	return thief
+}
+
+// replayAll puts envs at a fresh relay and lets p read everything there (untagged mode, so
+// no tag is missed); it returns the texts that opened.
+func replayAll(t *testing.T, p *peer, envs [][]byte) []string {
+	t.Helper()
+	r := startRelay(t)
+	for _, env := range envs {
+		r.putRaw(t, env)
+	}
+	res, err := p.Receive(ctx(t), client.ReceiveOptions{All: true, Relay: r.addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return texts(res.Events)
+}
+
+// TestStolenStateForwardSecrecy (item 6a, end to end): bob's identity and whole state are
+// stolen at T; of everything recorded on the wire before T only the sealed session start
+// opens (it is sealed to the long-term keys, PROTOCOL.md 7.7).
+func TestStolenStateForwardSecrecy(t *testing.T) {
+	_, clk, n, a, b := pairUp(t)
+	for i := range 6 {
+		clk.Add(time.Minute)
+		sendText(t, a, "bob", fmt.Sprint("to bob ", i))
+		receive(t, b)
+		sendText(t, b, "alice", fmt.Sprint("to alice ", i))
+		receive(t, a)
+	}
+	recorded := n.since(0)
+	thief := steal(t, b, clk)
+	got := replayAll(t, thief, recorded)
+	if len(got) != 1 || got[0] != "hello bob" {
+		t.Fatalf("the stolen state opens %q of the messages sent before the theft", got)
+	}
+}
+
+// TestStolenStateBreakInRecovery (item 6b, end to end): with bob's state stolen at T, the
+// thief opens what alice sends on the chain it stole, but nothing once bob and alice have
+// each sent and received once more.
+func TestStolenStateBreakInRecovery(t *testing.T) {
+	_, clk, n, a, b := pairUp(t)
+	for i := range 3 {
+		clk.Add(time.Minute)
+		sendText(t, a, "bob", fmt.Sprint("to bob ", i))
+		receive(t, b)
+		sendText(t, b, "alice", fmt.Sprint("to alice ", i))
+		receive(t, a)
+	}
+	thief := steal(t, b, clk)
+	m := n.mark()
+	sendText(t, a, "bob", "on the stolen chain")
+	receive(t, b)
+	sendText(t, b, "alice", "bob heals")
+	receive(t, a)
+	sendText(t, a, "bob", "alice heals")
+	receive(t, b)
+	healed := n.mark()
+	for i := range 3 {
+		sendText(t, b, "alice", fmt.Sprint("after ", i))
+		receive(t, a)
+		sendText(t, a, "bob", fmt.Sprint("after ", i))
+		receive(t, b)
+	}
+	envs := n.since(m)
+	got := replayAll(t, thief, envs)
+	if len(got) != 1 || got[0] != "on the stolen chain" {
+		t.Fatalf("the thief opened %q", got)
+	}
+	if len(envs) != healed-m+6 {
+		t.Fatalf("%d envelopes recorded", len(envs))
+	}
+}

@@ -252,3 +252,55 @@ func TestHistoryStore(t *testing.T) {
 		}
 	}
 }
+
+// Ratchet sessions are kept sealed, come back as they were, and go with their friend.
+func TestHistorySessions(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	h, err := OpenHistory(path, client.NewVault([32]byte{4}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	id := identity(t)
+	fp := id.Fingerprint()
+	if r, err := h.Session(fp); err != nil || r != nil {
+		t.Fatalf("no session yet: %+v %v", r, err)
+	}
+	if err := h.PutFriend(&client.Friend{Name: "sam", Bundle: id.Bundle(), Pair: make([]byte, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	state := bytes.Repeat([]byte("ratchet-state-secret"), 20)
+	rec := &client.SessionRecord{Friend: fp, ID: [16]byte{9, 9}, Initiator: true, Start: []byte("session-start-secret"), State: state,
+		Started: time.UnixMilli(1_700_000_000_123), Reported: 2}
+	if err := h.PutSession(rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.Session(fp)
+	if err != nil || got == nil {
+		t.Fatal(err)
+	}
+	if got.ID != rec.ID || !got.Initiator || !bytes.Equal(got.Start, rec.Start) || !bytes.Equal(got.State, state) ||
+		!got.Started.Equal(rec.Started) || !got.PeerSince.IsZero() || got.Reported != 2 {
+		t.Fatalf("session: %+v", got)
+	}
+	rec.PeerSince, rec.Start, rec.State = time.UnixMilli(1_700_000_100_000), nil, []byte("advanced")
+	if err := h.PutSession(rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = h.Session(fp); !got.PeerSince.Equal(rec.PeerSince) || got.Start != nil || string(got.State) != "advanced" {
+		t.Fatalf("replaced session: %+v", got)
+	}
+	h.PutSession(&client.SessionRecord{Friend: fp, State: state, Start: []byte("session-start-secret")})
+	h.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	raw := fileBytes(t, path)
+	if bytes.Contains(raw, []byte("ratchet-state-secret")) || bytes.Contains(raw, []byte("session-start-secret")) {
+		t.Fatal("a session in clear in history.db")
+	}
+	if err := h.RemoveFriend(fp); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := h.Session(fp); err != nil || r != nil {
+		t.Fatalf("the session outlived its friend: %+v %v", r, err)
+	}
+}
