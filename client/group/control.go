@@ -384,6 +384,9 @@ func newReader(b []byte) *reader { return &reader{b: b, ok: true} }
 func (r *reader) bytes(n int) []byte {
 	if !r.ok || len(r.b) < n {
 		r.ok, r.b = false, nil
+		if n > 64 { // a length field out of range: allocate nothing for it
+			return nil
+		}
 		return make([]byte, n)
 	}
 	out := r.b[:n]
@@ -394,3 +397,5 @@ func (r *reader) bytes(n int) []byte {
 func (r *reader) u8() uint8   { return r.bytes(1)[0] }
 func (r *reader) u32() uint32 { return binary.BigEndian.Uint32(r.bytes(4)) }
 func (r *reader) u64() uint64 { return binary.BigEndian.Uint64(r.bytes(8)) }
+
+func (r *reader) u16() uint16 { return binary.BigEndian.Uint16(r.bytes(2)) }

@@ -40,7 +40,7 @@ func (s *sim) settle(online func(int) bool) {
 	s.t.Helper()
 	for r := 0; r < 10; r++ {
 		s.step(online)
-		if s.net.quietFor(s.fps, -1) {
+		if s.net.quietFor(s.fps, online) {
 			s.step(online)
 			return
 		}

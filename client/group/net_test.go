@@ -229,13 +229,13 @@ func TestNetDelivers(t *testing.T) {
 	}
 }
 
-// quietFor reports whether no pairwise payload waits for the members other than skip, and
-// every blob they asked for reached them (twice where it was doubled).
-func (n *testNet) quietFor(fps []Fingerprint, skip int) bool {
+// quietFor reports whether no pairwise payload waits for the online members, and every blob
+// they asked for reached them (twice where it was doubled).
+func (n *testNet) quietFor(fps []Fingerprint, online func(int) bool) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for i, fp := range fps {
-		if i == skip {
+		if !online(i) {
 			continue
 		}
 		if len(n.pairwise[fp]) > 0 {

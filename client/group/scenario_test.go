@@ -238,7 +238,7 @@ func testGroupOf30(t *testing.T, seed uint64) {
 		}
 		s.step(stillRemoved)
 	}
-	for r := 0; r < 40 && !s.net.quietFor(s.fps, offline); r++ {
+	for r := 0; r < 40 && !s.net.quietFor(s.fps, stillRemoved); r++ {
 		s.step(stillRemoved)
 	}
 	if !s.group(removed).Gone() {

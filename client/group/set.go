@@ -68,7 +68,8 @@ func (s *Set) Groups() []*Group {
 
 // HandleControl routes a pairwise control payload: to its group, or, for an unknown group, a
 // welcome joins it (then the payloads that came before it are applied) and anything else
-// waits (at most MaxOrphans).
+// waits (at most MaxOrphans). A member removed from a group joins it again with a newer
+// commit that names it, from a clean state.
 func (s *Set) HandleControl(ctx context.Context, tr Transport, from Fingerprint, payload []byte, now time.Time) (Update, error) {
 	kind, id, err := PeekControl(payload)
 	if err != nil {
@@ -85,11 +86,16 @@ func (s *Set) HandleControl(ctx context.Context, tr Transport, from Fingerprint,
 		return Update{}, nil
 	}
 	s.mu.Unlock()
+	var c *Commit
 	if g != nil {
-		return g.HandleControl(ctx, tr, from, payload, now)
-	}
-	c, err := ParseCommit(payload)
-	if err != nil {
+		if kind != KindCommit || !g.Gone() {
+			return g.HandleControl(ctx, tr, from, payload, now)
+		}
+		// Removed earlier: a newer commit that names this member again is a new welcome.
+		if c, err = ParseCommit(payload); err != nil || c.Epoch <= g.Epoch() || c.member(s.cfg.Self) < 0 {
+			return g.HandleControl(ctx, tr, from, payload, now)
+		}
+	} else if c, err = ParseCommit(payload); err != nil {
 		return Update{}, fmt.Errorf("failed to join group: %w", err)
 	}
 	if s.Accept != nil && !s.Accept(from, c) {
@@ -100,7 +106,7 @@ func (s *Set) HandleControl(ctx context.Context, tr Transport, from Fingerprint,
 		return upd, err
 	}
 	s.mu.Lock()
-	if other := s.groups[id]; other != nil { // joined concurrently
+	if other := s.groups[id]; other != nil && !other.Gone() { // joined concurrently
 		s.mu.Unlock()
 		return other.HandleControl(ctx, tr, from, payload, now)
 	}

@@ -1,0 +1,129 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+var testNow = time.Date(2026, 3, 9, 20, 0, 0, 0, time.UTC)
+
+// TestReAdded: a removed member added again starts from a clean state: it reads what is sent
+// after, not what was sent while it was out, and the others read it again.
+func TestReAdded(t *testing.T) {
+	s := small(t, 3, PolicyAdmin)
+	ctx := context.Background()
+	if err := s.group(0).Remove(ctx, s.trs[0], s.fps[2], s.now); err != nil {
+		t.Fatal(err)
+	}
+	s.settle(all)
+	s.send(1, "while you were out")
+	s.settle(all)
+	if err := s.group(0).Add(ctx, s.trs[0], Member{FP: s.fps[2], Nick: "back"}, s.now); err != nil {
+		t.Fatal(err)
+	}
+	s.settle(all)
+	if s.group(2).Gone() {
+		t.Fatal("the member added again is still out")
+	}
+	s.send(1, "welcome back")
+	s.send(2, "thanks")
+	s.settle(all)
+	var got []string
+	for _, m := range s.logs[2] {
+		got = append(got, string(m.Content))
+	}
+	if len(got) != 1 || got[0] != "welcome back" {
+		t.Fatalf("the member added again read %q", got)
+	}
+	if n := len(s.logs[1]); n == 0 || string(s.logs[1][n-1].Content) != "thanks" {
+		t.Fatal("member 1 did not read the member added again")
+	}
+}
+
+// TestSkippedKeysBounded: at most MaxSkipped skipped keys; the oldest go first, and a message
+// whose key went is skipped, not refused.
+func TestSkippedKeysBounded(t *testing.T) {
+	s := small(t, 4, PolicyAdmin)
+	ctx := context.Background()
+	var firsts [][]byte
+	for _, sender := range []int{1, 2, 3} {
+		tr := &captureTransport{}
+		for range MaxSkip + 1 {
+			if _, err := s.group(sender).SendText(ctx, tr, "x", s.now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		firsts = append(firsts, tr.blobs[0])
+		u := s.group(0).Receive([][]byte{tr.blobs[MaxSkip]}) // skips MaxSkip keys
+		if len(u.Messages) != 1 || len(u.Refused) != 0 {
+			t.Fatalf("sender %d: %d opened, refused %v", sender, len(u.Messages), u.Refused)
+		}
+	}
+	g := s.group(0)
+	if n := len(g.skipped); n != MaxSkipped {
+		t.Fatalf("%d skipped keys kept, want the bound %d", n, MaxSkipped)
+	}
+	u := g.Receive(firsts)
+	if len(u.Messages) != 2 || u.Skipped != 1 || len(u.Refused) != 0 {
+		t.Fatalf("the first messages: %d opened, %d skipped, refused %v; want 2, 1 (evicted), none", len(u.Messages), u.Skipped, u.Refused)
+	}
+}
+
+// TestPendingBounded: messages whose sender's key has not come wait, at most
+// MaxPendingBlobs; the oldest is refused with ErrNoKey, and the rest open when the key comes.
+func TestPendingBounded(t *testing.T) {
+	ctx := context.Background()
+	admin, member := testFP(0), testFP(1)
+	atr := &captureTransport{}
+	g0, err := Create(ctx, atr, Config{Self: admin}, "p", PolicyAdmin, []Member{{FP: member}}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtr := &captureTransport{}
+	g1, _, err := Join(ctx, mtr, Config{Self: member}, admin, atr.pairwise[0].payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range MaxPendingBlobs + 1 {
+		if _, err := g1.SendText(ctx, mtr, "early", testNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := g0.Receive(mtr.blobs)
+	if len(u.Messages) != 0 || len(u.Refused) != 1 || !errors.Is(u.Refused[0], ErrNoKey) {
+		t.Fatalf("before the key: %d opened, refused %v", len(u.Messages), u.Refused)
+	}
+	u, err = g0.HandleControl(ctx, atr, member, mtr.pairwise[0].payload, testNow)
+	if err != nil || len(u.Messages) != MaxPendingBlobs {
+		t.Fatalf("with the key: %d opened, %v", len(u.Messages), err)
+	}
+	if u.Messages[0].Index != 1 {
+		t.Fatalf("the first message out is index %d, want 1 (0 was evicted)", u.Messages[0].Index)
+	}
+}
+
+// TestFormerPruned: a removed member is forgotten once no kept epoch names it.
+func TestFormerPruned(t *testing.T) {
+	s := small(t, 3, PolicyAdmin)
+	ctx := context.Background()
+	if err := s.group(0).Remove(ctx, s.trs[0], s.fps[2], s.now); err != nil {
+		t.Fatal(err)
+	}
+	s.settle(all)
+	g := s.group(1)
+	if g.formers[s.fps[2]] == nil || len(g.chains[s.fps[2]]) == 0 {
+		t.Fatal("the removed member is not kept as a former member right after its removal")
+	}
+	for i := range MaxEpochs {
+		fp := testFP(100 + i)
+		if err := s.group(0).Add(ctx, s.trs[0], Member{FP: fp}, s.now); err != nil {
+			t.Fatal(err)
+		}
+		s.settle(all)
+	}
+	if g.formers[s.fps[2]] != nil || len(g.chains[s.fps[2]]) != 0 || len(g.epochs) != MaxEpochs {
+		t.Fatalf("after %d more epochs: former kept %v, %d chains, %d epochs", MaxEpochs, g.formers[s.fps[2]] != nil, len(g.chains[s.fps[2]]), len(g.epochs))
+	}
+}
