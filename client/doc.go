@@ -24,11 +24,9 @@
 //	sender owns the tag it came under    else RejectWrongSender
 //	time within [now-maxTTL-skew, now+skew]  else RejectTime
 //	(sender, msg_id) not seen before     else RejectReplay (same blob again: skipped silently)
+//	not old-format content dated after   else RejectDowngrade
+//	  the friend first spoke the ratchet
 //	content: text, file chunk, other     bad chunk: RejectBadChunk; unknown type: UnknownTypeEvent
-//
-// sealed old-format content (not a       else RejectDowngrade
-//   session start) dated after the friend
-//   first spoke the ratchet session
 //
 // Ratchet sessions (session.go, package client/ratchet, PROTOCOL.md 7.8): the first sender
 // without a session seals its messages as above with a session start (content type 3); from
