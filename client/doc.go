@@ -23,9 +23,9 @@
 //	sender is not blocked                else dropped silently
 //	sender owns the tag it came under    else RejectWrongSender
 //	time within [now-maxTTL-skew, now+skew]  else RejectTime
-//	(sender, msg_id) not seen before     else RejectReplay (same blob again: skipped silently)
 //	not old-format content dated after   else RejectDowngrade
 //	  the friend first spoke the ratchet
+//	(sender, msg_id) not seen before     else RejectReplay (same blob again: skipped silently)
 //	content: text, file chunk, other     bad chunk: RejectBadChunk; unknown type: UnknownTypeEvent
 //
 // Ratchet sessions (session.go, package client/ratchet, PROTOCOL.md 7.8): the first sender
