@@ -442,3 +442,36 @@ func TestPad(t *testing.T) {
 		t.Fatal("MaxContent and PayloadSize disagree")
 	}
 }
+
+// TestInvalidKEMKey: an encapsulation key that fails FIPS 203's check is dropped and
+// collected again; the conversation goes on and no secret is mixed.
+func TestInvalidKEMKey(t *testing.T) {
+	a, b := newPair(t, seeded(15))
+	for i := range a.kem.ek {
+		a.kem.ek[i] = 0xff // coefficients above the modulus
+	}
+	now := t0
+	for i := range 10 {
+		now = now.Add(time.Minute)
+		mustOpen(t, b, mustSeal(t, a, text(fmt.Sprint(i), now)), now, fmt.Sprint(i))
+		if b.kem.ready {
+			t.Fatal("the peer encapsulated to an invalid key")
+		}
+		mustOpen(t, a, mustSeal(t, b, text(fmt.Sprint(i), now)), now, fmt.Sprint(i))
+	}
+	if a.KEMEpoch() != 1 || b.KEMEpoch() != 1 {
+		t.Fatalf("epochs %d, %d after an invalid key", a.KEMEpoch(), b.KEMEpoch())
+	}
+}
+
+// TestChunkOfWrongSize: a chunk whose data is not the size of its kind is malformed, and the
+// message is refused without a change.
+func TestChunkOfWrongSize(t *testing.T) {
+	k := kemState{epoch: 1}
+	if err := k.incoming(seeded(1), &chunk{epoch: 1, kind: kindEK, index: 0, count: chunkCount, data: make([]byte, 10)}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a short key chunk: %v", err)
+	}
+	if err := k.incoming(seeded(1), &chunk{epoch: 2, kind: kindEK, index: 0, count: chunkCount, data: make([]byte, 10)}); err != nil {
+		t.Fatalf("a chunk of another epoch is not ignored: %v", err)
+	}
+}
