@@ -336,3 +336,55 @@ func TestEchoBridgeByteIdentical(t *testing.T) {
 		t.Fatalf("counters %v", c)
 	}
 }
+
+// dial connects to a relay's Echo listener as an Echo node that dials out (the way to link an
+// RSA-keyed Spot-On-Lite node).
+func (p *echoTestPeer) dial(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	p.mu.Unlock()
+	go p.serve(c)
+}
+
+// An `inbound` line takes the Echo node that dials the relay from its host: the link is the
+// line's (its status row, its options), and what arrives while the node is away is sent when it
+// dials again.
+func TestEchoInboundLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	line, err := ParsePeer("echo+tcp://127.0.0.1:4710 inbound settle=100ms") // a Spot-On-Lite node with an RSA key
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startEchoNode(t, dir, st, Config{EchoListen: "echo+tcp://127.0.0.1:0"})
+	r.SetPeers([]Peer{line})
+	spot := newEchoTestPeer(t, 8<<20)
+	spot.dial(t, r.EchoAddr())
+	r.waitLine(t, line, true)
+	a := r.put(t, []byte("while the inbound node is linked"))
+	spot.wait(t, "the live blob", a)
+	for _, s := range r.Neighbours() {
+		if s.Inbound {
+			t.Fatalf("the call from the line's host shows as an anonymous inbound link: %+v", s)
+		}
+	}
+
+	spot.down()
+	r.waitLine(t, line, false)
+	b := r.put(t, []byte("while the inbound node is away"))
+	spot.dial(t, r.EchoAddr())
+	spot.wait(t, "the blob that arrived while the node was away", b)
+	if spot.count(a) != 1 {
+		t.Fatalf("the live blob arrived %d times", spot.count(a))
+	}
+}

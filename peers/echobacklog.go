@@ -32,13 +32,16 @@ const (
 	echoSaveEvery    = 10 * time.Second // the position file is rewritten at most this often while up
 	echoCatchUpPage  = 256              // blobs per store read
 	echoCatchUpBytes = 4 << 20
-	echoKnownMax     = 16384 // blob IDs a link remembers having sent or received
+	echoKnownMax     = 16384 // blob IDs a line remembers having sent or received
 	echoPositionFile = "echorelay echo position v1"
 )
 
-// echoLine is the lasting state of one Echo line: its store position.
+// echoLine is the lasting state of one Echo line: its store position, and the blobs its links
+// sent or received (in memory), so that a catch-up repeats no live flood of this or an earlier
+// link and returns no blob to the neighbour it came from.
 type echoLine struct {
 	path string // the position file; "" keeps it in memory
+	ids  echoKnown
 
 	mu    sync.Mutex // guards the fields below
 	pos   uint64
@@ -169,8 +172,7 @@ func (l *echoLine) save(now time.Time, force bool) error {
 	return nil
 }
 
-// echoKnown is a link's bounded set of blob IDs it sent or received, so that a catch-up does not
-// repeat a live flood or return a blob to the neighbour it came from.
+// echoKnown is a line's bounded set of blob IDs sent or received.
 type echoKnown struct {
 	mu   sync.Mutex // guards the fields below
 	set  map[echo.ID]struct{}

@@ -58,11 +58,19 @@ const (
 // IsEcho reports whether the peer is an Echo link.
 func (p Peer) IsEcho() bool { return p.Scheme == SchemeEchoTCP || p.Scheme == SchemeEchoTLS }
 
-// parseEchoOption reads `silence=D` or `settle=D` of an Echo line (D a Go duration or seconds).
+// parseEchoOption reads `silence=D`, `settle=D` (D a Go duration or seconds) or `inbound` of an
+// Echo line.
 func parseEchoOption(p *Peer, f string) error {
 	k, v, _ := strings.Cut(f, "=")
 	if !p.IsEcho() {
 		return fmt.Errorf("%q applies to echo+tcp:// and echo+tls:// links only", k)
+	}
+	if f == "inbound" {
+		if p.CallsIn {
+			return fmt.Errorf("give inbound once")
+		}
+		p.CallsIn = true
+		return nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
@@ -77,6 +85,8 @@ func parseEchoOption(p *Peer, f string) error {
 		return fmt.Errorf("silence=%s is outside Spot-On-Lite's %s..%s", d, MinEchoSilence, MaxEchoSilence)
 	case k == "settle" && (d <= 0 || d > MaxEchoSettle):
 		return fmt.Errorf("settle=%s is outside 0..%s", d, MaxEchoSettle)
+	case k == "silence" && p.Silence != 0 || k == "settle" && p.Settle != 0:
+		return fmt.Errorf("give %s= once", k)
 	case k == "silence":
 		p.Silence = d
 	default:
@@ -181,8 +191,7 @@ type echoLink struct {
 	every  time.Duration // keep-alive interval
 	idle   time.Duration // read timeout
 	settle time.Duration // data held back after connecting
-	line   *echoLine     // backlog position; nil for inbound and Half links
-	known  echoKnown     // blob IDs sent or received, with a line
+	line   *echoLine     // backlog position; nil for anonymous inbound and Half links
 
 	out      chan []byte
 	qbytes   atomic.Int64
@@ -353,7 +362,7 @@ func (l *echoLink) handle(msg []byte, err error) {
 		return
 	}
 	if l.line != nil {
-		l.known.add(echo.BlobID(env)) // never sent back to it by a catch-up
+		l.line.ids.add(echo.BlobID(env)) // never sent back to it by a catch-up
 	}
 	c.DataIn.Add(1)
 	l.in.Add(1)
@@ -473,7 +482,7 @@ func (ew *echoWriter) keepAlive() bool {
 // it exceeds the neighbour's lane width.
 func (ew *echoWriter) blob(env []byte, backlog bool) bool {
 	l := ew.l
-	if l.line != nil && !l.known.add(echo.BlobID(env)) {
+	if l.line != nil && !l.line.ids.add(echo.BlobID(env)) {
 		return true
 	}
 	e, err := echo.ParseEnvelope(env)
@@ -594,7 +603,11 @@ func (n *Node) listenEcho(addr string) error {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		n.acceptLoop(ln, func(c net.Conn) { n.serveEcho(c, nil) })
+		n.acceptLoop(ln, func(c net.Conn) {
+			if !n.handEchoCallIn(c) {
+				n.serveEcho(c, nil)
+			}
+		})
 	}()
 	return nil
 }

@@ -43,6 +43,9 @@ func EchoHint(s NeighbourStatus) string {
 }
 
 func dialEcho(ctx context.Context, p Peer) (net.Conn, error) {
+	if p.CallsIn {
+		return waitEchoCallIn(ctx, p) // echoinbound.go
+	}
 	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
 	d := &net.Dialer{KeepAlive: 15 * time.Second}

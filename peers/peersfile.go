@@ -30,6 +30,9 @@ type Peer struct {
 	// Echo links only (echolink.go): the Echo node's configured silence, `silence=20s`, and
 	// how long it discards input after connecting, `settle=5s`; 0 takes the defaults.
 	Silence, Settle time.Duration
+	// CallsIn, Echo links only (`inbound`): the Echo node dials this relay's Echo listener from
+	// the line's host, and the relay does not dial it (echoinbound.go).
+	CallsIn bool
 }
 
 // Key identifies the line for reloads.
@@ -43,6 +46,9 @@ func (p Peer) Key() string {
 	}
 	if p.Settle > 0 {
 		k += " settle=" + p.Settle.String()
+	}
+	if p.CallsIn {
+		k += " inbound"
 	}
 	return k
 }
@@ -142,7 +148,7 @@ func parsePeerFields(fields []string) (Peer, error) {
 				return Peer{}, fmt.Errorf("give half or full once")
 			}
 			mode, p.Half = lf, lf == "half"
-		case strings.HasPrefix(lf, "silence=") || strings.HasPrefix(lf, "settle="):
+		case strings.HasPrefix(lf, "silence=") || strings.HasPrefix(lf, "settle=") || lf == "inbound":
 			if err := parseEchoOption(&p, lf); err != nil {
 				return Peer{}, err
 			}
