@@ -30,6 +30,7 @@ import (
 const (
 	echoPositionLag  = time.Second
 	echoSaveEvery    = 10 * time.Second // the position file is rewritten at most this often while up
+	echoTouchEvery   = 10 * time.Minute // and for a newer sample time alone (the --echo-ttl check)
 	echoCatchUpPage  = 256              // blobs per store read
 	echoCatchUpBytes = 4 << 20
 	echoKnownMax     = 16384 // blob IDs a line remembers having sent or received
@@ -43,12 +44,13 @@ type echoLine struct {
 	path string // the position file; "" keeps it in memory
 	ids  echoKnown
 
-	mu    sync.Mutex // guards the fields below
-	pos   uint64
-	at    time.Time // when pos was sampled
-	known bool      // pos is set (from the file or a first link)
-	saved time.Time // last write of the file
-	dirty bool
+	mu      sync.Mutex // guards the fields below
+	pos     uint64
+	at      time.Time // when pos was sampled
+	known   bool      // pos is set (from the file or a first link)
+	saved   time.Time // last write of the file
+	savedAt time.Time // the sample time it holds
+	dirty   bool
 }
 
 // echoLineKey names a line's position: scheme and address, not its options.
@@ -116,6 +118,7 @@ func (l *echoLine) load() error {
 		return fmt.Errorf("failed to parse %s: bad numbers", l.path)
 	}
 	l.pos, l.at, l.known = pos, time.Unix(at, 0), true
+	l.savedAt = l.at
 	return nil
 }
 
@@ -134,14 +137,16 @@ func (l *echoLine) start(last uint64, now time.Time, ttl time.Duration) (pos uin
 	return l.pos, stale
 }
 
-// advance moves the position forward (never back).
+// advance moves the position forward (never back). A newer sample time alone makes the file
+// due only every echoTouchEvery, so an idle line does not rewrite it every few seconds.
 func (l *echoLine) advance(pos uint64, at time.Time) {
 	l.mu.Lock()
 	if pos > l.pos {
 		l.pos, l.dirty = pos, true
 	}
 	if at.After(l.at) {
-		l.at, l.dirty = at, true
+		l.at = at
+		l.dirty = l.dirty || at.Sub(l.savedAt) >= echoTouchEvery
 	}
 	l.mu.Unlock()
 }
@@ -152,15 +157,17 @@ func (l *echoLine) position() uint64 {
 	return l.pos
 }
 
-// save writes the file when it changed and force is set or echoSaveEvery has passed.
+// save writes the file when it is due (advance) and force is set or echoSaveEvery has passed;
+// force also writes a newer sample time alone.
 func (l *echoLine) save(now time.Time, force bool) error {
 	l.mu.Lock()
-	if l.path == "" || !l.dirty || !force && now.Sub(l.saved) < echoSaveEvery {
+	due := l.dirty || force && !l.at.Equal(l.savedAt)
+	if l.path == "" || !due || !force && now.Sub(l.saved) < echoSaveEvery {
 		l.mu.Unlock()
 		return nil
 	}
 	body := fmt.Sprintf("%s\nposition %d %d\n", echoPositionFile, l.pos, l.at.Unix())
-	l.dirty, l.saved = false, now
+	l.dirty, l.saved, l.savedAt = false, now, l.at
 	l.mu.Unlock()
 	tmp := l.path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
