@@ -395,3 +395,31 @@ func FuzzEchoCapabilities(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkEchoCarry is the relay's work per Echo message of about 1 KiB: parse, payload, the
+// message it sends on, and the digest of what it sent.
+func BenchmarkEchoCarry(b *testing.B) {
+	content := bytes.Repeat([]byte{0xa5}, 768)
+	g := base64.StdEncoding.EncodeToString(content[:384])
+	for name, msg := range map[string][]byte{
+		"canonical":   AppendEchoMessage(nil, "", content),
+		"multi-group": []byte(echoHeadPrefix + fmt.Sprint(len(g)*2+15) + "\r\n\r\ncontent=" + g + "\n" + g + string(EchoMarker)),
+	} {
+		b.Run(name, func(b *testing.B) {
+			raw := bytes.TrimSuffix(msg, EchoMarker)
+			var out []byte
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				m, err := ParseEchoMessage(raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out = AppendEchoPayload(out[:0], EchoPayload(m))
+				EchoWireDigest(out)
+			}
+			if !bytes.Equal(out, msg) {
+				b.Fatalf("%s left as %q", name, out)
+			}
+		})
+	}
+}

@@ -114,6 +114,7 @@ func view(s peers.NeighbourStatus, name string, showAddrs bool, now time.Time) N
 // "Details".
 var plainErrors = []struct{ frag, plain string }{
 	{"does not match the pin", "the key does not match the pinned fingerprint — someone else answers at that address"},
+	{"closed the tls handshake without an alert", "the Echo node hung up during the secure handshake: a Spot-On-Lite listener with an RSA key cannot take it; give that listener an EC key size, or let it dial this relay's Echo listener (see the hint)"},
 	{"not_neighbour", "it does not list this relay in its peers file"},
 	{"answered as a client", "a program that is not a relay answers at that address"},
 	{"duplicate_link", "it linked to this relay at the same moment; its own link is used instead"},
