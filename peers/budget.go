@@ -30,8 +30,14 @@ import (
 // Frames of at most smallFrame bytes may go beyond the budget by smallSlack, so a busy budget
 // (someone's large frames) does not hold up short messages of everyone else; their own
 // per-source cap still applies.
+//
+// The budget is what a relay's peak RSS of 64 MB leaves after the rest: an idle relay is about
+// 15 MB resident (runtime, binary, SQLite's page cache), and 200 links that ask for everything
+// and never read add about 15 MB of their own (goroutines, TLS records, write buffers) beside
+// what they are charged. At 32 MiB (plus the slack) such links took the relay to 68 MB on a
+// quiet machine; 24 MiB plus 4 MiB of slack keeps it under 64 MB (scripts/hostile).
 const (
-	DefaultMemoryBudget    = 32 << 20 // all links together
+	DefaultMemoryBudget    = 24 << 20 // all links together
 	DefaultMemoryPerSource = 4 << 20  // one client address: two of the largest blobs in flight
 	DefaultMemoryWait      = 10 * time.Second
 	// ClientOutBytes bounds a client link's output queue (OutBytes is a neighbour's): a client
@@ -41,7 +47,7 @@ const (
 	// (at least one blob, which may be larger).
 	ClientPageBytes = 1 << 20
 	smallFrame      = 64 << 10
-	smallSlack      = 8 << 20
+	smallSlack      = 4 << 20
 )
 
 // errMemoryBudget closes a client link that waited MemoryWait for its bytes.

@@ -538,7 +538,10 @@ func (l *link) page(req uint32, tags []echo.Tag, after uint64, limit int) (next 
 		if sendErr != nil {
 			return
 		}
-		f := l.frame(echo.Item{Req: req, Seq: seq, Envelope: env}.Frame())
+		// The envelope is the store's fresh copy: it goes out as it is, behind its 12-byte ITEM
+		// prefix (req u32 || seq u64), not copied into one more frame-sized buffer (which the
+		// budget did not count, and which doubled what a page allocates).
+		f := outFrame{t: echo.FrameItem, prefix: binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(make([]byte, 0, 12), req), seq), body: env}
 		covered := min(left, int64(len(f.prefix)+len(f.body)))
 		left -= covered
 		sendErr = l.sendCovered(f, covered)

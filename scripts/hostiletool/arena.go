@@ -129,10 +129,12 @@ type honest struct {
 }
 
 type honestStats struct {
-	p99   time.Duration
-	acked int
-	ids   []echo.ID
-	err   error
+	p99     time.Duration
+	worst   time.Duration // the slowest put ...
+	worstAt time.Duration // ... began this long after the honest client started
+	acked   int
+	ids     []echo.ID
+	err     error
 }
 
 func (a *arena) startHonest() *honest {
@@ -151,6 +153,7 @@ func (a *arena) startHonest() *honest {
 		}
 		defer c.Close()
 		var lat []time.Duration
+		began := time.Now()
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for i := 0; ; i++ {
@@ -173,7 +176,13 @@ func (a *arena) startHonest() *honest {
 			pcancel()
 			d := time.Since(t0)
 			if err != nil {
-				lat = append(lat, 10*time.Second) // a failed put counts as the slowest
+				d = 10 * time.Second // a failed put counts as the slowest
+			}
+			if d > st.worst {
+				st.worst, st.worstAt = d, t0.Sub(began)
+			}
+			if err != nil {
+				lat = append(lat, d)
 				continue
 			}
 			lat = append(lat, d)

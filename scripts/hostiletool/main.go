@@ -30,6 +30,8 @@ type result struct {
 	Attack   string  `json:"attack"`
 	PeakRSS  int64   `json:"peak_rss_bytes"`
 	AckP99ms float64 `json:"honest_ack_p99_ms"`
+	WorstMs  float64 `json:"honest_slowest_ms"`   // the honest client's slowest put ...
+	WorstAtS float64 `json:"honest_slowest_at_s"` // ... and when it began, from the attack's start
 	Acked    int     `json:"honest_acked"`
 	Lost     int     `json:"honest_lost"`
 	Outcome  string  `json:"outcome"`
@@ -68,7 +70,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "-- %s\n", at.name)
 		results = append(results, runAttack(*bin, at, *dur))
 	}
-	fmt.Printf("\n%-18s %10s %12s %8s %6s  %s\n", "attack", "peak RSS", "ack p99", "acked", "lost", "outcome")
+	fmt.Printf("\n%-18s %10s %12s %16s %8s %6s  %s\n", "attack", "peak RSS", "ack p99", "slowest (at)", "acked", "lost", "outcome")
 	ok := true
 	for _, r := range results {
 		verdict := "ok"
@@ -78,7 +80,7 @@ func main() {
 		if r.Err != "" {
 			r.Outcome += " (error: " + r.Err + ")"
 		}
-		fmt.Printf("%-18s %7.1f MB %9.1f ms %8d %6d  %s: %s\n", r.Attack, float64(r.PeakRSS)/1e6, r.AckP99ms, r.Acked, r.Lost, verdict, r.Outcome)
+		fmt.Printf("%-18s %7.1f MB %9.1f ms %6.0f ms (%4.1fs) %8d %6d  %s: %s\n", r.Attack, float64(r.PeakRSS)/1e6, r.AckP99ms, r.WorstMs, r.WorstAtS, r.Acked, r.Lost, verdict, r.Outcome)
 	}
 	fmt.Printf("\ntargets: peak RSS <= %d MB, honest ack p99 <= %d ms, 0 lost, the attacker refused\n", maxRSS/1_000_000, maxAckP99.Milliseconds())
 	if *out != "" {
@@ -110,6 +112,7 @@ func runAttack(bin string, at attack, dur time.Duration) result {
 	}
 	stats := h.stop()
 	r.AckP99ms = float64(stats.p99) / float64(time.Millisecond)
+	r.WorstMs, r.WorstAtS = float64(stats.worst)/float64(time.Millisecond), stats.worstAt.Seconds()
 	r.Acked, r.Lost = stats.acked, a.lost(stats)
 	r.PeakRSS = a.peakRSS()
 	r.Outcome = outcome
