@@ -176,7 +176,7 @@ func TestRelayServesDuringHostileConnections(t *testing.T) {
 		t.Fatalf("closes by reason %v, want %d malformed", closes, 2*each)
 	}
 	// The log names the relay's own addresses, never a client's (clients use other ports).
-	log := strings.NewReplacer(r.addr(), "", r.admin, "").Replace(r.log.String())
+	log := strings.NewReplacer(r.addr(), "", r.admin, "", r.web, "").Replace(r.log.String())
 	if strings.Contains(log, "127.0.0.1") {
 		t.Fatalf("the relay logged a client address:\n%s", r.log.String())
 	}

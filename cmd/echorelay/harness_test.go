@@ -64,6 +64,7 @@ type relayProc struct {
 	admin  string
 	fp     string
 	echo   string // Echo listener address, if any
+	web    string // web client listener address
 	log    *testutil.Buffer
 	bin    string // binPath when ""
 }
@@ -73,6 +74,7 @@ type readyInfo struct {
 	Admin       string `json:"admin"`
 	Fingerprint string `json:"fingerprint"`
 	Echo        string `json:"echo"` // Echo listener, when --echo-listen was given
+	Web         string `json:"web"`
 }
 
 // startRelay starts `echorelay serve` on 127.0.0.1 with a fresh data dir and waits until it
@@ -131,7 +133,7 @@ func (r *relayProc) start(port int) {
 	case !ok:
 		r.t.Fatalf("%s did not become ready within %v:\n%s", r.name, testutil.Timeout(20*time.Second), r.log.String())
 	}
-	r.port, r.admin, r.fp, r.echo = info.Port, info.Admin, info.Fingerprint, info.Echo
+	r.port, r.admin, r.fp, r.echo, r.web = info.Port, info.Admin, info.Fingerprint, info.Echo, info.Web
 }
 
 func (r *relayProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }

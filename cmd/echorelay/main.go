@@ -9,13 +9,14 @@ import (
 	cmdline "github.com/echorelay/echorelay/internal/cli"
 	"github.com/echorelay/echorelay/internal/datadir"
 	"github.com/echorelay/echorelay/internal/hint"
+	"github.com/echorelay/echorelay/internal/web"
 )
 
 // version is stamped at link time by scripts/build (-X main.version=…).
 var version = "dev"
 
 // app is the table of commands; each file registers its own in init.
-var app = &cmdline.App{Name: "echorelay", Summary: "an accountless relay for end-to-end encrypted blobs", Hint: hintFor}
+var app = &cmdline.App{Name: "echorelay", Summary: "an accountless relay for end-to-end encrypted blobs", Hint: hintFor, VersionExtra: web.VersionLine}
 
 // command is one subcommand, as each file registers it.
 type command struct {

@@ -30,6 +30,8 @@ type App struct {
 	Commands               []Command
 	// Hint suggests what to do next for an error without a hint of its own ("" for none).
 	Hint func(error) string
+	// VersionExtra, when set, adds a line to `version` (the web client's SHA-256).
+	VersionExtra func() string
 }
 
 // Register adds a command.
@@ -47,6 +49,9 @@ func (a *App) Run(args []string, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "version" || args[0] == "--version" {
 		fmt.Fprintln(stdout, a.Name, a.Version)
+		if a.VersionExtra != nil {
+			fmt.Fprintln(stdout, a.VersionExtra())
+		}
 		return 0
 	}
 	for _, c := range a.Commands {

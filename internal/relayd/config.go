@@ -40,6 +40,7 @@ type Config struct {
 	EchoListen                                                string        // Echo interop listener
 	EchoTTL                                                   time.Duration // lifetime of bridged Echo data
 	Version                                                   string        // shown on the status page
+	Web, WebCert, WebKey                                      string        // the web client's listener ("" next to the relay, "off") and https files (relayd/web.go)
 }
 
 // Abuse holds a relay's abuse limits (PROTOCOL.md section 9, peers/limits.go).
@@ -115,6 +116,12 @@ var Checks = []config.Check[Config]{
 	}},
 	{Key: "listen", OK: func(c *Config) string { return config.HostPort(c.Listen, false) }},
 	{Key: "admin", OK: func(c *Config) string { return config.HostPort(c.Admin, true) }},
+	{Key: "web", OK: func(c *Config) string {
+		if c.Web == "" {
+			return ""
+		}
+		return config.HostPort(c.Web, true)
+	}},
 	{Key: "admin-token", OK: func(c *Config) string {
 		if c.AdminToken == "" {
 			return ""

@@ -41,7 +41,9 @@ type Relay struct {
 	node     *peers.Node
 	pf       *peersFile
 	id       *peers.Identity
-	admin    string // bound admin address, "" when off
+	admin    string   // bound admin address, "" when off
+	web      string   // bound web client address, "" when off
+	webURLs  []string // where browsers open it
 	stops    []func()
 	neighbrs int
 }
@@ -124,6 +126,11 @@ func Start(ctx context.Context, c Config, log *slog.Logger) (_ *Relay, err error
 	}
 	r.admin = addr
 	r.stops = append(r.stops, stopAdmin)
+	if r.web, r.webURLs, stopAdmin, err = startWeb(c, r.node, r.id, log); err != nil {
+		r.node.Close()
+		return nil, err
+	}
+	r.stops = append(r.stops, stopAdmin)
 	return r, nil
 }
 
@@ -135,13 +142,14 @@ type Ready struct {
 	Fingerprint string `json:"fingerprint"`
 	Pid         int    `json:"pid"`
 	Echo        string `json:"echo"`
+	Web         string `json:"web"`
 }
 
 // Ready reports the bound addresses and the fingerprint.
 func (r *Relay) Ready() Ready {
 	host, _, _ := net.SplitHostPort(r.c.Listen)
 	return Ready{Listen: net.JoinHostPort(host, fmt.Sprint(r.node.Port())), Port: r.node.Port(), Admin: r.admin,
-		Fingerprint: r.id.Fingerprint, Pid: os.Getpid(), Echo: r.node.EchoAddr()}
+		Fingerprint: r.id.Fingerprint, Pid: os.Getpid(), Echo: r.node.EchoAddr(), Web: r.web}
 }
 
 // Run serves until ctx ends, then stops the node (finishing cache writes), the admin listener
@@ -150,7 +158,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer r.close()
 	ready := r.Ready()
 	r.log.Info("relay listening", "addr", ready.Listen, "tcp", !r.c.NoTCP, "fingerprint", ready.Fingerprint, "data", r.c.Data,
-		"peers", r.c.Peers, "neighbours", r.neighbrs, "admin", ready.Admin, "version", r.c.Version)
+		"peers", r.c.Peers, "neighbours", r.neighbrs, "admin", ready.Admin, "version", r.c.Version, "web_client", r.webURLs)
 	if r.c.ReadyFile != "" {
 		b, _ := json.Marshal(ready)
 		if err := os.WriteFile(r.c.ReadyFile+".tmp", b, 0o644); err == nil {

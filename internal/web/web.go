@@ -66,7 +66,10 @@ type Options struct {
 	Node        ClientServer // required
 	RelayPort   int          // the relay's client port: the page's invites name host:RelayPort
 	Fingerprint string       // the relay's node key fingerprint (hex), shown in the page
-	Logger      *slog.Logger // nil discards; never gets a client address
+	// WebFingerprint is the SHA-256 of the https certificate's public key (hex), shown in the
+	// page to compare with the browser's certificate viewer; "" over plain http.
+	WebFingerprint string
+	Logger         *slog.Logger // nil discards; never gets a client address
 	// Wasm and WasmExec replace the embedded build (tests build their own).
 	Wasm, WasmExec []byte
 }
@@ -262,6 +265,8 @@ type RelayInfo struct {
 	Fingerprint string `json:"fingerprint"` // the relay's node key, as `echorelay fingerprint` prints it
 	WS          string `json:"ws"`          // the WebSocket path
 	WasmSHA256  string `json:"wasm_sha256"` // "" when the binary has no web client
+	// WebFingerprint is the https certificate's public-key SHA-256, "" over plain http.
+	WebFingerprint string `json:"web_fingerprint"`
 }
 
 func (h *Handler) serveRelayInfo(w http.ResponseWriter, r *http.Request) {
@@ -269,7 +274,8 @@ func (h *Handler) serveRelayInfo(w http.ResponseWriter, r *http.Request) {
 	if hh, _, err := net.SplitHostPort(r.Host); err == nil {
 		host = hh
 	}
-	info := RelayInfo{Relay: net.JoinHostPort(host, strconv.Itoa(h.opts.RelayPort)), Fingerprint: h.opts.Fingerprint, WS: wsproto.Path}
+	info := RelayInfo{Relay: net.JoinHostPort(host, strconv.Itoa(h.opts.RelayPort)), Fingerprint: h.opts.Fingerprint, WS: wsproto.Path,
+		WebFingerprint: h.opts.WebFingerprint}
 	if h.wasm.gz != nil {
 		info.WasmSHA256 = hex.EncodeToString(h.wasm.sum[:])
 	}

@@ -224,12 +224,12 @@
             const a = document.createElement('a');
             a.href = f.url;
             a.download = f.name;
-            a.textContent = '\u{1F4CE} ' + f.name;
+            a.textContent = 'File: ' + f.name;
             li.append(a);
           }
         } catch (err) { li.textContent = 'a file that is no longer stored'; }
       } else if (m.kind === 'file') {
-        li.textContent = '\u{1F4CE} ' + m.body;
+        li.textContent = 'File: ' + m.body;
       } else {
         li.textContent = m.body;
       }
@@ -280,6 +280,8 @@
     $('set-relay').textContent = relay.relay;
     $('set-relay-fp').textContent = relay.fingerprint;
     $('set-wasm').textContent = relay.wasm_sha256;
+    $('set-web-fp-row').hidden = !relay.web_fingerprint;
+    $('set-web-fp').textContent = relay.web_fingerprint || '';
   }
   $('pw-go').onclick = () => {
     $('pw-msg').textContent = '';
