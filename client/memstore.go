@@ -90,7 +90,7 @@ func (s *MemStore) Session(fp seal.Fingerprint) (*SessionRecord, error) {
 		return nil, nil
 	}
 	c := *r
-	c.Start, c.State = bytes.Clone(r.Start), bytes.Clone(r.State)
+	c.Start, c.State, c.Prev = bytes.Clone(r.Start), bytes.Clone(r.State), bytes.Clone(r.Prev)
 	return &c, nil
 }
 
@@ -98,7 +98,7 @@ func (s *MemStore) PutSession(r *SessionRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := *r
-	c.Start, c.State = bytes.Clone(r.Start), bytes.Clone(r.State)
+	c.Start, c.State, c.Prev = bytes.Clone(r.Start), bytes.Clone(r.State), bytes.Clone(r.Prev)
 	s.sessions[r.Friend] = &c
 	return nil
 }

@@ -348,13 +348,11 @@ func (c *Client) handleRatchet(id echo.ID, payload []byte, mailbox *Friend, frie
 		return reject(RejectMalformed, r.err.Error())
 	}
 	from, m := r.from, r.o
-	r.rec.State = r.rs.Marshal()
-	if r.rec.PeerSince.IsZero() {
-		r.rec.PeerSince, r.rec.Start = m.Time, nil
+	if r.prev == nil {
+		c.reportGap(from, r.rec, r.rs, emit)
 	}
-	c.reportGap(from, r.rec, r.rs, emit)
-	if err := c.st.PutSession(r.rec); err != nil {
-		return fmt.Errorf("failed to keep the session: %w", err)
+	if err := r.save(c, now); err != nil {
+		return err
 	}
 	c.tagGen.Add(1)
 	if from.Blocked {

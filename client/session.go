@@ -48,6 +48,19 @@ type SessionRecord struct {
 	// ratchet (zero until then). Old-format messages they date later are refused.
 	PeerSince time.Time
 	Reported  int // the gap count last reported in a GapEvent
+	// Prev is the state of the session this one replaced, kept to open the friend's messages
+	// still in flight on it until PrevUntil (ratchet.MaxAge after the replacement); never
+	// used to send.
+	Prev      []byte
+	PrevUntil time.Time
+}
+
+// replaces makes rec the successor of old: old's state is kept for reading when the friend
+// spoke it.
+func (rec *SessionRecord) replaces(old *SessionRecord, now time.Time) {
+	if old != nil && !old.PeerSince.IsZero() {
+		rec.Prev, rec.PrevUntil = old.State, now.Add(ratchet.MaxAge)
+	}
 }
 
 // sessionStart is the start of a session (PROTOCOL.md 7.8.2):
@@ -133,6 +146,11 @@ func (c *Client) startSession(f *Friend, now time.Time, reset bool) (*SessionRec
 		return nil, err
 	}
 	rec := &SessionRecord{Friend: f.Fingerprint(), ID: st.id, Initiator: true, Start: st.marshal(), State: s.Marshal(), Started: now}
+	old, err := c.st.Session(f.Fingerprint())
+	if err != nil {
+		return nil, err
+	}
+	rec.replaces(old, now)
 	if err := c.st.PutSession(rec); err != nil {
 		return nil, fmt.Errorf("failed to keep the session: %w", err)
 	}
@@ -240,6 +258,7 @@ func (c *Client) takeStart(f *Friend, st *sessionStart, at time.Time, emit func(
 		return fmt.Errorf("%w: session start: %v", seal.ErrMalformed, err)
 	}
 	nrec := &SessionRecord{Friend: f.Fingerprint(), ID: st.id, State: s.Marshal(), Started: at, PeerSince: at}
+	nrec.replaces(rec, c.now())
 	if err := c.st.PutSession(nrec); err != nil {
 		return fmt.Errorf("failed to keep the session: %w", err)
 	}
@@ -254,6 +273,7 @@ type ratchetOpened struct {
 	from *Friend
 	rec  *SessionRecord
 	rs   *ratchet.Session
+	prev *ratchet.Session // set when the message opened with the replaced session
 	o    *ratchet.Opened
 	err  error // nil, ratchet.ErrDuplicate or ratchet.ErrStale (from), or another refusal
 }
@@ -276,12 +296,43 @@ func (c *Client) openRatchet(payload []byte, candidates []*Friend, now time.Time
 			return nil, err
 		}
 		o, err := s.Open(payload, now)
+		if errors.Is(err, ratchet.ErrNotMine) && rec.Prev != nil && now.Before(rec.PrevUntil) {
+			// A late message of the session this one replaced. Only what opens counts: a
+			// duplicate or a stale header there is no reason for another reset.
+			prev, perr := ratchet.Unmarshal(rec.Prev)
+			if perr != nil {
+				return nil, fmt.Errorf("%w: previous session: %v", ErrCorrupt, perr)
+			}
+			prev.SetRand(rand.Reader)
+			if o, err := prev.Open(payload, now); err == nil {
+				return &ratchetOpened{from: f, rec: rec, rs: s, prev: prev, o: o}, nil
+			}
+		}
 		if errors.Is(err, ratchet.ErrNotMine) {
 			continue
 		}
 		return &ratchetOpened{from: f, rec: rec, rs: s, o: o, err: err}, nil
 	}
 	return &ratchetOpened{err: ratchet.ErrNotMine}, nil
+}
+
+// save keeps the sessions after a message opened.
+func (r *ratchetOpened) save(c *Client, now time.Time) error {
+	if r.prev != nil {
+		r.rec.Prev = r.prev.Marshal()
+	} else {
+		r.rec.State = r.rs.Marshal()
+		if r.rec.PeerSince.IsZero() {
+			r.rec.PeerSince, r.rec.Start = r.o.Time, nil
+		}
+	}
+	if r.rec.Prev != nil && !now.Before(r.rec.PrevUntil) {
+		r.rec.Prev, r.rec.PrevUntil = nil, time.Time{}
+	}
+	if err := c.st.PutSession(r.rec); err != nil {
+		return fmt.Errorf("failed to keep the session: %w", err)
+	}
+	return nil
 }
 
 // resetSession starts a new session with f because theirs went back, and puts its start in
@@ -338,5 +389,14 @@ func (c *Client) receiveTags(f *Friend, now time.Time, back, max int) ([][32]byt
 	if err != nil {
 		return nil, err
 	}
-	return append(tags, s.ReceiveTags(now, back, max-len(tags))...), nil
+	n := max - len(tags)
+	if rec.Prev != nil && now.Before(rec.PrevUntil) {
+		n -= n / 4
+		prev, err := ratchet.Unmarshal(rec.Prev)
+		if err != nil {
+			return nil, fmt.Errorf("%w: previous session: %v", ErrCorrupt, err)
+		}
+		tags = append(tags, prev.ReceiveTags(now, back, max-len(tags)-n)...)
+	}
+	return append(tags, s.ReceiveTags(now, back, n)...), nil
 }

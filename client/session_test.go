@@ -576,7 +576,10 @@ func only[E client.Event](evs []client.Event) []client.Event {
 // steal copies what p's store holds about its friends and sessions (everything but the seen
 // set, which would only make the thief skip what it tries to open) into a new client with
 // p's identity: the attacker of issue #21 item 6, holding the identity and the whole state.
-func steal(t *testing.T, p *peer, clk *clock) *peer {
+func steal(t *testing.T, p *peer, clk *clock) *peer { return copyState(t, p, clk, true) }
+
+// copyState is p's identity with its friends and, when sessions is set, their sessions.
+func copyState(t *testing.T, p *peer, clk *clock, sessions bool) *peer {
 	t.Helper()
 	thief := newPeerDial(t, 0, clk, dial)
 	st := client.NewMemStore()
@@ -587,6 +590,9 @@ func steal(t *testing.T, p *peer, clk *clock) *peer {
 	for _, f := range fs {
 		if err := st.PutFriend(f); err != nil {
 			t.Fatal(err)
+		}
+		if !sessions {
+			continue
 		}
 		rec, err := p.st.Session(f.Fingerprint())
 		if err != nil || rec == nil {
@@ -674,5 +680,79 @@ func TestStolenStateBreakInRecovery(t *testing.T) {
 	}
 	if len(envs) != healed-m+6 {
 		t.Fatalf("%d envelopes recorded", len(envs))
+	}
+}
+
+// TestFriendLostState: bob loses his whole history but keeps his identity, and writes again:
+// his new session start replaces the old session at alice's (she is told), and his messages
+// still in flight on the old session open with the state alice keeps of it.
+func TestFriendLostState(t *testing.T) {
+	r, clk, n, a, b := pairUp(t)
+	n.mu.Lock()
+	n.policy = func([]byte) (bool, error) { return true, nil }
+	n.mu.Unlock()
+	sendText(t, b, "alice", "in flight on the old session")
+	n.mu.Lock()
+	n.policy = nil
+	n.mu.Unlock()
+	late := n.takeHeld()
+	if len(late) != 1 {
+		t.Fatalf("%d held", len(late))
+	}
+	b2 := copyState(t, b, clk, false)
+	clk.Add(time.Hour)
+	sendText(t, b2, "alice", "I lost my history")
+	evs := receive(t, a)
+	if got := texts(evs); len(got) != 1 || got[0] != "I lost my history" {
+		t.Fatalf("alice got %q", got)
+	}
+	if ev := one[client.SessionResetEvent](t, only[client.SessionResetEvent](evs)); ev.Reason != client.ResetByFriend {
+		t.Fatalf("reset: %#v", ev)
+	}
+	r.putRaw(t, late[0])
+	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "in flight on the old session" {
+		t.Fatalf("the late message of the old session: %q", got)
+	}
+	sendText(t, a, "bob", "welcome back")
+	// Bob's empty history reads again what is still at the relay (the sealed start of the
+	// old session among it, which is older than his new start and changes nothing).
+	if got := texts(receive(t, b2)); len(got) == 0 || got[len(got)-1] != "welcome back" {
+		t.Fatalf("bob got %q", got)
+	}
+	sendText(t, b2, "alice", "thanks")
+	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "thanks" {
+		t.Fatalf("alice got %q", got)
+	}
+}
+
+// TestFriendLostStateReadsFirst: bob loses his history and reads before he writes: he takes
+// up the old session's start from the relay, so his answer comes from a state alice has
+// left; she detects it, both are told, and the new session carries on.
+func TestFriendLostStateReadsFirst(t *testing.T) {
+	_, clk, _, a, b := pairUp(t)
+	for i := range 2 {
+		clk.Add(time.Minute)
+		sendText(t, a, "bob", fmt.Sprint("a", i))
+		receive(t, b)
+		sendText(t, b, "alice", fmt.Sprint("b", i))
+		receive(t, a)
+	}
+	b2 := copyState(t, b, clk, false)
+	clk.Add(time.Hour)
+	if got := texts(receive(t, b2)); len(got) == 0 || got[0] != "hello bob" {
+		t.Fatalf("bob's empty history reads %q", got)
+	}
+	sendText(t, b2, "alice", "from the old start")
+	ev := one[client.SessionResetEvent](t, only[client.SessionResetEvent](receive(t, a)))
+	if ev.Reason != client.ResetFriendWentBack {
+		t.Fatalf("alice: %#v", ev)
+	}
+	ev = one[client.SessionResetEvent](t, only[client.SessionResetEvent](receive(t, b2)))
+	if ev.Reason != client.ResetByFriend {
+		t.Fatalf("bob: %#v", ev)
+	}
+	sendText(t, b2, "alice", "on the new session")
+	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "on the new session" {
+		t.Fatalf("alice got %q", got)
 	}
 }

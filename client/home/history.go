@@ -187,6 +187,8 @@ type sessionRec struct {
 	Started   int64  `json:"started_ms"`
 	PeerSince int64  `json:"peer_since_ms,omitempty"`
 	Reported  int    `json:"reported,omitempty"`
+	Prev      []byte `json:"prev,omitempty"`
+	PrevUntil int64  `json:"prev_until,omitempty"`
 }
 
 func (h *History) Session(fp seal.Fingerprint) (*client.SessionRecord, error) {
@@ -207,8 +209,11 @@ func (h *History) Session(fp seal.Fingerprint) (*client.SessionRecord, error) {
 		return nil, fmt.Errorf("%w: session ID of %d bytes", client.ErrCorrupt, len(r.ID))
 	}
 	out := &client.SessionRecord{Friend: fp, Initiator: r.Initiator, Start: r.Start, State: r.State,
-		Started: time.UnixMilli(r.Started), Reported: r.Reported}
+		Started: time.UnixMilli(r.Started), Reported: r.Reported, Prev: r.Prev}
 	copy(out.ID[:], r.ID)
+	if r.PrevUntil != 0 {
+		out.PrevUntil = time.Unix(r.PrevUntil, 0)
+	}
 	if r.PeerSince != 0 {
 		out.PeerSince = time.UnixMilli(r.PeerSince)
 	}
@@ -220,6 +225,9 @@ func (h *History) PutSession(r *client.SessionRecord) error {
 	rec := sessionRec{ID: r.ID[:], Initiator: r.Initiator, Start: r.Start, State: r.State, Started: r.Started.UnixMilli(), Reported: r.Reported}
 	if !r.PeerSince.IsZero() {
 		rec.PeerSince = r.PeerSince.UnixMilli()
+	}
+	if r.Prev != nil {
+		rec.Prev, rec.PrevUntil = r.Prev, r.PrevUntil.Unix()
 	}
 	sealed, err := h.seal("session", fph, rec)
 	if err != nil {

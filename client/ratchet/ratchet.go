@@ -94,8 +94,9 @@ type skippedKey struct {
 
 type pastChain struct {
 	hk          [32]byte
-	length      uint32 // messages of the chain (the peer's pn when it moved on)
-	from, until uint64 // days the chain's header key was known / retired
+	dh          [32]byte // the peer's ratchet key of the chain
+	length      uint32   // messages of the chain (the peer's pn when it moved on)
+	from, until uint64   // days the chain's header key was known / retired
 }
 
 func day(t time.Time) uint64 { return uint64(max(t.Unix(), 0)) / 86400 }
@@ -358,6 +359,9 @@ func (s *Session) open(p *payload, now time.Time) (*Opened, error) {
 		if !ok {
 			continue
 		}
+		if dh, known := s.chainDH(k.hk); known && dh != h.dh {
+			return &Opened{Pos: Position{h.dh, h.n}}, ErrStale
+		}
 		for j, sk := range s.skipped {
 			if sk.hk == k.hk && sk.n == h.n {
 				o, err := s.finish(p, h, sk.mk)
@@ -375,6 +379,11 @@ func (s *Session) open(p *payload, now time.Time) (*Opened, error) {
 	// 2. the current receiving chain
 	if s.hasCKr {
 		if h, ok := p.openHeader(s.ad, s.hkr); ok {
+			if h.dh != s.dhr {
+				// The chain's header key with another ratchet key: the peer started over
+				// from an older state.
+				return &Opened{Pos: Position{h.dh, h.n}}, ErrStale
+			}
 			if h.n < s.nr {
 				return &Opened{Pos: Position{h.dh, h.n}}, ErrDuplicate
 			}
@@ -413,11 +422,24 @@ func (s *Session) open(p *payload, now time.Time) (*Opened, error) {
 func (s *Session) gone(h header, hk [32]byte) (*Opened, error) {
 	o := &Opened{Pos: Position{h.dh, h.n}}
 	for _, c := range s.past {
-		if c.hk == hk && h.n >= c.length {
+		if c.hk == hk && (h.n >= c.length || h.dh != c.dh) {
 			return o, ErrStale
 		}
 	}
 	return o, ErrDuplicate
+}
+
+// chainDH is the peer's ratchet key of the receiving chain with header key hk.
+func (s *Session) chainDH(hk [32]byte) ([32]byte, bool) {
+	if s.hasCKr && hk == s.hkr {
+		return s.dhr, true
+	}
+	for _, c := range s.past {
+		if c.hk == hk {
+			return c.dh, true
+		}
+	}
+	return [32]byte{}, false
 }
 
 func (s *Session) next(p *payload, h header) (*Opened, error) {
@@ -466,7 +488,7 @@ func (s *Session) skip(until uint32, now time.Time) error {
 }
 
 func (s *Session) retire(length uint32, now time.Time) {
-	s.past = append(s.past, pastChain{hk: s.hkr, length: length, from: s.hkrSince, until: day(now)})
+	s.past = append(s.past, pastChain{hk: s.hkr, dh: s.dhr, length: length, from: s.hkrSince, until: day(now)})
 	if over := len(s.past) - MaxPastChains; over > 0 {
 		s.past = append(s.past[:0], s.past[over:]...)
 	}

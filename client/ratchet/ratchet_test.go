@@ -475,3 +475,32 @@ func TestChunkOfWrongSize(t *testing.T) {
 		t.Fatalf("a chunk of another epoch is not ignored: %v", err)
 	}
 }
+
+// TestStartedOverFromTheStart: a side that lost its state and takes up the session's start
+// again (a fresh Sender from the same secret and key) sends under a header key the peer
+// knows, with another ratchet key: stale, not a duplicate.
+func TestStartedOverFromTheStart(t *testing.T) {
+	r := seeded(16)
+	secret := make([]byte, 32)
+	io.ReadFull(r, secret)
+	ad := []byte("ad")
+	priv, pub, _ := NewKey(r)
+	b, _ := NewReceiver(r, ad, secret, priv, t0)
+	a, _ := NewSender(r, ad, secret, pub, t0)
+	for i := range 3 {
+		mustOpen(t, b, mustSeal(t, a, text(fmt.Sprint(i), t0)), t0, fmt.Sprint(i))
+		mustOpen(t, a, mustSeal(t, b, text(fmt.Sprint(i), t0)), t0, fmt.Sprint(i))
+	}
+	again, _ := NewSender(r, ad, secret, pub, t0)
+	if _, err := b.Open(mustSeal(t, again, text("over", t0)), t0); !errors.Is(err, ErrStale) {
+		t.Fatalf("a restarted sender: %v", err)
+	}
+	// The same within the current chain: b's current receiving chain, another key.
+	a2, b2 := newPair(t, seeded(17))
+	mustOpen(t, b2, mustSeal(t, a2, text("x", t0)), t0, "x")
+	fresh := b2.Clone()
+	fresh.dhr[0] ^= 1 // as if the chain's key were another
+	if _, err := fresh.Open(mustSeal(t, a2, text("y", t0)), t0); !errors.Is(err, ErrStale) {
+		t.Fatalf("another key on the current chain: %v", err)
+	}
+}

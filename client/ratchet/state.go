@@ -16,7 +16,7 @@ import (
 //	kem_epoch u32 || kem_flags u8 (bit 0 owner, 1 has_key, 2 ready, 3 peer_has) || got u8 ||
 //	next u8 || seed [64] || ek [1184] || ct [1088] || ss [32] ||
 //	skipped_count u16 || (hk [32] || n u32 || mk [32] || at u64) * count ||
-//	past_count u16 || (hk [32] || length u32 || from u64 || until u64) * count
+//	past_count u16 || (hk [32] || dh [32] || length u32 || from u64 || until u64) * count
 const (
 	stateMagic   = "ERS"
 	stateVersion = 1
@@ -35,7 +35,7 @@ func bit(b bool, n uint8) uint8 {
 
 // Marshal encodes the session for storage. It holds every secret of the session.
 func (s *Session) Marshal() []byte {
-	b := make([]byte, 0, 3000+len(s.ad)+len(s.skipped)*76+len(s.past)*52)
+	b := make([]byte, 0, 3000+len(s.ad)+len(s.skipped)*76+len(s.past)*84)
 	b = append(b, stateMagic...)
 	b = append(b, stateVersion)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s.ad)))
@@ -66,6 +66,7 @@ func (s *Session) Marshal() []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s.past)))
 	for _, c := range s.past {
 		b = append(b, c.hk[:]...)
+		b = append(b, c.dh[:]...)
 		b = binary.BigEndian.AppendUint32(b, c.length)
 		b = binary.BigEndian.AppendUint64(b, c.from)
 		b = binary.BigEndian.AppendUint64(b, c.until)
@@ -152,6 +153,7 @@ func Unmarshal(b []byte) (*Session, error) {
 	for range n {
 		var c pastChain
 		r.key(c.hk[:])
+		r.key(c.dh[:])
 		c.length = r.u32()
 		c.from, c.until = r.u64(), r.u64()
 		s.past = append(s.past, c)
