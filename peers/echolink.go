@@ -192,6 +192,7 @@ type echoLink struct {
 	idle   time.Duration // read timeout
 	settle time.Duration // data held back after connecting
 	line   *echoLine     // backlog position; nil for anonymous inbound and Half links
+	sent   echoKnown     // with a line: what this link sent, so a catch-up repeats no live flood
 
 	out      chan []byte
 	qbytes   atomic.Int64
@@ -362,7 +363,7 @@ func (l *echoLink) handle(msg []byte, err error) {
 		return
 	}
 	if l.line != nil {
-		l.line.ids.add(echo.BlobID(env)) // never sent back to it by a catch-up
+		l.line.from.add(echo.BlobID(env)) // never sent back to it by a catch-up
 	}
 	c.DataIn.Add(1)
 	l.in.Add(1)
@@ -482,8 +483,10 @@ func (ew *echoWriter) keepAlive() bool {
 // it exceeds the neighbour's lane width.
 func (ew *echoWriter) blob(env []byte, backlog bool) bool {
 	l := ew.l
-	if l.line != nil && !l.line.ids.add(echo.BlobID(env)) {
-		return true
+	if l.line != nil {
+		if id := echo.BlobID(env); l.line.from.has(id) || !l.sent.add(id) {
+			return true
+		}
 	}
 	e, err := echo.ParseEnvelope(env)
 	if err != nil {
