@@ -3,6 +3,8 @@ package group
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -12,7 +14,18 @@ var testNow = time.Date(2026, 3, 9, 20, 0, 0, 0, time.UTC)
 // TestReAdded: a removed member added again starts from a clean state: it reads what is sent
 // after, not what was sent while it was out, and the others read it again.
 func TestReAdded(t *testing.T) {
+	t.Run("in order", func(t *testing.T) { testReAdded(t, 0, 1) })
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint("reordered/seed=", seed), func(t *testing.T) { testReAdded(t, 3, seed) })
+	}
+}
+
+func testReAdded(t *testing.T, delay int, seed uint64) {
 	s := small(t, 3, PolicyAdmin)
+	s.net.rng = rand.New(rand.NewPCG(seed, seed))
+	if delay > 0 { // late, doubled and reordered from now on
+		s.net.maxDelay, s.net.dupRate = delay, 0.3
+	}
 	ctx := context.Background()
 	if err := s.group(0).Remove(ctx, s.trs[0], s.fps[2], s.now); err != nil {
 		t.Fatal(err)

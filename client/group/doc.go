@@ -27,10 +27,10 @@
 //   - Rotating tags: each commit carries a fresh epoch secret; tags are
 //     HMAC(epoch secret, day), so a relay sees a new tag each day and at each change.
 //
-// Who calls it: client/ (not yet: see the package's report in the commit history) holds a
-// Set per identity, fills Transport with its ratchet sessions (SendPairwise) and its relay
-// connections (Put, Fetch), hands every pairwise payload of the group content type to
-// Set.HandleControl and shows the Updates. Every call returns typed values: Update with
+// Who calls it: client/ is to hold a Set per identity (not wired yet), fill Transport with
+// its ratchet sessions (SendPairwise) and its relay connections (Put, Fetch), hand every
+// pairwise payload of the group control type to Set.HandleControl, keep each group's
+// MarshalState in its encrypted store, and show the Updates. Every call returns typed values: Update with
 // Messages (ordered by sender time), Changes and Refused errors that each wrap one sentinel.
 //
 // What it deliberately does not do: talk to a network, print, read the clock (now is always a

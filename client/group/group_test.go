@@ -38,14 +38,14 @@ func smallOf(t *testing.T, total, n int, policy Policy) *sim {
 // settle runs rounds until nothing is in flight (bounded).
 func (s *sim) settle(online func(int) bool) {
 	s.t.Helper()
-	for r := 0; r < 10; r++ {
+	for r := 0; r < 20; r++ {
 		s.step(online)
 		if s.net.quietFor(s.fps, online) {
 			s.step(online)
 			return
 		}
 	}
-	s.t.Fatal("the network did not settle in 10 rounds")
+	s.t.Fatal("the network did not settle in 20 rounds")
 }
 
 func all(int) bool { return true }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -64,12 +65,12 @@ func (g *Group) handleSenderKey(from Fingerprint, k *SenderKey, upd *Update) {
 		switch {
 		case f != nil && k.Epoch < g.cur.Epoch:
 			// A removed member's older chains still open what it sent before its cutoff.
-		case f != nil:
+		case f != nil && k.Epoch == g.cur.Epoch:
 			upd.refuse(fmt.Errorf("%w: a sender key", ErrRemovedSender))
 			return
 		default:
-			// Its sender joined in a commit not applied yet, or was removed in one that has
-			// not come yet: it waits for the commit.
+			// Its sender joined (or joined again) in a commit not applied yet, or was removed
+			// in one that has not come yet: it waits for the commit.
 			if len(g.pendingKeys) == MaxPendingKeys {
 				g.pendingKeys = g.pendingKeys[1:]
 				upd.refuse(fmt.Errorf("%w: a sender key waited too long for its commit", ErrNoKey))
@@ -245,7 +246,7 @@ func (g *Group) open(blob []byte, h header, es *epochState, upd *Update) {
 		}
 		delete(g.skipped, k)
 	} else {
-		if h.index-ch.index > MaxSkip {
+		if h.index-ch.index > MaxSkip || h.index == math.MaxUint32 {
 			upd.refuse(fmt.Errorf("%w: %d keys ahead", ErrTooFarAhead, h.index-ch.index))
 			return
 		}

@@ -77,7 +77,8 @@ func (s *Set) HandleControl(ctx context.Context, tr Transport, from Fingerprint,
 	}
 	s.mu.Lock()
 	g := s.groups[id]
-	if g == nil && kind != KindCommit {
+	if (g == nil || g.Gone()) && kind != KindCommit {
+		// Before the welcome (or, once removed, before the welcome back): kept for it.
 		if len(s.orphans) == MaxOrphans {
 			s.orphans = s.orphans[1:]
 		}
