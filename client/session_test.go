@@ -756,3 +756,39 @@ func TestFriendLostStateReadsFirst(t *testing.T) {
 		t.Fatalf("alice got %q", got)
 	}
 }
+
+// TestWatchFollowsTheRatchet: Watch subscribes again when a session's tags move on, so a
+// message on the friend's next chain (a tag Watch did not ask for when it started) arrives.
+func TestWatchFollowsTheRatchet(t *testing.T) {
+	_, _, _, a, b := pairUp(t)
+	wctx, cancel := context.WithCancel(context.Background())
+	evs := make(chan client.Event, 64)
+	done := make(chan error, 1)
+	go func() { done <- b.Watch(wctx, "", func(e client.Event) { evs <- e }) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	wait := func(want string) {
+		t.Helper()
+		deadline := time.After(testutil.Timeout(20 * time.Second))
+		for {
+			select {
+			case e := <-evs:
+				if m, ok := e.(client.MessageEvent); ok && m.Text == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("watch did not deliver %q", want)
+			}
+		}
+	}
+	sendText(t, a, "bob", "before the step")
+	wait("before the step")
+	sendText(t, b, "alice", "answer")
+	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "answer" {
+		t.Fatalf("alice got %q", got)
+	}
+	sendText(t, a, "bob", "on the next chain")
+	wait("on the next chain")
+}
