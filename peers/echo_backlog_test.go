@@ -3,6 +3,7 @@ package peers
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -347,6 +348,22 @@ func (p *echoTestPeer) dial(t *testing.T, addr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.serveConn(c)
+}
+
+// dialTLS is dial over TLS 1.2, as Spot-On-Lite's client (OpenSSL 3) connects to a relay's
+// echo+tls listener: it accepts any certificate.
+func (p *echoTestPeer) dialTLS(t *testing.T, addr string) {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: testutil.Timeout(10 * time.Second)}, "tcp", addr,
+		&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serveConn(c)
+}
+
+func (p *echoTestPeer) serveConn(c net.Conn) {
 	p.mu.Lock()
 	p.conns = append(p.conns, c)
 	p.mu.Unlock()
@@ -389,4 +406,37 @@ func TestEchoInboundLine(t *testing.T) {
 	if c := spot.count(a); c < 1 || c > 2 {
 		t.Fatalf("the live blob arrived %d times", c)
 	}
+}
+
+// The way to link an RSA-keyed Spot-On-Lite node: it dials the relay's echo+tls listener, and an
+// inbound line recognises it; data flows both ways over TLS.
+func TestEchoInboundTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	line, err := ParsePeer("echo+tls://127.0.0.1:4710 inbound settle=100ms silence=20s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startEchoNode(t, dir, st, Config{EchoListen: "echo+tls://127.0.0.1:0"})
+	r.SetPeers([]Peer{line})
+	spot := newEchoTestPeer(t, 8<<20)
+	spot.dialTLS(t, r.EchoAddr())
+	r.waitLine(t, line, true)
+	out := r.put(t, []byte("to the Spot-On-Lite node over TLS"))
+	spot.wait(t, "the blob over TLS", out)
+	spot.mu.Lock()
+	c := spot.conns[0]
+	spot.mu.Unlock()
+	in := []byte("POST HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\ncontent=aGk=\nYWI=\nYQ\r\n\r\n\r\n")
+	if _, err := c.Write(in); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 30*time.Second, "the multi-group message from the TLS link", func() bool {
+		return r.echo.CarriedWhole.Load() == 1 && r.relay.Snapshot().Stored == 2
+	})
 }
