@@ -33,7 +33,7 @@ const (
 	echoTouchEvery   = 10 * time.Minute // and for a newer sample time alone (the --echo-ttl check)
 	echoCatchUpPage  = 256              // blobs per store read
 	echoCatchUpBytes = 4 << 20
-	echoKnownMax     = 16384 // blob IDs a line remembers having received, a link having sent
+	echoKnownMax     = 8192 // blob IDs a line remembers having received, a link having sent: twice a full queue
 	echoPositionFile = "echorelay echo position v1"
 )
 
