@@ -441,6 +441,13 @@ func TestPad(t *testing.T) {
 	if MaxContent(PayloadSize(1000)) < 1000 || PayloadSize(MaxContent(5000)) > 5000 {
 		t.Fatal("MaxContent and PayloadSize disagree")
 	}
+	// A relay with blobs larger than MaxBody: the content still seals.
+	a, b := newPair(t, seeded(18))
+	big := make([]byte, MaxContent(64<<20))
+	p := mustSeal(t, a, Message{Time: t0, Type: 2, Content: big})
+	if o, err := b.Open(p, t0); err != nil || len(o.Content) != len(big) {
+		t.Fatalf("the largest content: %v", err)
+	}
 }
 
 // TestInvalidKEMKey: an encapsulation key that fails FIPS 203's check is dropped and

@@ -35,8 +35,8 @@ const (
 	Overhead = bodyStart + tagSize
 	// MinBody is the smallest padding bucket: a short text with a KEM chunk fits it.
 	MinBody = 768
-	// MaxBody bounds a body (the relays' default largest blob).
-	MaxBody = 2 << 20
+	// MaxBody bounds a body: 16 MiB, eight times the relays' default largest blob.
+	MaxBody = 16 << 20
 )
 
 // Pad is the size a body of n bytes is padded to: 768 bytes, then the next power of two up
@@ -69,9 +69,10 @@ func bitLen(n int) int {
 // PayloadSize is the size of the payload of content of n bytes (with room for a KEM chunk).
 func PayloadSize(n int) int { return Overhead + Pad(bodyFixed+MaxChunk+n) }
 
-// MaxContent is the largest content whose payload is at most maxPayload bytes.
+// MaxContent is the largest content whose payload is at most maxPayload bytes (and whose body
+// is at most MaxBody).
 func MaxContent(maxPayload int) int {
-	lo, hi := 0, maxPayload
+	lo, hi := 0, min(maxPayload, MaxBody-bodyFixed-MaxChunk)
 	if PayloadSize(0) > maxPayload {
 		return -1
 	}
