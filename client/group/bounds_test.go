@@ -140,3 +140,45 @@ func TestFormerPruned(t *testing.T) {
 		t.Fatalf("after %d more epochs: former kept %v, %d chains, %d epochs", MaxEpochs, g.formers[s.fps[2]] != nil, len(g.chains[s.fps[2]]), len(g.epochs))
 	}
 }
+
+// TestRemovedBeforeJoining: a member added and removed before its welcome came does not join
+// when the welcome comes after the removal.
+func TestRemovedBeforeJoining(t *testing.T) {
+	ctx := context.Background()
+	admin, late := testFP(0), testFP(1)
+	atr := &captureTransport{}
+	g, err := Create(ctx, atr, Config{Self: admin}, "t", PolicyAdmin, []Member{{FP: testFP(2)}}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	atr.pairwise = nil
+	if err := g.Add(ctx, atr, Member{FP: late}, testNow); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Remove(ctx, atr, late, testNow); err != nil {
+		t.Fatal(err)
+	}
+	var welcome, removal []byte
+	for _, o := range atr.pairwise {
+		if c, err := ParseCommit(o.payload); err == nil && o.to == late {
+			if c.member(late) >= 0 {
+				welcome = o.payload
+			} else {
+				removal = o.payload
+			}
+		}
+	}
+	if welcome == nil || removal == nil {
+		t.Fatal("no welcome and removal for the late member")
+	}
+	set := NewSet(Config{Self: late})
+	for _, p := range [][]byte{removal, welcome} {
+		u, err := set.HandleControl(ctx, &captureTransport{}, admin, p, testNow)
+		if err != nil || len(u.Refused) != 1 || !errors.Is(u.Refused[0], ErrNotMember) {
+			t.Fatalf("refused %v, %v", u.Refused, err)
+		}
+	}
+	if len(set.Groups()) != 0 {
+		t.Fatal("joined a group it was removed from")
+	}
+}

@@ -25,6 +25,9 @@ type Set struct {
 	mu      sync.Mutex
 	groups  map[ID]*Group
 	orphans []orphan
+	// tombs: for groups this member never joined, the newest commit that did not name it (it
+	// was added and removed before a welcome came); an older welcome must not join.
+	tombs map[ID]uint32
 }
 
 type orphan struct {
@@ -34,7 +37,7 @@ type orphan struct {
 }
 
 // NewSet makes an empty set of groups for cfg.Self.
-func NewSet(cfg Config) *Set { return &Set{cfg: cfg, groups: map[ID]*Group{}} }
+func NewSet(cfg Config) *Set { return &Set{cfg: cfg, groups: map[ID]*Group{}, tombs: map[ID]uint32{}} }
 
 // Create makes a group with this member as its admin (see Create).
 func (s *Set) Create(ctx context.Context, tr Transport, name string, policy Policy, others []Member, now time.Time) (*Group, error) {
@@ -98,6 +101,10 @@ func (s *Set) HandleControl(ctx context.Context, tr Transport, from Fingerprint,
 		}
 	} else if c, err = ParseCommit(payload); err != nil {
 		return Update{}, fmt.Errorf("failed to join group: %w", err)
+	} else if s.tomb(c) {
+		var upd Update
+		upd.refuse(fmt.Errorf("%w: a commit of a group this member was removed from before it joined", ErrNotMember))
+		return upd, nil
 	}
 	if s.Accept != nil && !s.Accept(from, c) {
 		return Update{}, fmt.Errorf("failed to join group: %w", ErrDeclined)
@@ -129,6 +136,18 @@ func (s *Set) HandleControl(ctx context.Context, tr Transport, from Fingerprint,
 	}
 	sortMessages(upd.Messages)
 	return upd, errors.Join(errs...)
+}
+
+// tomb reports whether c, of a group this member never joined, must not make it join: c does
+// not name it (remembered), or a newer commit that did not name it came first.
+func (s *Set) tomb(c *Commit) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.member(s.cfg.Self) < 0 {
+		s.tombs[c.Group] = max(s.tombs[c.Group], c.Epoch)
+		return true
+	}
+	return c.Epoch <= s.tombs[c.Group]
 }
 
 // Sync fetches and opens the messages of every group this member is still in.
