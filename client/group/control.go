@@ -37,6 +37,10 @@ const (
 	IDSize = 16
 )
 
+// ControlType is the control_type byte under which a pairwise message of content type 16
+// (PROTOCOL.md 7.4, control) carries a group control payload: 0x01 || payload.
+const ControlType byte = 1
+
 // Kind says what a control payload is.
 type Kind uint8
 

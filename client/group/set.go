@@ -50,6 +50,21 @@ func (s *Set) Create(ctx context.Context, tr Transport, name string, policy Poli
 	return g, err
 }
 
+// Restore adds a group from a state made by Group.MarshalState (the client's store, at start).
+func (s *Set) Restore(state []byte) (*Group, error) {
+	g, err := RestoreGroup(s.cfg, state)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups[g.id] != nil {
+		return nil, fmt.Errorf("failed to restore group: %w: restored twice", ErrMalformed)
+	}
+	s.groups[g.id] = g
+	return g, nil
+}
+
 // Group returns the group with id, or nil.
 func (s *Set) Group(id ID) *Group {
 	s.mu.Lock()

@@ -52,9 +52,14 @@ func TestStateRoundTrip(t *testing.T) {
 				t.Fatalf("member %d's state cut at %d restored: %v", i, cut, err)
 			}
 		}
-		s.sets[i].mu.Lock()
-		s.sets[i].groups[s.gid] = r
-		s.sets[i].mu.Unlock()
+		set := NewSet(Config{Self: s.fps[i]})
+		if r, err = set.Restore(st); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := set.Restore(st); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("restored twice: %v", err)
+		}
+		s.sets[i] = set
 	}
 	// The restored members go on: member 0 reads the held-back message, the removed member 2
 	// stays out.
