@@ -162,6 +162,8 @@ func TestBrowserJoinsCLIFromQRCode(t *testing.T) {
 	mine := photo(t, "from-kim.png")
 	kim.run(30*time.Second, chromedp.SetUploadFiles(chromedp.ID("attach"), []string{mine}))
 	sam.inboxUntil("file from-kim.png")
+	t.Logf("figures (reported, not asserted): the browser's reads of the relay that brought something (ms, events, texts): %s",
+		eval[string](kim, "JSON.stringify(window.echorelayTimings.receive)"))
 	want, _ := os.ReadFile(mine)
 	got, err := os.ReadFile(filepath.Join(sam.home, "files", "from-kim.png"))
 	if err != nil || !bytes.Equal(got, want) {

@@ -121,7 +121,8 @@
     $('relay-state').className = m.ok ? 'muted' : 'error';
     document.body.dataset.relay = m.ok ? 'ok' : 'down';
   };
-  handlers.received = (m) => { timings.receive.push(m.ms); refresh(); };
+  // How long each read of the relay took that brought something: fetch, open, verify, store.
+  handlers.received = (m) => { timings.receive.push({ ms: m.ms, events: m.events, texts: m.texts }); refresh(); };
   handlers.friend = () => refresh();
   handlers.sent = () => refresh();
   function refresh() {

@@ -332,7 +332,13 @@ func (a *app) receive(ctx context.Context, c *client.Client) (int, time.Duration
 		a.emit(eventFields(ev))
 	}
 	if len(res.Events) > 0 {
-		a.emit("received", map[string]any{"events": len(res.Events), "ms": float64(took.Microseconds()) / 1000})
+		texts := 0
+		for _, ev := range res.Events {
+			if _, ok := ev.(client.MessageEvent); ok {
+				texts++
+			}
+		}
+		a.emit("received", map[string]any{"events": len(res.Events), "texts": texts, "ms": float64(took.Microseconds()) / 1000})
 	}
 	return len(res.Events), took, nil
 }
