@@ -28,6 +28,8 @@ const (
 	// MaxAge is how long a skipped key or a retired chain is kept: a relay's longest blob
 	// lifetime (30 days) plus a day of clock skew and delay.
 	MaxAge = 31 * 24 * time.Hour
+	// TagSkew is the clock difference the tag days allow for (echo's default skew).
+	TagSkew = 10 * time.Minute
 )
 
 // Errors, one per expected condition.
@@ -77,8 +79,8 @@ type Session struct {
 	hasCKs, hasCKr bool
 	ns, nr, pn     uint32
 	sendEpoch      uint32 // KEM epoch mixed in the step that made the sending chain (0: none)
-	hkrSince       uint64 // day the current receiving header key became known
-	nhkrSince      uint64 // day the next receiving header key became known
+	hkrSince       uint64 // day (less TagSkew) the current receiving header key became known
+	nhkrSince      uint64 // day (less TagSkew) the next receiving header key became known
 
 	skipped []skippedKey
 	past    []pastChain
@@ -96,10 +98,13 @@ type pastChain struct {
 	hk          [32]byte
 	dh          [32]byte // the peer's ratchet key of the chain
 	length      uint32   // messages of the chain (the peer's pn when it moved on)
-	from, until uint64   // days the chain's header key was known / retired
+	from, until uint64   // the days it was known (less TagSkew) and retired (plus TagSkew)
 }
 
 func day(t time.Time) uint64 { return uint64(max(t.Unix(), 0)) / 86400 }
+
+// sinceDay is the first day a key that became known now can be in use by the peer's clock.
+func sinceDay(now time.Time) uint64 { return day(now.Add(-TagSkew)) }
 
 // initKeys derives the root key and the two shared header keys from the session secret.
 func initKeys(secret []byte, ad []byte) (rk, hka, nhkb [32]byte) {
@@ -118,7 +123,7 @@ func initKeys(secret []byte, ad []byte) (rk, hka, nhkb [32]byte) {
 // fingerprints and the session ID); secret is the 32-byte session secret.
 func NewSender(rand io.Reader, ad, secret []byte, peerPub [32]byte, now time.Time) (*Session, error) {
 	rk, hka, nhkb := initKeys(secret, ad)
-	s := &Session{rand: rand, ad: append([]byte(nil), ad...), rk: rk, dhr: peerPub, hks: hka, nhkr: nhkb, nhkrSince: day(now)}
+	s := &Session{rand: rand, ad: append([]byte(nil), ad...), rk: rk, dhr: peerPub, hks: hka, nhkr: nhkb, nhkrSince: sinceDay(now)}
 	if err := s.newDH(); err != nil {
 		return nil, err
 	}
@@ -144,7 +149,7 @@ func NewReceiver(rand io.Reader, ad, secret []byte, priv [32]byte, now time.Time
 	if err != nil {
 		return nil, fmt.Errorf("failed to start session: %w", err)
 	}
-	s := &Session{rand: rand, ad: append([]byte(nil), ad...), rk: rk, dhs: priv, nhks: nhkb, nhkr: hka, nhkrSince: day(now)}
+	s := &Session{rand: rand, ad: append([]byte(nil), ad...), rk: rk, dhs: priv, nhks: nhkb, nhkr: hka, nhkrSince: sinceDay(now)}
 	copy(s.dhsPub[:], pub)
 	s.kem = kemState{epoch: 1}
 	return s, nil
@@ -277,20 +282,17 @@ func tagOf(hk [32]byte, d uint64) [32]byte {
 
 // ReceiveTags lists the tags under which the peer's messages can arrive: the current and the
 // next receiving header key from the day each became known, and the retired chains' over the
-// days they were in use (one day of skew either side), all within back days of now and up to
-// one day ahead; newest keys first, at most max tags.
+// days they were in use (TagSkew either side, so usually one day per chain), all within back
+// days of now; newest keys first, at most max tags.
 func (s *Session) ReceiveTags(now time.Time, back, max int) [][32]byte {
-	today := day(now)
+	today := day(now.Add(TagSkew))
 	lo := uint64(0)
-	if today > uint64(back) {
-		lo = today - uint64(back)
+	if d := day(now); d > uint64(back) {
+		lo = d - uint64(back)
 	}
 	var out [][32]byte
 	add := func(hk [32]byte, from, until uint64) {
-		if from > 0 {
-			from--
-		}
-		for d := until + 1; d >= from && d >= lo && len(out) < max; d-- {
+		for d := until; d >= from && d >= lo && len(out) < max; d-- {
 			out = append(out, tagOf(hk, d))
 			if d == 0 {
 				break
@@ -488,7 +490,7 @@ func (s *Session) skip(until uint32, now time.Time) error {
 }
 
 func (s *Session) retire(length uint32, now time.Time) {
-	s.past = append(s.past, pastChain{hk: s.hkr, dh: s.dhr, length: length, from: s.hkrSince, until: day(now)})
+	s.past = append(s.past, pastChain{hk: s.hkr, dh: s.dhr, length: length, from: s.hkrSince, until: day(now.Add(TagSkew))})
 	if over := len(s.past) - MaxPastChains; over > 0 {
 		s.past = append(s.past[:0], s.past[over:]...)
 	}
@@ -516,7 +518,7 @@ func (s *Session) step(h header, now time.Time) error {
 		return err
 	}
 	s.rk, s.ckr, s.nhkr = kdfRoot(s.rk, out, recvSS)
-	s.nhkrSince = day(now)
+	s.nhkrSince = sinceDay(now)
 	s.hasCKr = true
 	if err := s.newDH(); err != nil {
 		return err

@@ -399,6 +399,22 @@ func TestTags(t *testing.T) {
 	if !has(b.ReceiveTags(now, 31, 256), old) {
 		t.Fatal("a retired chain's tag is no longer polled")
 	}
+	// A busy day: every remembered chain costs one tag, so all of them fit the budget that
+	// the pair's tags leave in one FETCH (256 - 33).
+	first := a.SendTag(now)
+	for range MaxPastChains + 10 {
+		now = now.Add(time.Second)
+		mustOpen(t, b, mustSeal(t, a, text("m", now)), now, "m")
+		mustOpen(t, a, mustSeal(t, b, text("m", now)), now, "m")
+	}
+	if has(b.ReceiveTags(now, 31, 223), first) {
+		t.Fatal("a chain beyond MaxPastChains is still polled")
+	}
+	a.Prune(now) // nothing to prune; the newest 200 chains are all polled
+	tags := b.ReceiveTags(now, 31, 223)
+	if len(b.past) != MaxPastChains || !has(tags, tagOf(b.past[0].hk, day(now))) {
+		t.Fatalf("%d tags for %d chains: the oldest remembered chain is not polled", len(tags), len(b.past))
+	}
 }
 
 func TestStateRoundTrip(t *testing.T) {
