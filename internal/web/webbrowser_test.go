@@ -336,3 +336,56 @@ func gzLen(raw []byte) int {
 	}
 	return len(w.gz)
 }
+
+// evalAwait evaluates a JavaScript expression that gives a promise, and waits for it.
+func evalAwait[T any](b *browser, limit time.Duration, expr string) (T, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, testutil.Timeout(limit))
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+}
+
+// The backup is the identity file: exported from one browser, it restores the same identity
+// in another only with its passphrase. A changed passphrase unlocks after a reload; the old
+// one no longer does.
+func TestBrowserBackupAndPassphrase(t *testing.T) {
+	bin := needChromium(t)
+	wasm, exec := buildWasm(t)
+	a := startRelay(t, wasm, exec)
+	one := newBrowser(t, bin, "one", t.TempDir())
+	one.run(30*time.Second, chromedp.Navigate(a.web+"/"))
+	one.create("One", "first passphrase")
+	fp, err := evalAwait[string](one, 30*time.Second, "echorelayCall('status').then(s => s.fingerprint)")
+	if err != nil || len(fp) != 64 {
+		t.Fatalf("fingerprint %q, %v", fp, err)
+	}
+	backup, err := evalAwait[string](one, 30*time.Second, "echorelayCall('export').then(b => { let s = ''; for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192)); return btoa(s); })")
+	if err != nil || len(backup) < 1000 {
+		t.Fatalf("export: %d base64 characters, %v", len(backup), err)
+	}
+
+	two := newBrowser(t, bin, "two", t.TempDir())
+	two.run(30*time.Second, chromedp.Navigate(a.web+"/"))
+	two.waitScreen(60*time.Second, "create")
+	imp := func(pass string) (string, error) {
+		return evalAwait[string](two, 60*time.Second, "echorelayCall('import', {data: Uint8Array.from(atob('"+backup+
+			"'), c => c.charCodeAt(0)), passphrase: "+jsString(pass)+"}).then(r => r.fingerprint)")
+	}
+	if _, err := imp("not it"); err == nil || !strings.Contains(err.Error(), "wrong passphrase") {
+		t.Fatalf("import with a wrong passphrase: %v", err)
+	}
+	if got, err := imp("first passphrase"); err != nil || got != fp {
+		t.Fatalf("import: %q, %v; want %q", got, err, fp)
+	}
+
+	if _, err := evalAwait[any](one, 60*time.Second, "echorelayCall('passwd', {old: 'first passphrase', new: 'second passphrase'})"); err != nil {
+		t.Fatalf("passwd: %v", err)
+	}
+	one.run(30*time.Second, chromedp.Reload())
+	one.waitScreen(60*time.Second, "unlock")
+	one.set("unlock-pass", "first passphrase")
+	one.click("unlock-go")
+	one.waitJS(60*time.Second, "the old passphrase refused", "document.getElementById('unlock-error').textContent === 'wrong passphrase'")
+	one.set("unlock-pass", "second passphrase")
+	one.click("unlock-go")
+	one.waitScreen(60*time.Second, "list")
+}

@@ -26,6 +26,7 @@
       worker.postMessage({ id, op, args: args || {} });
     });
   }
+  window.echorelayCall = call; // the worker's API, for the console and the tests (same origin only)
 
   // ---- screens ----
   let screen = '', friend = '', relay = null;
