@@ -260,7 +260,7 @@ func (c *Client) handle(it echo.Item, mailbox *Friend, friends []*Friend, lifeti
 			return err
 		}
 		// Both times are the friend's clock: no skew.
-		if rec != nil && !rec.PeerSince.IsZero() && m.Time.After(rec.PeerSince) {
+		if rec != nil && !rec.Spoke.IsZero() && m.Time.After(rec.Spoke) {
 			return reject(RejectDowngrade, "")
 		}
 	}

@@ -48,6 +48,9 @@ type SessionRecord struct {
 	// ratchet (zero until then). Old-format messages they date later are refused.
 	PeerSince time.Time
 	Reported  int // the gap count last reported in a GapEvent
+	// Spoke is the earliest PeerSince of this friend's sessions, carried over when one
+	// replaces another: the downgrade rule's time (a friend does not unlearn the ratchet).
+	Spoke time.Time
 	// Prev is the state of the session this one replaced, kept to open the friend's messages
 	// still in flight on it until PrevUntil (ratchet.MaxAge after the replacement); never
 	// used to send.
@@ -58,8 +61,14 @@ type SessionRecord struct {
 // replaces makes rec the successor of old: old's state is kept for reading when the friend
 // spoke it.
 func (rec *SessionRecord) replaces(old *SessionRecord, now time.Time) {
-	if old != nil && !old.PeerSince.IsZero() {
+	if old == nil {
+		return
+	}
+	if !old.PeerSince.IsZero() {
 		rec.Prev, rec.PrevUntil = old.State, now.Add(ratchet.MaxAge)
+	}
+	if !old.Spoke.IsZero() && (rec.Spoke.IsZero() || old.Spoke.Before(rec.Spoke)) {
+		rec.Spoke = old.Spoke
 	}
 }
 
@@ -257,7 +266,7 @@ func (c *Client) takeStart(f *Friend, st *sessionStart, at time.Time, emit func(
 	if err != nil {
 		return fmt.Errorf("%w: session start: %v", seal.ErrMalformed, err)
 	}
-	nrec := &SessionRecord{Friend: f.Fingerprint(), ID: st.id, State: s.Marshal(), Started: at, PeerSince: at}
+	nrec := &SessionRecord{Friend: f.Fingerprint(), ID: st.id, State: s.Marshal(), Started: at, PeerSince: at, Spoke: at}
 	nrec.replaces(rec, c.now())
 	if err := c.st.PutSession(nrec); err != nil {
 		return fmt.Errorf("failed to keep the session: %w", err)
@@ -324,6 +333,9 @@ func (r *ratchetOpened) save(c *Client, now time.Time) error {
 		r.rec.State = r.rs.Marshal()
 		if r.rec.PeerSince.IsZero() {
 			r.rec.PeerSince, r.rec.Start = r.o.Time, nil
+			if r.rec.Spoke.IsZero() || r.o.Time.Before(r.rec.Spoke) {
+				r.rec.Spoke = r.o.Time
+			}
 		}
 	}
 	if r.rec.Prev != nil && !now.Before(r.rec.PrevUntil) {

@@ -263,7 +263,7 @@ func TestDowngradeRefused(t *testing.T) {
 // Alice detects it, both are told, and a new session through the long-term keys carries
 // the conversation on.
 func TestStateWentBack(t *testing.T) {
-	_, clk, _, a, b := pairUp(t)
+	r, clk, _, a, b := pairUp(t)
 	af, _ := b.Friend("alice")
 	backup, err := b.st.Session(af.Fingerprint())
 	if err != nil {
@@ -295,6 +295,16 @@ func TestStateWentBack(t *testing.T) {
 	sendText(t, a, "bob", "and back")
 	if got := texts(receive(t, b)); len(got) != 1 || got[0] != "and back" {
 		t.Fatalf("bob after the reset: %q", got)
+	}
+	// The new session does not reopen the window for old-format messages: bob spoke the
+	// ratchet since the first one.
+	down, _, err := seal.Seal(b.id, af.Bundle, seal.TypeText, []byte("downgraded"), clk.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.put(t, tagFrom(a, "bob", b.id, clk.Now()), down)
+	if ev := one[client.RejectedEvent](t, receive(t, a)); ev.Reason != client.RejectDowngrade {
+		t.Fatalf("a downgrade after a reset: %v", ev.Reason)
 	}
 }
 

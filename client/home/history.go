@@ -189,6 +189,7 @@ type sessionRec struct {
 	Reported  int    `json:"reported,omitempty"`
 	Prev      []byte `json:"prev,omitempty"`
 	PrevUntil int64  `json:"prev_until,omitempty"`
+	Spoke     int64  `json:"spoke_ms,omitempty"`
 }
 
 func (h *History) Session(fp seal.Fingerprint) (*client.SessionRecord, error) {
@@ -214,6 +215,9 @@ func (h *History) Session(fp seal.Fingerprint) (*client.SessionRecord, error) {
 	if r.PrevUntil != 0 {
 		out.PrevUntil = time.Unix(r.PrevUntil, 0)
 	}
+	if r.Spoke != 0 {
+		out.Spoke = time.UnixMilli(r.Spoke)
+	}
 	if r.PeerSince != 0 {
 		out.PeerSince = time.UnixMilli(r.PeerSince)
 	}
@@ -228,6 +232,9 @@ func (h *History) PutSession(r *client.SessionRecord) error {
 	}
 	if r.Prev != nil {
 		rec.Prev, rec.PrevUntil = r.Prev, r.PrevUntil.Unix()
+	}
+	if !r.Spoke.IsZero() {
+		rec.Spoke = r.Spoke.UnixMilli()
 	}
 	sealed, err := h.seal("session", fph, rec)
 	if err != nil {

@@ -285,10 +285,12 @@ func TestHistorySessions(t *testing.T) {
 		t.Fatalf("session: %+v", got)
 	}
 	rec.PeerSince, rec.Start, rec.State = time.UnixMilli(1_700_000_100_000), nil, []byte("advanced")
+	rec.Spoke, rec.Prev, rec.PrevUntil = time.UnixMilli(1_600_000_000_001), []byte("previous"), time.Unix(1_800_000_000, 0)
 	if err := h.PutSession(rec); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ = h.Session(fp); !got.PeerSince.Equal(rec.PeerSince) || got.Start != nil || string(got.State) != "advanced" {
+	if got, _ = h.Session(fp); !got.PeerSince.Equal(rec.PeerSince) || got.Start != nil || string(got.State) != "advanced" ||
+		!got.Spoke.Equal(rec.Spoke) || string(got.Prev) != "previous" || !got.PrevUntil.Equal(rec.PrevUntil) {
 		t.Fatalf("replaced session: %+v", got)
 	}
 	h.PutSession(&client.SessionRecord{Friend: fp, State: state, Start: []byte("session-start-secret")})
