@@ -94,6 +94,19 @@ func (s *MemStore) Session(fp seal.Fingerprint) (*SessionRecord, error) {
 	return &c, nil
 }
 
+// Sessions lists the sessions (for a store that snapshots a MemStore, as the browser's).
+func (s *MemStore) Sessions() []*SessionRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*SessionRecord, 0, len(s.sessions))
+	for _, r := range s.sessions {
+		c := *r
+		c.Start, c.State, c.Prev = bytes.Clone(r.Start), bytes.Clone(r.State), bytes.Clone(r.Prev)
+		out = append(out, &c)
+	}
+	return out
+}
+
 func (s *MemStore) PutSession(r *SessionRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
