@@ -440,3 +440,101 @@ func TestEchoInboundTLS(t *testing.T) {
 		return r.echo.CarriedWhole.Load() == 1 && r.relay.Snapshot().Stored == 2
 	})
 }
+
+// A flood dropped on a full queue is not lost: once the queue drains, the link catches up from
+// the store. The Echo node stops reading while more than a queue's worth of blobs arrive.
+func TestEchoDropsRepaired(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	line, err := ParsePeer("echo+tcp://" + ln.Addr().String() + " settle=100ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startEchoNode(t, dir, st, Config{})
+	r.SetPeers([]Peer{line})
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r.waitLine(t, line, true)
+
+	// Blobs of 64 KiB from 8 clients at once until floods are dropped: more than the queue
+	// (QueueBytes) and the socket buffers hold; at most 1000 (64 MiB).
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(60*time.Second))
+	defer cancel()
+	var mu sync.Mutex
+	want := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl, err := DialClient(ctx, "quic://127.0.0.1:"+itoa(r.Port()))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer cl.Close()
+			after := 0 // puts after the first drop
+			for i := w; i < 1000 && after < 5; i += 8 {
+				p := append([]byte(fmt.Sprintf("%05d ", i)), bytes.Repeat([]byte{'d'}, 64<<10)...)
+				if _, _, err := cl.Put(ctx, mustEnvelope(t, p)); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				want[string(echo.AppendEchoPayload(nil, p))] = true
+				mu.Unlock()
+				if r.echo.QueueDrops.Load() > 0 {
+					after++
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	wg.Wait()
+	t.Logf("%d puts in %s, %d floods dropped", len(want), time.Since(start), r.echo.QueueDrops.Load())
+	if t.Failed() {
+		return
+	}
+	if r.echo.QueueDrops.Load() == 0 {
+		t.Fatalf("no flood was dropped: the test did not fill the queue")
+	}
+	// The Echo node reads again; every blob arrives.
+	got := map[string]bool{}
+	sp := echo.EchoSplitter{Max: 1 << 24}
+	buf := make([]byte, 256<<10)
+	deadline := time.Now().Add(testutil.Timeout(60 * time.Second))
+	for len(got) < len(want) && time.Now().Before(deadline) {
+		c.SetReadDeadline(deadline)
+		k, err := c.Read(buf)
+		sp.Write(buf[:k], func(msg []byte, err error) {
+			if m, perr := echo.ParseEchoMessage(msg); err == nil && perr == nil && !echo.EchoLinkLocal(m.Type) {
+				w := string(append(bytes.Clone(msg), echo.EchoMarker...))
+				if want[w] {
+					got[w] = true
+				}
+			}
+		})
+		if err != nil {
+			break
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d of %d blobs reached the Echo node after %d dropped floods", len(got), len(want), r.echo.QueueDrops.Load())
+	}
+	if r.echo.BacklogOut.Load() == 0 {
+		t.Fatal("no catch-up sent the dropped floods")
+	}
+}
