@@ -189,6 +189,9 @@ func parseInner(plain []byte) (in inner, end int, err error) {
 		return in, 0, fmt.Errorf("%w: content beyond the body", ErrMalformed)
 	}
 	end = innerFixed + int(n) + sigLen
+	if len(plain) != Padded(end) { // the smallest bucket, as the sender pads: one encoding
+		return in, 0, fmt.Errorf("%w: padded to %d bytes, not %d", ErrMalformed, len(plain), Padded(end))
+	}
 	for _, b := range plain[end:] {
 		if b != 0 {
 			return in, 0, fmt.Errorf("%w: padding not zero", ErrMalformed)
