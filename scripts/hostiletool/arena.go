@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,87 +121,13 @@ func (a *arena) close() {
 	}
 }
 
-// honest is the well-behaved client: one link opened before the attack, a put every 100 ms.
-type honest struct {
-	stopc chan struct{}
-	done  chan honestStats
-}
-
-type honestStats struct {
-	p99     time.Duration
-	worst   time.Duration // the slowest put ...
-	worstAt time.Duration // ... began this long after the honest client started
-	acked   int
-	ids     []echo.ID
-	err     error
-}
-
-func (a *arena) startHonest() *honest {
-	h := &honest{stopc: make(chan struct{}), done: make(chan honestStats, 1)}
-	ready := make(chan struct{})
-	go func() {
-		var st honestStats
-		defer func() { h.done <- st }()
-		ctx, cancel := context.WithTimeout(context.Background(), a.dur+time.Minute)
-		defer cancel()
-		c, err := peers.DialClient(ctx, "tls://"+a.addr())
-		close(ready)
-		if err != nil {
-			st.err = err
-			return
-		}
-		defer c.Close()
-		var lat []time.Duration
-		began := time.Now()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-h.stopc:
-				slices.Sort(lat)
-				if len(lat) > 0 {
-					st.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
-				}
-				return
-			case <-tick.C:
-			}
-			payload := make([]byte, 1024)
-			rand.Read(payload)
-			e := echo.Envelope{Expiry: time.Now().Add(24 * time.Hour).Unix(), Tag: a.tag, Payload: payload}
-			env, _ := e.Marshal()
-			pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-			t0 := time.Now()
-			id, _, err := c.Put(pctx, env)
-			pcancel()
-			d := time.Since(t0)
-			if err != nil {
-				d = 10 * time.Second // a failed put counts as the slowest
-			}
-			if d > st.worst {
-				st.worst, st.worstAt = d, t0.Sub(began)
-			}
-			if err != nil {
-				lat = append(lat, d)
-				continue
-			}
-			lat = append(lat, d)
-			st.acked++
-			st.ids = append(st.ids, id)
-		}
-	}()
-	<-ready
-	return h
-}
-
-func (h *honest) stop() honestStats { close(h.stopc); return <-h.done }
-
 // lost counts the honest client's acknowledged blobs the relay no longer serves.
 func (a *arena) lost(st honestStats) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := peers.DialClient(ctx, "tls://"+a.addr())
 	if err != nil {
-		return len(st.ids)
+		return len(st.IDs)
 	}
 	defer c.Close()
 	have := map[echo.ID]bool{}
@@ -215,7 +140,7 @@ func (a *arena) lost(st honestStats) int {
 				time.Sleep(e.RetryAfter)
 				continue
 			}
-			return len(st.ids)
+			return len(st.IDs)
 		}
 		for _, it := range items {
 			have[echo.BlobID(it.Envelope)] = true
@@ -225,8 +150,12 @@ func (a *arena) lost(st honestStats) int {
 			break
 		}
 	}
+	ids, err := st.ids()
+	if err != nil {
+		return len(st.IDs)
+	}
 	n := 0
-	for _, id := range st.ids {
+	for _, id := range ids {
 		if !have[id] {
 			n++
 		}

@@ -2,7 +2,8 @@
 // on loopback with default flags (only its addresses, and for the cache-flush attack its cache
 // size, are set), runs one hostile client behaviour against it at a time from its own loopback
 // addresses (127.0.0.2 and up; Linux routes all of 127/8 to lo), and meanwhile an honest client
-// on 127.0.0.1 puts a 1 KiB tagged message every 100 ms over an already open link. Per attack
+// on 127.0.0.1, in a process of its own (honest.go), puts a 1 KiB tagged message every 100 ms
+// over an already open link. Per attack
 // it prints the relay's peak RSS (VmHWM of a fresh relay process), the honest client's put-ack
 // p99 during the attack, how many of its acknowledged messages the relay no longer has
 // afterwards (must be 0), and what the relay did with the attacker.
@@ -17,6 +18,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -57,7 +59,13 @@ func main() {
 	only := flag.String("only", "", "comma-separated attack names to run (default all)")
 	dur := flag.Duration("for", 15*time.Second, "how long each attack runs")
 	strict := flag.Bool("strict", false, "exit 1 when a target is missed")
+	honestAddr := flag.String("honest", "", "internal: be the honest client of HOST:PORT (its own process)")
+	honestTag := flag.String("tag", "", "internal: the honest client's mailbox tag, hex")
 	flag.Parse()
+	if *honestAddr != "" {
+		honestMain(*honestAddr, *honestTag, *dur)
+		return
+	}
 	if *bin == "" {
 		fmt.Fprintln(os.Stderr, "hostiletool: --bin is required")
 		os.Exit(2)
@@ -103,7 +111,11 @@ func runAttack(bin string, at attack, dur time.Duration) result {
 		return r
 	}
 	defer a.close()
-	h := a.startHonest()
+	h, err := a.startHonest()
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
 	started := time.Now()
 	outcome, refused, err := at.run(a)
 	time.Sleep(time.Until(started.Add(dur))) // the honest client runs for the whole attack window
@@ -111,11 +123,15 @@ func runAttack(bin string, at attack, dur time.Duration) result {
 		r.Err = err.Error()
 	}
 	stats := h.stop()
-	r.AckP99ms = float64(stats.p99) / float64(time.Millisecond)
-	r.WorstMs, r.WorstAtS = float64(stats.worst)/float64(time.Millisecond), stats.worstAt.Seconds()
-	r.Acked, r.Lost = stats.acked, a.lost(stats)
+	if stats.Err != "" && err == nil {
+		err = errors.New(stats.Err)
+		r.Err = stats.Err
+	}
+	r.AckP99ms = float64(stats.P99) / float64(time.Millisecond)
+	r.WorstMs, r.WorstAtS = float64(stats.Worst)/float64(time.Millisecond), stats.WorstAt.Seconds()
+	r.Acked, r.Lost = stats.Acked, a.lost(stats)
 	r.PeakRSS = a.peakRSS()
 	r.Outcome = outcome
-	r.Pass = err == nil && refused && r.Lost == 0 && r.PeakRSS <= maxRSS && stats.p99 <= maxAckP99 && stats.acked > 0
+	r.Pass = err == nil && refused && r.Lost == 0 && r.PeakRSS <= maxRSS && stats.P99 <= maxAckP99 && stats.Acked > 0
 	return r
 }
