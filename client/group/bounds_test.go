@@ -182,3 +182,49 @@ func TestRemovedBeforeJoining(t *testing.T) {
 		t.Fatal("joined a group it was removed from")
 	}
 }
+
+// TestSetOrphansAndAccept: a sender key that comes before the welcome is applied after it; a
+// declined welcome joins nothing.
+func TestSetOrphansAndAccept(t *testing.T) {
+	ctx := context.Background()
+	admin, m1, m2 := testFP(0), testFP(1), testFP(2)
+	atr := &captureTransport{}
+	g, err := Create(ctx, atr, Config{Self: admin}, "o", PolicyAdmin, []Member{{FP: m1}, {FP: m2}}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var welcome, key []byte
+	for _, o := range atr.pairwise {
+		if o.to != m1 {
+			continue
+		}
+		if k, _, _ := PeekControl(o.payload); k == KindCommit {
+			welcome = o.payload
+		} else {
+			key = o.payload
+		}
+	}
+	set := NewSet(Config{Self: m1})
+	if u, err := set.HandleControl(ctx, &captureTransport{}, admin, key, testNow); err != nil || len(u.Refused) != 0 {
+		t.Fatalf("the key before the welcome: %v %v", u.Refused, err)
+	}
+	if _, err := set.HandleControl(ctx, &captureTransport{}, admin, welcome, testNow); err != nil {
+		t.Fatal(err)
+	}
+	tr := &captureTransport{}
+	if _, err := g.SendText(ctx, tr, "first", testNow); err != nil {
+		t.Fatal(err)
+	}
+	if u := set.Group(g.ID()).Receive(tr.blobs); len(u.Messages) != 1 {
+		t.Fatalf("the admin's first message: %d opened, refused %v", len(u.Messages), u.Refused)
+	}
+
+	other := NewSet(Config{Self: m1})
+	other.Accept = func(a Fingerprint, c *Commit) bool { return a != admin || c.Name != "o" }
+	if _, err := other.HandleControl(ctx, &captureTransport{}, admin, welcome, testNow); !errors.Is(err, ErrDeclined) {
+		t.Fatalf("a declined welcome: %v", err)
+	}
+	if len(other.Groups()) != 0 {
+		t.Fatal("joined a declined group")
+	}
+}
