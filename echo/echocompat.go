@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -254,8 +255,15 @@ func ParseEchoMessage(msg []byte) (EchoMessage, error) {
 	return m, nil
 }
 
-// decodeLoose decodes Base64 with or without padding.
+// decodeLoose decodes Base64 with or without padding, percent-encoded or not.
 func decodeLoose(s string) ([]byte, error) {
+	if strings.ContainsRune(s, '%') {
+		u, err := url.QueryUnescape(s)
+		if err != nil {
+			return nil, err
+		}
+		s = u
+	}
 	c, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		c, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))

@@ -29,7 +29,12 @@ func TestEchoMessageLayout(t *testing.T) {
 	if !bytes.Contains(c, []byte("\r\n\r\ntype=0014&content=")) {
 		t.Fatalf("control message: %q", c)
 	}
-	for _, msg := range [][]byte{c, AppendEchoText(nil, EchoTypeHello, "Spot-On-Lite")} {
+	caps := EchoCapabilities("{u}", 1000, true)
+	pct := AppendEchoText(nil, EchoTypeCapabilities, strings.ReplaceAll(base64.StdEncoding.EncodeToString(caps), "=", "%3D"))
+	if p, err := ParseEchoMessage(bytes.TrimSuffix(pct, EchoMarker)); err != nil || !bytes.Equal(p.Content, caps) {
+		t.Fatalf("percent-encoded capabilities %q: %q %v", pct, p.Content, err)
+	}
+	for _, msg := range [][]byte{c, pct, AppendEchoText(nil, EchoTypeHello, "Spot-On-Lite")} {
 		p, err := ParseEchoMessage(bytes.TrimSuffix(msg, EchoMarker))
 		if err != nil || !p.LengthOK || !EchoLinkLocal(p.Type) {
 			t.Fatalf("%q: %+v %v", msg, p, err)
