@@ -36,6 +36,8 @@ var (
 	ErrSchemaTooNew = errors.New("the history was written by a newer version of echorelay")
 	// ErrCorrupt: a stored value does not authenticate or decode.
 	ErrCorrupt = errors.New("a stored value does not authenticate")
+	// ErrControlType: control type 0 is the client's own (session notices).
+	ErrControlType = errors.New("control type 0 is reserved")
 	// ErrNothingToWatch: Watch was called without friends.
 	ErrNothingToWatch = errors.New("nobody to watch for")
 )

@@ -125,6 +125,9 @@ const (
 	// ResetByFriend: the friend started a new session while one existed (they lost theirs,
 	// or found mine went back).
 	ResetByFriend
+	// ResetNoticed: I started a session, and the friend says they had another one with me:
+	// my side lost its state (a lost or restored history).
+	ResetNoticed
 )
 
 // SessionResetEvent: the ratchet session with a friend was re-established through the
@@ -136,8 +139,11 @@ type SessionResetEvent struct {
 }
 
 func (e SessionResetEvent) String() string {
-	if e.Reason == ResetFriendWentBack {
+	switch e.Reason {
+	case ResetFriendWentBack:
 		return "echorelay: " + e.From + "'s side of the conversation went back (restored from a backup?); a new session was started with their long-term keys"
+	case ResetNoticed:
+		return "echorelay: " + e.From + " had a session with you that your side no longer has (your history was lost or restored); the new one was taken up"
 	}
 	return "echorelay: " + e.From + " started a new session (a side lost its state); re-established with the long-term keys"
 }

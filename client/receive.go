@@ -307,6 +307,10 @@ func (c *Client) deliver(from *Friend, typ seal.ContentType, content []byte, at 
 		if len(content) == 0 {
 			return reject(RejectMalformed, "empty control payload")
 		}
+		if content[0] == controlSessionNotice {
+			emit(SessionResetEvent{From: from.Name, Reason: ResetNoticed, At: at})
+			return nil
+		}
 		emit(ControlEvent{From: from.Name, Friend: from.Fingerprint(), Time: at, Type: content[0], Payload: content[1:], Ratchet: viaRatchet})
 	default:
 		emit(UnknownTypeEvent{From: from.Name, Time: at, Type: typ})

@@ -37,11 +37,14 @@ func (c *Client) SendText(ctx context.Context, name, text string, o SendOptions)
 	return c.send(ctx, name, "", []byte(text), seal.TypeText, o)
 }
 
-// SendControl sends a control payload of type typ to the friend name over the pairwise
+// SendControl sends a control payload of type typ (1-255) to the friend name over the pairwise
 // session (sealed to their long-term keys and signed while the session is starting); it
 // arrives as a ControlEvent and is not kept in either history. It is for other parts of the
 // client (groups distribute their keys with it).
 func (c *Client) SendControl(ctx context.Context, name string, typ uint8, payload []byte) (*SendResult, error) {
+	if typ == controlSessionNotice {
+		return nil, ErrControlType
+	}
 	return c.send(ctx, name, "", append([]byte{typ}, payload...), TypeControl, SendOptions{})
 }
 

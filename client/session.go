@@ -266,14 +266,49 @@ func (c *Client) takeStart(f *Friend, st *sessionStart, at time.Time, emit func(
 	if err != nil {
 		return fmt.Errorf("%w: session start: %v", seal.ErrMalformed, err)
 	}
+	now := c.now()
+	var notice []byte
+	if established && !st.reset {
+		// The friend started over without knowing that a session existed (their history
+		// is gone): tell them, over the new session.
+		p, err := s.Seal(ratchet.Message{Time: now, Type: uint8(TypeControl), Content: []byte{controlSessionNotice}})
+		if err != nil {
+			return err
+		}
+		if notice, err = makeEnvelope(defaultHello(), now, s.SendTag(now), DefaultTTL, p); err != nil {
+			return err
+		}
+	}
 	nrec := &SessionRecord{Friend: f.Fingerprint(), ID: st.id, State: s.Marshal(), Started: at, PeerSince: at, Spoke: at}
-	nrec.replaces(rec, c.now())
+	nrec.replaces(rec, now)
 	if err := c.st.PutSession(nrec); err != nil {
 		return fmt.Errorf("failed to keep the session: %w", err)
 	}
-	if established || st.reset {
-		emit(SessionResetEvent{From: f.Name, Reason: ResetByFriend, At: c.now()})
+	if notice != nil {
+		if err := c.queue(f, "session notice", notice, now); err != nil {
+			return err
+		}
 	}
+	if established || st.reset {
+		emit(SessionResetEvent{From: f.Name, Reason: ResetByFriend, At: now})
+	}
+	return nil
+}
+
+// controlSessionNotice is the control type the client keeps for itself: "you started a new
+// session while I had one with you" (PROTOCOL.md 7.8.8). Control types 1-255 are for others.
+const controlSessionNotice = 0
+
+// queue puts one envelope for f in the outbox, to go at the end of this Receive.
+func (c *Client) queue(f *Friend, what string, env []byte, now time.Time) error {
+	var group [16]byte
+	if _, err := rand.Read(group[:]); err != nil {
+		return err
+	}
+	if err := c.st.AddOutbox([]*OutboxEntry{{Group: group, To: f.Fingerprint(), Relay: f.TheirRelay, Created: now, What: what, Envelope: env}}); err != nil {
+		return fmt.Errorf("failed to keep the %s in the outbox: %w", what, err)
+	}
+	c.resetQueued = true
 	return nil
 }
 
@@ -368,14 +403,9 @@ func (c *Client) resetSession(f *Friend, now time.Time, emit func(Event)) error 
 	if err != nil {
 		return err
 	}
-	var group [16]byte
-	if _, err := rand.Read(group[:]); err != nil {
+	if err := c.queue(f, "session reset", env, now); err != nil {
 		return err
 	}
-	if err := c.st.AddOutbox([]*OutboxEntry{{Group: group, To: f.Fingerprint(), Relay: f.TheirRelay, Created: now, What: "session reset", Envelope: env}}); err != nil {
-		return fmt.Errorf("failed to keep the session reset in the outbox: %w", err)
-	}
-	c.resetQueued = true
 	c.tagGen.Add(1)
 	emit(SessionResetEvent{From: f.Name, Reason: ResetFriendWentBack, At: now})
 	return nil

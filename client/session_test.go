@@ -359,6 +359,9 @@ func TestGapsVisible(t *testing.T) {
 // client; they are not kept in the history.
 func TestControlPayload(t *testing.T) {
 	_, _, _, a, b := pairUp(t)
+	if _, err := a.SendControl(ctx(t), "bob", 0, nil); !errors.Is(err, client.ErrControlType) {
+		t.Fatalf("control type 0: %v", err)
+	}
 	if _, err := a.SendControl(ctx(t), "bob", 7, []byte("group key")); err != nil {
 		t.Fatal(err)
 	}
@@ -725,9 +728,14 @@ func TestFriendLostState(t *testing.T) {
 	}
 	sendText(t, a, "bob", "welcome back")
 	// Bob's empty history reads again what is still at the relay (the sealed start of the
-	// old session among it, which is older than his new start and changes nothing).
-	if got := texts(receive(t, b2)); len(got) == 0 || got[len(got)-1] != "welcome back" {
+	// old session among it, which is older than his new start and changes nothing), and
+	// alice's notice that she had a session with him.
+	evs = receive(t, b2)
+	if got := texts(evs); len(got) == 0 || got[len(got)-1] != "welcome back" {
 		t.Fatalf("bob got %q", got)
+	}
+	if ev := one[client.SessionResetEvent](t, only[client.SessionResetEvent](evs)); ev.Reason != client.ResetNoticed || ev.From != "alice" {
+		t.Fatalf("bob is not told: %#v", ev)
 	}
 	sendText(t, b2, "alice", "thanks")
 	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "thanks" {
