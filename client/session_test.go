@@ -406,7 +406,7 @@ func TestThousandMessagesOverAChain(t *testing.T) {
 	if _, err := b.Accept(ctx(t), inv, client.AcceptOptions{Name: "alice", Relay: rC.addr(), Wait: testutil.Timeout(10 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, testutil.Timeout(30*time.Second), "bob's answer floods to A", func() bool {
+	testutil.Eventually(t, 30*time.Second, "bob's answer floods to A", func() bool {
 		return len(only[client.FriendAddedEvent](receive(t, a))) == 1
 	})
 	rng := rand.New(rand.NewPCG(21, 1000))
@@ -517,7 +517,7 @@ func TestThousandMessagesOverAChain(t *testing.T) {
 		}
 		return true
 	}
-	if !testutil.Poll(testutil.Timeout(60*time.Second), complete) {
+	if !testutil.Poll(60*time.Second, complete) {
 		missing := 0
 		for _, p := range []*peer{a, b} {
 			for _, w := range want[p] {
@@ -560,7 +560,7 @@ func waitChain(t *testing.T, from, to *relay) {
 	}
 	defer c.Close()
 	var probes []echo.Tag
-	testutil.Eventually(t, testutil.Timeout(30*time.Second), "the chain floods", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the chain floods", func() bool {
 		var tag [32]byte
 		for i := range tag {
 			tag[i] = byte(rand.IntN(256))
