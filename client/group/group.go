@@ -42,6 +42,11 @@ type Message struct {
 	Epoch      uint32 // the epoch whose key opened its header
 	Generation uint32
 	Index      uint32
+	// Late: it arrived after a later message of its sender (a client shows it in its place,
+	// by Time). Gap: how many earlier messages of its sender had not arrived when it opened
+	// ("2 messages from sam did not arrive yet"); they may still come, Late.
+	Late bool
+	Gap  uint32
 }
 
 // Change is one membership change this member applied.

@@ -316,3 +316,24 @@ func benchGroup(tb testing.TB, n int) *Group {
 	}
 	return g
 }
+
+// TestLateAndGap: a message after missing ones says how many are missing; those that come
+// later say they are late.
+func TestLateAndGap(t *testing.T) {
+	s := small(t, 2, PolicyAdmin)
+	tr := &captureTransport{}
+	for i := range 3 {
+		if _, err := s.group(1).SendText(context.Background(), tr, fmt.Sprint(i), s.now.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := s.group(0)
+	u := g.Receive(tr.blobs[2:])
+	if len(u.Messages) != 1 || u.Messages[0].Gap != 2 || u.Messages[0].Late {
+		t.Fatalf("the third message alone: %+v", u.Messages)
+	}
+	u = g.Receive([][]byte{tr.blobs[1], tr.blobs[0]})
+	if len(u.Messages) != 2 || !u.Messages[0].Late || !u.Messages[1].Late || u.Messages[0].Index != 0 || u.Messages[0].Gap != 0 {
+		t.Fatalf("the first two after it: %+v", u.Messages)
+	}
+}

@@ -1,6 +1,7 @@
 package group
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"fmt"
@@ -169,26 +170,56 @@ func (g *Group) Receive(blobs [][]byte) Update {
 	var upd Update
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, b := range blobs {
-		g.receive(b, &upd)
+	// Open in chain order, so that a message is Late only when a later one of its sender was
+	// shown in an earlier call, not because this batch came shuffled.
+	type item struct {
+		blob []byte
+		h    header
+		es   *epochState
+	}
+	items := make([]item, len(blobs))
+	for i, b := range blobs {
+		h, es := g.peekHeader(b)
+		items[i] = item{blob: b, h: h, es: es}
+	}
+	slices.SortStableFunc(items, func(a, b item) int {
+		if c := bytes.Compare(a.h.sender[:], b.h.sender[:]); c != 0 {
+			return c
+		}
+		if c := cmpU32(a.h.gen, b.h.gen); c != 0 {
+			return c
+		}
+		return cmpU32(a.h.index, b.h.index)
+	})
+	for _, it := range items {
+		g.receiveWith(it.blob, it.h, it.es, &upd)
 	}
 	sortMessages(upd.Messages)
 	return upd
 }
 
+// peekHeader opens a blob's header with the newest kept epoch that opens it; es is nil when
+// none does.
+func (g *Group) peekHeader(blob []byte) (h header, es *epochState) {
+	for i := len(g.epochs) - 1; i >= 0; i-- {
+		if hh, ok := openHeader(blob, g.epochs[i].hk); ok {
+			return hh, g.epochs[i]
+		}
+	}
+	return h, nil
+}
+
 // receive opens one blob: header with one of the kept epochs, sender a member of that epoch
 // (or a removed member, below its cutoff), then the body with the sender's chain.
 func (g *Group) receive(blob []byte, upd *Update) {
+	h, es := g.peekHeader(blob)
+	g.receiveWith(blob, h, es, upd)
+}
+
+func (g *Group) receiveWith(blob []byte, h header, es *epochState, upd *Update) {
 	if g.gone {
 		upd.refuse(fmt.Errorf("%w", ErrRemoved))
 		return
-	}
-	var h header
-	var es *epochState
-	for i := len(g.epochs) - 1; i >= 0 && es == nil; i-- {
-		if hh, ok := openHeader(blob, g.epochs[i].hk); ok {
-			h, es = hh, g.epochs[i]
-		}
 	}
 	switch {
 	case es == nil:
@@ -233,7 +264,8 @@ func (g *Group) open(blob []byte, h header, es *epochState, upd *Update) {
 	}
 	var in inner
 	var err error
-	if h.index < ch.index {
+	late, gap := h.index < ch.index, uint32(0)
+	if late {
 		k := skipKey{sender: h.sender, gen: h.gen, index: h.index}
 		mk, ok := g.skipped[k]
 		if !ok { // read before, sent before this member was given the chain, or evicted
@@ -265,7 +297,7 @@ func (g *Group) open(blob []byte, h header, es *epochState, upd *Update) {
 		for i, mk := range skips {
 			g.addSkipped(skipKey{sender: h.sender, gen: h.gen, index: ch.index + uint32(i)}, mk)
 		}
-		ch.ck, ch.index = next, h.index+1
+		ch.ck, ch.index, gap = next, h.index+1, uint32(len(skips))
 	}
 	nick := ""
 	if i := g.cur.member(h.sender); i >= 0 {
@@ -273,7 +305,7 @@ func (g *Group) open(blob []byte, h header, es *epochState, upd *Update) {
 	}
 	upd.Messages = append(upd.Messages, Message{Group: g.id, Sender: h.sender, SenderNick: nick,
 		Time: in.time, ID: in.id, Type: in.typ, Content: slices.Clone(in.content), Epoch: es.n,
-		Generation: h.gen, Index: h.index})
+		Generation: h.gen, Index: h.index, Late: late, Gap: gap})
 }
 
 func (g *Group) addSkipped(k skipKey, mk [32]byte) {

@@ -306,6 +306,34 @@ func testGroupOf30(t *testing.T, seed uint64) {
 		}
 	}
 
+	// Per sender, every member reads in order, except messages marked Late (they arrived
+	// after a later one of their sender; a client shows them in place by time).
+	lates := 0
+	for i := range n {
+		type chainID struct {
+			sender Fingerprint
+			gen    uint32
+		}
+		next := map[chainID]uint32{}
+		for _, m := range s.logs[i] {
+			k := chainID{m.Sender, m.Generation}
+			if m.Late {
+				lates++
+				if i == offline {
+					t.Errorf("the offline member read message %x late", m.ID[:4])
+				}
+				continue
+			}
+			if m.Index < next[k] {
+				t.Errorf("member %d read index %d of a sender after index %d, not marked late", i, m.Index, next[k]-1)
+			}
+			next[k] = m.Index + 1
+		}
+	}
+	if lates == 0 {
+		t.Error("no message arrived late: the network does not reorder")
+	}
+
 	// The offline member's catch-up is in the order the messages were sent.
 	var times []time.Time
 	for _, b := range s.batch[offline][before:] {
