@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall/js"
 	"time"
 
@@ -53,7 +54,7 @@ type app struct {
 	vault  *client.Vault
 	stop   context.CancelFunc
 	saving chan struct{} // a token: one snapshot write at a time
-	dirty  bool
+	dirty  atomic.Bool   // the history changed since the last save (set by the store)
 }
 
 func newApp(host js.Value) *app {
@@ -259,7 +260,7 @@ func (a *app) closeLocked() {
 
 // changed marks the history for the next save; the save runs after the operation that
 // changed it (saveLater).
-func (a *app) changed() { a.dirty = true }
+func (a *app) changed() { a.dirty.Store(true) }
 
 // saveLocked writes the history snapshot now.
 func (a *app) saveLocked() error {
@@ -268,12 +269,15 @@ func (a *app) saveLocked() error {
 	}
 	<-a.saving
 	defer func() { a.saving <- struct{}{} }()
+	a.dirty.Store(false) // before the snapshot: a change during it makes the next save
 	b, err := a.st.Snapshot(a.id.HistoryKey())
-	if err != nil {
-		return err
+	if err == nil {
+		err = a.idbPut(keyHistory, b)
 	}
-	a.dirty = false
-	return a.idbPut(keyHistory, b)
+	if err != nil {
+		a.dirty.Store(true)
+	}
+	return err
 }
 
 // client returns the open client or errLocked.
@@ -290,7 +294,7 @@ func (a *app) client() (*client.Client, error) {
 func (a *app) after() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.dirty {
+	if !a.dirty.Load() {
 		return nil
 	}
 	return a.saveLocked()
