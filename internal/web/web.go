@@ -50,6 +50,7 @@ var assets embed.FS
 // wasm_exec.js it needs.
 const (
 	genWasmGz   = "assets/gen/echorelay.wasm.gz"
+	genWasmSum  = "assets/gen/echorelay.wasm.sha256" // hex SHA-256 of the module before gzip
 	genWasmExec = "assets/gen/wasm_exec.js"
 )
 
@@ -83,11 +84,18 @@ type Handler struct {
 	index []byte
 }
 
+// wasmFiles is the module as served. The embedded one is read from the binary's read-only
+// data on each request (open), never copied to the heap: an idle relay keeps it out of its
+// RSS; its SHA-256 comes from the sidecar scripts/webwasm writes (TestEmbeddedWasmSum checks
+// it against the module).
 type wasmFiles struct {
-	gz   []byte // gzip of the module, served as is to browsers that take gzip
-	sum  [32]byte
+	open func() (io.ReadCloser, error) // the gzipped module
+	size int64                         // its gzipped length
+	sum  [32]byte                      // SHA-256 of the module itself
 	exec []byte
 }
+
+func (w wasmFiles) present() bool { return w.open != nil }
 
 // New returns the Handler for opts.
 func New(opts Options) (*Handler, error) {
@@ -166,7 +174,7 @@ var (
 
 func embeddedWasm() (wasmFiles, error) {
 	embedOnce.Do(func() {
-		gz, err := assets.ReadFile(genWasmGz)
+		st, err := fs.Stat(assets, genWasmGz)
 		if err != nil {
 			embedErr = ErrNoWasm
 			return
@@ -176,18 +184,17 @@ func embeddedWasm() (wasmFiles, error) {
 			embedErr = fmt.Errorf("%w: %s is missing", ErrNoWasm, genWasmExec)
 			return
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(gz))
-		if err != nil {
-			embedErr = fmt.Errorf("web: embedded WebAssembly: %w", err)
+		sumHex, err := assets.ReadFile(genWasmSum)
+		var sum []byte
+		if err == nil {
+			sum, err = hex.DecodeString(strings.TrimSpace(string(sumHex)))
+		}
+		if err != nil || len(sum) != sha256.Size {
+			embedErr = fmt.Errorf("%w: %s is missing or not a SHA-256", ErrNoWasm, genWasmSum)
 			return
 		}
-		hs := sha256.New()
-		if _, err := io.Copy(hs, zr); err != nil {
-			embedErr = fmt.Errorf("web: embedded WebAssembly: %w", err)
-			return
-		}
-		embedWasm = wasmFiles{gz: gz, exec: exec}
-		copy(embedWasm.sum[:], hs.Sum(nil))
+		embedWasm = wasmFiles{open: func() (io.ReadCloser, error) { return assets.Open(genWasmGz) }, size: st.Size(), exec: exec}
+		copy(embedWasm.sum[:], sum)
 	})
 	return embedWasm, embedErr
 }
@@ -202,7 +209,9 @@ func wasmFromRaw(raw, exec []byte) (wasmFiles, error) {
 	if err := zw.Close(); err != nil {
 		return wasmFiles{}, err
 	}
-	return wasmFiles{gz: buf.Bytes(), sum: sha256.Sum256(raw), exec: exec}, nil
+	gz := buf.Bytes()
+	return wasmFiles{open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(gz)), nil },
+		size: int64(len(gz)), sum: sha256.Sum256(raw), exec: exec}, nil
 }
 
 func sri(b []byte) string {
@@ -226,7 +235,7 @@ func (h *Handler) buildIndex(static fs.FS) error {
 		return err
 	}
 	wasmSRI, wasmHex := "", ""
-	if h.wasm.gz != nil {
+	if h.wasm.present() {
 		wasmSRI = "sha256-" + base64.StdEncoding.EncodeToString(h.wasm.sum[:])
 		wasmHex = hex.EncodeToString(h.wasm.sum[:])
 	}
@@ -276,7 +285,7 @@ func (h *Handler) serveRelayInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	info := RelayInfo{Relay: net.JoinHostPort(host, strconv.Itoa(h.opts.RelayPort)), Fingerprint: h.opts.Fingerprint, WS: wsproto.Path,
 		WebFingerprint: h.opts.WebFingerprint}
-	if h.wasm.gz != nil {
+	if h.wasm.present() {
 		info.WasmSHA256 = hex.EncodeToString(h.wasm.sum[:])
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -287,21 +296,27 @@ func (h *Handler) serveRelayInfo(w http.ResponseWriter, r *http.Request) {
 // serveWasm sends the precompressed module to a browser that takes gzip (every current one)
 // and inflates it for anything else.
 func (h *Handler) serveWasm(w http.ResponseWriter, r *http.Request) {
-	if h.wasm.gz == nil {
+	if !h.wasm.present() {
 		http.Error(w, ErrNoWasm.Error(), http.StatusNotFound)
 		return
 	}
+	f, err := h.wasm.open()
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	defer f.Close()
 	w.Header().Set("Content-Type", "application/wasm")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("ETag", `"`+hex.EncodeToString(h.wasm.sum[:16])+`"`)
 	w.Header().Add("Vary", "Accept-Encoding")
 	if acceptsGzip(r) {
 		w.Header().Set("Content-Encoding", "gzip")
-		w.Header().Set("Content-Length", strconv.Itoa(len(h.wasm.gz)))
-		w.Write(h.wasm.gz)
+		w.Header().Set("Content-Length", strconv.FormatInt(h.wasm.size, 10))
+		io.Copy(w, f)
 		return
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(h.wasm.gz))
+	zr, err := gzip.NewReader(f)
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -221,3 +221,31 @@ func TestNoWasmBuilt(t *testing.T) {
 		t.Fatalf("WasmSHA256 without a module: %v", err)
 	}
 }
+
+// The embedded module's sidecar SHA-256 (what the page's integrity and `echorelay version`
+// say) is the module's.
+func TestEmbeddedWasmSum(t *testing.T) {
+	w, err := embeddedWasm()
+	if errors.Is(err, ErrNoWasm) {
+		t.Skip("this build embeds no WebAssembly (scripts/webwasm not run)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := w.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := sha256.New()
+	if _, err := io.Copy(hs, zr); err != nil {
+		t.Fatal(err)
+	}
+	if got := hs.Sum(nil); !bytes.Equal(got, w.sum[:]) {
+		t.Fatalf("the sidecar says %x, the module is %x: rerun scripts/webwasm", w.sum, got)
+	}
+}

@@ -334,7 +334,7 @@ func gzLen(raw []byte) int {
 	if err != nil {
 		return -1
 	}
-	return len(w.gz)
+	return int(w.size)
 }
 
 // evalAwait evaluates a JavaScript expression that gives a promise, and waits for it.
