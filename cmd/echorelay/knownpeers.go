@@ -14,7 +14,7 @@ func init() {
 
 func cmdTrust(args []string) error {
 	fs := newFlags("trust", "[--data DIR] HOST:PORT FINGERPRINT | --forget HOST:PORT | --list",
-		"A peers-file line without a fingerprint is pinned to the key its relay first presents\n(DATA/known_peers); a relay that later answers it with another key is refused, and the log\nnames both keys. When the neighbour's key really changed (a reinstall), give the line's\nHOST:PORT and the new FINGERPRINT; --forget lets the next connection pin again. Then run\n`echorelay reload` so that a running relay uses it.")
+		"A peers-file line without a fingerprint is pinned to the key its relay first presents\n(DATA/known_peers); a relay that later answers it with another key is refused, and the log\nnames both keys. When the neighbour's key really changed (a reinstall), give the line's\nHOST:PORT and the new FINGERPRINT; --forget lets the next dial of the line pin again. Then run\n`echorelay reload` so that a running relay uses it.")
 	data := fs.String("data", defaultDataDir(), "data directory of the relay")
 	forget := fs.Bool("forget", false, "forget the key pinned for HOST:PORT")
 	list := fs.Bool("list", false, "list the keys pinned on first use")
