@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
@@ -45,7 +46,14 @@ func (n *Node) ServeClientConn(conn net.Conn, remote net.Addr) error {
 			f := echo.ErrorFrame{Err: &echo.Error{Code: echo.CodeMalformed, Msg: "this carrier takes client links only"}}.Frame()
 			conn.Write(echo.AppendFrame(nil, f.Type, f.Body))
 		}
-		n.abuse.closed("hello")
+		switch { // the close reasons of AbuseStats.ClosesByReason
+		case errors.Is(err, ErrNotClient), errors.Is(err, echo.ErrMalformed):
+			n.abuse.closed("malformed")
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			n.abuse.closed("handshake_timeout")
+		default:
+			n.abuse.closed("peer_close")
+		}
 		conn.Close()
 		return err
 	}

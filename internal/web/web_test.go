@@ -118,6 +118,9 @@ func TestWebSocketRefusesRelayHello(t *testing.T) {
 	if perr != nil || e.Err.Code != echo.CodeMalformed {
 		t.Fatalf("answer to a relay HELLO: %+v, %v", e, perr)
 	}
+	if n := a.node.Abuse().ClosesByReason["malformed"]; n != 1 {
+		t.Fatalf("closes by reason malformed: %d, want 1", n)
+	}
 }
 
 // Without the echorelay subprotocol, or from another origin, there is no WebSocket.
