@@ -42,9 +42,10 @@ var echoCallIns = struct {
 }{waiting: map[string]*echoCallIn{}, changed: make(chan struct{})}
 
 type echoCallIn struct {
-	p   Peer
-	ips []netip.Addr
-	ch  chan net.Conn // takes one call
+	p    Peer
+	ips  []netip.Addr
+	ch   chan net.Conn // takes one call
+	gone bool          // guarded by echoCallIns.mu: the waiter stopped; no call may be sent
 }
 
 // waitEchoCallIn is dialEcho for an inbound line: it returns the next call from the line's host.
@@ -67,25 +68,25 @@ func waitEchoCallIn(ctx context.Context, p Peer) (net.Conn, error) {
 	close(echoCallIns.changed)
 	echoCallIns.changed = make(chan struct{})
 	echoCallIns.mu.Unlock()
-	defer func() {
-		echoCallIns.mu.Lock()
-		if echoCallIns.waiting[key] == w {
-			delete(echoCallIns.waiting, key)
-		}
-		echoCallIns.mu.Unlock()
-	}()
 	select {
 	case c := <-w.ch:
 		return c, nil
 	case <-ctx.Done():
-		// A call handed over at the last moment is not lost: it is closed, and Echo redials.
-		select {
-		case c := <-w.ch:
-			c.Close()
-		default:
-		}
-		return nil, errEchoWaiting
 	}
+	echoCallIns.mu.Lock()
+	w.gone = true
+	if echoCallIns.waiting[key] == w {
+		delete(echoCallIns.waiting, key)
+	}
+	echoCallIns.mu.Unlock()
+	// A call handed over at the last moment is closed (its accept goroutine returns), and the
+	// Echo node redials.
+	select {
+	case c := <-w.ch:
+		c.Close()
+	default:
+	}
+	return nil, errEchoWaiting
 }
 
 // handEchoCallIn gives an accepted Echo connection to the waiting dialer of an inbound line of
@@ -127,13 +128,14 @@ func (n *Node) handEchoCallIn(c net.Conn) bool {
 			}
 		}
 		changed := echoCallIns.changed
+		var hc *handedConn
 		if w != nil {
 			delete(echoCallIns.waiting, w.p.Key()) // one call per wait
+			hc = &handedConn{Conn: c, done: make(chan struct{})}
+			w.ch <- hc // buffered, one call per wait, the waiter not gone: it takes or closes it
 		}
 		echoCallIns.mu.Unlock()
 		if w != nil {
-			hc := &handedConn{Conn: c, done: make(chan struct{})}
-			w.ch <- hc // buffered: the waiter takes it or closes it
 			select {
 			case <-hc.done:
 			case <-n.ctx.Done():
