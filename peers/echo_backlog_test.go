@@ -3,7 +3,6 @@ package peers
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -338,107 +337,6 @@ func TestEchoBridgeByteIdentical(t *testing.T) {
 	if c["malformed"] != 2 || c["control_in"] != 4 || c["headerless"] != 1 || c["typed_data"] != 1 || c["data_in"] != int64(len(data)) {
 		t.Fatalf("counters %v", c)
 	}
-}
-
-// dial connects to a relay's Echo listener as an Echo node that dials out (the way to link an
-// RSA-keyed Spot-On-Lite node).
-func (p *echoTestPeer) dial(t *testing.T, addr string) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serveConn(c)
-}
-
-// dialTLS is dial over TLS 1.2, as Spot-On-Lite's client (OpenSSL 3) connects to a relay's
-// echo+tls listener: it accepts any certificate.
-func (p *echoTestPeer) dialTLS(t *testing.T, addr string) {
-	t.Helper()
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: testutil.Timeout(10 * time.Second)}, "tcp", addr,
-		&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serveConn(c)
-}
-
-func (p *echoTestPeer) serveConn(c net.Conn) {
-	p.mu.Lock()
-	p.conns = append(p.conns, c)
-	p.mu.Unlock()
-	go p.serve(c)
-}
-
-// An `inbound` line takes the Echo node that dials the relay from its host: the link is the
-// line's (its status row, its options), and what arrives while the node is away is sent when it
-// dials again.
-func TestEchoInboundLine(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	line, err := ParsePeer("echo+tcp://127.0.0.1:4710 inbound settle=100ms") // a Spot-On-Lite node with an RSA key
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startEchoNode(t, dir, st, Config{EchoListen: "echo+tcp://127.0.0.1:0"})
-	r.SetPeers([]Peer{line})
-	spot := newEchoTestPeer(t, 8<<20)
-	spot.dial(t, r.EchoAddr())
-	r.waitLine(t, line, true)
-	a := r.put(t, []byte("while the inbound node is linked"))
-	spot.wait(t, "the live blob", a)
-	for _, s := range r.Neighbours() {
-		if s.Inbound {
-			t.Fatalf("the call from the line's host shows as an anonymous inbound link: %+v", s)
-		}
-	}
-
-	spot.down()
-	r.waitLine(t, line, false)
-	b := r.put(t, []byte("while the inbound node is away"))
-	spot.dial(t, r.EchoAddr())
-	spot.wait(t, "the blob that arrived while the node was away", b)
-	if c := spot.count(a); c < 1 || c > 2 {
-		t.Fatalf("the live blob arrived %d times", c)
-	}
-}
-
-// The way to link an RSA-keyed Spot-On-Lite node: it dials the relay's echo+tls listener, and an
-// inbound line recognises it; data flows both ways over TLS.
-func TestEchoInboundTLS(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	line, err := ParsePeer("echo+tls://127.0.0.1:4710 inbound settle=100ms silence=20s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startEchoNode(t, dir, st, Config{EchoListen: "echo+tls://127.0.0.1:0"})
-	r.SetPeers([]Peer{line})
-	spot := newEchoTestPeer(t, 8<<20)
-	spot.dialTLS(t, r.EchoAddr())
-	r.waitLine(t, line, true)
-	out := r.put(t, []byte("to the Spot-On-Lite node over TLS"))
-	spot.wait(t, "the blob over TLS", out)
-	spot.mu.Lock()
-	c := spot.conns[0]
-	spot.mu.Unlock()
-	in := []byte("POST HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\ncontent=aGk=\nYWI=\nYQ\r\n\r\n\r\n")
-	if _, err := c.Write(in); err != nil {
-		t.Fatal(err)
-	}
-	testutil.Eventually(t, 30*time.Second, "the multi-group message from the TLS link", func() bool {
-		return r.echo.CarriedWhole.Load() == 1 && r.relay.Snapshot().Stored == 2
-	})
 }
 
 // A flood dropped on a full queue is not lost: once the queue drains, the link catches up from
