@@ -223,6 +223,25 @@ func TestNoWasmBuilt(t *testing.T) {
 	if _, err := WasmSHA256(); !errors.Is(err, ErrNoWasm) {
 		t.Fatalf("WasmSHA256 without a module: %v", err)
 	}
+	a := startRelay(t, nil, nil) // the embedded build: none
+	resp, err := http.Get(a.web + "/echorelay.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the module of a binary without one: %d", resp.StatusCode)
+	}
+	resp, err = http.Get(a.web + "/relay.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info RelayInfo
+	json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if info.WasmSHA256 != "" || info.Fingerprint != a.id.Fingerprint {
+		t.Fatalf("relay.json of a binary without a module: %+v", info)
+	}
 }
 
 // The embedded module's sidecar SHA-256 (what the page's integrity and `echorelay version`
