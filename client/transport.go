@@ -67,21 +67,14 @@ func makeEnvelope(hello echo.Hello, now time.Time, tag [32]byte, ttl time.Durati
 	return e.Marshal()
 }
 
-// put stamps env when the relay asks for it and submits it, waiting out rate limits.
+// put prepares env for the relay and submits it, sending it again after the waits a
+// rate-limited relay asks for.
 func put(ctx context.Context, c Conn, env []byte) error {
-	if bits := int(c.Hello().StampBits); bits > 0 {
-		if bits > echo.MaxStampBits {
-			return fmt.Errorf("failed to stamp: the relay asks for %d bits; this client computes at most %d", bits, echo.MaxStampBits)
-		}
-		var err error
-		if env, err = echo.StampEnvelope(ctx, env, bits); err != nil {
-			return fmt.Errorf("failed to compute the stamp the relay asks for: %w", err)
-		}
+	env, err := PrepareEnvelope(ctx, c, env)
+	if err != nil {
+		return err
 	}
-	if max := int(c.Hello().MaxBlob); max > 0 && len(env) > max {
-		return fmt.Errorf("%w: the envelope is %d bytes, the relay takes at most %d: %w", ErrTooLarge, len(env), max, echo.ErrTooLarge)
-	}
-	err := RetryRateLimited(ctx, func() error {
+	err = RetryRateLimited(ctx, func() error {
 		_, _, err := c.Put(ctx, env)
 		return err
 	})
@@ -91,33 +84,44 @@ func put(ctx context.Context, c Conn, env []byte) error {
 	return nil
 }
 
-// fetchAll reads every page after cursor for tags (nil: every blob), at most maxPages.
-func fetchAll(ctx context.Context, c Conn, tags []echo.Tag, cursor uint64, fn func(echo.Item) error) (uint64, error) {
-	const maxPages = 10000
-	for page := 0; page < maxPages; page++ {
-		var items []echo.Item
-		var next uint64
-		var more bool
-		err := RetryRateLimited(ctx, func() (err error) {
-			items, next, more, err = c.Fetch(ctx, tags, cursor, 0)
-			return err
-		})
-		if err != nil {
-			return cursor, fmt.Errorf("fetch failed: %w", err)
-		}
-		for _, it := range items {
-			if err := fn(it); err != nil {
-				return cursor, err
-			}
-		}
-		if next > cursor {
-			cursor = next
-		}
-		if !more {
-			return cursor, nil
+// PrepareEnvelope returns env as the relay of c takes it: stamped when the relay asks for
+// proof of work (the cost PROTOCOL.md section 6 sets for its size and lifetime), or an error
+// when it is larger than the relay takes, before anything is sent.
+func PrepareEnvelope(ctx context.Context, c Conn, env []byte) ([]byte, error) {
+	bits, err := echo.StampCostFor(c.Hello(), env, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if bits > echo.MaxStampBits {
+		return nil, fmt.Errorf("failed to stamp: the relay asks for %d bits; this client computes at most %d", bits, echo.MaxStampBits)
+	}
+	if bits > 0 {
+		if env, err = echo.StampEnvelope(ctx, env, bits); err != nil {
+			return nil, fmt.Errorf("failed to compute the stamp the relay asks for: %w", err)
 		}
 	}
-	return cursor, nil
+	if max := int(c.Hello().MaxBlob); max > 0 && len(env) > max {
+		// The limit is on the whole envelope, the payload plus its header (version, expiry,
+		// tag, stamp; section 2), so a payload of exactly max_blob does not fit.
+		head := envelopeHead(env)
+		return nil, fmt.Errorf("%w: the envelope is %d bytes (%d of payload + %d of envelope header), the relay takes at most %d: at most %d bytes of payload: %w",
+			ErrTooLarge, len(env), len(env)-head, head, max, max-head, echo.ErrTooLarge)
+	}
+	return env, nil
+}
+
+// envelopeHead is the size of env's header: all but its payload.
+func envelopeHead(env []byte) int {
+	e, err := echo.ParseEnvelope(env)
+	if err != nil {
+		return 0
+	}
+	return len(env) - len(e.Payload)
+}
+
+// fetchAll reads every page after cursor for tags (nil: every blob).
+func fetchAll(ctx context.Context, c Conn, tags []echo.Tag, cursor uint64, fn func(echo.Item) error) (uint64, error) {
+	return FetchPages(ctx, c, tags, cursor, 0, fn)
 }
 
 // permanent reports whether a put failed for good (the blob will never be taken), rather

@@ -80,11 +80,8 @@ func cmdPut(args []string) error {
 		return err
 	}
 	defer c.Close()
-	if env, err = c.Stamp(ctx, env); err != nil { // when the relay's HELLO asks for one
+	if env, err = client.PrepareEnvelope(ctx, c, env); err != nil { // stamped when the relay asks
 		return err
-	}
-	if max := int(c.Hello().MaxBlob); len(env) > max {
-		return tooLarge(len(env), len(e.Payload), max)
 	}
 	id, _, err := c.Put(ctx, env)
 	if err != nil {
@@ -159,13 +156,4 @@ func cmdGet(args []string) error {
 	}
 	fmt.Fprintln(os.Stderr, cursor)
 	return nil
-}
-
-// tooLarge explains a refused size: the relay's limit is on the whole envelope, which is the
-// payload plus a header (version, expiry, tag, stamp; PROTOCOL.md section 2), so a payload of
-// exactly --max-blob does not fit (issue #18 item 8).
-func tooLarge(envLen, payloadLen, limit int) error {
-	head := envLen - payloadLen
-	return fmt.Errorf("%w: the envelope is %d bytes (%d of payload + %d of envelope header), the relay takes at most %d: at most %d bytes of payload",
-		echo.ErrTooLarge, envLen, payloadLen, head, limit, max(0, limit-head))
 }
