@@ -110,6 +110,7 @@ func Start(ctx context.Context, c Config, log *slog.Logger) (_ *Relay, err error
 		}
 		return nil, inUse(err, "--listen")
 	}
+	r.node.SetEchoStateDir(c.Data) // the Echo lines' backlog positions survive a restart
 	r.pf = &peersFile{path: c.Peers}
 	ps, err := r.pf.load(time.Now())
 	if err != nil {
