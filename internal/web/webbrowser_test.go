@@ -301,7 +301,8 @@ func TestBrowsersChatAcrossLinkedRelays(t *testing.T) {
 	// The reads that brought exactly one text: what opening a received text costs, the relay's
 	// round trips on loopback included.
 	received := eval[string](ana, "JSON.stringify(window.echorelayTimings.receive)") + " and " +
-		eval[string](bo, "JSON.stringify(window.echorelayTimings.receive)")
+		eval[string](bo, "JSON.stringify(window.echorelayTimings.receive)") + "; events the subscriptions brought: " +
+		eval[string](ana, "String(window.echorelayTimings.pushed || 0)") + " and " + eval[string](bo, "String(window.echorelayTimings.pushed || 0)")
 
 	// A reload keeps the identity: the page asks for the passphrase, refuses a wrong one and
 	// opens the history with the right one.

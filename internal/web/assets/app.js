@@ -124,6 +124,7 @@
   };
   // How long each read of the relay took that brought something: fetch, open, verify, store.
   handlers.received = (m) => { timings.receive.push({ ms: m.ms, events: m.events, texts: m.texts }); refresh(); };
+  handlers.pushed = () => { timings.pushed = (timings.pushed || 0) + 1; refresh(); }; // brought by the subscription
   handlers.friend = () => refresh();
   handlers.sent = () => refresh();
   function refresh() {

@@ -25,8 +25,10 @@ const (
 	fileLabel   = "web-file-v1"
 )
 
-// pollEvery is how often the worker reads its relay for new messages while unlocked.
-const pollEvery = 2 * time.Second
+// pollEvery is how often the worker reads its relay while unlocked: it completes invites,
+// sends what waits in the outbox and catches up on what the subscription missed. New
+// messages come at once through the subscription (watchLoop).
+const pollEvery = 3 * time.Second
 
 // opTimeout bounds one call to the relay (an invite's bundle is a megabyte).
 const opTimeout = 2 * time.Minute
@@ -40,21 +42,23 @@ var (
 type app struct {
 	host js.Value
 
-	mu     sync.Mutex // guards everything below
-	relay  string     // the serving relay's client address, as invites carry it
-	fp     string
-	wsURL  string
-	id     *seal.Identity
-	st     *webstore.Store
-	c      *client.Client
-	vault  *client.Vault
-	stop   context.CancelFunc
-	saving chan struct{} // a token: one snapshot write at a time
-	dirty  atomic.Bool   // the history changed since the last save (set by the store)
+	mu    sync.Mutex // guards everything below
+	relay string     // the serving relay's client address, as invites carry it
+	fp    string
+	wsURL string
+	id    *seal.Identity
+	st    *webstore.Store
+	c     *client.Client
+	vault *client.Vault
+	stop  context.CancelFunc
+	// rewatch asks watchLoop to subscribe again (a friend was added); buffered, never blocks.
+	rewatch chan struct{}
+	saving  chan struct{} // a token: one snapshot write at a time
+	dirty   atomic.Bool   // the history changed since the last save (set by the store)
 }
 
 func newApp(host js.Value) *app {
-	a := &app{host: host, saving: make(chan struct{}, 1)}
+	a := &app{host: host, saving: make(chan struct{}, 1), rewatch: make(chan struct{}, 1)}
 	a.saving <- struct{}{}
 	return a
 }
@@ -245,6 +249,7 @@ func (a *app) openLocked(id *seal.Identity, st *webstore.Store) {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	go a.pollLoop(ctx, c)
+	go a.watchLoop(ctx, c)
 }
 
 func (a *app) closeLocked() {
@@ -296,6 +301,56 @@ func (a *app) after() error {
 	return a.saveLocked()
 }
 
+// watchLoop keeps a subscription to the relay for the friends' tags (client.Watch), so that
+// a message shows the moment it is stored; it starts again when a friend is added, and after
+// a failure (or while there is nobody to watch) with a capped backoff. The poll loop reads
+// whatever a gap in the subscription missed.
+func (a *app) watchLoop(ctx context.Context, c *client.Client) {
+	wait := time.Second
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-a.rewatch:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+		err := c.Watch(wctx, a.relay, func(ev client.Event) {
+			a.emit(eventFields(ev))
+			a.after()
+			a.emit("pushed", map[string]any{})
+		})
+		restarted := wctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if restarted && err == nil {
+			wait = time.Second
+			continue
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-a.rewatch:
+			t.Stop()
+		case <-t.C:
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// watchAgain makes watchLoop subscribe again, for a new friend's tags.
+func (a *app) watchAgain() {
+	select {
+	case a.rewatch <- struct{}{}:
+	default:
+	}
+}
+
 func (a *app) pollLoop(ctx context.Context, c *client.Client) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
@@ -330,6 +385,9 @@ func (a *app) receive(ctx context.Context, c *client.Client) (int, time.Duration
 	}
 	for _, ev := range res.Events {
 		a.emit(eventFields(ev))
+		if _, ok := ev.(client.FriendAddedEvent); ok {
+			a.watchAgain()
+		}
 	}
 	if len(res.Events) > 0 {
 		texts := 0
@@ -407,6 +465,7 @@ func (a *app) opAccept(v js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.watchAgain()
 	return js.ValueOf(map[string]any{"name": f.Name, "safety": c.SafetyNumber(f)}), nil
 }
 
