@@ -256,7 +256,10 @@ func (a *abuseCounters) closed(reason string) {
 // AbuseStats is a snapshot of the node's abuse counters, for the status page. No addresses.
 //
 // ClosesByReason counts every connection's end under one short name. Refused or failed before
-// a link: busy (over MaxConns), per_ip (over MaxConnsPerIP), tls_handshake (TCP+TLS handshake
+// a link: busy (over MaxConns, or a neighbour slot on trial that no listed key took: slots.go),
+// per_ip (over MaxConnsPerIP), key_changed (a dial of an unpinned line met another key than
+// the one pinned on first use, or a relay claimed such a line with another key: known.go),
+// tls_handshake (TCP+TLS handshake
 // failed or timed out), no_stream (QUIC connection that opened no stream in time). A link's
 // end: local_close (this node closed it), peer_close (the peer hung up between frames),
 // truncated (it hung up inside a frame), peer_error (it sent a link-level ERROR), a protocol
