@@ -84,76 +84,17 @@ func cmdInbox(args []string) error {
 	return err
 }
 
-// printEvents prints events: what a friend sent on standard output, rejections and notices
-// on standard error.
+// printEvents prints events: what a friend sent on standard output, notices (rejections, the
+// outbox, gaps, resets) on standard error; client's events say themselves what they are.
 func printEvents(evs []client.Event) {
 	for _, e := range evs {
-		out, line := os.Stdout, eventLine(e)
-		if _, ok := e.(client.RejectedEvent); ok {
+		out := os.Stdout
+		if client.IsNotice(e) {
 			out = os.Stderr
 		}
-		switch e.(type) {
-		case client.InviteExpiredEvent, client.InviteAnsweredTwiceEvent, client.OutboxDroppedEvent, client.OutboxSentEvent,
-			client.GapEvent, client.SessionResetEvent, client.ControlEvent: // their String says it
-			out = os.Stderr
-		}
-		fmt.Fprintln(out, line)
+		fmt.Fprintln(out, e)
 	}
 }
 
-func eventLine(ev client.Event) string {
-	stamp := func(t time.Time, from string) string {
-		return "[" + t.Local().Format("2006-01-02 15:04:05") + "] " + printable(from) + ": "
-	}
-	switch e := ev.(type) {
-	case client.MessageEvent:
-		return stamp(e.Time, e.From) + printable(e.Text)
-	case client.FileEvent:
-		return fmt.Sprintf("%sfile %s (%d bytes) saved to %s", stamp(e.Time, e.From), printable(e.Name), e.Size, printable(e.Where))
-	case client.FileShortEvent:
-		return fmt.Sprintf("%sfile %s arrived with %d of %d bytes; discarded", stamp(e.Time, e.From), printable(e.Name), e.Got, e.Want)
-	case client.UnknownTypeEvent:
-		return fmt.Sprintf("%s(a message of type %d, which this version cannot show)", stamp(e.Time, e.From), e.Type)
-	case client.FriendAddedEvent:
-		return fmt.Sprintf("friend added: %s accepted your invite; safety number %s", printable(e.Name), e.SafetyNumber)
-	case client.InviteAnsweredTwiceEvent:
-		who := e.Name
-		if who == "" {
-			who = "a friend"
-		}
-		return "echorelay: someone else also answered your invite for " + printable(who) + "; the code leaked: compare safety numbers with " + printable(who)
-	case client.InviteExpiredEvent:
-		return fmt.Sprintf("echorelay: an invite made on %s expired unanswered", e.Created.Local().Format("2006-01-02"))
-	case client.RejectedEvent:
-		where := " (invite answer)"
-		if e.Mailbox != "" {
-			where = " in " + printable(e.Mailbox) + "'s mailbox"
-		}
-		reason := e.Reason.String()
-		if e.Detail != "" && e.Reason != client.RejectNotForMe {
-			reason += ": " + printable(e.Detail)
-		}
-		return fmt.Sprintf("echorelay: rejected blob %s%s: %s", e.Blob.Short(), where, reason)
-	case client.OutboxSentEvent:
-		return fmt.Sprintf("echorelay: sent from the outbox to %s: %s", printable(e.To), printable(e.What))
-	case client.OutboxDroppedEvent:
-		return fmt.Sprintf("echorelay: the relay refused %s to %s for good, removed from the outbox: %s", printable(e.What), printable(e.To), e.Err)
-	}
-	return fmt.Sprintf("%v", ev)
-}
-
-// printable keeps a friend's text from driving the terminal or disguising itself: control
-// characters other than newline and tab, and format characters (client.Hidden: bidi
-// overrides and isolates such as U+202E, invisible separators) are shown as U+FFFD.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || !hidden(r) {
-			return r
-		}
-		return '\uFFFD'
-	}, s)
-}
-
-func hidden(r rune) bool { return client.Hidden(r) }
-
-var safeFileName = client.SafeFileName
+// printable is client.Printable: what a friend wrote, made safe for a terminal.
+var printable = client.Printable
