@@ -222,7 +222,7 @@ func parseKnown(r io.Reader) (map[string]KnownPeer, error) {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
 		since, err := time.Parse(time.RFC3339, f[2])
-		if err != nil {
+		if y := since.UTC().Year(); err != nil || y < 1 || y > 9999 { // a year written back must parse
 			return nil, fmt.Errorf("line %d: %q is not an RFC 3339 time", n, f[2])
 		}
 		if _, dup := m[f[0]]; dup {

@@ -1,6 +1,7 @@
 package peers
 
 import (
+	"bytes"
 	"log/slog"
 	"net"
 	"os"
@@ -270,4 +271,43 @@ func TestLogEveryKey(t *testing.T) {
 	if !e.allow("a", now) || e.allow("a", now.Add(59*time.Second)) || !e.allow("b", now) || !e.allow("a", now.Add(time.Minute)) {
 		t.Fatal("not once a minute per key")
 	}
+}
+
+// The record's parser never panics, keeps what it accepts well formed, and what it writes
+// back parses to the same record.
+func FuzzKnownPeers(f *testing.F) {
+	files, _ := filepath.Glob("testdata/known_peers/*.txt")
+	if len(files) == 0 {
+		f.Fatal("no seed files in testdata/known_peers")
+	}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := parseKnown(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		for a, p := range m {
+			if p.Addr != a || checkKnownAddr(a) != nil || len(p.Fingerprint) != 64 || strings.ToLower(p.Fingerprint) != p.Fingerprint {
+				t.Fatalf("accepted %+v", p)
+			}
+		}
+		again, err := parseKnown(bytes.NewReader(marshalKnown(m)))
+		if err != nil {
+			t.Fatalf("what it wrote does not parse: %v", err)
+		}
+		if len(again) != len(m) {
+			t.Fatalf("round trip: %d pins, want %d", len(again), len(m))
+		}
+		for a, p := range m {
+			if q := again[a]; q.Fingerprint != p.Fingerprint || !q.Since.Equal(p.Since.Truncate(time.Second)) {
+				t.Fatalf("round trip of %s: %+v, want %+v", a, q, p)
+			}
+		}
+	})
 }
