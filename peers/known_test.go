@@ -198,9 +198,9 @@ func TestImpostorIsAClient(t *testing.T) {
 			break
 		}
 	}
-	for range 20 {
-		rc.writeFrame(echo.Frame{Type: echo.FrameBlob, Body: mkEnv(t, time.Now().Add(time.Hour), 100)})
-	}
+	// One flood: the node ends the link at it, and a write after that could meet a reset that
+	// discards the ERROR before it is read.
+	rc.writeFrame(echo.Frame{Type: echo.FrameBlob, Body: mkEnv(t, time.Now().Add(time.Hour), 100)})
 	if e := linkError(rc.drain(testutil.Timeout(10 * time.Second))); e == nil || e.Code != echo.CodeNotNeighbour {
 		t.Fatalf("impostor's floods: %v, want not_neighbour", e)
 	}
