@@ -39,9 +39,10 @@ func BenchmarkWireBytes(b *testing.B) {
 }
 
 // BenchmarkRemoval: what removing one member costs. Measured once on a real run of the
-// removal over the in-memory network (everyone rotates and hands its new chain to every other
-// remaining member: (n-1)·(n-2) sender keys, plus the admin's n-1 commits); the loop times
-// one member's share (a new chain and its n-2 payloads).
+// removal over the in-memory network: the admin's n-1 commits (pairwise; the removed member
+// learns it is out), then every remaining member's one announcement of its new chain (n-2
+// blobs, under the new epoch's tag); the loop times one member's share (a new chain and its
+// signed announcement).
 func BenchmarkRemoval(b *testing.B) {
 	for _, n := range []int{2, 30, 100} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
@@ -49,7 +50,7 @@ func BenchmarkRemoval(b *testing.B) {
 			s.net.maxDelay, s.net.dupRate = 0, 0
 			var others []Member
 			for i := 1; i < n; i++ {
-				others = append(others, Member{FP: s.fps[i]})
+				others = append(others, Member{KeyHash: testKeyHash(s.fps[i]), FP: s.fps[i]})
 			}
 			ctx := context.Background()
 			g, err := s.sets[0].Create(ctx, s.trs[0], "bench", PolicyAdmin, others, s.now)
@@ -60,7 +61,7 @@ func BenchmarkRemoval(b *testing.B) {
 			for range 3 {
 				s.step(all)
 			}
-			msgs0, bytes0 := s.net.pairwiseMsgs, s.net.pairwiseBytes
+			msgs0, bytes0, puts0, putBytes0 := s.net.pairwiseMsgs, s.net.pairwiseBytes, s.net.puts, s.net.putBytes
 			if err := g.Remove(ctx, s.trs[0], s.fps[n-1], s.now); err != nil {
 				b.Fatal(err)
 			}
@@ -68,28 +69,28 @@ func BenchmarkRemoval(b *testing.B) {
 				s.step(all)
 			}
 			msgs, bytes := s.net.pairwiseMsgs-msgs0, s.net.pairwiseBytes-bytes0
-			if want := (n-1)*(n-2) + n - 1; msgs != want {
-				b.Fatalf("%d pairwise payloads for a removal, want %d", msgs, want)
+			puts, putBytes := s.net.puts-puts0, s.net.putBytes-putBytes0
+			if msgs != n-1 || puts != n-1 || putBytes != (n-1)*AnnouncementSize {
+				b.Fatalf("a removal: %d pairwise payloads, %d blobs (%d bytes); want %d, %d of %d bytes", msgs, puts, putBytes, n-1, n-1, AnnouncementSize)
 			}
 
-			m := s.group(1)
+			m := s.group(0) // the admin: with 2 members, member 1 is the one removed
 			b.ReportAllocs()
 			for b.Loop() {
 				m.mu.Lock()
 				if err := m.newOwn(m.own.gen + 1); err != nil {
 					b.Fatal(err)
 				}
-				key := m.ownKey()
-				for _, mem := range m.cur.Members {
-					if mem.FP != m.cfg.Self {
-						m.queue(mem.FP, key)
-					}
+				if err := m.announce(s.now); err != nil {
+					b.Fatal(err)
 				}
-				m.out = m.out[:0]
+				m.puts = m.puts[:0]
 				m.mu.Unlock()
 			}
 			b.ReportMetric(float64(msgs), "pairwise/removal")
 			b.ReportMetric(float64(bytes), "pairwise-B/removal")
+			b.ReportMetric(float64(puts), "blobs/removal")
+			b.ReportMetric(float64(putBytes), "blob-B/removal")
 		})
 	}
 }

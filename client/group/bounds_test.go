@@ -33,7 +33,7 @@ func testReAdded(t *testing.T, delay int, seed uint64) {
 	s.settle(all)
 	s.send(1, "while you were out")
 	s.settle(all)
-	if err := s.group(0).Add(ctx, s.trs[0], Member{FP: s.fps[2], Nick: "back"}, s.now); err != nil {
+	if err := s.group(0).Add(ctx, s.trs[0], Member{KeyHash: testKeyHash(s.fps[2]), FP: s.fps[2], Nick: "back"}, s.now); err != nil {
 		t.Fatal(err)
 	}
 	s.settle(all)
@@ -90,12 +90,12 @@ func TestPendingBounded(t *testing.T) {
 	ctx := context.Background()
 	admin, member := testFP(0), testFP(1)
 	atr := &captureTransport{}
-	g0, err := Create(ctx, atr, Config{Self: admin}, "p", PolicyAdmin, []Member{{FP: member}}, testNow)
+	g0, err := Create(ctx, atr, testCfg(admin), "p", PolicyAdmin, []Member{{KeyHash: testKeyHash(member), FP: member}}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mtr := &captureTransport{}
-	g1, _, err := Join(ctx, mtr, Config{Self: member}, admin, atr.pairwise[0].payload)
+	g1, _, err := Join(ctx, mtr, testCfg(member), admin, atr.pairwise[0].payload, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,13 +104,14 @@ func TestPendingBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	u := g0.Receive(mtr.blobs)
+	// mtr.blobs[0] is the member's chain announcement (from Join), the rest its messages.
+	u := g0.Receive(mtr.blobs[1:])
 	if len(u.Messages) != 0 || len(u.Refused) != 1 || !errors.Is(u.Refused[0], ErrNoKey) {
 		t.Fatalf("before the key: %d opened, refused %v", len(u.Messages), u.Refused)
 	}
-	u, err = g0.HandleControl(ctx, atr, member, mtr.pairwise[0].payload, testNow)
-	if err != nil || len(u.Messages) != MaxPendingBlobs {
-		t.Fatalf("with the key: %d opened, %v", len(u.Messages), err)
+	u = g0.Receive(mtr.blobs[:1])
+	if len(u.Messages) != MaxPendingBlobs {
+		t.Fatalf("with the key: %d opened, refused %v", len(u.Messages), u.Refused)
 	}
 	if u.Messages[0].Index != 1 {
 		t.Fatalf("the first message out is index %d, want 1 (0 was evicted)", u.Messages[0].Index)
@@ -131,7 +132,7 @@ func TestFormerPruned(t *testing.T) {
 	}
 	for i := range MaxEpochs {
 		fp := testFP(100 + i)
-		if err := s.group(0).Add(ctx, s.trs[0], Member{FP: fp}, s.now); err != nil {
+		if err := s.group(0).Add(ctx, s.trs[0], Member{KeyHash: testKeyHash(fp), FP: fp}, s.now); err != nil {
 			t.Fatal(err)
 		}
 		s.settle(all)
@@ -147,12 +148,12 @@ func TestRemovedBeforeJoining(t *testing.T) {
 	ctx := context.Background()
 	admin, late := testFP(0), testFP(1)
 	atr := &captureTransport{}
-	g, err := Create(ctx, atr, Config{Self: admin}, "t", PolicyAdmin, []Member{{FP: testFP(2)}}, testNow)
+	g, err := Create(ctx, atr, testCfg(admin), "t", PolicyAdmin, []Member{{KeyHash: testKeyHash(testFP(2)), FP: testFP(2)}}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	atr.pairwise = nil
-	if err := g.Add(ctx, atr, Member{FP: late}, testNow); err != nil {
+	if err := g.Add(ctx, atr, Member{KeyHash: testKeyHash(late), FP: late}, testNow); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.Remove(ctx, atr, late, testNow); err != nil {
@@ -171,7 +172,7 @@ func TestRemovedBeforeJoining(t *testing.T) {
 	if welcome == nil || removal == nil {
 		t.Fatal("no welcome and removal for the late member")
 	}
-	set := NewSet(Config{Self: late})
+	set := NewSet(testCfg(late))
 	for _, p := range [][]byte{removal, welcome} {
 		u, err := set.HandleControl(ctx, &captureTransport{}, admin, p, testNow)
 		if err != nil || len(u.Refused) != 1 || !errors.Is(u.Refused[0], ErrNotMember) {
@@ -183,43 +184,44 @@ func TestRemovedBeforeJoining(t *testing.T) {
 	}
 }
 
-// TestSetOrphansAndAccept: a sender key that comes before the welcome is applied after it; a
-// declined welcome joins nothing.
+// TestSetOrphansAndAccept: a welcome joins, the admin's announcement then opens its messages;
+// a sender key sent pairwise (chains travel as announcements) that came before the welcome is
+// kept for the group and refused once it joined; a declined welcome joins nothing.
 func TestSetOrphansAndAccept(t *testing.T) {
 	ctx := context.Background()
 	admin, m1, m2 := testFP(0), testFP(1), testFP(2)
 	atr := &captureTransport{}
-	g, err := Create(ctx, atr, Config{Self: admin}, "o", PolicyAdmin, []Member{{FP: m1}, {FP: m2}}, testNow)
+	g, err := Create(ctx, atr, testCfg(admin), "o", PolicyAdmin, []Member{{KeyHash: testKeyHash(m1), FP: m1}, {KeyHash: testKeyHash(m2), FP: m2}}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var welcome, key []byte
+	var welcome []byte
 	for _, o := range atr.pairwise {
-		if o.to != m1 {
-			continue
-		}
-		if k, _, _ := PeekControl(o.payload); k == KindCommit {
+		if k, _, _ := PeekControl(o.payload); o.to == m1 && k == KindCommit {
 			welcome = o.payload
-		} else {
-			key = o.payload
 		}
 	}
-	set := NewSet(Config{Self: m1})
+	if welcome == nil || len(atr.pairwise) != 2 || len(atr.blobs) != 1 {
+		t.Fatalf("creation: %d pairwise payloads, %d blobs; want a welcome each and one announcement", len(atr.pairwise), len(atr.blobs))
+	}
+	key := (&SenderKey{Group: g.ID(), Epoch: 1}).Marshal()
+	set := NewSet(testCfg(m1))
 	if u, err := set.HandleControl(ctx, &captureTransport{}, admin, key, testNow); err != nil || len(u.Refused) != 0 {
 		t.Fatalf("the key before the welcome: %v %v", u.Refused, err)
 	}
-	if _, err := set.HandleControl(ctx, &captureTransport{}, admin, welcome, testNow); err != nil {
-		t.Fatal(err)
+	u, err := set.HandleControl(ctx, &captureTransport{}, admin, welcome, testNow)
+	if err != nil || len(u.Refused) != 1 || !errors.Is(u.Refused[0], ErrMalformed) {
+		t.Fatalf("the welcome after a pairwise sender key: refused %v, %v; want the key refused", u.Refused, err)
 	}
 	tr := &captureTransport{}
 	if _, err := g.SendText(ctx, tr, "first", testNow); err != nil {
 		t.Fatal(err)
 	}
-	if u := set.Group(g.ID()).Receive(tr.blobs); len(u.Messages) != 1 {
+	if u := set.Group(g.ID()).Receive(append(tr.blobs, atr.blobs...)); len(u.Messages) != 1 {
 		t.Fatalf("the admin's first message: %d opened, refused %v", len(u.Messages), u.Refused)
 	}
 
-	other := NewSet(Config{Self: m1})
+	other := NewSet(testCfg(m1))
 	other.Accept = func(a Fingerprint, c *Commit) bool { return a != admin || c.Name != "o" }
 	if _, err := other.HandleControl(ctx, &captureTransport{}, admin, welcome, testNow); !errors.Is(err, ErrDeclined) {
 		t.Fatalf("a declined welcome: %v", err)

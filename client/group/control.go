@@ -18,12 +18,14 @@ import (
 //	header    = magic "ERG" || version u8 (1) || kind u8 || group_id [16]          (21 bytes)
 //	commit    = header || epoch u32 || time_ms u64 || admin_fp [32] || policy u8 ||
 //	            name_len u8 || name || epoch_secret [32] || count u8 ||
-//	            count × (member_fp [32] || nick_len u8 || nick) ||   (fps strictly ascending)
+//	            count × (member_fp [32] || keys_hash [32] || nick_len u8 || nick) ||
+//	                                                                (fps strictly ascending)
 //	            cut_count u8 || cut_count × (member_fp [32] || gen_count u8 ||
 //	                            gen_count × (generation u32 || end u32))  (fps ascending)
 //	senderkey = header || epoch u32 || generation u32 || index u32 || chain_key [32] ||
 //	            sig_pub [32]                                                      (97 bytes)
-//	proposal  = header || op u8 (1 add, 2 remove) || member_fp [32] || nick_len u8 || nick
+//	proposal  = header || op u8 (1 add, 2 remove) || member_fp [32] || nick_len u8 || nick ||
+//	            (op add only) keys_hash [32]
 const (
 	controlMagic   = "ERG"
 	controlVersion = 1
@@ -77,10 +79,23 @@ type ID [IDSize]byte
 // Fingerprint identifies a member: its identity bundle's fingerprint (PROTOCOL.md 7.1).
 type Fingerprint = seal.Fingerprint
 
+// SigKeysSize is the size of a member's long-term signature public keys:
+// ed25519_pk [32] || mldsa65_pk [1952], as in its identity bundle (PROTOCOL.md 7.1).
+const SigKeysSize = seal.SigningKeysSize
+
+// SigKeys are a member's long-term signature public keys (seal.Bundle.SigningKeys). A member
+// signs its chain announcements with them and puts them in each; the admin's commit names
+// them by their hash, so a commit stays small.
+type SigKeys = [SigKeysSize]byte
+
+// KeyHash is what a commit names a member's signature keys by: SHA-256(sig_keys).
+func KeyHash(k SigKeys) [32]byte { return sha256.Sum256(k[:]) }
+
 // Member is one member of a group as the admin's commit names it.
 type Member struct {
 	FP   Fingerprint
-	Nick string // what the admin calls it, at most MaxNameLen bytes
+	KeyHash [32]byte // KeyHash of its identity's signature keys, from the bundle the admin holds
+	Nick string  // what the admin calls it, at most MaxNameLen bytes
 }
 
 // Commit is the admin's full membership snapshot for one epoch. It is idempotent: applying
@@ -127,7 +142,8 @@ type Proposal struct {
 	Group ID
 	Op    Op
 	FP    Fingerprint
-	Nick  string // for OpAdd; empty for OpRemove
+	Nick  string  // for OpAdd; empty for OpRemove
+	KeyHash [32]byte // for OpAdd: KeyHash of the member's signature keys, as the proposer holds them
 }
 
 func appendHeader(b []byte, k Kind, id ID) []byte {
@@ -162,7 +178,7 @@ func (c *Commit) Marshal() ([]byte, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	b := appendHeader(make([]byte, 0, 256+len(c.Members)*97), KindCommit, c.Group)
+	b := appendHeader(make([]byte, 0, 256+len(c.Members)*(97+32)), KindCommit, c.Group)
 	b = binary.BigEndian.AppendUint32(b, c.Epoch)
 	b = binary.BigEndian.AppendUint64(b, uint64(c.Time.UnixMilli()))
 	b = append(b, c.Admin[:]...)
@@ -172,6 +188,7 @@ func (c *Commit) Marshal() ([]byte, error) {
 	b = append(b, byte(len(c.Members)))
 	for _, m := range c.Members {
 		b = append(b, m.FP[:]...)
+		b = append(b, m.KeyHash[:]...)
 		b = append(b, byte(len(m.Nick)))
 		b = append(b, m.Nick...)
 	}
@@ -209,6 +226,9 @@ func (c *Commit) check() error {
 		}
 		if !validName(m.Nick, true) {
 			return fmt.Errorf("%w: nick of %d bytes", ErrMalformed, len(m.Nick))
+		}
+		if m.KeyHash == [32]byte{} {
+			return fmt.Errorf("%w: a member without its keys' hash", ErrMalformed)
 		}
 		admin = admin || m.FP == c.Admin
 	}
@@ -259,6 +279,7 @@ func ParseCommit(p []byte) (*Commit, error) {
 	for i := 0; i < n && r.ok; i++ {
 		var m Member
 		copy(m.FP[:], r.bytes(32))
+		copy(m.KeyHash[:], r.bytes(32))
 		m.Nick = string(r.bytes(int(r.u8())))
 		c.Members = append(c.Members, m)
 	}
@@ -337,11 +358,15 @@ func (p *Proposal) Marshal() ([]byte, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	b := appendHeader(make([]byte, 0, controlHeader+34+len(p.Nick)), KindProposal, p.Group)
+	b := appendHeader(make([]byte, 0, controlHeader+34+len(p.Nick)+32), KindProposal, p.Group)
 	b = append(b, byte(p.Op))
 	b = append(b, p.FP[:]...)
 	b = append(b, byte(len(p.Nick)))
-	return append(b, p.Nick...), nil
+	b = append(b, p.Nick...)
+	if p.Op == OpAdd {
+		b = append(b, p.KeyHash[:]...)
+	}
+	return b, nil
 }
 
 func (p *Proposal) check() error {
@@ -350,6 +375,9 @@ func (p *Proposal) check() error {
 	}
 	if !validName(p.Nick, true) || (p.Op == OpRemove && p.Nick != "") {
 		return fmt.Errorf("%w: proposal nick of %d bytes", ErrMalformed, len(p.Nick))
+	}
+	if (p.Op == OpAdd) == (p.KeyHash == [32]byte{}) {
+		return fmt.Errorf("%w: proposal keys", ErrMalformed)
 	}
 	return nil
 }
@@ -367,6 +395,9 @@ func ParseProposal(b []byte) (*Proposal, error) {
 	p := &Proposal{Group: id, Op: Op(r.u8())}
 	copy(p.FP[:], r.bytes(32))
 	p.Nick = string(r.bytes(int(r.u8())))
+	if p.Op == OpAdd {
+		copy(p.KeyHash[:], r.bytes(32))
+	}
 	if !r.ok || len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: proposal of %d bytes", ErrMalformed, len(b))
 	}
@@ -388,7 +419,7 @@ func newReader(b []byte) *reader { return &reader{b: b, ok: true} }
 func (r *reader) bytes(n int) []byte {
 	if !r.ok || len(r.b) < n {
 		r.ok, r.b = false, nil
-		if n > 64 { // a length field out of range: allocate nothing for it
+		if n > SigKeysSize { // a length field out of range: allocate nothing for it
 			return nil
 		}
 		return make([]byte, n)

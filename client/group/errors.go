@@ -47,4 +47,7 @@ var (
 	ErrNoKey = errors.New("no key for this group message arrived")
 	// ErrAdminLeave: the admin cannot leave its group; membership changes need its device.
 	ErrAdminLeave = errors.New("the admin cannot leave the group")
+	// ErrKeyChange: a commit lists other signature keys for a member than an earlier commit
+	// (or than the member's own): a fingerprint names one identity, so the admin's device lies.
+	ErrKeyChange = errors.New("a commit changes a member's signature keys")
 )

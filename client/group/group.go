@@ -140,6 +140,11 @@ type outgoing struct {
 	payload []byte
 }
 
+type outPut struct {
+	tag  [32]byte
+	blob []byte
+}
+
 // Group is one member's state of one group. Its methods are safe for concurrent use; the
 // transport is called without the group's lock held.
 //
@@ -163,6 +168,7 @@ type Group struct {
 	gone    bool
 	formers map[Fingerprint]*former
 	cutoffs map[Fingerprint]cutoffAt // from every commit seen, the newest per member
+	keys    map[Fingerprint][32]byte // KeyHash of the members of the kept epochs
 
 	// keys
 	own       ownChain
@@ -175,22 +181,32 @@ type Group struct {
 	pendingBlobs []pendingBlob
 	pendingBytes int
 
-	out []outgoing // pairwise payloads queued under mu, sent after it
+	out  []outgoing // pairwise payloads queued under mu, sent after it
+	puts []outPut   // announcements queued under mu, put after it
 }
 
 func newGroup(cfg Config, id ID) *Group {
 	return &Group{cfg: cfg, id: id, formers: map[Fingerprint]*former{}, cutoffs: map[Fingerprint]cutoffAt{},
-		chains: map[Fingerprint][]*recvChain{}, skipped: map[skipKey][32]byte{}}
+		keys: map[Fingerprint][32]byte{}, chains: map[Fingerprint][]*recvChain{}, skipped: map[skipKey][32]byte{}}
 }
 
-// Create makes a new group with this member as its admin and others as the first members,
-// and sends each of them the first commit (its welcome) and this member's sender key.
+// Create makes a new group with this member as its admin and others as the first members
+// (each with its signature keys), sends each of them the first commit (its welcome) and
+// announces this member's chain.
 func Create(ctx context.Context, tr Transport, cfg Config, name string, policy Policy, others []Member, now time.Time) (*Group, error) {
+	if cfg.Sign == nil || !validKeys(cfg.Keys) {
+		return nil, fmt.Errorf("failed to create group: %w: no signature keys", ErrMalformed)
+	}
+	for _, m := range others {
+		if m.KeyHash == [32]byte{} {
+			return nil, fmt.Errorf("failed to create group: %w: a member without signature keys", ErrMalformed)
+		}
+	}
 	var id ID
 	if _, err := io.ReadFull(cfg.rand(), id[:]); err != nil {
 		return nil, fmt.Errorf("failed to draw a group id: %w", err)
 	}
-	members := []Member{{FP: cfg.Self}}
+	members := []Member{{FP: cfg.Self, KeyHash: KeyHash(cfg.Keys)}}
 	for _, m := range others {
 		if !slices.ContainsFunc(members, func(x Member) bool { return x.FP == m.FP }) {
 			members = append(members, m)
@@ -216,7 +232,7 @@ func Create(ctx context.Context, tr Transport, cfg Config, name string, policy P
 		}
 	}
 	var upd Update
-	err = g.applyCommit(c, &upd)
+	err = g.applyCommit(c, &upd, now)
 	g.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -225,10 +241,13 @@ func Create(ctx context.Context, tr Transport, cfg Config, name string, policy P
 }
 
 // Join makes this member's state of a group from the admin's commit that names it (the
-// welcome), and sends its own sender key to every member. from is the pairwise sender of the
+// welcome), and announces its own chain to the members. from is the pairwise sender of the
 // payload and must be the admin the commit names.
-func Join(ctx context.Context, tr Transport, cfg Config, from Fingerprint, payload []byte) (*Group, Update, error) {
+func Join(ctx context.Context, tr Transport, cfg Config, from Fingerprint, payload []byte, now time.Time) (*Group, Update, error) {
 	var upd Update
+	if cfg.Sign == nil {
+		return nil, upd, fmt.Errorf("failed to join group: %w: no signer", ErrMalformed)
+	}
 	c, err := ParseCommit(payload)
 	if err != nil {
 		return nil, upd, fmt.Errorf("failed to join group: %w", err)
@@ -239,9 +258,12 @@ func Join(ctx context.Context, tr Transport, cfg Config, from Fingerprint, paylo
 	if c.member(cfg.Self) < 0 {
 		return nil, upd, fmt.Errorf("failed to join group: %w (the commit does not name you)", ErrNotMember)
 	}
+	if i := c.member(cfg.Self); c.Members[i].KeyHash != KeyHash(cfg.Keys) {
+		return nil, upd, fmt.Errorf("failed to join group: %w (the commit lists other keys for you)", ErrKeyChange)
+	}
 	g := newGroup(cfg, c.Group)
 	g.mu.Lock()
-	err = g.applyCommit(c, &upd)
+	err = g.applyCommit(c, &upd, now)
 	g.mu.Unlock()
 	if err != nil {
 		return nil, upd, err
@@ -260,8 +282,8 @@ func (g *Group) queue(to Fingerprint, payload []byte) {
 // flush sends what was queued, without the lock.
 func (g *Group) flush(ctx context.Context, tr Transport) error {
 	g.mu.Lock()
-	out := g.out
-	g.out = nil
+	out, puts := g.out, g.puts
+	g.out, g.puts = nil, nil
 	g.mu.Unlock()
 	var errs []error
 	for _, o := range out {
@@ -269,7 +291,45 @@ func (g *Group) flush(ctx context.Context, tr Transport) error {
 			errs = append(errs, fmt.Errorf("failed to send a group control payload: %w", err))
 		}
 	}
+	for _, p := range puts {
+		if err := tr.Put(ctx, p.tag, p.blob); err != nil {
+			errs = append(errs, fmt.Errorf("failed to put the chain announcement: %w", err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// announce queues this member's current chain as an announcement under the current epoch's
+// tag of today.
+func (g *Group) announce(now time.Time) error {
+	es := g.epochs[len(g.epochs)-1]
+	var nonce [nonceLen]byte
+	if _, err := io.ReadFull(g.cfg.rand(), nonce[:]); err != nil {
+		return fmt.Errorf("failed to draw a nonce: %w", err)
+	}
+	blob, err := sealAnnouncement(announceKey(es.secret, g.id), nonce, g.cfg.Self, &g.cfg.Keys, g.ownKey(), g.cfg.Sign)
+	if err != nil {
+		return err
+	}
+	g.puts = append(g.puts, outPut{tag: tagFor(es.secret, g.id, seal.Epoch(now)), blob: blob})
+	return nil
+}
+
+// Reannounce puts this member's current chain again (from its current index), for when the put
+// of an announcement failed: members who have the chain skip it, the others read from now on.
+func (g *Group) Reannounce(ctx context.Context, tr Transport, now time.Time) error {
+	g.mu.Lock()
+	var err error
+	if g.gone {
+		err = ErrRemoved
+	} else {
+		err = g.announce(now)
+	}
+	g.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("failed to announce the chain: %w", err)
+	}
+	return g.flush(ctx, tr)
 }
 
 // newOwn starts a new sending generation with a fresh chain and signing key.
@@ -307,6 +367,7 @@ func (g *Group) addEpoch(c *Commit) {
 		members: make(map[Fingerprint]bool, len(c.Members))}
 	for _, m := range c.Members {
 		e.members[m.FP] = true
+		g.keys[m.FP] = m.KeyHash
 	}
 	g.epochs = append(g.epochs, e)
 	slices.SortFunc(g.epochs, func(a, b *epochState) int { return cmpU32(a.n, b.n) })
@@ -317,7 +378,7 @@ func (g *Group) addEpoch(c *Commit) {
 
 // applyCommit applies one of the admin's commits: the newest wins, older ones only give their
 // epoch secret and cutoffs, the same one again changes nothing.
-func (g *Group) applyCommit(c *Commit, upd *Update) error {
+func (g *Group) applyCommit(c *Commit, upd *Update, now time.Time) error {
 	if g.gone {
 		upd.Skipped++
 		return nil
@@ -329,11 +390,8 @@ func (g *Group) applyCommit(c *Commit, upd *Update) error {
 		if err := g.newOwn(0); err != nil {
 			return err
 		}
-		key := g.ownKey()
-		for _, m := range c.Members {
-			if m.FP != self {
-				g.queue(m.FP, key)
-			}
+		if err := g.announce(now); err != nil {
+			return err
 		}
 		g.recordCutoffs(c, upd)
 		upd.Changes = append(upd.Changes, Change{Epoch: c.Epoch, Joined: true, Added: slices.Clone(c.Members)})
@@ -345,6 +403,9 @@ func (g *Group) applyCommit(c *Commit, upd *Update) error {
 		return nil
 	case c.Admin != g.cur.Admin:
 		upd.refuse(fmt.Errorf("%w: a commit names another admin", ErrNotAdmin))
+		return nil
+	case g.keysChanged(c):
+		upd.refuse(fmt.Errorf("%w: epoch %d", ErrKeyChange, c.Epoch))
 		return nil
 	case c.Epoch < g.cur.Epoch: // late: its secret still opens messages of its epoch
 		if c.member(self) >= 0 {
@@ -395,20 +456,17 @@ func (g *Group) applyCommit(c *Commit, upd *Update) error {
 	g.recordCutoffs(c, upd)
 	if len(ch.Removed) > 0 {
 		// The removed member knows every chain it was given: each member starts a new one and
-		// gives it to the remaining members only.
+		// announces it under the new epoch, whose secret the removed member never gets.
 		if err := g.newOwn(g.own.gen + 1); err != nil {
 			return err
 		}
-		key := g.ownKey()
-		for _, m := range c.Members {
-			if m.FP != self {
-				g.queue(m.FP, key)
-			}
+		if err := g.announce(now); err != nil {
+			return err
 		}
 	} else if len(ch.Added) > 0 {
-		key := g.ownKey() // from now on, not before
-		for _, m := range ch.Added {
-			g.queue(m.FP, key)
+		// The current chain, from now on, not before: the newcomer reads from here.
+		if err := g.announce(now); err != nil {
+			return err
 		}
 	}
 	upd.Changes = append(upd.Changes, ch)
@@ -416,6 +474,17 @@ func (g *Group) applyCommit(c *Commit, upd *Update) error {
 	g.retryBlobs(upd, nil)
 	g.prune()
 	return nil
+}
+
+// keysChanged reports whether c lists other signature keys for a member than a kept commit
+// did: a fingerprint names one bundle, so one of the two commits lies.
+func (g *Group) keysChanged(c *Commit) bool {
+	for _, m := range c.Members {
+		if k, ok := g.keys[m.FP]; ok && k != m.KeyHash {
+			return true
+		}
+	}
+	return false
 }
 
 // recordCutoffs keeps where the chains of the members c removed end, for the removed members
@@ -458,6 +527,7 @@ func (g *Group) prune() {
 	for fp := range g.formers {
 		if !slices.ContainsFunc(g.epochs, func(e *epochState) bool { return e.members[fp] }) {
 			delete(g.formers, fp)
+			delete(g.keys, fp)
 			delete(g.cutoffs, fp)
 			g.dropChains(fp)
 		}
@@ -479,5 +549,6 @@ func (g *Group) wipe() {
 	g.own = ownChain{}
 	g.chains, g.skipped, g.skipOrder = map[Fingerprint][]*recvChain{}, map[skipKey][32]byte{}, nil
 	g.epochs, g.formers, g.cutoffs = nil, map[Fingerprint]*former{}, map[Fingerprint]cutoffAt{}
+	g.keys, g.puts = map[Fingerprint][32]byte{}, nil
 	g.pendingKeys, g.pendingBlobs, g.pendingBytes = nil, nil, 0
 }

@@ -24,7 +24,7 @@ func smallOf(t *testing.T, total, n int, policy Policy) *sim {
 	s.net.maxDelay, s.net.dupRate = 0, 0
 	var others []Member
 	for i := 1; i < n; i++ {
-		others = append(others, Member{FP: s.fps[i], Nick: fmt.Sprint("m", i)})
+		others = append(others, Member{KeyHash: testKeyHash(s.fps[i]), FP: s.fps[i], Nick: fmt.Sprint("m", i)})
 	}
 	g, err := s.sets[0].Create(context.Background(), s.trs[0], "g", policy, others, s.now)
 	if err != nil {
@@ -164,7 +164,7 @@ func TestPolicy(t *testing.T) {
 	ctx := context.Background()
 	t.Run("admin", func(t *testing.T) {
 		s := small(t, 3, PolicyAdmin)
-		if err := s.group(1).Add(ctx, s.trs[1], Member{FP: testFP(99)}, s.now); !errors.Is(err, ErrNotAdmin) {
+		if err := s.group(1).Add(ctx, s.trs[1], Member{KeyHash: testKeyHash(testFP(99)), FP: testFP(99)}, s.now); !errors.Is(err, ErrNotAdmin) {
 			t.Fatalf("a member adds in an admin-only group: %v", err)
 		}
 		if err := s.group(1).Remove(ctx, s.trs[1], s.fps[2], s.now); !errors.Is(err, ErrNotAdmin) {
@@ -221,7 +221,7 @@ func TestAddedReadsFromThenOn(t *testing.T) {
 	ctx := context.Background()
 	s.send(1, "before")
 	s.settle(func(i int) bool { return i < 3 })
-	if err := s.group(0).Add(ctx, s.trs[0], Member{FP: s.fps[3], Nick: "late"}, s.now); err != nil {
+	if err := s.group(0).Add(ctx, s.trs[0], Member{KeyHash: testKeyHash(s.fps[3]), FP: s.fps[3], Nick: "late"}, s.now); err != nil {
 		t.Fatal(err)
 	}
 	s.settle(all)
@@ -261,17 +261,17 @@ func TestWireSizeIndependentOfMembers(t *testing.T) {
 func TestFull(t *testing.T) {
 	var others []Member
 	for i := 1; i <= MaxMembers; i++ {
-		others = append(others, Member{FP: testFP(i)})
+		others = append(others, Member{KeyHash: testKeyHash(testFP(i)), FP: testFP(i)})
 	}
 	tr := &captureTransport{}
-	if _, err := Create(context.Background(), tr, Config{Self: testFP(0)}, "big", PolicyAdmin, others, time.Now()); !errors.Is(err, ErrFull) {
+	if _, err := Create(context.Background(), tr, testCfg(testFP(0)), "big", PolicyAdmin, others, time.Now()); !errors.Is(err, ErrFull) {
 		t.Fatalf("a group of %d: %v", len(others)+1, err)
 	}
-	g, err := Create(context.Background(), tr, Config{Self: testFP(0)}, "big", PolicyAdmin, others[:MaxMembers-1], time.Now())
+	g, err := Create(context.Background(), tr, testCfg(testFP(0)), "big", PolicyAdmin, others[:MaxMembers-1], time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Add(context.Background(), tr, Member{FP: testFP(500)}, time.Now()); !errors.Is(err, ErrFull) {
+	if err := g.Add(context.Background(), tr, Member{KeyHash: testKeyHash(testFP(500)), FP: testFP(500)}, time.Now()); !errors.Is(err, ErrFull) {
 		t.Fatalf("adding a 101st member: %v", err)
 	}
 }
@@ -308,9 +308,9 @@ func (c *captureTransport) Fetch(context.Context, [][32]byte) ([][]byte, error) 
 func benchGroup(tb testing.TB, n int) *Group {
 	var others []Member
 	for i := 1; i < n; i++ {
-		others = append(others, Member{FP: testFP(i), Nick: fmt.Sprint("m", i)})
+		others = append(others, Member{KeyHash: testKeyHash(testFP(i)), FP: testFP(i), Nick: fmt.Sprint("m", i)})
 	}
-	g, err := Create(context.Background(), &captureTransport{}, Config{Self: testFP(0)}, "bench", PolicyAdmin, others, time.Now())
+	g, err := Create(context.Background(), &captureTransport{}, testCfg(testFP(0)), "bench", PolicyAdmin, others, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}

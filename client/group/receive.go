@@ -12,8 +12,8 @@ import (
 	"github.com/echorelay/echorelay/echo/seal"
 )
 
-// HandleControl applies a control payload that came pairwise from a member: a commit, a
-// sender key or a proposal. Late, repeated and reordered payloads are expected; each is
+// HandleControl applies a control payload that came pairwise from a member: a commit (from
+// the admin) or a proposal (to the admin). Late, repeated and reordered payloads are expected; each is
 // applied once, in the order their epochs say.
 func (g *Group) HandleControl(ctx context.Context, tr Transport, from Fingerprint, payload []byte, now time.Time) (Update, error) {
 	var upd Update
@@ -32,14 +32,12 @@ func (g *Group) HandleControl(ctx context.Context, tr Transport, from Fingerprin
 			if from != g.cur.Admin || c.Admin != from {
 				upd.refuse(fmt.Errorf("%w: a commit from a member", ErrNotAdmin))
 			} else {
-				err = g.applyCommit(c, &upd)
+				err = g.applyCommit(c, &upd, now)
 			}
 		}
 	case KindSenderKey:
-		var k *SenderKey
-		if k, err = ParseSenderKey(payload); err == nil {
-			g.handleSenderKey(from, k, &upd)
-		}
+		// Chains travel as announcements under the group's tag, signed by their owner.
+		upd.refuse(fmt.Errorf("%w: a sender key sent pairwise", ErrMalformed))
 	case KindProposal:
 		var p *Proposal
 		if p, err = ParseProposal(payload); err == nil {
@@ -54,8 +52,8 @@ func (g *Group) HandleControl(ctx context.Context, tr Transport, from Fingerprin
 	return upd, g.flush(ctx, tr)
 }
 
-// handleSenderKey stores another member's chain; a key whose sender is not a member yet waits
-// for the commit that adds it.
+// handleSenderKey stores another member's chain from its verified announcement; a key whose
+// sender is not a member yet waits for the commit that adds it.
 func (g *Group) handleSenderKey(from Fingerprint, k *SenderKey, upd *Update) {
 	if g.gone || from == g.cfg.Self {
 		upd.Skipped++
@@ -85,8 +83,19 @@ func (g *Group) handleSenderKey(from Fingerprint, k *SenderKey, upd *Update) {
 		if ch.gen != k.Generation {
 			continue
 		}
-		if bytes32(ch.sigPub) == k.SigPub || k.Epoch <= ch.epoch {
-			upd.Skipped++ // the same chain again, or an older hand-out of it
+		if bytes32(ch.sigPub) == k.SigPub {
+			// The same chain again; announced from an earlier index (a member who applied a
+			// late commit reads the older announcement after the newer one), it opens more.
+			if k.Index < ch.start && ch.start-k.Index <= MaxSkip {
+				g.extendBack(ch, k)
+				g.retryBlobs(upd, &from)
+			} else {
+				upd.Skipped++
+			}
+			return
+		}
+		if k.Epoch <= ch.epoch {
+			upd.Skipped++ // an older hand-out of a chain replaced since
 			return
 		}
 		// A new chain under a generation number seen before: the sender joined again.
@@ -108,6 +117,18 @@ func (g *Group) handleSenderKey(from Fingerprint, k *SenderKey, upd *Update) {
 	}
 	g.chains[from] = list
 	g.retryBlobs(upd, &from)
+}
+
+// extendBack stores the message keys of ch from k's index up to where ch started, as skipped
+// keys: k announces the same chain from an earlier index.
+func (g *Group) extendBack(ch *recvChain, k *SenderKey) {
+	ck := k.ChainKey
+	for i := k.Index; i < ch.start; i++ {
+		var mk [32]byte
+		mk, ck = chainStep(ck, g.id, ch.sender, ch.gen, i)
+		g.addSkipped(skipKey{sender: ch.sender, gen: ch.gen, index: i}, mk)
+	}
+	ch.start = k.Index
 }
 
 func bytes32(b []byte) (out [32]byte) {
@@ -177,10 +198,32 @@ func (g *Group) Receive(blobs [][]byte) Update {
 		h    header
 		es   *epochState
 	}
-	items := make([]item, len(blobs))
-	for i, b := range blobs {
+	items := make([]item, 0, len(blobs))
+	// Announcements first (the messages of this batch need them), each chain from its
+	// earliest index: a late member reads one chain's older and newer announcements together.
+	var keys []pendingKey
+	for _, b := range blobs {
+		if len(b) > 0 && b[0] == announceVersion {
+			if from, k := g.openAnnounced(b, &upd); k != nil {
+				keys = append(keys, pendingKey{from: from, key: k})
+			}
+		}
+	}
+	slices.SortStableFunc(keys, func(a, b pendingKey) int {
+		if c := bytes.Compare(a.from[:], b.from[:]); c != 0 {
+			return c
+		}
+		return cmpU32(a.key.Index, b.key.Index)
+	})
+	for _, k := range keys {
+		g.handleSenderKey(k.from, k.key, &upd)
+	}
+	for _, b := range blobs {
+		if len(b) > 0 && b[0] == announceVersion {
+			continue
+		}
 		h, es := g.peekHeader(b)
-		items[i] = item{blob: b, h: h, es: es}
+		items = append(items, item{blob: b, h: h, es: es})
 	}
 	slices.SortStableFunc(items, func(a, b item) int {
 		if c := bytes.Compare(a.h.sender[:], b.h.sender[:]); c != 0 {
@@ -196,6 +239,44 @@ func (g *Group) Receive(blobs [][]byte) Update {
 	}
 	sortMessages(upd.Messages)
 	return upd
+}
+
+// openAnnounced opens a member's chain announcement with one of the kept epochs and checks
+// it: its sender a member of that epoch, the key of that epoch and group, both signatures
+// with the sender's keys as the admin's commit lists them. It returns nil for a refused or
+// skipped one.
+func (g *Group) openAnnounced(blob []byte, upd *Update) (Fingerprint, *SenderKey) {
+	if g.gone {
+		upd.refuse(fmt.Errorf("%w", ErrRemoved))
+		return Fingerprint{}, nil
+	}
+	for i := len(g.epochs) - 1; i >= 0; i-- {
+		es := g.epochs[i]
+		sender, keys, payload, sigs, ok := openAnnouncement(blob, announceKey(es.secret, g.id))
+		if !ok {
+			continue
+		}
+		k, err := ParseSenderKey(payload)
+		switch {
+		case sender == g.cfg.Self:
+			upd.Skipped++
+		case !es.members[sender]:
+			upd.refuse(fmt.Errorf("%w: an announcement under epoch %d", ErrNotMember, es.n))
+		case err != nil:
+			upd.refuse(err)
+		case k.Group != g.id || k.Epoch != es.n:
+			upd.refuse(fmt.Errorf("%w: an announcement of epoch %d under epoch %d", ErrMalformed, k.Epoch, es.n))
+		case KeyHash(*keys) != g.keys[sender]:
+			upd.refuse(fmt.Errorf("%w: an announcement's keys are not those the commit names", ErrTampered))
+		case !verifySigs(keys, announceSigned(sender, keys, payload), sigs):
+			upd.refuse(fmt.Errorf("%w: an announcement's signature does not verify", ErrTampered))
+		default:
+			return sender, k
+		}
+		return Fingerprint{}, nil
+	}
+	upd.refuse(fmt.Errorf("%w (an announcement)", ErrNotForGroup))
+	return Fingerprint{}, nil
 }
 
 // peekHeader opens a blob's header with the newest kept epoch that opens it; es is nil when
@@ -264,6 +345,12 @@ func (g *Group) open(blob []byte, h header, es *epochState, upd *Update) {
 	}
 	var in inner
 	var err error
+	if h.index < ch.start {
+		// Before the chain as this member holds it: an earlier announcement of the same chain
+		// (under an older epoch this member learned late) may still come.
+		g.pend(blob, h.sender, upd)
+		return
+	}
 	late, gap := h.index < ch.index, uint32(0)
 	if late {
 		k := skipKey{sender: h.sender, gen: h.gen, index: h.index}

@@ -173,7 +173,7 @@ func TestGroupOnThreeRelays(t *testing.T) {
 	trs := make([]*relayTransport, n)
 	for i := range n {
 		fps[i] = testFP(i)
-		sets[i] = NewSet(Config{Self: fps[i]})
+		sets[i] = NewSet(testCfg(fps[i]))
 		cl, err := peers.DialClient(ctx, relays[i%3].addr())
 		if err != nil {
 			t.Fatal(err)
@@ -261,7 +261,7 @@ func TestGroupOnThreeRelays(t *testing.T) {
 
 	var others []Member
 	for i := 1; i < 30; i++ {
-		others = append(others, Member{FP: fps[i], Nick: fmt.Sprint("pupil ", i)})
+		others = append(others, Member{KeyHash: testKeyHash(fps[i]), FP: fps[i], Nick: fmt.Sprint("pupil ", i)})
 	}
 	g, err := sets[admin].Create(ctx, trs[admin], "class 5b", PolicyAdmin, others, time.Now())
 	if err != nil {
@@ -295,7 +295,7 @@ func TestGroupOnThreeRelays(t *testing.T) {
 	}
 	readAll("the first messages and the file read")
 
-	if err := g.Add(ctx, trs[admin], Member{FP: fps[added], Nick: "new pupil"}, time.Now()); err != nil {
+	if err := g.Add(ctx, trs[admin], Member{KeyHash: testKeyHash(fps[added]), FP: fps[added], Nick: "new pupil"}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	online[added] = true

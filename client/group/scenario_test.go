@@ -52,7 +52,7 @@ func newSim(t testing.TB, n int, seed uint64) *sim {
 	for i := range n {
 		fp := testFP(i)
 		s.fps = append(s.fps, fp)
-		s.sets = append(s.sets, NewSet(Config{Self: fp}))
+		s.sets = append(s.sets, NewSet(testCfg(fp)))
 		s.trs = append(s.trs, s.net.transport(fp))
 	}
 	s.logs = make([][]Message, n)
@@ -150,7 +150,7 @@ func testGroupOf30(t *testing.T, seed uint64) {
 	const n = 31 // 30 at the start (0..29), member 30 joins midway
 	const admin, removed, offline, added = 0, 5, 7, 30
 	s := newSim(t, n, seed)
-	s.evil, s.evilOf = NewSet(Config{Self: s.fps[removed]}), removed
+	s.evil, s.evilOf = NewSet(testCfg(s.fps[removed])), removed
 	ctx := context.Background()
 	inGroup := map[int]bool{}
 	for i := range 30 {
@@ -160,7 +160,7 @@ func testGroupOf30(t *testing.T, seed uint64) {
 
 	var others []Member
 	for i := 1; i < 30; i++ {
-		others = append(others, Member{FP: s.fps[i], Nick: fmt.Sprintf("pupil %d", i)})
+		others = append(others, Member{KeyHash: testKeyHash(s.fps[i]), FP: s.fps[i], Nick: fmt.Sprintf("pupil %d", i)})
 	}
 	g, err := s.sets[admin].Create(ctx, s.trs[admin], "class 5b", PolicyAdmin, others, s.now)
 	if err != nil {
@@ -212,7 +212,7 @@ func testGroupOf30(t *testing.T, seed uint64) {
 	talk(5, []int{admin, 1, 2, 3})
 
 	// Addition midway; the newcomer talks too once it joined.
-	if err := s.group(admin).Add(ctx, s.trs[admin], Member{FP: s.fps[added], Nick: "new pupil"}, s.now); err != nil {
+	if err := s.group(admin).Add(ctx, s.trs[admin], Member{KeyHash: testKeyHash(s.fps[added]), FP: s.fps[added], Nick: "new pupil"}, s.now); err != nil {
 		t.Fatal(err)
 	}
 	addEpoch := s.group(admin).Epoch()

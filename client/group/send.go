@@ -82,7 +82,10 @@ func (g *Group) Add(ctx context.Context, tr Transport, m Member, now time.Time) 
 	if !validName(m.Nick, true) {
 		return fmt.Errorf("failed to add member: %w: nick of %d bytes", ErrMalformed, len(m.Nick))
 	}
-	return g.change(ctx, tr, Proposal{Group: g.id, Op: OpAdd, FP: m.FP, Nick: m.Nick}, now)
+	if m.KeyHash == [32]byte{} {
+		return fmt.Errorf("failed to add member: %w: no signature keys", ErrMalformed)
+	}
+	return g.change(ctx, tr, Proposal{Group: g.id, Op: OpAdd, FP: m.FP, Nick: m.Nick, KeyHash: m.KeyHash}, now)
 }
 
 // Remove removes a member: the admin commits it, with where the member's chains end; every
@@ -172,7 +175,7 @@ func (g *Group) commitProposal(p Proposal, now time.Time, upd *Update) error {
 		if len(members) >= MaxMembers {
 			return ErrFull
 		}
-		members = append(members, Member{FP: p.FP, Nick: p.Nick})
+		members = append(members, Member{FP: p.FP, Nick: p.Nick, KeyHash: p.KeyHash})
 		sortMembers(members)
 	case OpRemove:
 		if i < 0 {
@@ -207,7 +210,7 @@ func (g *Group) commitProposal(p Proposal, now time.Time, upd *Update) error {
 	if p.Op == OpAdd {
 		g.queue(p.FP, b) // its welcome
 	}
-	return g.applyCommit(c, upd)
+	return g.applyCommit(c, upd, now)
 }
 
 // ID is the group's ID.

@@ -124,7 +124,7 @@ func (s *Set) HandleControl(ctx context.Context, tr Transport, from Fingerprint,
 	if s.Accept != nil && !s.Accept(from, c) {
 		return Update{}, fmt.Errorf("failed to join group: %w", ErrDeclined)
 	}
-	g, upd, err := Join(ctx, tr, s.cfg, from, payload)
+	g, upd, err := Join(ctx, tr, s.cfg, from, payload, now)
 	if g == nil {
 		return upd, err
 	}

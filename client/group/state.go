@@ -17,6 +17,7 @@ import (
 //	epochs:   count × (epoch u32 || secret [32] || start_ms u64 || n u16 || n × fp [32])
 //	formers:  count × (fp [32] || known u8 || n u16 || n × (generation u32 || end u32))
 //	cutoffs:  count × (fp [32] || epoch u32 || n u16 || n × (generation u32 || end u32))
+//	keys:     count × (fp [32] || keys_hash [32])                        (fps ascending)
 //	own:      generation u32 || index u32 || chain_key [32] || ed25519_seed [32]
 //	chains:   count × (sender [32] || generation u32 || epoch u32 || start u32 || index u32 ||
 //	                   chain_key [32] || sig_pub [32])
@@ -70,6 +71,12 @@ func (g *Group) MarshalState() []byte {
 		b = append(b, fp[:]...)
 		b = binary.BigEndian.AppendUint32(b, x.epoch)
 		b = appendEnds(b, x.ends)
+	}
+	b = u16(b, len(g.keys))
+	for _, fp := range sortedFPs(g.keys) {
+		k := g.keys[fp]
+		b = append(b, fp[:]...)
+		b = append(b, k[:]...)
 	}
 	b = binary.BigEndian.AppendUint32(b, g.own.gen)
 	b = binary.BigEndian.AppendUint32(b, g.own.index)
@@ -242,6 +249,17 @@ func parseState(cfg Config, state []byte) (*Group, error) {
 			return nil, bad("chain ends")
 		}
 		g.cutoffs[fp] = x
+	}
+	n = r.u16()
+	if n > MaxEpochs*MaxMembers {
+		return nil, bad("too many members' keys")
+	}
+	for range n {
+		fp := Fingerprint(r.bytes(32))
+		if _, dup := g.keys[fp]; dup {
+			return nil, bad("a member's keys twice")
+		}
+		g.keys[fp] = [32]byte(r.bytes(32))
 	}
 	g.own.gen, g.own.index = r.u32(), r.u32()
 	copy(g.own.ck[:], r.bytes(32))

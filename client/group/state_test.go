@@ -18,7 +18,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if err := s.group(0).Remove(ctx, s.trs[0], s.fps[2], s.now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.group(0).Add(ctx, s.trs[0], Member{FP: s.fps[4], Nick: "new"}, s.now); err != nil {
+	if err := s.group(0).Add(ctx, s.trs[0], Member{KeyHash: testKeyHash(s.fps[4]), FP: s.fps[4], Nick: "new"}, s.now); err != nil {
 		t.Fatal(err)
 	}
 	s.settle(func(i int) bool { return i != 3 })
@@ -37,22 +37,22 @@ func TestStateRoundTrip(t *testing.T) {
 	for _, i := range []int{0, 1, 2, 3, 4} {
 		g := s.group(i)
 		st := g.MarshalState()
-		r, err := RestoreGroup(Config{Self: s.fps[i]}, st)
+		r, err := RestoreGroup(testCfg(s.fps[i]), st)
 		if err != nil {
 			t.Fatalf("member %d: %v", i, err)
 		}
 		if !bytes.Equal(r.MarshalState(), st) {
 			t.Fatalf("member %d: restore then marshal differs", i)
 		}
-		if _, err := RestoreGroup(Config{Self: s.fps[(i+1)%5]}, st); !errors.Is(err, ErrMalformed) {
+		if _, err := RestoreGroup(testCfg(s.fps[(i+1)%5]), st); !errors.Is(err, ErrMalformed) {
 			t.Fatalf("member %d's state restored for another member: %v", i, err)
 		}
 		for _, cut := range []int{1, len(st) / 2, len(st) - 1} {
-			if _, err := RestoreGroup(Config{Self: s.fps[i]}, st[:cut]); !errors.Is(err, ErrMalformed) {
+			if _, err := RestoreGroup(testCfg(s.fps[i]), st[:cut]); !errors.Is(err, ErrMalformed) {
 				t.Fatalf("member %d's state cut at %d restored: %v", i, cut, err)
 			}
 		}
-		set := NewSet(Config{Self: s.fps[i]})
+		set := NewSet(testCfg(s.fps[i]))
 		if r, err = set.Restore(st); err != nil {
 			t.Fatal(err)
 		}

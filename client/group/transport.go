@@ -25,6 +25,10 @@ type Transport interface {
 // Config is what a member brings to its groups.
 type Config struct {
 	Self Fingerprint // this member's identity fingerprint
+	// Keys are this member's long-term signature keys (seal.Bundle.SigningKeys) and Sign signs
+	// with them: its chain announcements. Both are required.
+	Keys SigKeys
+	Sign Signer
 	// Rand is the source of keys and nonces; crypto/rand when nil. Only test vectors set it.
 	Rand io.Reader
 	// Back is how many days of tags Sync asks for: a relay's longest lifetime in days, plus

@@ -26,7 +26,23 @@ type vectorFile struct {
 	Epochs   []epochVector   `json:"epochs"`
 	Controls []controlVector `json:"controls"`
 	Messages []messageVector `json:"messages"`
-	Bad      []badVector     `json:"bad"`
+	// Announcements: chain announcements, signed with the sender's long-term keys.
+	Announcements []announceVector `json:"announcements"`
+	Bad           []badVector      `json:"bad"`
+}
+
+type announceVector struct {
+	Name        string `json:"name"`
+	Group       string `json:"group_id"`
+	Secret      string `json:"epoch_secret"`
+	AnnounceKey string `json:"announce_key"`
+	Sender      string `json:"sender_fp"`
+	EdSeed      string `json:"ed25519_seed"` // the sender's long-term keys: seeds, and
+	DSASeed     string `json:"mldsa65_seed"` // sig_keys = ed25519_pk || mldsa65_pk
+	SigKeys     string `json:"sig_keys"`
+	SenderKey   string `json:"sender_key_payload"`
+	Nonce       string `json:"nonce"`
+	Blob        string `json:"blob"` // ML-DSA-65 signs in its deterministic mode here
 }
 
 type chainVector struct {
@@ -94,7 +110,7 @@ func vectorInputs() (controls []controlVector, msgs []messageVector, bad []badVe
 	admin, m1, m2 := Fingerprint(fill(0xa0, 32)), Fingerprint(fill(0xb1, 32)), Fingerprint(fill(0xc2, 32))
 	commit := Commit{Group: id, Epoch: 1, Time: time.UnixMilli(1767225600000), Admin: admin, Policy: PolicyAdmin,
 		Name: "class 5b", EpochSecret: [32]byte(fill(0x5e, 32)),
-		Members: []Member{{FP: admin, Nick: ""}, {FP: m1, Nick: "sam"}, {FP: m2, Nick: "ana"}}}
+		Members: []Member{{FP: admin, KeyHash: testKeyHash(admin), Nick: ""}, {FP: m1, KeyHash: testKeyHash(m1), Nick: "sam"}, {FP: m2, KeyHash: testKeyHash(m2), Nick: "ana"}}}
 	removal := commit
 	removal.Epoch, removal.Policy, removal.EpochSecret = 2, PolicyOpen, [32]byte(fill(0x5f, 32))
 	removal.Members = commit.Members[:2]
@@ -111,7 +127,8 @@ func vectorInputs() (controls []controlVector, msgs []messageVector, bad []badVe
 	add("commit: removal with a cutoff, open policy", KindCommit, b2, err)
 	sk := SenderKey{Group: id, Epoch: 2, Generation: 1, Index: 5, ChainKey: [32]byte(fill(0xc4, 32)), SigPub: [32]byte(fill(0x99, 32))}
 	add("sender key", KindSenderKey, sk.Marshal(), nil)
-	p := Proposal{Group: id, Op: OpAdd, FP: Fingerprint(fill(0xd3, 32)), Nick: "lee"}
+	lee := Fingerprint(fill(0xd3, 32))
+	p := Proposal{Group: id, Op: OpAdd, FP: lee, Nick: "lee", KeyHash: testKeyHash(lee)}
 	pb, err := p.Marshal()
 	add("proposal: add", KindProposal, pb, err)
 	lv := Proposal{Group: id, Op: OpRemove, FP: m1}
@@ -147,12 +164,45 @@ func vectorInputs() (controls []controlVector, msgs []messageVector, bad []badVe
 	// Members out of order: swap the first two member records of the creation commit.
 	sw := append([]byte(nil), b...)
 	off := 21 + 4 + 8 + 32 + 1 + 1 + len("class 5b") + 32 + 1
-	r1 := append([]byte(nil), sw[off:off+33]...)       // admin, empty nick
-	r2 := append([]byte(nil), sw[off+33:off+33+37]...) // sam
+	const rec = 32 + 32 + 1
+	r1 := append([]byte(nil), sw[off:off+rec]...)         // admin, empty nick
+	r2 := append([]byte(nil), sw[off+rec:off+2*rec+3]...) // sam
 	copy(sw[off:], r2)
-	copy(sw[off+37:], r1)
+	copy(sw[off+rec+3:], r1)
 	bad = append(bad, badVector{"members not ascending", h(sw)})
+	badKeys := append([]byte(nil), b...)
+	copy(badKeys[off+32:], make([]byte, 32))
+	bad = append(bad, badVector{"a member without its keys' hash (all zero)", h(badKeys)})
 	return controls, msgs, bad
+}
+
+func announceInputs() []announceVector {
+	id, m1 := ID(fill(0x11, IDSize)), Fingerprint(fill(0xb1, 32))
+	var out []announceVector
+	for i, k := range []SenderKey{
+		{Group: id, Epoch: 1, Generation: 0, Index: 0, ChainKey: [32]byte(fill(0x61, 32)), SigPub: [32]byte(fill(0x71, 32))},
+		{Group: id, Epoch: 2, Generation: 1, Index: 12, ChainKey: [32]byte(fill(0x62, 32)), SigPub: [32]byte(fill(0x72, 32))},
+	} {
+		sec := fill(byte(0x5e+i), 32)
+		ak := announceKey([32]byte(sec), id)
+		keys := testKeys(m1)
+		edSeed := testKeyOf(m1).ed.Seed()
+		dsaSeed := testDSASeed(m1)
+		out = append(out, announceVector{Name: []string{"join, epoch 1", "after a removal, epoch 2"}[i],
+			Group: h(id[:]), Secret: h(sec), AnnounceKey: h(ak[:]), Sender: h(m1[:]), EdSeed: h(edSeed), DSASeed: h(dsaSeed[:]),
+			SigKeys: h(keys[:]), SenderKey: h(k.Marshal()), Nonce: h(fill(byte(0x80+i), 24))})
+	}
+	return out
+}
+
+func buildAnnouncement(t *testing.T, v announceVector) []byte {
+	keys := SigKeys(unhex(t, v.SigKeys))
+	b, err := sealAnnouncement([32]byte(unhex(t, v.AnnounceKey)), [24]byte(unhex(t, v.Nonce)), Fingerprint(unhex(t, v.Sender)),
+		&keys, unhex(t, v.SenderKey), testSigner(Fingerprint(unhex(t, v.Sender))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func buildMessage(t *testing.T, m messageVector) []byte {
@@ -169,6 +219,7 @@ func generateVectors(t *testing.T) vectorFile {
 		"All byte strings are hex. chains: mk || next = HKDF-SHA3-256(chain_key, info = label || group_id || sender_fp || generation || index).",
 		"epochs: header key and the mailbox tag of one day. controls: payloads that parse and marshal to the same bytes.",
 		"messages: blob = what sealing the inputs gives (Ed25519 signs deterministically); it opens back to them.",
+		"announcements: announce_key = HKDF-SHA3-256(epoch_secret, info = label || group_id); the blob opens with it and both signatures verify with sig_keys.",
 		"bad: control payloads every parser refuses as malformed.",
 	}}
 	for i := range 3 {
@@ -186,6 +237,10 @@ func generateVectors(t *testing.T) vectorFile {
 	for _, m := range msgs {
 		m.Blob = h(buildMessage(t, m))
 		f.Messages = append(f.Messages, m)
+	}
+	for _, a := range announceInputs() {
+		a.Blob = h(buildAnnouncement(t, a))
+		f.Announcements = append(f.Announcements, a)
 	}
 	return f
 }
@@ -270,6 +325,26 @@ func TestVectors(t *testing.T) {
 		}
 		if len(blob) != BlobSize(len(in.content)) {
 			t.Errorf("%s: %d bytes, BlobSize says %d", v.Name, len(blob), BlobSize(len(in.content)))
+		}
+	}
+	for _, v := range f.Announcements {
+		blob, sec, id := unhex(t, v.Blob), [32]byte(unhex(t, v.Secret)), ID(unhex(t, v.Group))
+		if ak := announceKey(sec, id); h(ak[:]) != v.AnnounceKey {
+			t.Errorf("%s: announce key differs", v.Name)
+		}
+		if !bytes.Equal(buildAnnouncement(t, v), blob) || len(blob) != AnnouncementSize {
+			t.Errorf("%s: sealing gives other bytes", v.Name)
+		}
+		sender, keys, payload, sigs, ok := openAnnouncement(blob, [32]byte(unhex(t, v.AnnounceKey)))
+		if !ok || h(sender[:]) != v.Sender || h(payload) != v.SenderKey || h(keys[:]) != v.SigKeys {
+			t.Fatalf("%s: does not open to its inputs", v.Name)
+		}
+		if !verifySigs(keys, announceSigned(sender, keys, payload), sigs) {
+			t.Errorf("%s: signatures do not verify", v.Name)
+		}
+		sigs[0] ^= 1
+		if verifySigs(keys, announceSigned(sender, keys, payload), sigs) {
+			t.Errorf("%s: a changed signature verifies", v.Name)
 		}
 	}
 	for _, v := range f.Bad {
