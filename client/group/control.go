@@ -93,9 +93,9 @@ func KeyHash(k SigKeys) [32]byte { return sha256.Sum256(k[:]) }
 
 // Member is one member of a group as the admin's commit names it.
 type Member struct {
-	FP   Fingerprint
+	FP      Fingerprint
 	KeyHash [32]byte // KeyHash of its identity's signature keys, from the bundle the admin holds
-	Nick string  // what the admin calls it, at most MaxNameLen bytes
+	Nick    string   // what the admin calls it, at most MaxNameLen bytes
 }
 
 // Commit is the admin's full membership snapshot for one epoch. It is idempotent: applying
@@ -139,10 +139,10 @@ type SenderKey struct {
 
 // Proposal asks the admin for a change.
 type Proposal struct {
-	Group ID
-	Op    Op
-	FP    Fingerprint
-	Nick  string  // for OpAdd; empty for OpRemove
+	Group   ID
+	Op      Op
+	FP      Fingerprint
+	Nick    string   // for OpAdd; empty for OpRemove
 	KeyHash [32]byte // for OpAdd: KeyHash of the member's signature keys, as the proposer holds them
 }
 
