@@ -23,6 +23,7 @@ type MemStore struct {
 	outbox   []*OutboxEntry
 	nextOut  int64
 	sessions map[seal.Fingerprint]*SessionRecord
+	groups   map[[16]byte][]byte // memstore_groups.go
 }
 
 type seenKey struct {

@@ -46,6 +46,11 @@ type Store interface {
 	PutSession(r *SessionRecord) error // insert or replace by friend
 	// RemoveFriend also forgets the friend's session.
 
+	// GroupStates returns the kept group states (client/group's MarshalState), in no order;
+	// PutGroupState inserts or replaces the state of the group with id.
+	GroupStates() ([][]byte, error)
+	PutGroupState(id [16]byte, state []byte) error
+
 	AddOutbox(es []*OutboxEntry) error // sets each entry's ID
 	Outbox() ([]*OutboxEntry, error)   // oldest first
 	UpdateOutbox(e *OutboxEntry) error // Tries, LastErr, LastTry

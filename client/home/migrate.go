@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS chunks(
 		_, err := tx.Exec(`CREATE TABLE sessions(fp_h BLOB PRIMARY KEY, rec BLOB NOT NULL)`)
 		return err
 	},
+	// 4: groups (issue #17): one row per group, its state (client/group's MarshalState, which
+	// holds the group's keys) sealed under the history key; the ID only as a keyed hash.
+	func(tx *sql.Tx, _ *client.Vault) error {
+		_, err := tx.Exec(`CREATE TABLE groups(id_h BLOB PRIMARY KEY, rec BLOB NOT NULL)`)
+		return err
+	},
 }
 
 func migrateEncrypted(tx *sql.Tx, v *client.Vault) error {
