@@ -51,6 +51,7 @@ type Client struct {
 	// subscribes again when it moved).
 	tagGen      atomic.Uint64
 	resetQueued bool // a session reset waits in the outbox (guarded by mu)
+	grp         groupsState // groups.go
 }
 
 // New returns a Client over opts.

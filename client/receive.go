@@ -31,11 +31,11 @@ type ReceiveResult struct {
 	Answered int              // relays that were read
 }
 
-// Receive retries the outbox, completes my pending invites, and reads, opens and verifies
+// receivePairwise retries the outbox, completes my pending invites, and reads, opens and verifies
 // what arrived for me since the last Receive, resuming per relay and friend at the stored
 // cursors. A relay that fails is reported in Failed and the others are still read; its cursor
 // is not advanced past what was not read.
-func (c *Client) Receive(ctx context.Context, o ReceiveOptions) (*ReceiveResult, error) {
+func (c *Client) receivePairwise(ctx context.Context, o ReceiveOptions) (*ReceiveResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.session(ctx)

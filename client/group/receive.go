@@ -420,10 +420,26 @@ func (g *Group) Sync(ctx context.Context, tr Transport, now time.Time) (Update, 
 	return g.Receive(blobs), nil
 }
 
-// ReceiveTags lists the tags to fetch: for each kept epoch, its days from the day before it
-// started to tagGraceDays after its successor started (today for the newest), plus one ahead
-// for clock skew, and none older than Config.Back days.
+// ReceiveTags lists the tags to fetch, of every kept epoch (see EpochTags).
 func (g *Group) ReceiveTags(now time.Time) [][32]byte {
+	var out [][32]byte
+	for _, e := range g.EpochTags(now) {
+		out = append(out, e.Tags...)
+	}
+	return out
+}
+
+// EpochTags is one kept epoch's tags to fetch. A client keeps a cursor per epoch, so that the
+// tags of an epoch it learns late are read from the start (cursor 0).
+type EpochTags struct {
+	Epoch uint32
+	Tags  [][32]byte
+}
+
+// EpochTags lists the tags to fetch per kept epoch: its days from the day before it started to
+// tagGraceDays after its successor started (today for the newest), plus one ahead for clock
+// skew, and none older than Config.Back days. A removed member has none.
+func (g *Group) EpochTags(now time.Time) []EpochTags {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	today := seal.Epoch(now)
@@ -431,7 +447,7 @@ func (g *Group) ReceiveTags(now time.Time) [][32]byte {
 	if b := uint64(g.cfg.back()); today > b {
 		oldest = today - b
 	}
-	var out [][32]byte
+	var out []EpochTags
 	for i, e := range g.epochs {
 		from, to := seal.Epoch(e.start), today+1
 		if from > 0 {
@@ -440,8 +456,12 @@ func (g *Group) ReceiveTags(now time.Time) [][32]byte {
 		if i+1 < len(g.epochs) {
 			to = min(to, seal.Epoch(g.epochs[i+1].start)+tagGraceDays)
 		}
+		et := EpochTags{Epoch: e.n}
 		for d := max(from, oldest); d <= to; d++ {
-			out = append(out, tagFor(e.secret, g.id, d))
+			et.Tags = append(et.Tags, tagFor(e.secret, g.id, d))
+		}
+		if len(et.Tags) > 0 {
+			out = append(out, et)
 		}
 	}
 	return out

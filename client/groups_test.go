@@ -1,0 +1,146 @@
+//go:build !js
+
+package client_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/echorelay/echorelay/client"
+	"github.com/echorelay/echorelay/client/group"
+)
+
+// groupLog is what one peer read of its groups, across Receives.
+type groupLog struct {
+	texts   []string // "from: text"
+	files   []client.GroupFileEvent
+	changes []client.GroupChangeEvent
+}
+
+func (l *groupLog) take(t *testing.T, who string, evs []client.Event) {
+	t.Helper()
+	for _, e := range evs {
+		switch e := e.(type) {
+		case client.GroupMessageEvent:
+			l.texts = append(l.texts, e.From+": "+e.Text)
+		case client.GroupFileEvent:
+			l.files = append(l.files, e)
+		case client.GroupChangeEvent:
+			l.changes = append(l.changes, e)
+		case client.GroupRefusedEvent:
+			t.Errorf("%s: refused: %v", who, e.Err)
+		case client.ControlEvent:
+			t.Errorf("%s: a control event left for the caller: %v", who, e)
+		}
+	}
+}
+
+// TestGroupThroughClients: a teacher's class of two pupils who are not friends of each other,
+// on one real relay, through the client: the commits go over the teacher's ratchet sessions,
+// the pupils read each other's messages and a file (their chains come as announcements),
+// state survives in the store, a removed pupil reads nothing after its removal, and the
+// names resolve as each client knows the sender.
+func TestGroupThroughClients(t *testing.T) {
+	r := startRelay(t)
+	clk := newClock()
+	teacher, sam, ana := newPeer(t, 0, clk), newPeer(t, 1, clk), newPeer(t, 2, clk)
+	befriend(t, r, teacher, "teacher", sam, "sam", "")
+	befriend(t, r, teacher, "teacher", ana, "ana", "")
+	peers := map[string]*peer{"teacher": teacher, "sam": sam, "ana": ana}
+	logs := map[string]*groupLog{"teacher": {}, "sam": {}, "ana": {}}
+	round := func() {
+		t.Helper()
+		for _, n := range []string{"teacher", "sam", "ana"} {
+			logs[n].take(t, n, receive(t, peers[n]))
+		}
+	}
+
+	info, err := teacher.NewGroup(ctx(t), "class 5b", false, []string{"sam", "ana"})
+	if err != nil || !info.IsAdmin || info.Members != 3 {
+		t.Fatalf("NewGroup: %+v %v", info, err)
+	}
+	if _, err := teacher.NewGroup(ctx(t), "class 5b", false, nil); !errors.Is(err, client.ErrGroupExists) {
+		t.Fatalf("a second group of the same name: %v", err)
+	}
+	round() // the pupils join and announce their chains
+	for _, n := range []string{"sam", "ana"} {
+		if gs, err := peers[n].Groups(); err != nil || len(gs) != 1 || gs[0].Name != "class 5b" || gs[0].Admin != "teacher" {
+			t.Fatalf("%s's groups: %+v %v", n, gs, err)
+		}
+		if len(logs[n].changes) != 1 || !logs[n].changes[0].Joined {
+			t.Fatalf("%s's changes: %+v", n, logs[n].changes)
+		}
+	}
+	if err := sam.AddToGroup(ctx(t), "class 5b", "teacher"); !errors.Is(err, group.ErrNotAdmin) {
+		t.Fatalf("a pupil adds in an admin-only group: %v", err)
+	}
+
+	if err := teacher.SendGroupText(ctx(t), "class 5b", "homework for monday"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sam.SendGroupText(ctx(t), "class 5b", "which page?"); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("page 42 "), 5000)
+	if n, err := ana.SendGroupFile(ctx(t), "class 5b", "page42.txt", data); err != nil || n < 1 {
+		t.Fatalf("SendGroupFile: %d chunks, %v", n, err)
+	}
+	round()
+	round()
+	// Ana is not sam's friend: she shows under the nick the teacher gave her.
+	want := map[string][]string{
+		"teacher": {"sam: which page?"},
+		"sam":     {"teacher: homework for monday"},
+		"ana":     {"teacher: homework for monday", "sam: which page?"},
+	}
+	for n, w := range want {
+		if !slices.Equal(logs[n].texts, w) {
+			t.Errorf("%s read %q, want %q", n, logs[n].texts, w)
+		}
+	}
+	for _, n := range []string{"teacher", "sam"} {
+		if fs := logs[n].files; len(fs) != 1 || fs[0].From != "ana" || fs[0].Size != uint64(len(data)) {
+			t.Fatalf("%s's files: %+v", n, fs)
+		} else if got, err := os.ReadFile(fs[0].Where); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s's saved file: %d bytes, %v", n, len(got), err)
+		}
+	}
+
+	// A restart: the state comes back from the store.
+	sam2, err := client.New(client.Options{Identity: sam.id, Store: sam.st, Dial: dial, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := sam2.GroupMembers("class 5b"); err != nil || len(ms) != 3 {
+		t.Fatalf("members after a restart: %+v %v", ms, err)
+	}
+
+	if err := teacher.RemoveFromGroup(ctx(t), "class 5b", "sam"); err != nil {
+		t.Fatal(err)
+	}
+	round()
+	round()
+	if gs, _ := sam.Groups(); len(gs) != 1 || !gs[0].Gone {
+		t.Fatalf("sam after the removal: %+v", gs)
+	}
+	if err := sam.SendGroupText(ctx(t), "class 5b", "still here?"); !errors.Is(err, group.ErrRemoved) {
+		t.Fatalf("a removed member sends: %v", err)
+	}
+	if err := teacher.SendGroupText(ctx(t), "class 5b", "sam has left us"); err != nil {
+		t.Fatal(err)
+	}
+	round()
+	round()
+	if l := logs["ana"].texts; l[len(l)-1] != "teacher: sam has left us" {
+		t.Fatalf("ana after the removal: %q", l)
+	}
+	if l := logs["sam"].texts; len(l) != 1 {
+		t.Fatalf("the removed member read %q", l)
+	}
+	if ms, _ := ana.GroupMembers("class 5b"); len(ms) != 2 {
+		t.Fatalf("ana's members after the removal: %+v", ms)
+	}
+}
