@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,12 +53,13 @@ type browser struct {
 	logs *testutil.Buffer
 }
 
-func newBrowser(t *testing.T, bin, name, profile string) *browser {
+func newBrowser(t *testing.T, bin, name, profile string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin), chromedp.UserDataDir(profile),
 		chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true), chromedp.WindowSize(390, 844))
+	opts = append(opts, extra...)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	logs := &testutil.Buffer{}
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
@@ -389,4 +391,27 @@ func TestBrowserBackupAndPassphrase(t *testing.T) {
 	one.set("unlock-pass", "second passphrase")
 	one.click("unlock-go")
 	one.waitScreen(60*time.Second, "list")
+}
+
+// Opened over plain http at a LAN name (not this computer's loopback), the page says what
+// that means; the client still starts, and its relay address is that name with the relay's
+// port, which is what it will put in invites.
+func TestBrowserSaysPlainHTTP(t *testing.T) {
+	bin := needChromium(t)
+	wasm, exec := buildWasm(t)
+	a := startRelay(t, wasm, exec)
+	port := strings.TrimPrefix(a.web, "http://127.0.0.1:")
+	b := newBrowser(t, bin, "lan", t.TempDir(), chromedp.Flag("host-resolver-rules", "MAP school.lan 127.0.0.1"))
+	b.run(30*time.Second, chromedp.Navigate("http://school.lan:"+port+"/"))
+	b.waitScreen(60*time.Second, "create")
+	if !eval[bool](b, "!document.getElementById('http-warning').hidden") {
+		t.Fatal("the page over plain http on the LAN does not warn")
+	}
+	if got := eval[string](b, "document.getElementById('http-warning').textContent"); !strings.Contains(got, "could have changed it") {
+		t.Fatalf("the warning says %q", got)
+	}
+	relay, err := evalAwait[string](b, 30*time.Second, "fetch('/relay.json').then(r => r.json()).then(j => j.relay)")
+	if err != nil || relay != "school.lan:"+strconv.Itoa(a.node.Port()) {
+		t.Fatalf("the page's relay address: %q, %v", relay, err)
+	}
 }
