@@ -51,7 +51,8 @@ type Client struct {
 	// subscribes again when it moved).
 	tagGen      atomic.Uint64
 	resetQueued bool // a session reset waits in the outbox (guarded by mu)
-	grp         groupsState // groups.go
+
+	grp groupsState // groups.go
 }
 
 // New returns a Client over opts.
