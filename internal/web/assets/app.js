@@ -146,10 +146,16 @@
       const b = document.createElement('button');
       b.dataset.friend = f.name;
       const n = document.createElement('span');
-      n.textContent = f.name;
+      n.className = 'who';
+      const nm = document.createElement('b');
+      nm.textContent = f.name;
+      const pv = document.createElement('span');
+      pv.className = 'preview';
+      pv.textContent = f.preview || 'say hello';
+      n.append(nm, pv);
       const w = document.createElement('span');
       w.className = 'when';
-      w.textContent = f.last ? new Date(f.last).toLocaleString() : 'new';
+      w.textContent = f.last ? new Date(f.last).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : 'new';
       b.append(n, w);
       b.onclick = () => openChat(f.name);
       li.append(b);

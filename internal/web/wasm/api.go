@@ -482,14 +482,25 @@ func (a *app) opFriends(js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	lastAt := map[string]int64{}
+	lastAt, preview := map[string]int64{}, map[string]string{}
 	for _, h := range last {
 		lastAt[h.Name] = h.Time.UnixMilli()
+		p := string(h.Body)
+		if h.Kind == "file" {
+			p = "a file"
+		}
+		if r := []rune(p); len(r) > 60 {
+			p = string(r[:60]) + "…"
+		}
+		if h.Out {
+			p = "you: " + p
+		}
+		preview[h.Name] = p
 	}
 	out := make([]any, 0, len(fs))
 	for _, f := range fs {
 		out = append(out, map[string]any{"name": f.Name, "safety": c.SafetyNumber(f),
-			"fingerprint": f.Fingerprint().String(), "last": float64(lastAt[f.Name])})
+			"fingerprint": f.Fingerprint().String(), "last": float64(lastAt[f.Name]), "preview": preview[f.Name]})
 	}
 	return js.ValueOf(out), nil
 }
