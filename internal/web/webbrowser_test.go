@@ -325,6 +325,11 @@ func TestBrowsersChatAcrossLinkedRelays(t *testing.T) {
 	ana.waitJS(30*time.Second, "the photo after the reload",
 		`[...document.querySelectorAll('#messages li.in img')].some(img => img.naturalWidth === 96)`)
 
+	for _, b := range []*browser{ana, bo} {
+		if v := eval[string](b, "JSON.stringify(window.echorelayCSPViolations)"); v != "[]" {
+			t.Fatalf("%s's page broke its Content-Security-Policy: %s", b.name, v)
+		}
+	}
 	loadBytes := eval[float64](ana, "window.echorelayTimings.loadBytes")
 	t.Logf("figures (wall clock of this run, reported, not asserted): identity creation %.0f ms and %.0f ms; "+
 		"unlock after reload %.0f ms; reads of the relay that brought something (ms, events, texts): %s; module %d bytes gzipped, %.0f bytes decoded",

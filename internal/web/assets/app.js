@@ -4,6 +4,9 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const timings = (window.echorelayTimings = { create: null, unlock: null, receive: [], loadBytes: 0 });
+  // Anything the Content-Security-Policy blocks is recorded (the tests require none).
+  const cspViolations = (window.echorelayCSPViolations = []);
+  document.addEventListener('securitypolicyviolation', (e) => cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));
 
   // ---- the worker ----
   const worker = new Worker('/worker.js');
