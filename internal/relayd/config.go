@@ -18,8 +18,9 @@ import (
 const DefaultPort = 7788
 
 // softMemoryLimit is the Go runtime's soft memory limit for a relay (GOMEMLIMIT overrides
-// it): the budget for peak RSS is 64 MB.
-const softMemoryLimit = 48 << 20
+// it): the budget for peak RSS is 64 MB, of which about 15 MB are the binary's pages, and
+// the links' memory budget (peers/budget.go) is 24 MiB + 4 MiB of slack.
+const softMemoryLimit = 40 << 20
 
 // Config is everything a relay is started with: cmd/echorelay fills it from flags and the
 // config file (whose keys are the flag names) and validates it with Checks.

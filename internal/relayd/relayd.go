@@ -102,11 +102,15 @@ func Start(ctx context.Context, c Config, log *slog.Logger) (_ *Relay, err error
 		reconcileEvery = -1 // peers: negative is off
 	}
 	pcfg := peers.Config{Identity: r.id, Relay: r.relay, Listen: c.Listen, Logger: log.With("part", "peers"), NoTCP: c.NoTCP,
-		ReconcileEvery: reconcileEvery, EchoListen: c.EchoListen, EchoTTL: c.EchoTTL}
+		ReconcileEvery: reconcileEvery, EchoListen: c.EchoListen, EchoTTL: c.EchoTTL,
+		KnownPeersFile: filepath.Join(c.Data, peers.KnownPeersName)} // first-use pins survive a restart
 	c.Abuse.apply(&pcfg)
 	if r.node, err = peers.New(pcfg); err != nil {
 		if strings.Contains(err.Error(), "Echo") || strings.Contains(err.Error(), "echo-listen") {
 			return nil, inUse(err, "--echo-listen")
+		}
+		if strings.Contains(err.Error(), peers.KnownPeersName) {
+			return nil, hint.Wrap("fix or delete the line it names (`echorelay trust --list` shows the pins)", err)
 		}
 		return nil, inUse(err, "--listen")
 	}

@@ -135,3 +135,35 @@ func TestBusyPortHintNamesTheFlag(t *testing.T) {
 		}
 	}
 }
+
+// The first-use pins are kept in DATA/known_peers: a started relay holds the file's pins, and
+// a broken file stops the start with a hint, not with a relay that forgot them.
+func TestKnownPeersKeptInData(t *testing.T) {
+	c := testConfig(t)
+	fp := strings.Repeat("ab", 32)
+	k, err := peers.OpenKnownPeers(filepath.Join(c.Data, peers.KnownPeersName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Accept("127.0.0.1:9", fp, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Start(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.node.KnownPeers().Key("127.0.0.1:9")
+	r.node.Close()
+	r.close()
+	if got != fp {
+		t.Fatalf("the started relay pins 127.0.0.1:9 to %q, want %s", got, fp)
+	}
+	os.WriteFile(filepath.Join(c.Data, peers.KnownPeersName), []byte("not a pin line\n"), 0o600)
+	if r, err := Start(context.Background(), c, nil); err == nil || !strings.Contains(hint.Of(err), "trust --list") {
+		if r != nil {
+			r.node.Close()
+			r.close()
+		}
+		t.Fatalf("a broken known_peers file: %v (hint %q)", err, hint.Of(err))
+	}
+}
