@@ -324,6 +324,13 @@ func TestBrowsersChatAcrossLinkedRelays(t *testing.T) {
 	ana.waitMessage("hi Ana, it is Bo")
 	ana.waitJS(30*time.Second, "the photo after the reload",
 		`[...document.querySelectorAll('#messages li.in img')].some(img => img.naturalWidth === 96)`)
+	// The ratchet sessions came back too: both write on after the reload.
+	bo.click("back")
+	bo.waitScreen(10*time.Second, "chat")
+	bo.send("still there after your reload?")
+	ana.waitMessage("still there after your reload?")
+	ana.send("yes, my keys stayed")
+	bo.waitMessage("yes, my keys stayed")
 
 	for _, b := range []*browser{ana, bo} {
 		if v := eval[string](b, "JSON.stringify(window.echorelayCSPViolations)"); v != "[]" {

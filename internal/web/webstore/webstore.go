@@ -27,8 +27,10 @@ import (
 
 const snapshotLabel = "web-history-v1"
 
-// Store is a client.Store whose state can be snapshotted. The cursors, the seen set and the
-// file chunks waiting for their siblings, which MemStore does not list, are mirrored here.
+// Store is a client.Store whose state can be snapshotted. The cursors, the seen set, the file
+// chunks waiting for their siblings and the group states by ID, which MemStore does not list,
+// are mirrored here. A method added to client.Store later is inherited from MemStore and kept
+// in memory only, until it is added here (TestSnapshotCoversTheStore lists the methods).
 type Store struct {
 	*client.MemStore
 
@@ -36,7 +38,8 @@ type Store struct {
 	cursors map[[2]string]uint64
 	seen    map[seenKey]seenVal
 	chunks  map[chunkKey]map[uint32][]byte
-	changed func() // called after every change, outside mu
+	groups  map[[16]byte][]byte // PutGroupState's, by group ID (GroupStates lists no IDs)
+	changed func()              // called after every change, outside mu
 }
 
 type seenKey struct {
@@ -59,7 +62,7 @@ type chunkKey struct {
 // New returns an empty Store; changed (nil: none) is called after every change.
 func New(changed func()) *Store {
 	return &Store{MemStore: client.NewMemStore(), cursors: map[[2]string]uint64{}, seen: map[seenKey]seenVal{},
-		chunks: map[chunkKey]map[uint32][]byte{}, changed: changed}
+		chunks: map[chunkKey]map[uint32][]byte{}, groups: map[[16]byte][]byte{}, changed: changed}
 }
 
 func (s *Store) touch() {
@@ -81,6 +84,23 @@ func (s *Store) PutFriend(f *client.Friend) error {
 // RemoveFriend implements client.Store.
 func (s *Store) RemoveFriend(fp seal.Fingerprint) error {
 	err := s.MemStore.RemoveFriend(fp)
+	s.touch()
+	return err
+}
+
+// PutSession implements client.Store.
+func (s *Store) PutSession(r *client.SessionRecord) error {
+	err := s.MemStore.PutSession(r)
+	s.touch()
+	return err
+}
+
+// PutGroupState implements client.Store.
+func (s *Store) PutGroupState(id [16]byte, state []byte) error {
+	err := s.MemStore.PutGroupState(id, state)
+	s.mu.Lock()
+	s.groups[id] = slices.Clone(state)
+	s.mu.Unlock()
 	s.touch()
 	return err
 }
@@ -217,6 +237,13 @@ type snapshot struct {
 	Messages []*client.Message
 	Chunks   []chunkRec
 	Outbox   []*client.OutboxEntry
+	Sessions []*client.SessionRecord // the ratchet sessions, one per friend
+	Groups   []groupRec
+}
+
+type groupRec struct {
+	ID    [16]byte
+	State []byte
 }
 
 type friendRec struct {
@@ -278,6 +305,7 @@ func (s *Store) Snapshot(key [32]byte) ([]byte, error) {
 	if sn.Outbox, err = s.MemStore.Outbox(); err != nil {
 		return nil, err
 	}
+	sn.Sessions = s.MemStore.Sessions()
 	s.mu.Lock()
 	for k, c := range s.cursors {
 		sn.Cursors = append(sn.Cursors, cursorRec{k[0], k[1], c})
@@ -287,6 +315,9 @@ func (s *Store) Snapshot(key [32]byte) ([]byte, error) {
 	}
 	for k, parts := range s.chunks {
 		sn.Chunks = append(sn.Chunks, chunkRec{k, parts})
+	}
+	for id, st := range s.groups {
+		sn.Groups = append(sn.Groups, groupRec{id, st})
 	}
 	b, err := json.Marshal(sn)
 	s.mu.Unlock()
@@ -342,6 +373,16 @@ func Restore(key [32]byte, sealed []byte, changed func()) (*Store, error) {
 	for _, c := range sn.Chunks {
 		for i, d := range c.Parts {
 			s.AddChunk(c.Sender, seal.FileChunk{FileID: c.File, Count: c.Count, Size: c.Size, Index: i, Data: d}, time.Time{})
+		}
+	}
+	for _, r := range sn.Sessions {
+		if err := s.PutSession(r); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range sn.Groups {
+		if err := s.PutGroupState(g.ID, g.State); err != nil {
+			return nil, err
 		}
 	}
 	if len(sn.Outbox) > 0 {
