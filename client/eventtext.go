@@ -26,7 +26,7 @@ func Printable(s string) string {
 // rather than something a friend sent.
 func IsNotice(ev Event) bool {
 	switch ev.(type) {
-	case MessageEvent, FileEvent, FileShortEvent, UnknownTypeEvent, FriendAddedEvent:
+	case MessageEvent, FileEvent, FileShortEvent, UnknownTypeEvent, FriendAddedEvent, GroupMessageEvent, GroupFileEvent:
 		return false
 	}
 	return true

@@ -23,12 +23,12 @@ type GroupMessageEvent struct {
 }
 
 func (e GroupMessageEvent) String() string {
-	s := fmt.Sprintf("[%s] %s: %s", e.Group, e.From, e.Text)
+	s := stamp(e.Time, e.From+" in "+e.Group) + Printable(e.Text)
 	if e.Late {
 		s += " (late)"
 	}
 	if e.Gap > 0 {
-		s += fmt.Sprintf(" (%d earlier from %s not arrived yet)", e.Gap, e.From)
+		s += fmt.Sprintf(" (%d earlier from %s not arrived yet)", e.Gap, Printable(e.From))
 	}
 	return s
 }
@@ -45,7 +45,7 @@ type GroupFileEvent struct {
 }
 
 func (e GroupFileEvent) String() string {
-	return fmt.Sprintf("[%s] %s sent the file %s (%d bytes) %s", e.Group, e.From, e.Name, e.Size, e.Where)
+	return fmt.Sprintf("%sfile %s (%d bytes) saved to %s", stamp(e.Time, e.From+" in "+e.Group), Printable(e.Name), e.Size, Printable(e.Where))
 }
 
 // GroupChangeEvent: a membership change this client applied (Joined: it was added; Gone: it
@@ -61,11 +61,12 @@ type GroupChangeEvent struct {
 }
 
 func (e GroupChangeEvent) String() string {
+	g := Printable(e.Group)
 	switch {
 	case e.Joined:
-		return fmt.Sprintf("[%s] you are in the group, with %s", e.Group, strings.Join(e.Added, ", "))
+		return Printable(fmt.Sprintf("echorelay: you are in the group %s, with %s", g, strings.Join(e.Added, ", ")))
 	case e.Gone:
-		return fmt.Sprintf("[%s] you are no longer in the group", e.Group)
+		return fmt.Sprintf("echorelay: you are no longer in the group %s", g)
 	}
 	var parts []string
 	if len(e.Added) > 0 {
@@ -74,7 +75,7 @@ func (e GroupChangeEvent) String() string {
 	if len(e.Removed) > 0 {
 		parts = append(parts, "removed "+strings.Join(e.Removed, ", "))
 	}
-	return fmt.Sprintf("[%s] %s", e.Group, strings.Join(parts, "; "))
+	return Printable(fmt.Sprintf("echorelay: group %s: %s", g, strings.Join(parts, "; ")))
 }
 
 // GroupRefusedEvent: a group blob or control payload that was refused; Err wraps one of
@@ -86,7 +87,7 @@ type GroupRefusedEvent struct {
 }
 
 func (e GroupRefusedEvent) String() string {
-	return fmt.Sprintf("[%s] refused: %v", e.Group, e.Err)
+	return fmt.Sprintf("echorelay: group %s: refused: %v", Printable(e.Group), e.Err)
 }
 
 func (e GroupMessageEvent) When() time.Time { return e.Time }

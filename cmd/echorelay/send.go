@@ -46,7 +46,8 @@ func cmdSend(args []string) error {
 		return err
 	}
 	defer cl.Close()
-	if _, err := cl.Friend(pos[0]); err != nil {
+	toGroup := isGroup(cl, pos[0]) // group.go
+	if _, err := cl.Friend(pos[0]); err != nil && !toGroup {
 		return friendErr(err)
 	}
 	var content []byte
@@ -85,6 +86,9 @@ func cmdSend(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
+	if toGroup {
+		return sendToGroup(ctx, cl, pos[0], fileName, content)
+	}
 	o := client.SendOptions{Relay: *relay, TTL: *ttl, Untagged: *untagged}
 	var res *client.SendResult
 	if fileName == "" {

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/echorelay/echorelay/client"
+	"github.com/echorelay/echorelay/client/group"
+)
+
+func init() {
+	register(command{"group", "groups of up to 100 friends (`group new`, add, remove, list, members, leave); `send GROUP` writes to all", cmdGroup})
+}
+
+func cmdGroup(args []string) error {
+	return subcommand("group", args, map[string]func([]string) error{
+		"new": cmdGroupNew, "add": cmdGroupAdd, "remove": cmdGroupRemove, "leave": cmdGroupLeave,
+		"list": cmdGroupList, "members": cmdGroupMembers})
+}
+
+type flagSet = flag.FlagSet
+
+// groupErr turns the client's group errors into one line and a hint.
+func groupErr(err error) error {
+	switch {
+	case errors.Is(err, client.ErrNoGroup):
+		return userErr("see `echorelay group list`", "%s", err)
+	case errors.Is(err, client.ErrGroupAmbiguous), errors.Is(err, client.ErrGroupExists):
+		return userErr("name the group by the start of its ID from `echorelay group list`, or pick another name", "%s", err)
+	case errors.Is(err, client.ErrNoMember):
+		return userErr("see `echorelay group members GROUP`", "%s", err)
+	case errors.Is(err, group.ErrNotAdmin):
+		return userErr("ask the group's admin", "%s", err)
+	case errors.Is(err, group.ErrAdminLeave):
+		return userErr("the admin's device orders the group's changes; remove the others instead", "%s", err)
+	case errors.Is(err, group.ErrRemoved):
+		return userErr("ask the admin to add you again", "%s", err)
+	}
+	return friendErr(err)
+}
+
+// groupCmd parses a group subcommand's flags and positionals (at least min) and runs fn
+// with the opened client and a context.
+func groupCmd(name, usage, summary string, min int, args []string, fn func(ctx context.Context, cl *client.Client, pos []string) error, more ...func(*flagSet)) error {
+	fs := newFlags("group "+name, usage+" [--home DIR]", summary)
+	hf := addHomeFlags(fs)
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	for _, m := range more {
+		m(fs)
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < min {
+		return userErr("usage: echorelay group "+name+" "+usage, "group %s needs %d argument(s)", name, min)
+	}
+	cl, err := openHome(*hf.home, *hf.passFile)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	return groupErr(fn(ctx, cl, pos))
+}
+
+func cmdGroupNew(args []string) error {
+	var open *bool
+	return groupCmd("new", "NAME [FRIEND...] [--open]", "Make a group with you as its admin and the friends as its first members. Only you add\nand remove members, unless --open lets every member ask your client to.", 1, args,
+		func(ctx context.Context, cl *client.Client, pos []string) error {
+			info, err := cl.NewGroup(ctx, pos[0], *open, pos[1:])
+			if err == nil {
+				fmt.Printf("made the group %s with %d members\n", printable(info.Name), info.Members)
+			}
+			return err
+		}, func(fs *flagSet) { open = fs.Bool("open", false, "every member may add and remove (your client commits their requests)") })
+}
+
+func cmdGroupAdd(args []string) error {
+	return groupCmd("add", "GROUP FRIEND...", "Add friends to a group. They read from then on, not what was sent before.", 2, args,
+		func(ctx context.Context, cl *client.Client, pos []string) error {
+			for _, f := range pos[1:] {
+				if err := cl.AddToGroup(ctx, pos[0], f); err != nil {
+					return err
+				}
+				fmt.Printf("added %s to %s\n", printable(f), printable(pos[0]))
+			}
+			return nil
+		})
+}
+
+func cmdGroupRemove(args []string) error {
+	return groupCmd("remove", "GROUP MEMBER", "Remove a member (a friend's name, or the name `group members` shows). Every remaining\nmember starts new keys that the removed member never gets.", 2, args,
+		func(ctx context.Context, cl *client.Client, pos []string) error {
+			err := cl.RemoveFromGroup(ctx, pos[0], pos[1])
+			if err == nil {
+				fmt.Printf("removed %s from %s\n", printable(pos[1]), printable(pos[0]))
+			}
+			return err
+		})
+}
+
+func cmdGroupLeave(args []string) error {
+	return groupCmd("leave", "GROUP", "Leave a group: the admin is asked to remove you, and your keys of it are deleted now.", 1, args,
+		func(ctx context.Context, cl *client.Client, pos []string) error {
+			err := cl.LeaveGroup(ctx, pos[0])
+			if err == nil {
+				fmt.Printf("left %s\n", printable(pos[0]))
+			}
+			return err
+		})
+}
+
+func cmdGroupList(args []string) error {
+	return groupCmd("list", "", "List your groups: ID start, name, members, admin.", 0, args,
+		func(_ context.Context, cl *client.Client, _ []string) error {
+			gs, err := cl.Groups()
+			for _, g := range gs {
+				admin, state := "admin "+printable(g.Admin), ""
+				if g.IsAdmin {
+					admin = "you are the admin"
+				}
+				if g.Open {
+					state = "\topen"
+				}
+				if g.Gone {
+					state = "\tyou are no longer in it"
+				}
+				fmt.Printf("%x\t%s\t%d members\t%s%s\n", g.ID[:4], printable(g.Name), g.Members, admin, state)
+			}
+			if err == nil && len(gs) == 0 {
+				fmt.Println("no groups yet: `echorelay group new NAME FRIEND...`")
+			}
+			return err
+		})
+}
+
+func cmdGroupMembers(args []string) error {
+	return groupCmd("members", "GROUP", "List a group's members: your name for each friend, else the name the admin gave.", 1, args,
+		func(_ context.Context, cl *client.Client, pos []string) error {
+			ms, err := cl.GroupMembers(pos[0])
+			for _, m := range ms {
+				name, tags := m.Name, ""
+				if !m.Friend {
+					name, tags = m.Nick, "\tnot your friend"
+				}
+				if m.Me {
+					name = "you"
+				}
+				if m.Admin {
+					tags += "\tadmin"
+				}
+				fmt.Printf("%x\t%s%s\n", m.FP[:4], printable(name), tags)
+			}
+			return err
+		})
+}
+
+// sendToGroup is `send GROUP`: the text or file goes once to the whole group.
+func sendToGroup(ctx context.Context, cl *client.Client, name, fileName string, content []byte) error {
+	if fileName == "" {
+		if err := cl.SendGroupText(ctx, name, string(content)); err != nil {
+			return groupErr(err)
+		}
+		fmt.Printf("sent to the group %s\n", printable(name))
+		return nil
+	}
+	n, err := cl.SendGroupFile(ctx, name, fileName, content)
+	if err != nil {
+		return groupErr(err)
+	}
+	fmt.Printf("sent %s (%d bytes, %d chunks) to the group %s\n", fileName, len(content), n, printable(name))
+	return nil
+}
+
+// isGroup reports whether name is one of the client's groups (and not a friend's name, which
+// `send` prefers).
+func isGroup(cl *client.Client, name string) bool {
+	if _, err := cl.Friend(name); err == nil {
+		return false
+	}
+	_, err := cl.GroupMembers(name)
+	return err == nil
+}
