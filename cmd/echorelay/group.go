@@ -77,7 +77,9 @@ func cmdGroupNew(args []string) error {
 				fmt.Printf("made the group %s with %d members\n", printable(info.Name), info.Members)
 			}
 			return err
-		}, func(fs *flagSet) { open = fs.Bool("open", false, "every member may add and remove (your client commits their requests)") })
+		}, func(fs *flagSet) {
+			open = fs.Bool("open", false, "every member may add and remove (your client commits their requests)")
+		})
 }
 
 func cmdGroupAdd(args []string) error {
