@@ -669,3 +669,70 @@ func (c *Client) Receive(ctx context.Context, o ReceiveOptions) (*ReceiveResult,
 	}
 	return res, nil
 }
+
+// groupPoll is how often Watch reads the groups' blobs (their tags are not subscribed yet).
+const groupPoll = 30 * time.Second
+
+// watchGroups wraps Watch's emit: group control payloads go to the groups, from a goroutine of
+// its own (emit may be called with the client's lock held, and handling a payload sends), and
+// the groups' blobs are read every groupPoll. emit is still called by one goroutine at a time.
+// stop ends the goroutine, after handing the groups what was still queued.
+func (c *Client) watchGroups(ctx context.Context, emit func(Event)) (wrapped func(Event), stop func()) {
+	var emitMu, qmu sync.Mutex
+	var queue []Event
+	wake := make(chan struct{}, 1)
+	safe := func(e Event) {
+		emitMu.Lock()
+		defer emitMu.Unlock()
+		emit(e)
+	}
+	wrapped = func(e Event) {
+		if ce, ok := e.(ControlEvent); ok && ce.Type == group.ControlType {
+			qmu.Lock()
+			queue = append(queue, ce)
+			qmu.Unlock()
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+			return
+		}
+		safe(e)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	run := func(ctx context.Context) {
+		qmu.Lock()
+		evs := queue
+		queue = nil
+		qmu.Unlock()
+		out, _, err := c.receiveGroups(ctx, evs)
+		for _, e := range out {
+			safe(e)
+		}
+		if err != nil {
+			c.log.Warn("groups could not be read", "err", err)
+		}
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(groupPoll)
+		defer t.Stop()
+		run(ctx)
+		for {
+			select {
+			case <-ctx.Done():
+				// What came before the end still reaches the groups (their sends wait in the
+				// outbox when the relays cannot be reached any more).
+				last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				run(last)
+				cancel()
+				return
+			case <-wake:
+			case <-t.C:
+			}
+			run(ctx)
+		}
+	}()
+	return wrapped, func() { cancel(); <-done }
+}

@@ -4,14 +4,17 @@ package client_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/echorelay/echorelay/client"
 	"github.com/echorelay/echorelay/client/group"
+	"github.com/echorelay/echorelay/internal/testutil"
 )
 
 // groupLog is what one peer read of its groups, across Receives.
@@ -144,5 +147,58 @@ func TestGroupThroughClients(t *testing.T) {
 	}
 	if ms, _ := ana.GroupMembers("class 5b"); len(ms) != 2 {
 		t.Fatalf("ana's members after the removal: %+v", ms)
+	}
+}
+
+// TestGroupWatch: a welcome that arrives while the pupil watches joins the group (Watch hands
+// group control payloads to the groups instead of to its caller), and the joined state is
+// kept: a later Receive reads the teacher's message.
+func TestGroupWatch(t *testing.T) {
+	r := startRelay(t)
+	clk := newClock()
+	teacher, sam := newPeer(t, 0, clk), newPeer(t, 1, clk)
+	befriend(t, r, teacher, "teacher", sam, "sam", "")
+	wctx, cancel := context.WithCancel(ctx(t))
+	var mu sync.Mutex
+	var got []client.Event
+	done := make(chan error, 1)
+	go func() {
+		done <- sam.Watch(wctx, "", func(e client.Event) { mu.Lock(); got = append(got, e); mu.Unlock() })
+	}()
+	joined := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range got {
+			if _, ok := e.(client.ControlEvent); ok {
+				t.Errorf("watch handed a control event to its caller: %v", e)
+			}
+			if c, ok := e.(client.GroupChangeEvent); ok && c.Joined {
+				return true
+			}
+		}
+		return false
+	}
+	if _, err := teacher.NewGroup(ctx(t), "class 5b", false, []string{"sam"}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 30*time.Second, "sam joined while watching", joined)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := teacher.SendGroupText(ctx(t), "class 5b", "hello class"); err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	testutil.Eventually(t, 30*time.Second, "sam reads the teacher", func() bool {
+		for _, e := range receive(t, sam) {
+			if m, ok := e.(client.GroupMessageEvent); ok {
+				texts = append(texts, m.Text)
+			}
+		}
+		return len(texts) > 0
+	})
+	if !slices.Equal(texts, []string{"hello class"}) {
+		t.Fatalf("sam read %q", texts)
 	}
 }

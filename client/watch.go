@@ -17,6 +17,8 @@ import (
 // skips what Watch already handled (the seen set knows those blobs). emit is called by one
 // goroutine at a time.
 func (c *Client) Watch(ctx context.Context, relay string, emit func(Event)) error {
+	emit, stopGroups := c.watchGroups(ctx, emit) // groups.go
+	defer stopGroups()
 	c.mu.Lock()
 	s := c.session(ctx)
 	defer s.close()
