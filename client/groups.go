@@ -30,6 +30,10 @@ var (
 	ErrGroupAmbiguous = errors.New("several groups are called")
 	// ErrNoMember: the group has no member of that name.
 	ErrNoMember = errors.New("the group has no member called")
+	// ErrMemberKeys: the admin's commit names a member who is your friend by other signature
+	// keys than the friend's bundle: the admin's device could write chain announcements in
+	// that member's name (PROTOCOL.md 7.9, what this does not protect).
+	ErrMemberKeys = errors.New("the group's admin names a friend of yours by keys that are not theirs")
 	// ErrGroupExists: this client already has a group of that name.
 	ErrGroupExists = errors.New("you already have a group called")
 )
@@ -578,10 +582,11 @@ func (c *Client) syncGroups(ctx context.Context, set *group.Set, tr *groupTransp
 func (c *Client) groupEvents(g *group.Group, upd group.Update, now time.Time, emit func(Event)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	names := map[seal.Fingerprint]string{}
+	names, keys := map[seal.Fingerprint]string{}, map[seal.Fingerprint][32]byte{}
 	if fs, err := c.st.Friends(); err == nil {
 		for _, f := range fs {
 			names[f.Fingerprint()] = f.Name
+			keys[f.Fingerprint()] = group.KeyHash(f.Bundle.SigningKeys())
 		}
 	}
 	nicks := map[seal.Fingerprint]string{}
@@ -609,6 +614,13 @@ func (c *Client) groupEvents(g *group.Group, upd group.Update, now time.Time, em
 			ev.Removed = append(ev.Removed, displayName(names, fp, nicks[fp]))
 		}
 		emit(ev)
+	}
+	if len(upd.Changes) > 0 && !g.Gone() { // the friends among the members: their keys are known
+		for _, m := range g.Members() {
+			if k, ok := keys[m.FP]; ok && k != m.KeyHash {
+				emit(GroupRefusedEvent{Group: name, At: now, Err: fmt.Errorf("%w (%s)", ErrMemberKeys, names[m.FP])})
+			}
+		}
 	}
 	for _, err := range upd.Refused {
 		emit(GroupRefusedEvent{Group: name, At: now, Err: err})

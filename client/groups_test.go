@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -200,5 +201,43 @@ func TestGroupWatch(t *testing.T) {
 	})
 	if !slices.Equal(texts, []string{"hello class"}) {
 		t.Fatalf("sam read %q", texts)
+	}
+}
+
+// TestGroupMemberKeysChecked: an admin's commit that names a member by keys other than that
+// member's bundle (a lying admin device) is reported by a member who is that member's friend.
+func TestGroupMemberKeysChecked(t *testing.T) {
+	r := startRelay(t)
+	clk := newClock()
+	teacher, sam, ana := newPeer(t, 0, clk), newPeer(t, 1, clk), newPeer(t, 2, clk)
+	befriend(t, r, teacher, "teacher", sam, "sam", "")
+	befriend(t, r, sam, "sam", ana, "ana", "")
+	hash := func(p *peer) [32]byte { return group.KeyHash(p.id.Bundle().SigningKeys()) }
+	members := []group.Member{
+		{FP: teacher.id.Fingerprint(), KeyHash: hash(teacher)},
+		{FP: sam.id.Fingerprint(), KeyHash: hash(sam), Nick: "sam"},
+		{FP: ana.id.Fingerprint(), KeyHash: hash(teacher), Nick: "ana"}, // not ana's keys
+	}
+	slices.SortFunc(members, func(a, b group.Member) int { return bytes.Compare(a.FP[:], b.FP[:]) })
+	c := group.Commit{Group: group.ID{7}, Epoch: 1, Time: clk.Now(), Admin: teacher.id.Fingerprint(), Name: "forged",
+		EpochSecret: [32]byte{9}, Members: members}
+	payload, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := teacher.SendControl(ctx(t), "sam", group.ControlType, payload); err != nil {
+		t.Fatal(err)
+	}
+	var warned, joined bool
+	for _, e := range receive(t, sam) {
+		switch e := e.(type) {
+		case client.GroupRefusedEvent:
+			warned = errors.Is(e.Err, client.ErrMemberKeys) && strings.Contains(e.Err.Error(), "(ana)")
+		case client.GroupChangeEvent:
+			joined = e.Joined
+		}
+	}
+	if !joined || !warned {
+		t.Fatalf("sam joined %v, warned about ana's keys %v", joined, warned)
 	}
 }
