@@ -198,10 +198,12 @@ func cmpErr(a, b error) error {
 type HistoryEntry struct {
 	Message
 	Name string
+	// Group is the group's name for a group message, From its sender's name (groups.go).
+	Group, From string
 }
 
-// History returns the last messages with name ("" for everybody), oldest first.
-func (c *Client) History(name string, last int) ([]HistoryEntry, error) {
+// friendHistory returns the last messages with name ("" for everybody), oldest first.
+func (c *Client) friendHistory(name string, last int) ([]HistoryEntry, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var who *seal.Fingerprint

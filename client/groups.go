@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -352,8 +353,10 @@ func (c *Client) SendGroupText(ctx context.Context, groupName, text string) erro
 		if max := group.MaxContent(c.groupMaxBlob(tr)); len(text) > max {
 			return fmt.Errorf("%w: the text is %d bytes; one group message holds at most %d", ErrTooLarge, len(text), max)
 		}
-		_, err := g.SendText(ctx, tr, text, tr.now)
-		return err
+		if _, err := g.SendText(ctx, tr, text, tr.now); err != nil {
+			return err
+		}
+		return c.keepSent(g, "text", []byte(text), tr.now)
 	})
 }
 
@@ -368,8 +371,10 @@ func (c *Client) SendGroupFile(ctx context.Context, groupName, fileName string, 
 	n := 0
 	err := c.groupOp(ctx, groupName, func(g *group.Group, tr *groupTransport) error {
 		ids, err := g.SendFile(ctx, tr, fileName, data, c.groupMaxBlob(tr), tr.now)
-		n = len(ids)
-		return err
+		if n = len(ids); err != nil {
+			return err
+		}
+		return c.keepSent(g, "file", []byte(fileName), tr.now)
 	})
 	return n, err
 }
@@ -598,9 +603,12 @@ func (c *Client) groupEvents(g *group.Group, upd group.Update, now time.Time, em
 		from := displayName(names, m.Sender, m.SenderNick)
 		switch m.Type {
 		case seal.TypeText:
+			if err := c.st.AddMessage(&Message{Friend: groupConversation(g.ID()), From: m.Sender, Time: m.Time, Kind: "text", Body: m.Content}); err != nil {
+				emit(GroupRefusedEvent{Group: name, At: now, Err: fmt.Errorf("failed to keep a message in the history: %w", err)})
+			}
 			emit(GroupMessageEvent{Group: name, From: from, Sender: m.Sender, Time: m.Time, Text: string(m.Content), Late: m.Late, Gap: m.Gap})
 		case seal.TypeFile:
-			if err := c.groupChunk(name, from, m, emit); err != nil {
+			if err := c.groupChunk(g, from, m, emit); err != nil {
 				emit(GroupRefusedEvent{Group: name, At: now, Err: err})
 			}
 		}
@@ -628,7 +636,8 @@ func (c *Client) groupEvents(g *group.Group, upd group.Update, now time.Time, em
 }
 
 // groupChunk keeps a file chunk of a group message and emits the file once it is whole.
-func (c *Client) groupChunk(groupName, from string, m group.Message, emit func(Event)) error {
+func (c *Client) groupChunk(g *group.Group, from string, m group.Message, emit func(Event)) error {
+	groupName := g.Name()
 	ch, err := seal.ParseFileChunk(m.Content)
 	if err != nil {
 		return fmt.Errorf("a file chunk from %s: %w", from, err)
@@ -653,6 +662,9 @@ func (c *Client) groupChunk(groupName, from string, m group.Message, emit func(E
 		if where, err = c.files.Save(SafeFileName(ch.Name), parts); err != nil {
 			return err
 		}
+	}
+	if err := c.st.AddMessage(&Message{Friend: groupConversation(g.ID()), From: m.Sender, Time: m.Time, Kind: "file", Body: []byte(cmpStr(where, ch.Name))}); err != nil {
+		return err
 	}
 	emit(GroupFileEvent{Group: groupName, From: from, Sender: m.Sender, Time: m.Time, Name: ch.Name, Size: n, Where: where})
 	return nil
@@ -747,4 +759,70 @@ func (c *Client) watchGroups(ctx context.Context, emit func(Event)) (wrapped fun
 		}
 	}()
 	return wrapped, func() { cancel(); <-done }
+}
+
+// groupConversation is the ID under which a group's messages are kept in the history (as
+// Message.Friend, with the sender in Message.From): a hash of the group's ID, never a
+// friend's fingerprint.
+func groupConversation(id group.ID) seal.Fingerprint {
+	return sha256.Sum256(append([]byte("echorelay-group-history-v1"), id[:]...))
+}
+
+func (c *Client) keepSent(g *group.Group, kind string, body []byte, now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.AddMessage(&Message{Friend: groupConversation(g.ID()), Out: true, Time: now, Kind: kind, Body: body})
+}
+
+// History returns the last messages with name, a friend's or a group's ("" for everybody),
+// oldest first. A group message has Group and From set.
+func (c *Client) History(name string, last int) ([]HistoryEntry, error) {
+	convs, nicks := map[seal.Fingerprint]string{}, map[seal.Fingerprint]string{}
+	if set, err := c.groupSet(); err == nil {
+		for _, g := range set.Groups() {
+			convs[groupConversation(g.ID())] = g.Name()
+			for _, m := range g.Members() {
+				nicks[m.FP] = m.Nick
+			}
+		}
+	}
+	var hs []HistoryEntry
+	var err error
+	if _, ferr := c.Friend(name); name != "" && ferr != nil {
+		g, err := c.findGroup(name)
+		if err != nil {
+			return nil, ferr
+		}
+		conv := groupConversation(g.ID())
+		c.mu.Lock()
+		ms, err := c.st.Messages(&conv, last)
+		c.mu.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("failed to read history: %w", err)
+		}
+		for _, m := range ms {
+			hs = append(hs, HistoryEntry{Message: *m})
+		}
+	} else if hs, err = c.friendHistory(name, last); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	fs, err := c.st.Friends()
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	names := map[seal.Fingerprint]string{}
+	for _, f := range fs {
+		names[f.Fingerprint()] = f.Name
+	}
+	for i := range hs {
+		if g, ok := convs[hs[i].Friend]; ok {
+			hs[i].Group, hs[i].Name = g, g
+			if !hs[i].Out {
+				hs[i].From = displayName(names, hs[i].Message.From, nicks[hs[i].Message.From])
+			}
+		}
+	}
+	return hs, nil
 }

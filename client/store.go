@@ -113,6 +113,9 @@ type Message struct {
 	Time   time.Time
 	Kind   string // "text", "file"
 	Body   []byte // the text; for a file its name (out) or where it was saved (in)
+	// From: for a group message, its sender (zero when Out); Friend is then the group's
+	// conversation ID (groups.go, groupConversation).
+	From seal.Fingerprint
 }
 
 // OutboxEntry is one sealed envelope waiting for its relay.

@@ -362,11 +362,16 @@ type messageRec struct {
 	Out    bool   `json:"out,omitempty"`
 	Kind   string `json:"kind"`
 	Body   []byte `json:"body"`
+	From   []byte `json:"from,omitempty"` // a group message's sender
 }
 
 func (h *History) AddMessage(m *client.Message) error {
 	fh := h.fpHash(m.Friend)
-	sealed, err := h.seal("message", fh, messageRec{Friend: m.Friend[:], Out: m.Out, Kind: m.Kind, Body: m.Body})
+	rec := messageRec{Friend: m.Friend[:], Out: m.Out, Kind: m.Kind, Body: m.Body}
+	if m.From != (seal.Fingerprint{}) {
+		rec.From = m.From[:]
+	}
+	sealed, err := h.seal("message", fh, rec)
 	if err != nil {
 		return err
 	}
@@ -399,6 +404,7 @@ func (h *History) Messages(friend *seal.Fingerprint, last int) ([]*client.Messag
 		}
 		m := &client.Message{Out: r.Out, Time: time.UnixMilli(ms), Kind: r.Kind, Body: r.Body}
 		copy(m.Friend[:], r.Friend)
+		copy(m.From[:], r.From)
 		out = append(out, m)
 	}
 	return out, rows.Err()

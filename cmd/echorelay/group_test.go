@@ -48,6 +48,13 @@ func TestGroupCLI(t *testing.T) {
 	if !strings.Contains(out, "sam in class 5b: which page?") || !strings.Contains(out, "teacher in class 5b: file page42.txt (800 bytes)") {
 		t.Fatalf("ana's inbox: %q", out)
 	}
+	out, _ = cli(t, nil, "history", "--home", home("ana"), "class 5b")
+	if !strings.Contains(out, "] sam in class 5b: which page?") || !strings.Contains(out, "] teacher in class 5b: file ") {
+		t.Fatalf("ana's history of the group: %q", out)
+	}
+	if out, _ := cli(t, nil, "history", "--home", home("sam")); !strings.Contains(out, "] me in class 5b: which page?") {
+		t.Fatalf("sam's history: %q", out)
+	}
 	if out, _ := cli(t, nil, "group", "members", "--home", home("ana"), "class 5b"); !strings.Contains(out, "\tsam\tnot your friend") ||
 		!strings.Contains(out, "\tteacher\tadmin") || !strings.Contains(out, "\tyou") {
 		t.Fatalf("members: %q", out)

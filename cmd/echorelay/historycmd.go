@@ -43,7 +43,12 @@ func cmdHistory(args []string) error {
 			name = "(removed " + seal.ShortID(m.Friend)[:11] + ")"
 		}
 		prefix := printable(name) + ": "
-		if m.Out {
+		switch {
+		case m.Group != "" && m.Out: // a group's message (client.HistoryEntry.Group)
+			prefix = "me in " + printable(m.Group) + ": "
+		case m.Group != "":
+			prefix = printable(m.From) + " in " + printable(m.Group) + ": "
+		case m.Out:
 			prefix = "me → " + printable(name) + ": "
 		}
 		text := printable(string(m.Body))
