@@ -510,6 +510,7 @@ func (c *Client) receiveGroups(ctx context.Context, evs []Event) ([]Event, map[s
 	for _, g := range touched {
 		errs = append(errs, c.after(g, tr, nil))
 	}
+	c.joinInvited(ctx, tr, evs, emit)
 	failed, err := c.syncGroups(ctx, set, tr, emit)
 	errs = append(errs, err)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].When().Before(out[j].When()) })
@@ -825,4 +826,74 @@ func (c *Client) History(name string, last int) ([]HistoryEntry, error) {
 		}
 	}
 	return hs, nil
+}
+
+// GroupInvite makes a friend invite (PROTOCOL.md 7.2) whose acceptor, once its answer makes it
+// a friend called name, the admin's client adds to the group: a pupil joins a class with one
+// code. Each code is single-use, as every invite is: a teacher makes one per pupil, and a
+// code that leaks lets one person in at most, whom the teacher sees (its safety number, the
+// group's change). Only the group's admin makes them.
+func (c *Client) GroupInvite(ctx context.Context, groupName, relay, name, as string) (seal.Invite, error) {
+	if name == "" {
+		return seal.Invite{}, fmt.Errorf("%w: a group invite needs the name to call the new member", ErrBadName)
+	}
+	g, err := c.findGroup(groupName)
+	if err != nil {
+		return seal.Invite{}, err
+	}
+	if g.Admin() != c.id.Fingerprint() {
+		return seal.Invite{}, fmt.Errorf("failed to make a group invite: %w", group.ErrNotAdmin)
+	}
+	inv, err := c.Invite(ctx, relay, name, as)
+	if err != nil {
+		return inv, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rs, err := c.st.Invites()
+	if err != nil {
+		return inv, err
+	}
+	for _, r := range rs {
+		if r.Invite.Secret == inv.Secret {
+			r.Group = g.ID()
+			return inv, c.st.PutInvite(r)
+		}
+	}
+	return inv, errors.New("failed to make a group invite: the invite was not kept")
+}
+
+// joinInvited adds the friends whose answers to group invites came in evs to their groups.
+func (c *Client) joinInvited(ctx context.Context, tr *groupTransport, evs []Event, emit func(Event)) {
+	for _, e := range evs {
+		fa, ok := e.(FriendAddedEvent)
+		if !ok {
+			continue
+		}
+		c.mu.Lock()
+		f, err := c.friend(fa.Name)
+		var rs []*InviteRecord
+		if err == nil {
+			rs, err = c.st.Invites()
+		}
+		c.mu.Unlock()
+		if err != nil {
+			continue
+		}
+		for _, r := range rs {
+			if r.State != InviteUsed || r.Acceptor != f.Fingerprint() || r.Group == ([16]byte{}) {
+				continue
+			}
+			g := c.grp.set.Group(r.Group)
+			if g == nil || g.Gone() {
+				continue
+			}
+			err := g.Add(ctx, tr, c.memberOf(f), tr.now)
+			if err = c.after(g, tr, err); err != nil {
+				emit(GroupRefusedEvent{Group: g.Name(), At: tr.now, Err: fmt.Errorf("failed to add %s, who answered a group invite: %w", f.Name, err)})
+			} else {
+				emit(GroupChangeEvent{Group: g.Name(), At: tr.now, Epoch: g.Epoch(), Added: []string{f.Name}})
+			}
+		}
+	}
 }

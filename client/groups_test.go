@@ -241,3 +241,58 @@ func TestGroupMemberKeysChecked(t *testing.T) {
 		t.Fatalf("sam joined %v, warned about ana's keys %v", joined, warned)
 	}
 }
+
+// TestGroupInvite: a group invite code makes its acceptor a friend of the teacher and a
+// member of the group in the teacher's next Receive; only the admin makes such codes.
+func TestGroupInvite(t *testing.T) {
+	r := startRelay(t)
+	clk := newClock()
+	teacher, sam, lee := newPeer(t, 0, clk), newPeer(t, 1, clk), newPeer(t, 2, clk)
+	befriend(t, r, teacher, "teacher", sam, "sam", "")
+	if _, err := teacher.NewGroup(ctx(t), "class 5b", false, []string{"sam"}); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, sam)
+	if _, err := sam.GroupInvite(ctx(t), "class 5b", r.addr(), "lee", "sam"); !errors.Is(err, group.ErrNotAdmin) {
+		t.Fatalf("a pupil's group invite: %v", err)
+	}
+	inv, err := teacher.GroupInvite(ctx(t), "class 5b", r.addr(), "lee", "teacher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lee.Accept(ctx(t), inv, client.AcceptOptions{Name: "teacher", Wait: testutil.Timeout(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	added := false
+	for _, e := range receive(t, teacher) {
+		if c, ok := e.(client.GroupChangeEvent); ok && slices.Equal(c.Added, []string{"lee"}) {
+			added = true
+		}
+	}
+	if !added {
+		t.Fatal("the teacher's client did not add the acceptor of the group invite")
+	}
+	joined := false
+	for _, e := range receive(t, lee) {
+		if c, ok := e.(client.GroupChangeEvent); ok && c.Joined {
+			joined = true
+		}
+	}
+	if !joined {
+		t.Fatal("lee did not join")
+	}
+	receive(t, sam)
+	clk.Add(time.Second)
+	if err := sam.SendGroupText(ctx(t), "class 5b", "welcome lee"); err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, e := range receive(t, lee) {
+		if m, ok := e.(client.GroupMessageEvent); ok {
+			texts = append(texts, m.From+": "+m.Text)
+		}
+	}
+	if !slices.Equal(texts, []string{"sam: welcome lee"}) {
+		t.Fatalf("lee read %q", texts)
+	}
+}

@@ -104,6 +104,7 @@ type InviteRecord struct {
 	Created, Expires time.Time
 	State            InviteState
 	Acceptor         seal.Fingerprint // InviteUsed: whose answer was taken
+	Group            [16]byte         // a group invite: the acceptor joins this group (groups.go)
 }
 
 // Message is one message of the history.

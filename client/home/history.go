@@ -256,6 +256,7 @@ type inviteRec struct {
 	Expires  int64  `json:"expires"`
 	State    uint8  `json:"state"`
 	Acceptor []byte `json:"acceptor,omitempty"`
+	Group    []byte `json:"group,omitempty"` // a group invite's group ID
 }
 
 func (h *History) Invites() ([]*client.InviteRecord, error) {
@@ -281,6 +282,7 @@ func (h *History) Invites() ([]*client.InviteRecord, error) {
 		ir := &client.InviteRecord{Invite: inv, RelayFP: r.RelayFP, Name: r.Name, Created: time.Unix(r.Created, 0),
 			Expires: time.Unix(r.Expires, 0), State: client.InviteState(r.State)}
 		copy(ir.Acceptor[:], r.Acceptor)
+		copy(ir.Group[:], r.Group)
 		out = append(out, ir)
 	}
 	return out, rows.Err()
@@ -291,6 +293,9 @@ func (h *History) PutInvite(r *client.InviteRecord) error {
 	rec := inviteRec{Code: r.Invite.Code(), RelayFP: r.RelayFP, Name: r.Name, Created: r.Created.Unix(), Expires: r.Expires.Unix(), State: uint8(r.State)}
 	if r.State == client.InviteUsed {
 		rec.Acceptor = r.Acceptor[:]
+	}
+	if r.Group != ([16]byte{}) {
+		rec.Group = r.Group[:]
 	}
 	sealed, err := h.seal("invite", sh, rec)
 	if err != nil {

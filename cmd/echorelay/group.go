@@ -9,6 +9,7 @@ import (
 
 	"github.com/echorelay/echorelay/client"
 	"github.com/echorelay/echorelay/client/group"
+	"github.com/echorelay/echorelay/internal/qr"
 )
 
 func init() {
@@ -17,7 +18,7 @@ func init() {
 
 func cmdGroup(args []string) error {
 	return subcommand("group", args, map[string]func([]string) error{
-		"new": cmdGroupNew, "add": cmdGroupAdd, "remove": cmdGroupRemove, "leave": cmdGroupLeave,
+		"new": cmdGroupNew, "add": cmdGroupAdd, "invite": cmdGroupInvite, "remove": cmdGroupRemove, "leave": cmdGroupLeave,
 		"list": cmdGroupList, "members": cmdGroupMembers})
 }
 
@@ -92,6 +93,31 @@ func cmdGroupAdd(args []string) error {
 				fmt.Printf("added %s to %s\n", printable(f), printable(pos[0]))
 			}
 			return nil
+		})
+}
+
+func cmdGroupInvite(args []string) error {
+	var relay, name, as *string
+	var noQR *bool
+	return groupCmd("invite", "GROUP --relay HOST:PORT --name NAME", "Make a single-use invite code (and QR code) for one new member: whoever accepts it with\n`echorelay friend accept CODE --name YOU` becomes your friend NAME and, at your next inbox,\na member of GROUP. Make one code per member; a leaked code lets one person in at most, and\nyou see who.", 1, args,
+		func(ctx context.Context, cl *client.Client, pos []string) error {
+			if *relay == "" || *name == "" {
+				return userErr("give --relay HOST:PORT (your relay) and --name NAME (what to call the new member)", "--relay and --name are required")
+			}
+			inv, err := cl.GroupInvite(ctx, pos[0], *relay, *name, *as)
+			if err != nil {
+				return err
+			}
+			if q, err := qr.Encode([]byte(inv.Code())); err == nil && !*noQR {
+				fmt.Print(q.Text())
+			}
+			fmt.Printf("invite code: %s\n(single use; %s joins %s at your next `echorelay inbox` after accepting)\n", inv.Code(), printable(*name), printable(pos[0]))
+			return nil
+		}, func(fs *flagSet) {
+			relay = fs.String("relay", "", "your relay, HOST:PORT (required)")
+			name = fs.String("name", "", "what to call the new member (required)")
+			as = fs.String("as", "", "the name you suggest to the new member for yourself")
+			noQR = fs.Bool("no-qr", false, "print the code only, without the QR code")
 		})
 }
 

@@ -67,9 +67,21 @@ func TestGroupCLI(t *testing.T) {
 	if out, _ := cli(t, nil, "group", "list", "--home", home("sam")); !strings.Contains(out, "class 5b\t2 members\tadmin teacher\tyou are no longer in it") {
 		t.Fatalf("sam's list after the removal: %q", out)
 	}
+	// A group invite: lee joins with one code.
+	cli(t, nil, "id", "new", "--kem", "mceliece348864f", "--home", home("lee"))
+	out, _ = cli(t, nil, "group", "invite", "--home", home("teacher"), "class 5b", "--relay", r.addr(), "--name", "lee", "--no-qr")
+	code := regexp.MustCompile(`invite code: ([A-Z2-7]+)\n`).FindStringSubmatch(out)
+	if code == nil {
+		t.Fatalf("group invite: %q", out)
+	}
+	cli(t, nil, "friend", "accept", "--home", home("lee"), code[1], "--name", "teacher")
+	cli(t, nil, "inbox", "--home", home("teacher"))
+	if _, errOut := cli(t, nil, "inbox", "--home", home("lee")); !strings.Contains(errOut, "you are in the group class 5b") {
+		t.Fatalf("lee's inbox after the group invite: %q", errOut)
+	}
 	cli(t, nil, "group", "leave", "--home", home("ana"), "class 5b")
 	cli(t, nil, "inbox", "--home", home("teacher"))
-	if out, _ := cli(t, nil, "group", "list", "--home", home("teacher")); !strings.Contains(out, "class 5b\t1 members\tyou are the admin") {
+	if out, _ := cli(t, nil, "group", "list", "--home", home("teacher")); !strings.Contains(out, "class 5b\t2 members\tyou are the admin") {
 		t.Fatalf("the teacher's list after ana left: %q", out)
 	}
 }
