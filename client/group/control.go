@@ -12,8 +12,9 @@ import (
 	"github.com/echorelay/echorelay/echo/seal"
 )
 
-// Control payloads travel pairwise, over the members' one-to-one sessions (the Transport's
-// SendPairwise), never under a group tag. Layout (PROTOCOL.md "Groups", control payloads):
+// Commits and proposals travel pairwise, over the sessions between the admin and each member
+// (the Transport's SendPairwise), never under a group tag; a sender key travels only inside
+// a chain announcement (announce.go), under the group's tag. Layout (PROTOCOL.md "Groups", control payloads):
 //
 //	header    = magic "ERG" || version u8 (1) || kind u8 || group_id [16]          (21 bytes)
 //	commit    = header || epoch u32 || time_ms u64 || admin_fp [32] || policy u8 ||
@@ -49,7 +50,7 @@ type Kind uint8
 // Control kinds.
 const (
 	KindCommit    Kind = 1 // the admin's membership snapshot for one epoch (also the welcome)
-	KindSenderKey Kind = 2 // a member's sender chain, sent to each other member
+	KindSenderKey Kind = 2 // a member's sender chain, inside its announcement (refused pairwise)
 	KindProposal  Kind = 3 // a member asks the admin for a change (add, remove, leave)
 )
 
@@ -126,8 +127,8 @@ type ChainEnd struct {
 	End        uint32
 }
 
-// SenderKey hands a member's sender chain to another member: from Index on, the receiver can
-// derive its message keys, never the earlier ones.
+// SenderKey is a member's sender chain as its announcement carries it: from Index on, the
+// receiver can derive its message keys, never the earlier ones.
 type SenderKey struct {
 	Group      ID
 	Epoch      uint32 // the sender's epoch when it made this payload

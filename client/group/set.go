@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// MaxOrphans bounds the control payloads a Set keeps for groups it does not know yet (a
-// member's sender key that came before the admin's welcome).
+// MaxOrphans bounds the control payloads a Set keeps for groups it does not know yet (what
+// came pairwise before the admin's welcome).
 const MaxOrphans = 1024
 
 // Set is one member's groups: it routes control payloads to their group, joins a group when
