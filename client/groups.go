@@ -518,9 +518,24 @@ func (c *Client) receiveGroups(ctx context.Context, evs []Event) ([]Event, map[s
 }
 
 func (c *Client) handleGroupControl(ctx context.Context, set *group.Set, tr *groupTransport, ce ControlEvent) (group.ID, group.Update, error) {
-	_, id, err := group.PeekControl(ce.Payload)
+	kind, id, err := group.PeekControl(ce.Payload)
 	if err != nil {
 		return id, group.Update{}, err
+	}
+	if kind == group.KindProposal {
+		// The admin's client welcomes a newcomer over their session: it commits an addition
+		// only of a friend of its own.
+		if p, err := group.ParseProposal(ce.Payload); err == nil && p.Op == group.OpAdd {
+			c.mu.Lock()
+			f, err := c.friendByFP(p.FP)
+			c.mu.Unlock()
+			if err != nil {
+				return id, group.Update{}, err
+			}
+			if f == nil {
+				return id, group.Update{Refused: []error{fmt.Errorf("%w: %s proposed to add someone who is not your friend (%x)", ErrNoFriend, ce.From, p.FP[:4])}}, nil
+			}
+		}
 	}
 	upd, err := set.HandleControl(ctx, tr, ce.Friend, ce.Payload, tr.now)
 	return id, upd, err

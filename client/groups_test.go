@@ -296,3 +296,50 @@ func TestGroupInvite(t *testing.T) {
 		t.Fatalf("lee read %q", texts)
 	}
 }
+
+// TestGroupOpenProposals: in an open group a member's proposal to add a friend of the admin
+// is committed by the admin's client (the newcomer joins); a proposal to add somebody the
+// admin has no session with is refused there, since nobody could welcome them.
+func TestGroupOpenProposals(t *testing.T) {
+	r := startRelay(t)
+	clk := newClock()
+	teacher, sam, ana, lee := newPeer(t, 0, clk), newPeer(t, 1, clk), newPeer(t, 2, clk), newPeer(t, 3, clk)
+	befriend(t, r, teacher, "teacher", sam, "sam", "")
+	befriend(t, r, teacher, "teacher", ana, "ana", "")
+	befriend(t, r, sam, "sam", ana, "ana", "")
+	befriend(t, r, sam, "sam", lee, "lee", "")
+	if _, err := teacher.NewGroup(ctx(t), "club", true, []string{"sam"}); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, sam)
+	for _, n := range []string{"ana", "lee"} {
+		if err := sam.AddToGroup(ctx(t), "club", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := 0
+	for _, e := range receive(t, teacher) {
+		if rf, ok := e.(client.GroupRefusedEvent); ok {
+			if !errors.Is(rf.Err, client.ErrNoFriend) {
+				t.Fatalf("the teacher refused: %v", rf.Err)
+			}
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Fatalf("%d proposals refused, want the one for lee", refused)
+	}
+	ms, err := teacher.GroupMembers("club")
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("the club after the proposals: %+v %v", ms, err)
+	}
+	joined := false
+	for _, e := range receive(t, ana) {
+		if c, ok := e.(client.GroupChangeEvent); ok && c.Joined {
+			joined = true
+		}
+	}
+	if !joined {
+		t.Fatal("ana did not join")
+	}
+}
