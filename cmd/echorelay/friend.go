@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/echorelay/echorelay/client"
 	"github.com/echorelay/echorelay/echo/seal"
+	"github.com/echorelay/echorelay/internal/hint"
 	"github.com/echorelay/echorelay/internal/qr"
 	"github.com/echorelay/echorelay/peers"
 	"golang.org/x/term"
@@ -25,27 +25,10 @@ func cmdFriend(args []string) error {
 		"block": func(a []string) error { return cmdFriendBlock(a, true) }, "unblock": func(a []string) error { return cmdFriendBlock(a, false) }})
 }
 
-// friendErr turns the client's errors about names and friends into one line and a hint.
+// friendErr gives one of the client's errors its hint (client.Hint): one line and a hint.
 func friendErr(err error) error {
-	switch {
-	case errors.Is(err, client.ErrNoFriend):
-		return userErr("see `echorelay friend list`, or add them with `echorelay friend invite`", "%s", err)
-	case errors.Is(err, client.ErrNameTaken):
-		return userErr("pick another name", "%s", err)
-	case errors.Is(err, client.ErrBadName):
-		return userErr("use a short name without spaces, slashes or hidden characters, e.g. --name alice", "%s", err)
-	case errors.Is(err, client.ErrAlreadyAnswered):
-		return userErr("an invite code works once; ask for a new one (if nobody you know answered it, the code leaked)", "%s", err)
-	case errors.Is(err, client.ErrUnboundInvite):
-		return userErr("ask your friend for a new code made by `echorelay friend invite`", "%s", err)
-	case errors.Is(err, client.ErrAlreadyFriend):
-		return userErr("nothing to do", "%s", err)
-	case errors.Is(err, client.ErrOwnInvite):
-		return userErr("give the code to your friend; they accept it", "%s", err)
-	case errors.Is(err, client.ErrNoInvite):
-		return userErr("check the relay address (--relay) and that the invite is less than 7 days old; a relay linked to the inviter's gets it within seconds", "%s", err)
-	case errors.Is(err, client.ErrWrongRelay):
-		return userErr("somebody may be in the middle; if the relay's operator changed its key, accept or invite again", "%s", err)
+	if h := client.Hint(err); h != "" && hint.Of(err) == "" {
+		return hint.Wrap(h, err)
 	}
 	return err
 }
