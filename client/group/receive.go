@@ -353,7 +353,7 @@ func (g *Group) open(blob []byte, h header, es *epochState, upd *Update) {
 	}
 	late, gap := h.index < ch.index, uint32(0)
 	if late {
-		k := skipKey{sender: h.sender, gen: h.gen, index: h.index}
+		k := skipKey(h)
 		mk, ok := g.skipped[k]
 		if !ok { // read before, sent before this member was given the chain, or evicted
 			upd.Skipped++

@@ -56,6 +56,9 @@ func TestStateRoundTrip(t *testing.T) {
 		if r, err = set.Restore(st); err != nil {
 			t.Fatal(err)
 		}
+		if !bytes.Equal(r.MarshalState(), st) {
+			t.Fatalf("member %d: the set's restore then marshal differs", i)
+		}
 		if _, err := set.Restore(st); !errors.Is(err, ErrMalformed) {
 			t.Fatalf("restored twice: %v", err)
 		}
