@@ -166,27 +166,8 @@ func cmdFriendList(args []string) error {
 	return nil
 }
 
-// friendCmd parses a friend subcommand of n names.
-func friendCmd(name, usage, summary string, n int, args []string, run func(*client.Client, []string) error) error {
-	fs := newFlags("friend "+name, usage+" [--home DIR]", summary)
-	hf := addHomeFlags(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != n {
-		return userErr("usage: echorelay friend "+name+" "+usage, "friend %s takes %d name(s)", name, n)
-	}
-	cl, err := openHome(*hf.home, *hf.passFile)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	return friendErr(run(cl, pos))
-}
-
 func cmdFriendRemove(args []string) error {
-	return friendCmd("remove", "NAME", "Forget a friend: their keys and relays. Your history with them stays.", 1, args, func(cl *client.Client, p []string) error {
+	return homeCmd("friend", "remove", "NAME", "Forget a friend: their keys and relays. Your history with them stays.", 1, 1, args, func(_ context.Context, cl *client.Client, p []string) error {
 		if err := cl.RemoveFriend(p[0]); err != nil {
 			return err
 		}
@@ -196,7 +177,7 @@ func cmdFriendRemove(args []string) error {
 }
 
 func cmdFriendRename(args []string) error {
-	return friendCmd("rename", "OLD NEW", "Call a friend by another name.", 2, args, func(cl *client.Client, p []string) error {
+	return homeCmd("friend", "rename", "OLD NEW", "Call a friend by another name.", 2, 2, args, func(_ context.Context, cl *client.Client, p []string) error {
 		if err := cl.RenameFriend(p[0], p[1]); err != nil {
 			return err
 		}
@@ -210,7 +191,7 @@ func cmdFriendBlock(args []string, block bool) error {
 	if !block {
 		verb, summary = "unblock", "Read a blocked friend's messages again (those sent while blocked are not fetched again)."
 	}
-	return friendCmd(verb, "NAME", summary, 1, args, func(cl *client.Client, p []string) error {
+	return homeCmd("friend", verb, "NAME", summary, 1, 1, args, func(_ context.Context, cl *client.Client, p []string) error {
 		if err := cl.BlockFriend(p[0], block); err != nil {
 			return err
 		}

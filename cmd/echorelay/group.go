@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"time"
 
 	"github.com/echorelay/echorelay/client"
-	"github.com/echorelay/echorelay/client/group"
 	"github.com/echorelay/echorelay/internal/qr"
 )
 
@@ -22,69 +19,22 @@ func cmdGroup(args []string) error {
 		"list": cmdGroupList, "members": cmdGroupMembers})
 }
 
-type flagSet = flag.FlagSet
-
-// groupErr turns the client's group errors into one line and a hint.
-func groupErr(err error) error {
-	switch {
-	case errors.Is(err, client.ErrNoGroup):
-		return userErr("see `echorelay group list`", "%s", err)
-	case errors.Is(err, client.ErrGroupAmbiguous), errors.Is(err, client.ErrGroupExists):
-		return userErr("name the group by the start of its ID from `echorelay group list`, or pick another name", "%s", err)
-	case errors.Is(err, client.ErrNoMember):
-		return userErr("see `echorelay group members GROUP`", "%s", err)
-	case errors.Is(err, group.ErrNotAdmin):
-		return userErr("ask the group's admin", "%s", err)
-	case errors.Is(err, group.ErrAdminLeave):
-		return userErr("the admin's device orders the group's changes; remove the others instead", "%s", err)
-	case errors.Is(err, group.ErrRemoved):
-		return userErr("ask the admin to add you again", "%s", err)
-	}
-	return friendErr(err)
-}
-
-// groupCmd parses a group subcommand's flags and positionals (at least min) and runs fn
-// with the opened client and a context.
-func groupCmd(name, usage, summary string, min int, args []string, fn func(ctx context.Context, cl *client.Client, pos []string) error, more ...func(*flagSet)) error {
-	fs := newFlags("group "+name, usage+" [--home DIR]", summary)
-	hf := addHomeFlags(fs)
-	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
-	for _, m := range more {
-		m(fs)
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) < min {
-		return userErr("usage: echorelay group "+name+" "+usage, "group %s needs %d argument(s)", name, min)
-	}
-	cl, err := openHome(*hf.home, *hf.passFile)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	return groupErr(fn(ctx, cl, pos))
-}
-
 func cmdGroupNew(args []string) error {
 	var open *bool
-	return groupCmd("new", "NAME [FRIEND...] [--open]", "Make a group with you as its admin and the friends as its first members. Only you add\nand remove members, unless --open lets every member ask your client to.", 1, args,
+	return homeCmd("group", "new", "NAME [FRIEND...] [--open]", "Make a group with you as its admin and the friends as its first members. Only you add\nand remove members, unless --open lets every member ask your client to.", 1, -1, args,
 		func(ctx context.Context, cl *client.Client, pos []string) error {
 			info, err := cl.NewGroup(ctx, pos[0], *open, pos[1:])
 			if err == nil {
 				fmt.Printf("made the group %s with %d members\n", printable(info.Name), info.Members)
 			}
 			return err
-		}, func(fs *flagSet) {
+		}, func(fs *flag.FlagSet) {
 			open = fs.Bool("open", false, "every member may add and remove (your client commits their requests)")
 		})
 }
 
 func cmdGroupAdd(args []string) error {
-	return groupCmd("add", "GROUP FRIEND...", "Add friends to a group. They read from then on, not what was sent before.", 2, args,
+	return homeCmd("group", "add", "GROUP FRIEND...", "Add friends to a group. They read from then on, not what was sent before.", 2, -1, args,
 		func(ctx context.Context, cl *client.Client, pos []string) error {
 			for _, f := range pos[1:] {
 				if err := cl.AddToGroup(ctx, pos[0], f); err != nil {
@@ -99,7 +49,7 @@ func cmdGroupAdd(args []string) error {
 func cmdGroupInvite(args []string) error {
 	var relay, name, as *string
 	var noQR *bool
-	return groupCmd("invite", "GROUP --relay HOST:PORT --name NAME", "Make a single-use invite code (and QR code) for one new member: whoever accepts it with\n`echorelay friend accept CODE --name YOU` becomes your friend NAME and, at your next inbox,\na member of GROUP. Make one code per member; a leaked code lets one person in at most, and\nyou see who.", 1, args,
+	return homeCmd("group", "invite", "GROUP --relay HOST:PORT --name NAME", "Make a single-use invite code (and QR code) for one new member: whoever accepts it with\n`echorelay friend accept CODE --name YOU` becomes your friend NAME and, at your next inbox,\na member of GROUP. Make one code per member; a leaked code lets one person in at most, and\nyou see who.", 1, -1, args,
 		func(ctx context.Context, cl *client.Client, pos []string) error {
 			if *relay == "" || *name == "" {
 				return userErr("give --relay HOST:PORT (your relay) and --name NAME (what to call the new member)", "--relay and --name are required")
@@ -113,7 +63,7 @@ func cmdGroupInvite(args []string) error {
 			}
 			fmt.Printf("invite code: %s\n(single use; %s joins %s at your next `echorelay inbox` after accepting)\n", inv.Code(), printable(*name), printable(pos[0]))
 			return nil
-		}, func(fs *flagSet) {
+		}, func(fs *flag.FlagSet) {
 			relay = fs.String("relay", "", "your relay, HOST:PORT (required)")
 			name = fs.String("name", "", "what to call the new member (required)")
 			as = fs.String("as", "", "the name you suggest to the new member for yourself")
@@ -122,7 +72,7 @@ func cmdGroupInvite(args []string) error {
 }
 
 func cmdGroupRemove(args []string) error {
-	return groupCmd("remove", "GROUP MEMBER", "Remove a member (a friend's name, or the name `group members` shows). Every remaining\nmember starts new keys that the removed member never gets.", 2, args,
+	return homeCmd("group", "remove", "GROUP MEMBER", "Remove a member (a friend's name, or the name `group members` shows). Every remaining\nmember starts new keys that the removed member never gets.", 2, -1, args,
 		func(ctx context.Context, cl *client.Client, pos []string) error {
 			err := cl.RemoveFromGroup(ctx, pos[0], pos[1])
 			if err == nil {
@@ -133,7 +83,7 @@ func cmdGroupRemove(args []string) error {
 }
 
 func cmdGroupLeave(args []string) error {
-	return groupCmd("leave", "GROUP", "Leave a group: the admin is asked to remove you, and your keys of it are deleted now.", 1, args,
+	return homeCmd("group", "leave", "GROUP", "Leave a group: the admin is asked to remove you, and your keys of it are deleted now.", 1, -1, args,
 		func(ctx context.Context, cl *client.Client, pos []string) error {
 			err := cl.LeaveGroup(ctx, pos[0])
 			if err == nil {
@@ -144,7 +94,7 @@ func cmdGroupLeave(args []string) error {
 }
 
 func cmdGroupList(args []string) error {
-	return groupCmd("list", "", "List your groups: ID start, name, members, admin.", 0, args,
+	return homeCmd("group", "list", "", "List your groups: ID start, name, members, admin.", 0, -1, args,
 		func(_ context.Context, cl *client.Client, _ []string) error {
 			gs, err := cl.Groups()
 			for _, g := range gs {
@@ -168,7 +118,7 @@ func cmdGroupList(args []string) error {
 }
 
 func cmdGroupMembers(args []string) error {
-	return groupCmd("members", "GROUP", "List a group's members: your name for each friend, else the name the admin gave.", 1, args,
+	return homeCmd("group", "members", "GROUP", "List a group's members: your name for each friend, else the name the admin gave.", 1, -1, args,
 		func(_ context.Context, cl *client.Client, pos []string) error {
 			ms, err := cl.GroupMembers(pos[0])
 			for _, m := range ms {
@@ -192,14 +142,14 @@ func cmdGroupMembers(args []string) error {
 func sendToGroup(ctx context.Context, cl *client.Client, name, fileName string, content []byte) error {
 	if fileName == "" {
 		if err := cl.SendGroupText(ctx, name, string(content)); err != nil {
-			return groupErr(err)
+			return friendErr(err)
 		}
 		fmt.Printf("sent to the group %s\n", printable(name))
 		return nil
 	}
 	n, err := cl.SendGroupFile(ctx, name, fileName, content)
 	if err != nil {
-		return groupErr(err)
+		return friendErr(err)
 	}
 	fmt.Printf("sent %s (%d bytes, %d chunks) to the group %s\n", fileName, len(content), n, printable(name))
 	return nil

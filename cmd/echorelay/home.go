@@ -4,10 +4,13 @@ package main
 // --home, else home.DefaultDir.
 
 import (
+	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/echorelay/echorelay/client"
 	"github.com/echorelay/echorelay/client/home"
@@ -70,4 +73,35 @@ func addHomeFlags(fs interface {
 		home:     fs.String("home", defaultHome(), "client home: identity, friends, history (env ECHORELAY_HOME)"),
 		passFile: fs.String("passphrase-file", "", "read the identity's passphrase from this file's first line; "+passEnvHelp),
 	}
+}
+
+// homeCmd runs `echorelay CMD NAME …` on the home: it parses --home, --passphrase-file,
+// --timeout and the flags more adds, wants min to max positionals (max < 0: no limit), opens
+// the home and runs fn; the client's errors get their hints (friendErr).
+func homeCmd(cmd, name, usage, summary string, min, max int, args []string, fn func(context.Context, *client.Client, []string) error, more ...func(*flag.FlagSet)) error {
+	fs := newFlags(cmd+" "+name, usage+" [--home DIR]", summary)
+	hf := addHomeFlags(fs)
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	for _, m := range more {
+		m(fs)
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < min || max >= 0 && len(pos) > max {
+		n := fmt.Sprint(min)
+		if max < 0 {
+			n = "at least " + n
+		}
+		return userErr("usage: echorelay "+cmd+" "+name+" "+usage, "%s %s takes %s argument(s)", cmd, name, n)
+	}
+	cl, err := openHome(*hf.home, *hf.passFile)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	return friendErr(fn(ctx, cl, pos))
 }

@@ -164,7 +164,7 @@ func TestMessagingAcrossChain(t *testing.T) {
 	}
 	// Mistakes while sending put nothing on the relay.
 	sparse := filepath.Join(homes, "huge.bin")
-	if f, err := os.Create(sparse); err != nil || f.Truncate(maxSendFile+1) != nil || f.Close() != nil {
+	if f, err := os.Create(sparse); err != nil || f.Truncate(client.MaxFile+1) != nil || f.Close() != nil {
 		t.Fatal("cannot make a sparse file")
 	}
 	for _, m := range []struct {
@@ -439,7 +439,7 @@ func TestMessagingCLIMistakes(t *testing.T) {
 	check(1, "bad friend name", "friend", "accept", "--home", home, "AAAA", "--name", "a b")
 	check(2, "unknown command", "frend")
 	check(1, "unknown subcommand", "friend", "delete")
-	check(1, "friend remove takes 1 name", "friend", "remove", "--home", home)
+	check(1, "friend remove takes 1 argument", "friend", "remove", "--home", home)
 	check(1, "no friend called", "friend", "rename", "--home", home, "bob", "robert")
 	check(1, "bad friend name", "friend", "rename", "--home", home, "bob", "ro bert")
 	check(1, "no friend called", "friend", "block", "--home", home, "bob")

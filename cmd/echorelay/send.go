@@ -1,30 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"time"
-	"unicode/utf8"
 
 	"github.com/echorelay/echorelay/client"
-	"github.com/echorelay/echorelay/echo/seal"
 )
 
 func init() {
 	register(command{"send", "send a sealed message or file to a friend through the relay", cmdSend})
 }
 
-// maxSendFile bounds what `send` reads into memory and puts under one day's mailbox tag:
-// relays keep at most 64 MiB per mailbox by default (--mailbox-quota).
-const maxSendFile = client.MaxFile
 
 func cmdSend(args []string) error {
-	fs := newFlags("send", "NAME [FILE|-] [-m TEXT] [--home DIR]", "Send to the friend NAME: the text of -m, or FILE as a file (chunked when larger than a\nblob), or standard input as text with `-` or no FILE. Each message is signed, padded and\nsealed to your friend's keys; the relay sees a mailbox tag that changes every day. When the\nrelay cannot be reached the message waits in the outbox (`echorelay outbox`) and goes with\nyour next send or inbox.")
+	fs := newFlags("send", "NAME [FILE|-] [-m TEXT] [--home DIR]", "Send to the friend or group NAME: the text of -m, or FILE as a file (chunked when larger\nthan a blob, at most 64 MiB), or standard input as text with `-` or no FILE. Messages go over\nthe conversation's post-quantum ratchet (the first one sealed to your friend's keys and\nsigned), padded; the relay sees a mailbox tag that keeps changing. When the relay cannot be\nreached the message waits in the outbox (`echorelay outbox`) and goes with your next send\nor inbox.")
 	hf := addHomeFlags(fs)
 	text := fs.String("m", "", "the message text")
 	relay := fs.String("relay", "", "relay to use instead of the one stored for this friend")
@@ -58,28 +50,13 @@ func cmdSend(args []string) error {
 	case *text != "":
 		content = []byte(*text)
 	case len(pos) == 2 && pos[1] != "-":
-		fileName = filepath.Base(pos[1])
-		if !seal.SafeName(fileName) {
-			return userErr("rename the file", "file name %q cannot be sent", fileName)
-		}
-		st, err := os.Stat(pos[1])
-		if err != nil {
-			return fmt.Errorf("failed to read the file: %w", err)
-		}
-		if st.Size() > maxSendFile {
-			return userErr("split it, or share it another way: relays keep at most 64 MiB per mailbox and day", "%s is %d bytes; send takes at most %d", pos[1], st.Size(), maxSendFile)
-		}
-		if content, err = os.ReadFile(pos[1]); err != nil {
-			return fmt.Errorf("failed to read the file: %w", err)
+		if fileName, content, err = client.ReadFile(pos[1]); err != nil {
+			return err
 		}
 	default:
-		if content, err = io.ReadAll(io.LimitReader(os.Stdin, maxSendFile)); err != nil {
-			return fmt.Errorf("failed to read standard input: %w", err)
+		if content, err = client.ReadText(os.Stdin); err != nil {
+			return err
 		}
-		if !utf8.Valid(content) {
-			return userErr("send binary data as a file: echorelay send NAME FILE", "standard input is not UTF-8 text")
-		}
-		content = bytes.TrimSuffix(content, []byte("\n")) // the newline that ends a typed line
 	}
 	if fileName == "" && len(content) == 0 {
 		return userErr("write the text after -m, pipe it in, or give a FILE", "nothing to send")
