@@ -477,7 +477,7 @@ func TestThousandMessagesOverAChain(t *testing.T) {
 		}
 	}
 	for i := range 1000 {
-		clk.Add(time.Duration(rng.IntN(int(20 * time.Minute))))
+		clk.Add(time.Duration(rng.Int64N(int64(20 * time.Minute))))
 		from, to, name := a, b, "bob"
 		if rng.IntN(2) == 0 {
 			from, to, name = b, a, "alice"

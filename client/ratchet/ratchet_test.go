@@ -156,7 +156,7 @@ func TestLossyDelivery(t *testing.T) {
 	}
 	sent := 0
 	for i := 0; i < 1000; i++ {
-		now = now.Add(time.Duration(rng.IntN(int(20 * time.Minute))))
+		now = now.Add(time.Duration(rng.Int64N(int64(20 * time.Minute))))
 		deliver(now)
 		from, to := a, b
 		if rng.IntN(2) == 1 {
@@ -174,9 +174,9 @@ func TestLossyDelivery(t *testing.T) {
 				continue // lost at one relay
 			}
 			kept++
-			delay := time.Duration(rng.IntN(int(time.Minute)))
+			delay := time.Duration(rng.Int64N(int64(time.Minute)))
 			if rng.IntN(10) == 0 {
-				delay = time.Duration(rng.IntN(int(24 * time.Hour)))
+				delay = time.Duration(rng.Int64N(int64(24 * time.Hour)))
 			}
 			inflight = append(inflight, copyOf{at: now.Add(delay), to: to, payload: p, id: i})
 		}
