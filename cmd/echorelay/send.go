@@ -14,7 +14,6 @@ func init() {
 	register(command{"send", "send a sealed message or file to a friend through the relay", cmdSend})
 }
 
-
 func cmdSend(args []string) error {
 	fs := newFlags("send", "NAME [FILE|-] [-m TEXT] [--home DIR]", "Send to the friend or group NAME: the text of -m, or FILE as a file (chunked when larger\nthan a blob, at most 64 MiB), or standard input as text with `-` or no FILE. Messages go over\nthe conversation's post-quantum ratchet (the first one sealed to your friend's keys and\nsigned), padded; the relay sees a mailbox tag that keeps changing. When the relay cannot be\nreached the message waits in the outbox (`echorelay outbox`) and goes with your next send\nor inbox.")
 	hf := addHomeFlags(fs)
