@@ -66,7 +66,9 @@ func AppendFrame(dst []byte, t FrameType, parts ...[]byte) []byte {
 func (f Frame) Marshal() []byte { return AppendFrame(nil, f.Type, f.Body) }
 
 // ReadFrame reads one frame from r. maxFrame bounds length (type + body); a longer or zero
-// length is ErrMalformed before anything is allocated. The body is freshly allocated.
+// length is ErrMalformed before anything is allocated. The body is freshly allocated, of
+// exactly its length, and the caller may keep it; a body longer than 64 KiB is read into
+// pooled chunks first, so an unfinished frame holds only what arrived of it (chunk.go).
 func ReadFrame(r *bufio.Reader, maxFrame int) (Frame, error) {
 	// Peek, not io.ReadFull into a local array: that would escape to the heap on every frame.
 	hdr, err := r.Peek(4)
@@ -85,9 +87,9 @@ func ReadFrame(r *bufio.Reader, maxFrame int) (Frame, error) {
 	if err != nil {
 		return Frame{}, noEOF(err)
 	}
-	body := make([]byte, n-1)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return Frame{}, noEOF(err)
+	body, err := readBody(r, int(n-1))
+	if err != nil {
+		return Frame{}, err
 	}
 	return Frame{Type: FrameType(t), Body: body}, nil
 }

@@ -27,6 +27,12 @@ import (
 // with reason memory_budget. Neighbour links wait as long as it takes, and so does a link
 // waiting for its own source's cap, which its own frames free.
 //
+// What a frame being read is charged is an upper bound on what it holds: its body arrives in
+// pooled chunks taken as bytes arrive (echo/chunk.go), so an unfinished frame holds what was
+// sent of it, at most its length. Its one copy, when complete, into the body handed on holds
+// both for a moment; copies are serialised, so that moment adds at most one largest frame,
+// process-wide, beyond the budget.
+//
 // Frames of at most smallFrame bytes may go beyond the budget by smallSlack, so a busy budget
 // (someone's large frames) does not hold up short messages of everyone else; their own
 // per-source cap still applies.

@@ -345,7 +345,8 @@ func (l *link) readLoop() error {
 
 // chargeFrame charges the frame whose header is next in r to the memory budget before its
 // body is read: what the header announces, when it is within max (a longer one is refused by
-// ReadFrame without allocating). Waiting for the budget, the link reads nothing.
+// ReadFrame without allocating). Waiting for the budget, the link reads nothing. ReadFrame
+// holds no more than the charge while the body arrives (pooled chunks, echo/chunk.go).
 func (l *link) chargeFrame(r *bufio.Reader, max int) (int64, error) {
 	hdr, err := r.Peek(4)
 	if err != nil {
