@@ -59,32 +59,8 @@ type inner struct {
 
 // Padded is the size an inner plaintext of n bytes is padded to: 256 bytes at least (a short
 // text and its signature), then the next power of two up to 64 KiB, and above that Padmé (at
-// most 12% overhead, a relay learns O(log log n) bits of the length).
-func Padded(n int) int {
-	const floor, pow2Limit = 256, 64 << 10
-	if n <= floor {
-		return floor
-	}
-	if n <= pow2Limit {
-		p := floor
-		for p < n {
-			p <<= 1
-		}
-		return p
-	}
-	e := bitLen(n) - 1         // floor(log2 n)
-	s := bitLen(e)             // floor(log2 e) + 1
-	mask := (1 << (e - s)) - 1 // the low e-s bits are rounded away
-	return (n + mask) &^ mask
-}
-
-func bitLen(n int) int {
-	b := 0
-	for ; n > 0; n >>= 1 {
-		b++
-	}
-	return b
-}
+// most 12% overhead, a relay learns O(log log n) bits of the length): seal.PadSize's rule.
+func Padded(n int) int { return seal.PadSize(n, 256) }
 
 // BlobSize is the size of the blob of a message with n bytes of content. It does not depend
 // on the number of members: a message is encrypted once for the whole group.

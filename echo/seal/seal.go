@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"time"
 
 	"github.com/echorelay/echorelay/mceliece/hybrid"
@@ -59,8 +60,15 @@ type Message struct {
 
 // Padded is the size an inner plaintext of n bytes is padded to: the next power of two from
 // 4 KiB up to 64 KiB, and above that Padmé (at most 12% overhead, leaking O(log log n) bits).
-func Padded(n int) int {
-	const floor, pow2Limit = 4 << 10, 64 << 10
+func Padded(n int) int { return PadSize(n, 4<<10) }
+
+// PadSize is the padding rule of every sealed plaintext (PROTOCOL.md section 7.3): n bytes
+// are padded to floor at least (a power of two), then to the next power of two up to 64 KiB,
+// and above that to Padmé: the low e-s bits of n are rounded up, where e = floor(log2 n) and
+// s = floor(log2 e) + 1, at most 12% overhead, and a relay learns O(log log n) bits of the
+// length. Sealed messages use a floor of 4 KiB (Padded); group messages 256 bytes.
+func PadSize(n, floor int) int {
+	const pow2Limit = 64 << 10
 	if n <= floor {
 		return floor
 	}
@@ -71,18 +79,10 @@ func Padded(n int) int {
 		}
 		return p
 	}
-	e := bitLen(n) - 1         // floor(log2 n)
-	s := bitLen(e)             // floor(log2 e) + 1
+	e := bits.Len(uint(n)) - 1 // floor(log2 n)
+	s := bits.Len(uint(e))     // floor(log2 e) + 1
 	mask := (1 << (e - s)) - 1 // the low e-s bits are rounded away
 	return (n + mask) &^ mask
-}
-
-func bitLen(n int) int {
-	b := 0
-	for ; n > 0; n >>= 1 {
-		b++
-	}
-	return b
 }
 
 // PayloadSize is the size of the sealed payload for content of n bytes to a bundle of the

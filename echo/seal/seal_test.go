@@ -301,6 +301,15 @@ func TestPaddingBuckets(t *testing.T) {
 		}
 		prev = p
 	}
+	// The group floor (PROTOCOL.md 7.9): the same rule from 256 bytes.
+	for _, c := range []struct{ n, want int }{
+		{0, 256}, {256, 256}, {257, 512}, {4096, 4096}, {4097, 8192}, {65536, 65536},
+		{65537, 67584}, {1<<20 + 1, 1<<20 + 32768},
+	} {
+		if got := PadSize(c.n, 256); got != c.want {
+			t.Errorf("PadSize(%d, 256) = %d, want %d", c.n, got, c.want)
+		}
+	}
 	// Two texts of different lengths in one bucket give payloads of one size.
 	a, b, _ := ids(t)
 	p1, _, _ := Seal(a, b.Bundle(), TypeText, []byte("hi"), time.Now())
