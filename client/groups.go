@@ -710,12 +710,14 @@ func (c *Client) Receive(ctx context.Context, o ReceiveOptions) (*ReceiveResult,
 	return res, nil
 }
 
-// groupPoll is how often Watch reads the groups' blobs (their tags are not subscribed yet).
-const groupPoll = 30 * time.Second
+// groupPoll is how often Watch reads the groups' blobs besides when they arrive: it catches
+// what a relay that could not be listened to got meanwhile (a variable for tests).
+var groupPoll = 5 * time.Minute
 
 // watchGroups wraps Watch's emit: group control payloads go to the groups, from a goroutine of
 // its own (emit may be called with the client's lock held, and handling a payload sends), and
-// the groups' blobs are read every groupPoll. emit is still called by one goroutine at a time.
+// the groups' blobs are read when their tags' subscription rings (groupwatch.go) and every
+// groupPoll. emit is still called by one goroutine at a time.
 // stop ends the goroutine, after handing the groups what was still queued.
 func (c *Client) watchGroups(ctx context.Context, emit func(Event)) (wrapped func(Event), stop func()) {
 	var emitMu, qmu sync.Mutex
@@ -758,8 +760,11 @@ func (c *Client) watchGroups(ctx context.Context, emit func(Event)) (wrapped fun
 		defer close(done)
 		t := time.NewTicker(groupPoll)
 		defer t.Stop()
+		var bell *groupBell
+		defer func() { bell.stop() }()
 		run(ctx)
 		for {
+			bell = c.ringGroupBell(ctx, bell, wake)
 			select {
 			case <-ctx.Done():
 				// What came before the end still reaches the groups (their sends wait in the
