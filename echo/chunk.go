@@ -2,6 +2,7 @@ package echo
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -15,10 +16,11 @@ import (
 // into fixed-size chunks from a pool, each taken only once a byte for it has arrived, and the
 // last, partial piece into an allocation of its exact size: an unfinished frame holds no more
 // than the bytes that arrived, rounded up to a chunk, and never more than its length. When the
-// body is complete it is copied into one allocation of exactly its length, chunk by chunk,
-// each chunk going back to the pool as soon as it is copied; the caller gets an ordinary
-// []byte it may keep for as long as it likes (flood queues, the store's writer), with no
-// reference counting. On any error every chunk goes back to the pool.
+// body is complete it is copied into one allocation of exactly its length (bytes.Join, which
+// does not zero what it overwrites, so the copy costs about what zeroing the one allocation
+// used to) and its chunks go back to the pool; the caller gets an ordinary []byte it may keep
+// for as long as it likes (flood queues, the store's writer), with no reference counting. On
+// any error every chunk goes back to the pool.
 //
 // The copy is the one moment a body exists twice: its chunks and its final allocation. Copies
 // take assembleMu, so across the process at most one body is being copied at a time and what
@@ -67,7 +69,7 @@ func readBody(r *bufio.Reader, n int) ([]byte, error) {
 
 // readChunked reads a body of n > chunkSize bytes into pooled chunks, then assembles it.
 func readChunked(r *bufio.Reader, n int) ([]byte, error) {
-	var local [32]*chunk // a 2 MiB body needs 32 full chunks: no allocation for the list
+	var local [32]*chunk // a 2 MiB body needs 32 full chunks: no allocation for the lists
 	full := local[:0]
 	var tail []byte // the last n%chunkSize bytes, in an allocation of their own size
 	defer func() {
@@ -95,16 +97,13 @@ func readChunked(r *bufio.Reader, n int) ([]byte, error) {
 			return nil, noEOF(err)
 		}
 	}
+	var list [33][]byte
+	pieces := list[:0]
+	for _, c := range full {
+		pieces = append(pieces, c[:])
+	}
+	pieces = append(pieces, tail)
 	assembleMu.Lock()
 	defer assembleMu.Unlock()
-	body := make([]byte, n)
-	off := 0
-	for i, c := range full {
-		off += copy(body[off:], c[:])
-		putChunk(c)
-		full[i] = nil
-	}
-	full = full[:0]
-	copy(body[off:], tail)
-	return body, nil
+	return bytes.Join(pieces, nil), nil
 }

@@ -30,11 +30,11 @@ func wantNoChunksOut(t *testing.T) {
 	}
 }
 
-// Bodies on both sides of every chunk boundary, up to the largest frame, come out byte for
-// byte and leave the stream at the next frame, whatever sizes the reads come in.
+// Bodies on both sides of every chunk boundary, up to the largest default frame and beyond
+// (a relay may allow larger blobs), come out byte for byte and leave the stream at the next frame, whatever sizes the reads come in.
 func TestReadBodyExact(t *testing.T) {
 	sizes := []int{1, 100, chunkSize - 1, chunkSize, chunkSize + 1, 2 * chunkSize, 2*chunkSize + 1,
-		5*chunkSize + 12345, DefaultMaxBlob + MaxFrameExtra - 1}
+		5*chunkSize + 12345, DefaultMaxBlob + MaxFrameExtra - 1, 40*chunkSize + 5}
 	readers := map[string]func(io.Reader) io.Reader{
 		"whole":    func(r io.Reader) io.Reader { return r },
 		"one-byte": iotest.OneByteReader,
@@ -47,18 +47,18 @@ func TestReadBodyExact(t *testing.T) {
 		stream := append(AppendFrame(nil, FrameBlob, body), next.Marshal()...)
 		for name, wrap := range readers {
 			r := bufio.NewReaderSize(wrap(bytes.NewReader(stream)), 4<<10)
-			f, err := ReadFrame(r, DefaultMaxBlob+MaxFrameExtra)
+			f, err := ReadFrame(r, 1<<22)
 			if err != nil {
 				t.Fatalf("%d bytes, %s reads: %v", n, name, err)
 			}
 			if f.Type != FrameBlob || !bytes.Equal(f.Body, body) || len(f.Body) != cap(f.Body) {
 				t.Fatalf("%d bytes, %s reads: body differs (len %d cap %d)", n, name, len(f.Body), cap(f.Body))
 			}
-			g, err := ReadFrame(r, DefaultMaxBlob+MaxFrameExtra)
+			g, err := ReadFrame(r, 1<<22)
 			if err != nil || g.Type != FramePing || !bytes.Equal(g.Body, next.Body) {
 				t.Fatalf("%d bytes, %s reads: the frame after it: %v %+v", n, name, err, g)
 			}
-			if _, err := ReadFrame(r, DefaultMaxBlob+MaxFrameExtra); err != io.EOF {
+			if _, err := ReadFrame(r, 1<<22); err != io.EOF {
 				t.Fatalf("%d bytes, %s reads: after the last frame: %v, want EOF", n, name, err)
 			}
 			wantNoChunksOut(t)

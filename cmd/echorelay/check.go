@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/echorelay/echorelay/internal/admin"
@@ -29,10 +28,8 @@ func cmdCheck(args []string) error {
 	}
 	// A running relay keeps writing while the check reads: say so rather than print a bare
 	// "ok" that suggests a definitive answer (issue #18 item 12).
-	if b, err := os.ReadFile(filepath.Join(*data, admin.AddrFile)); err == nil {
-		if _, err := fetchStatus(strings.TrimSpace(string(b)), ""); err == nil || strings.Contains(err.Error(), "needs its token") {
-			fmt.Fprintf(os.Stderr, "echorelay: the relay of %s is running: the check reads a cache that changes under it; stop the relay for a definitive answer\n", *data)
-		}
+	if admin.Running(*data, "echorelay/"+version) {
+		fmt.Fprintf(os.Stderr, "echorelay: the relay of %s is running: the check reads a cache that changes under it; stop the relay for a definitive answer\n", *data)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -42,6 +39,6 @@ func cmdCheck(args []string) error {
 		return err
 	}
 	fmt.Printf("ok: %s passed SQLite's integrity check, and all %d blob records in its log (%s) have the right length, checksum and ID (%s)\n",
-		path, res.Records, humanBytes(res.Bytes), time.Since(started).Round(time.Millisecond))
+		path, res.Records, admin.HumanBytes(res.Bytes), time.Since(started).Round(time.Millisecond))
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/echorelay/echorelay/client"
 	"github.com/echorelay/echorelay/echo"
+	cmdline "github.com/echorelay/echorelay/internal/cli"
 	"github.com/echorelay/echorelay/peers"
 )
 
@@ -19,19 +20,6 @@ func init() {
 }
 
 const relayHint = "give the relay as host:port, e.g. --relay 127.0.0.1:7788 (tls://host:port for TCP+TLS)"
-
-// tagList collects repeated --mailbox flags.
-type tagList []echo.Tag
-
-func (t *tagList) String() string { return fmt.Sprint(len(*t)) }
-func (t *tagList) Set(s string) error {
-	tag, err := echo.ParseTag(s)
-	if err != nil {
-		return err
-	}
-	*t = append(*t, tag)
-	return nil
-}
 
 func cmdPut(args []string) error {
 	fs := newFlags("put", "--relay HOST:PORT [--mailbox HEX64] [--ttl 24h] [FILE]", "Submit FILE (or standard input) as one blob. Prints the blob ID in hex once the relay has\nstored it durably; exits non-zero with the relay's typed error otherwise.")
@@ -80,12 +68,9 @@ func cmdPut(args []string) error {
 		return err
 	}
 	defer c.Close()
-	if env, err = client.PrepareEnvelope(ctx, c, env); err != nil { // stamped when the relay asks
-		return err
-	}
-	id, _, err := c.Put(ctx, env)
+	id, err := client.PutBlob(ctx, c, env) // stamped when the relay asks
 	if err != nil {
-		return fmt.Errorf("relay refused the blob: %w", err)
+		return err
 	}
 	fmt.Println(id)
 	return nil
@@ -94,8 +79,8 @@ func cmdPut(args []string) error {
 func cmdGet(args []string) error {
 	fs := newFlags("get", "--relay HOST:PORT [--mailbox HEX64]... [--since CURSOR] [--out DIR]", "Fetch blobs stored after CURSOR: those of the given mailbox tags, or every blob when no\n--mailbox is given (the relay then learns nothing about what you can open). Each blob's payload\nis written to DIR/ID, or to standard output when there is one blob and no --out. The next\ncursor is printed on standard error as the last line.")
 	relay := fs.String("relay", "", "relay address HOST:PORT (required)")
-	var tags tagList
-	fs.Var(&tags, "mailbox", "mailbox tag, 64 hex characters; repeat for several")
+	tags := &cmdline.List[echo.Tag]{Parse: echo.ParseTag}
+	fs.Var(tags, "mailbox", "mailbox tag, 64 hex characters; repeat for several")
 	since := fs.Uint64("since", 0, "cursor printed by the previous get (0: from the start)")
 	out := fs.String("out", "", "directory to write blobs into, one file per blob named by its ID")
 	raw := fs.Bool("raw", false, "write whole envelopes instead of payloads")
@@ -107,7 +92,7 @@ func cmdGet(args []string) error {
 	if *relay == "" {
 		return userErr(relayHint, "--relay is required")
 	}
-	if len(tags) > echo.MaxTagsPerReq {
+	if len(tags.Values) > echo.MaxTagsPerReq {
 		return userErr("split the tags over several runs", "at most %d --mailbox tags", echo.MaxTagsPerReq)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -124,14 +109,10 @@ func cmdGet(args []string) error {
 	}
 	var blobs [][]byte
 	var ids []echo.ID
-	cursor, err := client.FetchPages(ctx, c, tags, *since, *max, func(it echo.Item) error {
-		data, id := it.Envelope, echo.BlobID(it.Envelope)
-		if !*raw {
-			e, err := echo.ParseEnvelope(it.Envelope)
-			if err != nil {
-				return fmt.Errorf("relay sent a bad envelope: %w", err)
-			}
-			data = e.Payload
+	cursor, err := client.FetchPages(ctx, c, tags.Values, *since, *max, func(it echo.Item) error {
+		id, data, err := client.BlobData(it, *raw)
+		if err != nil {
+			return err
 		}
 		if *out == "" {
 			blobs, ids = append(blobs, data), append(ids, id)

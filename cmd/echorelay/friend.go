@@ -25,8 +25,8 @@ func cmdFriend(args []string) error {
 		"block": func(a []string) error { return cmdFriendBlock(a, true) }, "unblock": func(a []string) error { return cmdFriendBlock(a, false) }})
 }
 
-// friendErr gives one of the client's errors its hint (client.Hint): one line and a hint.
-func friendErr(err error) error {
+// clientErr gives one of the client's errors its hint (client.Hint): one line and a hint.
+func clientErr(err error) error {
 	if h := client.Hint(err); h != "" && hint.Of(err) == "" {
 		return hint.Wrap(h, err)
 	}
@@ -40,7 +40,7 @@ func checkName(name string, optional bool) error {
 	if name == "" {
 		return userErr("give --name NAME, what you call this friend", "--name is required")
 	}
-	return friendErr(client.CheckName(name))
+	return clientErr(client.CheckName(name))
 }
 
 func cmdFriendInvite(args []string) error {
@@ -72,7 +72,7 @@ func cmdFriendInvite(args []string) error {
 	defer cancel()
 	inv, err := cl.Invite(ctx, *relay, *name, *as)
 	if err != nil {
-		return friendErr(err)
+		return clientErr(err)
 	}
 	code := inv.Code()
 	if !*noQR {
@@ -123,7 +123,7 @@ func cmdFriendAccept(args []string) error {
 	defer cancel()
 	f, err := cl.Accept(ctx, inv, client.AcceptOptions{Name: *name, As: *as, Relay: *relay, Wait: *wait})
 	if err != nil {
-		return friendErr(err)
+		return clientErr(err)
 	}
 	fmt.Printf("friend added: %s\n", f.Name)
 	fmt.Printf("safety number: %s\n", cl.SafetyNumber(f))

@@ -137,30 +137,3 @@ func cmdGroupMembers(args []string) error {
 			return err
 		})
 }
-
-// sendToGroup is `send GROUP`: the text or file goes once to the whole group.
-func sendToGroup(ctx context.Context, cl *client.Client, name, fileName string, content []byte) error {
-	if fileName == "" {
-		if err := cl.SendGroupText(ctx, name, string(content)); err != nil {
-			return friendErr(err)
-		}
-		fmt.Printf("sent to the group %s\n", printable(name))
-		return nil
-	}
-	n, err := cl.SendGroupFile(ctx, name, fileName, content)
-	if err != nil {
-		return friendErr(err)
-	}
-	fmt.Printf("sent %s (%d bytes, %d chunks) to the group %s\n", fileName, len(content), n, printable(name))
-	return nil
-}
-
-// isGroup reports whether name is one of the client's groups (and not a friend's name, which
-// `send` prefers).
-func isGroup(cl *client.Client, name string) bool {
-	if _, err := cl.Friend(name); err == nil {
-		return false
-	}
-	_, err := cl.GroupMembers(name)
-	return err == nil
-}

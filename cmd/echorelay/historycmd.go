@@ -35,7 +35,7 @@ func cmdHistory(args []string) error {
 	}
 	hs, err := cl.History(who, *last)
 	if err != nil {
-		return friendErr(err)
+		return clientErr(err)
 	}
 	for _, m := range hs {
 		name := m.Name

@@ -8,33 +8,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/echorelay/echorelay/client"
 	"github.com/echorelay/echorelay/client/home"
 	"github.com/echorelay/echorelay/echo/seal"
+	cmdline "github.com/echorelay/echorelay/internal/cli"
 )
 
 func defaultHome() string { return home.DefaultDir() }
-
-// passEnvHelp says why the environment variable is a last resort.
-const passEnvHelp = "env ECHORELAY_PASSPHRASE works too, for scripts only: other processes of the same user can read a process's environment"
-
-// readPassphrase reads --passphrase-file's first line, else $ECHORELAY_PASSPHRASE (unsafe,
-// see passEnvHelp); nil when neither is given.
-func readPassphrase(file string) ([]byte, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("failed to read passphrase file: %w", err)
-		}
-		line, _, _ := strings.Cut(string(b), "\n")
-		return []byte(strings.TrimRight(line, "\r")), nil
-	}
-	return []byte(os.Getenv("ECHORELAY_PASSPHRASE")), nil
-}
 
 // openHome opens the identity (asking for its passphrase on the terminal when it is protected
 // and none was given) and the history of a home made by `id new`.
@@ -71,13 +53,13 @@ func addHomeFlags(fs interface {
 }) homeFlags {
 	return homeFlags{
 		home:     fs.String("home", defaultHome(), "client home: identity, friends, history (env ECHORELAY_HOME)"),
-		passFile: fs.String("passphrase-file", "", "read the identity's passphrase from this file's first line; "+passEnvHelp),
+		passFile: fs.String("passphrase-file", "", "read the identity's passphrase from this file's first line; "+cmdline.PassphraseEnvHelp),
 	}
 }
 
 // homeCmd runs `echorelay CMD NAME …` on the home: it parses --home, --passphrase-file,
 // --timeout and the flags more adds, wants min to max positionals (max < 0: no limit), opens
-// the home and runs fn; the client's errors get their hints (friendErr).
+// the home and runs fn; the client's errors get their hints (clientErr).
 func homeCmd(cmd, name, usage, summary string, min, max int, args []string, fn func(context.Context, *client.Client, []string) error, more ...func(*flag.FlagSet)) error {
 	fs := newFlags(cmd+" "+name, usage+" [--home DIR]", summary)
 	hf := addHomeFlags(fs)
@@ -103,5 +85,5 @@ func homeCmd(cmd, name, usage, summary string, min, max int, args []string, fn f
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	return friendErr(fn(ctx, cl, pos))
+	return clientErr(fn(ctx, cl, pos))
 }

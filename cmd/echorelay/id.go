@@ -54,36 +54,6 @@ func cmdIDNew(args []string) error {
 	return nil
 }
 
-// newPassphrase is the passphrase of a new identity: from --passphrase-file or the
-// environment, else asked twice on the terminal, where an empty answer must be confirmed;
-// none with --no-passphrase, or with env ECHORELAY_NO_PASSPHRASE=1 and no other source.
-// Without a terminal and without a source it refuses.
-func newPassphrase(file string, none bool) ([]byte, error) {
-	if none {
-		return nil, nil
-	}
-	pass, err := readPassphrase(file)
-	if err != nil || len(pass) > 0 {
-		return pass, err
-	}
-	if os.Getenv("ECHORELAY_NO_PASSPHRASE") == "1" {
-		return nil, nil
-	}
-	if !stdinIsTerminal() {
-		return nil, userErr("type one on a terminal, give --passphrase-file FILE, or --no-passphrase for none", "id new needs a passphrase")
-	}
-	if pass = promptPassphrase("new passphrase (it also encrypts your history): "); len(pass) > 0 {
-		if again := promptPassphrase("the same again: "); string(again) != string(pass) {
-			return nil, userErr("type the same passphrase twice", "the passphrases differ")
-		}
-		return pass, nil
-	}
-	if a := promptLine("no passphrase: anyone who can read your home can read your messages. Continue without one? [y/N] "); a != "y" && a != "yes" {
-		return nil, userErr("run `echorelay id new` again and type a passphrase", "no identity created")
-	}
-	return nil, nil
-}
-
 func printIdentity(id *seal.Identity, home string) {
 	fmt.Printf("identity: %s\n", home)
 	fmt.Printf("short ID: %s\n", seal.ShortID(id.Fingerprint()))

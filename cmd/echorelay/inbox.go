@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sort"
-	"strings"
 	"syscall"
 	"time"
 
@@ -45,13 +43,7 @@ func cmdInbox(args []string) error {
 		return err
 	}
 	printEvents(res.Events)
-	shown := 0
-	for _, e := range res.Events {
-		if _, ok := e.(client.RejectedEvent); !ok {
-			shown++
-		}
-	}
-	if shown == 0 && !*watch {
+	if res.Shown() == 0 && !*watch {
 		// "No new messages" is only true of relays that answered: with none answering it
 		// would contradict the error below (issue #18 item 10).
 		switch {
@@ -61,15 +53,8 @@ func cmdInbox(args []string) error {
 			fmt.Fprintln(os.Stderr, "no new messages on the relays that answered")
 		}
 	}
-	if len(res.Failed) > 0 {
-		addrs := make([]string, 0, len(res.Failed))
-		var first error
-		for a, err := range res.Failed {
-			addrs = append(addrs, a)
-			first = err
-		}
-		sort.Strings(addrs)
-		return fmt.Errorf("could not read %s (%w); messages there wait for the next run", strings.Join(addrs, ", "), first)
+	if err := res.FailedErr(); err != nil {
+		return err
 	}
 	if !*watch {
 		return nil

@@ -34,13 +34,14 @@ func main() {
 // The command line's plumbing (internal/cli), under the names the command files use.
 var (
 	newFlags          = cmdline.NewFlags
+	newLogger         = cmdline.NewLogger
 	parseFlags        = cmdline.Parse
 	parseOnlyFlags    = cmdline.ParseOnlyFlags
 	parseInterspersed = cmdline.ParseInterspersed
 	subcommand        = cmdline.Subcommand
-	stdinIsTerminal   = cmdline.StdinIsTerminal
 	promptPassphrase  = cmdline.PromptPassphrase
-	promptLine        = cmdline.PromptLine
+	readPassphrase    = cmdline.ReadPassphrase
+	newPassphrase     = cmdline.NewPassphrase
 )
 
 // userErr is a user mistake: printed as one line plus a hint (internal/hint, which the

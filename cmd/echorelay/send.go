@@ -37,9 +37,8 @@ func cmdSend(args []string) error {
 		return err
 	}
 	defer cl.Close()
-	toGroup := isGroup(cl, pos[0]) // group.go
-	if _, err := cl.Friend(pos[0]); err != nil && !toGroup {
-		return friendErr(err)
+	if _, err := cl.Recipient(pos[0]); err != nil {
+		return clientErr(err)
 	}
 	var content []byte
 	fileName := ""
@@ -62,24 +61,19 @@ func cmdSend(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if toGroup {
-		return sendToGroup(ctx, cl, pos[0], fileName, content)
-	}
-	o := client.SendOptions{Relay: *relay, TTL: *ttl, Untagged: *untagged}
-	var res *client.SendResult
-	if fileName == "" {
-		res, err = cl.SendText(ctx, pos[0], string(content), o)
-	} else {
-		res, err = cl.SendFile(ctx, pos[0], fileName, content, o)
-	}
-	if errors.Is(err, client.ErrTooLarge) && fileName == "" {
+	res, toGroup, err := cl.SendTo(ctx, pos[0], fileName, content, client.SendOptions{Relay: *relay, TTL: *ttl, Untagged: *untagged})
+	if errors.Is(err, client.ErrTooLarge) && fileName == "" && !toGroup {
 		return userErr("send it as a file: echorelay send NAME FILE", "%s", err)
 	}
 	if err != nil {
-		return friendErr(err)
+		return clientErr(err)
 	}
 	printEvents(res.Events)
 	switch {
+	case toGroup && fileName == "":
+		fmt.Printf("sent to the group %s\n", printable(res.To))
+	case toGroup:
+		fmt.Printf("sent %s (%d bytes, %d chunks) to the group %s\n", fileName, len(content), res.Chunks, printable(res.To))
 	case res.Queued:
 		fmt.Fprintf(os.Stderr, "echorelay: could not reach the relay (%s)\n", res.Err)
 		fmt.Printf("saved in the outbox; it is sent with your next send or inbox\n")

@@ -4,16 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/internal/admin"
-	"github.com/echorelay/echorelay/internal/config"
 	"github.com/echorelay/echorelay/internal/relayd"
 	"github.com/echorelay/echorelay/peers"
 	"github.com/echorelay/echorelay/store"
@@ -90,44 +87,21 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 }
 
 // loadServeConfig applies defaults, the config file and the flags, in that order, and checks
-// the result.
+// the result (relayd.LoadConfig).
 func loadServeConfig(args []string) (serveConfig, *flag.FlagSet, configSources, error) {
 	var c serveConfig
 	fs := serveFlags(&c)
-	src, err := applyConfig(fs, args, &c.ConfigFile, func() string { return c.Data })
-	if err != nil {
-		return c, fs, src, err
+	if err := parseFlags(fs, args); err != nil {
+		return c, fs, configSources{From: map[string]string{}}, err
 	}
-	if fs.NArg() > 0 {
-		return c, fs, src, userErr("serve takes only flags", "unexpected argument %q", fs.Arg(0))
-	}
-	if c.Peers == "" {
-		c.Peers = filepath.Join(c.Data, "peers")
-	}
-	if src.Of("mailbox-quota") == "default" {
-		c.MailboxBytes = min(c.MailboxBytes, c.MaxStore) // a small cache lowers the default quota
-	}
-	if err := config.Validate(fs, &c.Config, relayd.Checks, src, configRules); err != nil {
-		return c, fs, src, err
-	}
-	if err := c.CheckExposure(); err != nil {
-		return c, fs, src, err
-	}
-	return c, fs, src, c.Abuse.Check() // relayd.Checks names the keys first
-}
-
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, userErr("use debug, info, warn or error", "unknown --log-level %q", level)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	src, err := relayd.LoadConfig(fs, &c.Config, c.ConfigFile)
+	return c, fs, src, err
 }
 
 // serve runs the relay until SIGINT or SIGTERM; SIGHUP re-reads the peers file and SIGUSR1
 // reconciles with the neighbours now (`kill -USR1 $(pidof echorelay)` after an outage).
 func serve(c serveConfig) error {
-	log, err := newLogger(c.LogLevel)
+	log, err := newLogger(c.LogLevel, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -141,20 +115,5 @@ func serve(c serveConfig) error {
 	defer signal.Stop(hup)
 	defer signal.Stop(usr1)
 	c.Version = version
-	r, err := relayd.Start(ctx, c.Config, log)
-	if err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	for {
-		select {
-		case <-hup:
-			r.Reload()
-		case <-usr1:
-			r.Reconcile()
-		case err := <-done:
-			return err
-		}
-	}
+	return relayd.Serve(ctx, c.Config, log, relayd.Signals{Reload: hup, Reconcile: usr1})
 }

@@ -56,22 +56,10 @@ func addRelayFlags(fs *flag.FlagSet) *relayFlags {
 	}
 }
 
-// reach is reachRelay with the parsed flags; --data counts as given only when it was.
+// reach is admin.Reach with the parsed flags and this build's user agent; --data counts as
+// given only when it was.
 func (r *relayFlags) reach() (addr, tok string, body []byte, err error) {
 	dataGiven := false
 	r.fs.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
-	return reachRelay(*r.data, dataGiven, *r.admin, *r.token)
+	return admin.Reach(*r.data, dataGiven, *r.admin, *r.token, "echorelay/"+version)
 }
-
-// reachRelay is admin.Reach with this build's user agent.
-func reachRelay(data string, dataGiven bool, addr, token string) (string, string, []byte, error) {
-	return admin.Reach(data, dataGiven, addr, token, "echorelay/"+version)
-}
-
-// fetchStatus is admin.FetchHinted with this build's user agent.
-func fetchStatus(addr, token string) ([]byte, error) {
-	return admin.FetchHinted(addr, token, "echorelay/"+version)
-}
-
-// humanBytes prints sizes as the status page does (check prints the blob log's size).
-func humanBytes(n int64) string { return admin.HumanBytes(n) }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +157,35 @@ func TestFetchHinted(t *testing.T) {
 		_, err := FetchHinted(c.addr, c.token, "echorelay/test")
 		if h := hint.Of(err); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(h, c.hint) || (c.hint == "") != (h == "") {
 			t.Errorf("%s: %v (hint %q); want %q with hint %q", c.addr, err, h, c.want, c.hint)
+		}
+	}
+}
+
+// Running: a relay answers at the address noted in the data directory, also when it asks
+// for its token; no note, a note of a closed port or of no address at all is no relay.
+func TestRunning(t *testing.T) {
+	t.Parallel()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := closed.Addr().String()
+	closed.Close()
+	ok, _ := fakeAdmin(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+	unauthorized, _ := fakeAdmin(t, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+	broken, _ := fakeAdmin(t, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+	for _, c := range []struct {
+		note string // "-": no admin.addr file
+		want bool
+	}{{ok + "\n", true}, {unauthorized, true}, {broken, false}, {refused, false}, {"", false}, {"-", false}} {
+		dir := t.TempDir()
+		if c.note != "-" {
+			if err := os.WriteFile(filepath.Join(dir, AddrFile), []byte(c.note), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := Running(dir, "echorelay/test"); got != c.want {
+			t.Errorf("admin.addr %q: Running %v, want %v", c.note, got, c.want)
 		}
 	}
 }

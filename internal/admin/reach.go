@@ -83,3 +83,15 @@ func ParseStatus(body []byte) (Status, error) {
 	}
 	return s, nil
 }
+
+// Running reports whether a relay answers at the admin address noted in the data directory
+// data (DATA/admin.addr), with or without its token: a running relay keeps writing its cache
+// there (`echorelay check` says so).
+func Running(data, userAgent string) bool {
+	b, err := os.ReadFile(filepath.Join(data, AddrFile))
+	if err != nil {
+		return false
+	}
+	_, err = Fetch(strings.TrimSpace(string(b)), "", userAgent)
+	return err == nil || errors.Is(err, ErrNeedsToken)
+}

@@ -164,3 +164,22 @@ func Subcommand(name string, args []string, subs map[string]func([]string) error
 	}
 	return run(args[1:])
 }
+
+// List is a flag that may be repeated: each use appends the value Parse makes of it
+// (`--mailbox A --mailbox B`).
+type List[T any] struct {
+	Values []T
+	Parse  func(string) (T, error)
+}
+
+func (l *List[T]) String() string { return fmt.Sprint(len(l.Values)) }
+
+// Set parses one use of the flag.
+func (l *List[T]) Set(s string) error {
+	v, err := l.Parse(s)
+	if err != nil {
+		return err
+	}
+	l.Values = append(l.Values, v)
+	return nil
+}

@@ -83,3 +83,22 @@ func TestSubcommand(t *testing.T) {
 		}
 	}
 }
+
+// A List flag collects every use in order, and a value its parser refuses is a usage error
+// naming the flag.
+func TestListFlag(t *testing.T) {
+	l := &List[int]{Parse: func(s string) (int, error) {
+		if s == "bad" {
+			return 0, errors.New("not a number")
+		}
+		return len(s), nil
+	}}
+	fs := NewFlags("x", "", "")
+	fs.Var(l, "n", "")
+	if err := Parse(fs, []string{"-n", "a", "--n", "abc"}); err != nil || !slices.Equal(l.Values, []int{1, 3}) || l.String() != "2" {
+		t.Fatalf("parsed %v (%s), %v", l.Values, l.String(), err)
+	}
+	if err := Parse(fs, []string{"-n", "bad"}); err == nil || !strings.Contains(err.Error(), "-n: not a number") || hint.Of(err) == "" {
+		t.Fatalf("a refused value: %v", err)
+	}
+}

@@ -1,8 +1,9 @@
 // Package relayd wires one relay from its Config: the store, the echo relay, the peers node
 // with its peers file, the admin listener and the idle memory trim, started in that order and
-// stopped in reverse. cmd/echorelay parses flags and the config file into a Config, owns the
-// signals (SIGINT/SIGTERM end the context, SIGHUP calls Reload, SIGUSR1 Reconcile) and prints;
-// this package prints nothing and logs through the logger it is given.
+// stopped in reverse. cmd/echorelay parses flags into a Config (LoadConfig adds the config
+// file and checks the result), owns the signals (SIGINT/SIGTERM end the context; SIGHUP and
+// SIGUSR1 go to Serve, which calls Reload and Reconcile) and prints; this package prints
+// nothing and logs through the logger it is given.
 //
 //	Start ──► Run(ctx) ──► ctx done ──► node stops ──► admin stops ──► store closes
 //	            ▲   Reload / Reconcile at any time until Run returns
@@ -223,4 +224,34 @@ func commitDelay(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// Signals are the operator's requests to a running relay: a value on Reload re-reads the
+// peers file (Reload), one on Reconcile reconciles with the neighbours now (Reconcile).
+// cmd/echorelay feeds them SIGHUP and SIGUSR1; a nil channel never asks.
+type Signals struct{ Reload, Reconcile <-chan os.Signal }
+
+// Serve starts the relay of c and runs it until ctx ends, acting on sig meanwhile.
+func Serve(ctx context.Context, c Config, log *slog.Logger, sig Signals) error {
+	r, err := Start(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	return r.RunSignals(ctx, sig)
+}
+
+// RunSignals is Run, acting on sig until it returns.
+func (r *Relay) RunSignals(ctx context.Context, sig Signals) error {
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	for {
+		select {
+		case <-sig.Reload:
+			r.Reload()
+		case <-sig.Reconcile:
+			r.Reconcile()
+		case err := <-done:
+			return err
+		}
+	}
 }
