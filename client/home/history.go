@@ -4,12 +4,14 @@ package home
 
 import (
 	"bytes"
+	"cmp"
 	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/echorelay/echorelay/client"
@@ -368,11 +370,12 @@ type messageRec struct {
 	Kind   string `json:"kind"`
 	Body   []byte `json:"body"`
 	From   []byte `json:"from,omitempty"` // a group message's sender
+	Ms     int64  `json:"ms"`             // Unix milliseconds (sealed since version 5)
 }
 
 func (h *History) AddMessage(m *client.Message) error {
 	fh := h.fpHash(m.Friend)
-	rec := messageRec{Friend: m.Friend[:], Out: m.Out, Kind: m.Kind, Body: m.Body}
+	rec := messageRec{Friend: m.Friend[:], Out: m.Out, Kind: m.Kind, Body: m.Body, Ms: m.Time.UnixMilli()}
 	if m.From != (seal.Fingerprint{}) {
 		rec.From = m.From[:]
 	}
@@ -380,39 +383,58 @@ func (h *History) AddMessage(m *client.Message) error {
 	if err != nil {
 		return err
 	}
-	_, err = h.db.Exec(`INSERT INTO messages(friend_h, sent_ms, rec) VALUES(?,?,?)`, fh, m.Time.UnixMilli(), sealed)
+	_, err = h.db.Exec(`INSERT INTO messages(friend_h, rec) VALUES(?,?)`, fh, sealed)
 	return err
 }
 
+// Messages returns the last messages stored (with friend, or all when friend is nil), sorted
+// by their times. Times are sealed, so "last" is the order of storing: a message that arrives
+// late is among the newest, shown where its time puts it.
 func (h *History) Messages(friend *seal.Fingerprint, last int) ([]*client.Message, error) {
 	var who []byte
 	if friend != nil {
 		who = h.fpHash(*friend)
 	}
-	rows, err := h.db.Query(`SELECT friend_h, sent_ms, rec FROM (
-		SELECT n, friend_h, sent_ms, rec FROM messages WHERE ? IS NULL OR friend_h = ?
-		ORDER BY sent_ms DESC, n DESC LIMIT ?) ORDER BY sent_ms, n`, who, who, last)
+	rows, err := h.db.Query(`SELECT n, friend_h, rec FROM messages WHERE ? IS NULL OR friend_h = ?
+		ORDER BY n DESC LIMIT ?`, who, who, last)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read history: %w", err)
 	}
 	defer rows.Close()
-	var out []*client.Message
+	type read struct {
+		n int64
+		m *client.Message
+	}
+	var got []read
 	for rows.Next() {
 		var fh, sealed []byte
-		var ms int64
-		if err := rows.Scan(&fh, &ms, &sealed); err != nil {
+		var n int64
+		if err := rows.Scan(&n, &fh, &sealed); err != nil {
 			return nil, err
 		}
 		var r messageRec
 		if err := h.open("message", fh, sealed, &r); err != nil {
 			return nil, err
 		}
-		m := &client.Message{Out: r.Out, Time: time.UnixMilli(ms), Kind: r.Kind, Body: r.Body}
+		m := &client.Message{Out: r.Out, Time: time.UnixMilli(r.Ms), Kind: r.Kind, Body: r.Body}
 		copy(m.Friend[:], r.Friend)
 		copy(m.From[:], r.From)
-		out = append(out, m)
+		got = append(got, read{n, m})
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(got, func(a, b read) int {
+		if c := a.m.Time.Compare(b.m.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.n, b.n)
+	})
+	out := make([]*client.Message, len(got))
+	for i, r := range got {
+		out[i] = r.m
+	}
+	return out, nil
 }
 
 func (h *History) chunkKey(sender seal.Fingerprint, c seal.FileChunk) []byte {

@@ -5,6 +5,7 @@ package home
 import (
 	"bytes"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -141,6 +142,9 @@ func TestMigrateFromUnversioned(t *testing.T) {
 	ms, err := h.Messages(nil, 10)
 	if err != nil || len(ms) != 2 || string(ms[0].Body) != "an old secret text" || ms[0].Out || !ms[1].Out || ms[1].Friend != fp {
 		t.Fatalf("messages: %+v %v", ms, err)
+	}
+	if ms[0].Time.UnixMilli() != now.UnixMilli() || ms[1].Time.UnixMilli() != now.UnixMilli()+1 {
+		t.Fatalf("message times after migration: %v %v, want %v", ms[0].Time, ms[1].Time, now)
 	}
 	second := seal.FileChunk{FileID: [16]byte(fileID), Index: 1, Count: 2, Size: 10, Name: "half.txt", Data: []byte("2nd-half")}
 	if n, err := h.AddChunk(fp, second, now); n != 2 || err != nil {
@@ -304,5 +308,49 @@ func TestHistorySessions(t *testing.T) {
 	}
 	if r, err := h.Session(fp); err != nil || r != nil {
 		t.Fatalf("the session outlived its friend: %+v %v", r, err)
+	}
+}
+
+// Message times are sealed with the message (schema version 5): no column holds them, a file
+// holds no trace of them in clear, and the history still reads in time order; the last N are
+// the last N stored, so a message that arrives late is among them.
+func TestMessageTimesSealed(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	h, err := OpenHistory(path, client.NewVault([32]byte{5}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := identity(t).Fingerprint()
+	base := time.UnixMilli(1_765_432_109_876)                                              // a distinctive value to look for in the file
+	for i, at := range []time.Duration{0, 2 * time.Minute, time.Minute, 3 * time.Minute} { // the third arrived late
+		m := &client.Message{Friend: fp, Time: base.Add(at), Kind: "text", Body: []byte{byte('a' + i)}}
+		if err := h.AddMessage(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := h.Messages(&fp, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for _, m := range ms {
+		got += string(m.Body)
+	}
+	if got != "cbd" || !ms[0].Time.Equal(base.Add(time.Minute)) {
+		t.Fatalf("the last 3 stored, in time order: %q (first at %v), want \"cbd\"", got, ms[0].Time)
+	}
+	var cols int
+	if err := h.db.QueryRow(`SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'sent_ms'`).Scan(&cols); err != nil || cols != 0 {
+		t.Fatalf("messages still has a sent_ms column (%d, %v)", cols, err)
+	}
+	h.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	h.Close()
+	raw := fileBytes(t, path)
+	// SQLite keeps an integer of this size as 6 bytes, big-endian.
+	var be [8]byte
+	binary.BigEndian.PutUint64(be[:], uint64(base.UnixMilli()))
+	if bytes.Contains(raw, be[2:]) {
+		t.Fatal("a message time is in clear in history.db")
 	}
 }

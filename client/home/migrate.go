@@ -60,6 +60,46 @@ CREATE TABLE IF NOT EXISTS chunks(
 		_, err := tx.Exec(`CREATE TABLE groups(id_h BLOB PRIMARY KEY, rec BLOB NOT NULL)`)
 		return err
 	},
+	// 5: message times sealed too (issue #16 item 8): the column sent_ms told anyone holding
+	// the file when each message was written or read. The time moves into the sealed record;
+	// the history is kept in the order messages were stored (n) and sorted by time as it is read.
+	migrateSealTimes,
+}
+
+func migrateSealTimes(tx *sql.Tx, v *client.Vault) error {
+	h := &History{v: v}
+	type row struct {
+		n, ms   int64
+		fh, rec []byte
+	}
+	var rows []row
+	if err := eachRow(tx, `SELECT n, sent_ms, friend_h, rec FROM messages`, func(r *sql.Rows) error {
+		var x row
+		if err := r.Scan(&x.n, &x.ms, &x.fh, &x.rec); err != nil {
+			return err
+		}
+		rows = append(rows, x)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("messages: %w", err)
+	}
+	for _, x := range rows {
+		var m messageRec
+		if err := h.open("message", x.fh, x.rec, &m); err != nil {
+			return fmt.Errorf("message %d: %w", x.n, err)
+		}
+		m.Ms = x.ms
+		rec, err := h.seal("message", x.fh, m)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE messages SET rec = ? WHERE n = ?`, rec, x.n); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(`DROP INDEX messages_friend; ALTER TABLE messages DROP COLUMN sent_ms;
+CREATE INDEX messages_friend ON messages(friend_h, n);`)
+	return err
 }
 
 func migrateEncrypted(tx *sql.Tx, v *client.Vault) error {
