@@ -208,16 +208,16 @@ func TestStatusPageFollowsTraffic(t *testing.T) {
 		t.Fatalf("GET /: %d", code)
 	}
 	doc := parseHTML(t, page)
-	rows := doc.all("tr", "neighbour")
+	rows := doc.All("tr", "neighbour")
 	var rowText []string
 	for _, r := range rows {
-		rowText = append(rowText, r.text())
+		rowText = append(rowText, r.Text())
 	}
 	all := strings.Join(rowText, "\n")
-	if !doc.has("table", "neighbours") || !strings.Contains(all, "classroom pi") || !strings.Contains(all, "library laptop") || !strings.Contains(all, "connected") {
+	if !doc.Has("table", "neighbours") || !strings.Contains(all, "classroom pi") || !strings.Contains(all, "library laptop") || !strings.Contains(all, "connected") {
 		t.Errorf("neighbour rows:\n%s", all)
 	}
-	if got := doc.byID("blobs-received").text(); got != fmt.Sprint(n) {
+	if got := doc.ByID("blobs-received").Text(); got != fmt.Sprint(n) {
 		t.Errorf("page says received %q", got)
 	}
 	hex64 := regexp.MustCompile(`[0-9a-f]{64}`)

@@ -178,15 +178,16 @@ var addrToken = regexp.MustCompile(`\[?[0-9A-Fa-f:.%a-z]*[:.][0-9A-Fa-f:.%a-z]*\
 func scrubAddresses(s string) string {
 	return addrToken.ReplaceAllStringFunc(s, func(tok string) string {
 		core := strings.TrimRight(tok, ".:")
-		if looksLikeIP(core) {
+		if LooksLikeIP(core) {
 			return "…" + tok[len(core):]
 		}
 		return tok
 	})
 }
 
-// looksLikeIP reports whether tok is an IP address, optionally bracketed and with a port.
-func looksLikeIP(tok string) bool {
+// LooksLikeIP reports whether tok is an IP address, optionally bracketed and with a port (what
+// the page scrubs; the tests search what the relay shows with it).
+func LooksLikeIP(tok string) bool {
 	t := tok
 	if h, _, err := net.SplitHostPort(t); err == nil {
 		t = h

@@ -3,8 +3,6 @@ package admin
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
-	"fmt"
 	"io"
 	"reflect"
 	"regexp"
@@ -12,22 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/echorelay/echorelay/internal/admin/admintest"
 	"github.com/echorelay/echorelay/peers"
 )
 
-// ipPattern finds IPv4 addresses and IPv6 addresses with at least two groups ("::1", "fe80::").
-var ipPattern = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\[?[0-9a-fA-F]{0,4}::[0-9a-fA-F:]*\]?|\b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{1,4}){7}\b`)
-
-// findIPs returns the IP addresses in s; css and times like 10:42:07 are not addresses.
-func findIPs(s string) []string {
-	var out []string
-	for _, m := range ipPattern.FindAllString(s, -1) {
-		if looksLikeIP(m) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+// findIPs returns the IP addresses in s (admintest.FindIPs).
+func findIPs(s string) []string { return admintest.FindIPs(s, LooksLikeIP) }
 
 func TestGraphPoints(t *testing.T) {
 	vals := []float64{0, 5, 10, 2.5, -3}
@@ -104,59 +92,59 @@ func TestStatusPageGraphAxes(t *testing.T) {
 	r := testReport(t)
 	r.History = History{StepS: 60, BlobsIn: []float64{1, 2, 3, 4, 5, 6, 12}, BlobsOut: make([]float64, 7), CacheBytes: []float64{1e6, 2e6, 3e6, 3e6, 3e6, 3e6, 3e6}}
 	doc := renderDoc(t, r)
-	if got := doc.byID("graphs").all("h2", "")[0].text(); got != "Last hour" {
+	if got := doc.ByID("graphs").All("h2", "")[0].Text(); got != "Last hour" {
 		t.Errorf("graphs heading %q", got)
 	}
-	if got := doc.byID("graphs-period").text(); !strings.Contains(got, "last 7 min so far") {
+	if got := doc.ByID("graphs-period").Text(); !strings.Contains(got, "last 7 min so far") {
 		t.Errorf("the period the graphs cover: %q", got)
 	}
 	for id, scale := range map[string]string{"graph-in": "20 per min", "graph-out": "1 per min", "graph-cache": "5 MiB"} {
-		g := doc.byID(id)
+		g := doc.ByID(id)
 		if g == nil {
 			t.Fatalf("no graph %s", id)
 		}
-		if got := g.all("div", "axis")[0].text(); got != "1 h ago 30 min ago now" {
+		if got := g.All("div", "axis")[0].Text(); got != "1 h ago 30 min ago now" {
 			t.Errorf("%s: time axis %q", id, got)
 		}
-		if got := g.all("div", "scale")[0].text(); got != scale+" 0" {
+		if got := g.All("div", "scale")[0].Text(); got != scale+" 0" {
 			t.Errorf("%s: scale %q, want %q and 0", id, got, scale)
 		}
-		nodata := g.all("span", "nodata")
-		if len(nodata) != 1 || nodata[0].attr["style"] != "width: 88.3%" || nodata[0].text() != "no data yet" {
+		nodata := g.All("span", "nodata")
+		if len(nodata) != 1 || nodata[0].Attr["style"] != "width: 88.3%" || nodata[0].Text() != "no data yet" {
 			t.Errorf("%s: the part of the hour before the samples: %+v", id, nodata)
 		}
-		if svg := g.all("svg", ""); len(svg) != 1 || !strings.Contains(svg[0].attr["aria-label"], "over the last 7 min") {
+		if svg := g.All("svg", ""); len(svg) != 1 || !strings.Contains(svg[0].Attr["aria-label"], "over the last 7 min") {
 			t.Errorf("%s: svg %+v", id, svg)
 		}
 	}
-	if got := doc.byID("graph-in").all("div", "head")[0].text(); got != "Messages received per minute now 12 per min" {
+	if got := doc.ByID("graph-in").All("div", "head")[0].Text(); got != "Messages received per minute now 12 per min" {
 		t.Errorf("graph head %q", got)
 	}
 
 	// A full hour: no "no data" part, no "so far".
 	r.History = History{StepS: 60, BlobsIn: make([]float64, HistoryLen), BlobsOut: make([]float64, HistoryLen), CacheBytes: make([]float64, HistoryLen)}
 	doc = renderDoc(t, r)
-	if n := len(doc.all("span", "nodata")); n != 0 || doc.byID("graphs-period") != nil {
-		t.Errorf("a full hour shows %d no-data parts and period %v", n, doc.byID("graphs-period"))
+	if n := len(doc.All("span", "nodata")); n != 0 || doc.ByID("graphs-period") != nil {
+		t.Errorf("a full hour shows %d no-data parts and period %v", n, doc.ByID("graphs-period"))
 	}
 	// A 10 s step: the graphs span 10 minutes and say so.
 	r.History.StepS = 10
 	doc = renderDoc(t, r)
-	if got := doc.byID("graphs").all("h2", "")[0].text(); got != "Last 10 min" {
+	if got := doc.ByID("graphs").All("h2", "")[0].Text(); got != "Last 10 min" {
 		t.Errorf("10 s step: heading %q", got)
 	}
-	if got := doc.byID("graph-in").all("div", "axis")[0].text(); got != "10 min ago 5 min ago now" {
+	if got := doc.ByID("graph-in").All("div", "axis")[0].Text(); got != "10 min ago 5 min ago now" {
 		t.Errorf("10 s step: axis %q", got)
 	}
 }
 
-func renderDoc(t *testing.T, r Status) parsedPage {
+func renderDoc(t *testing.T, r Status) *admintest.Elem {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := WritePage(&buf, &r, ""); err != nil {
 		t.Fatal(err)
 	}
-	return parseHTML(t, buf.String())
+	return admintest.ParsePage(t, buf.String())
 }
 
 func TestHistoryKeepsTheLastHour(t *testing.T) {
@@ -368,7 +356,7 @@ func TestVerdictDiskTrouble(t *testing.T) {
 	if err := WritePage(&buf, &r, ""); err != nil {
 		t.Fatal(err)
 	}
-	if got := parseHTML(t, buf.String()).byID("verdict").text(); !strings.Contains(got, "Disk trouble") {
+	if got := admintest.ParsePage(t, buf.String()).ByID("verdict").Text(); !strings.Contains(got, "Disk trouble") {
 		t.Errorf("page verdict %q", got)
 	}
 }
@@ -390,7 +378,7 @@ func TestStatusPageDurability(t *testing.T) {
 		if err := WritePage(&buf, &r, ""); err != nil {
 			t.Fatal(err)
 		}
-		if got := parseHTML(t, buf.String()).byID("durability").text(); got != c.want {
+		if got := admintest.ParsePage(t, buf.String()).ByID("durability").Text(); got != c.want {
 			t.Errorf("fsync_every_ms %d: %q, want %q", c.ms, got, c.want)
 		}
 	}
@@ -403,47 +391,47 @@ func TestStatusPageRenders(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := buf.String()
-	doc := parseHTML(t, page)
+	doc := admintest.ParsePage(t, page)
 
-	if got := doc.text("h1"); got != "school relay" {
+	if got := doc.TextOf("h1"); got != "school relay" {
 		t.Errorf("h1 %q", got)
 	}
-	if got := doc.text("title"); !strings.Contains(got, "school relay") {
+	if got := doc.TextOf("title"); !strings.Contains(got, "school relay") {
 		t.Errorf("title %q", got)
 	}
-	rows := doc.all("tr", "neighbour")
+	rows := doc.All("tr", "neighbour")
 	if len(rows) != 2 {
 		t.Fatalf("%d neighbour rows in table#neighbours, want 2", len(rows))
 	}
-	if !doc.has("table", "neighbours") {
+	if !doc.Has("table", "neighbours") {
 		t.Error("no table with id neighbours")
 	}
-	if got := rows[0].text(); !strings.Contains(got, `Mrs <b>Smith</b>'s "pi"`) || !strings.Contains(got, "connected") || !strings.Contains(got, "1 h 30 min") || !strings.HasSuffix(got, "1 234 56") {
+	if got := rows[0].Text(); !strings.Contains(got, `Mrs <b>Smith</b>'s "pi"`) || !strings.Contains(got, "connected") || !strings.Contains(got, "1 h 30 min") || !strings.HasSuffix(got, "1 234 56") {
 		t.Errorf("first neighbour row: %q", got)
 	}
-	if got := rows[1].text(); !strings.Contains(got, "neighbour 2") || !strings.Contains(got, "not reachable since") || !strings.Contains(got, "(25 min)") || !strings.Contains(got, "Not answering") {
+	if got := rows[1].Text(); !strings.Contains(got, "neighbour 2") || !strings.Contains(got, "not reachable since") || !strings.Contains(got, "(25 min)") || !strings.Contains(got, "Not answering") {
 		t.Errorf("second neighbour row: %q", got)
 	}
-	if got := doc.byID("verdict").text(); !strings.Contains(got, "not connected to 1 of 2 neighbours") {
+	if got := doc.ByID("verdict").Text(); !strings.Contains(got, "not connected to 1 of 2 neighbours") {
 		t.Errorf("verdict %q", got)
 	}
-	if got := doc.byID("cache-size").text(); !strings.Contains(got, "600 MiB of 1 GiB used (58.6 %)") || !strings.Contains(got, "41 messages waiting") {
+	if got := doc.ByID("cache-size").Text(); !strings.Contains(got, "600 MiB of 1 GiB used (58.6 %)") || !strings.Contains(got, "41 messages waiting") {
 		t.Errorf("cache %q", got)
 	}
-	if bar := doc.find(func(e *elem) bool { return e.attr["role"] == "meter" }); bar == nil || len(bar.kids) != 1 || bar.kids[0].attr["style"] != "width: 58.6%" {
+	if bar := doc.Find(func(e *admintest.Elem) bool { return e.Attr["role"] == "meter" }); bar == nil || len(bar.Kids) != 1 || bar.Kids[0].Attr["style"] != "width: 58.6%" {
 		t.Errorf("cache bar: %+v", bar)
 	}
-	if n := len(doc.all("svg", "")); n != 3 {
+	if n := len(doc.All("svg", "")); n != 3 {
 		t.Errorf("%d sparklines, want 3", n)
 	}
-	rej := doc.byID("rejects").text()
+	rej := doc.ByID("rejects").Text()
 	if !strings.Contains(rej, "missing proof of work5") || !strings.Contains(rej, "too large2") || strings.Contains(rej, "expired") {
 		t.Errorf("rejects %q", rej)
 	}
-	if other := doc.byID("other").text(); !strings.Contains(other, "reconcile_sessions4") || !strings.Contains(other, "abuse_refused_per_ip3") || !strings.Contains(other, "abuse_closes_by_reason: timeout2") {
+	if other := doc.ByID("other").Text(); !strings.Contains(other, "reconcile_sessions4") || !strings.Contains(other, "abuse_refused_per_ip3") || !strings.Contains(other, "abuse_closes_by_reason: timeout2") {
 		t.Errorf("other counters %q", other)
 	}
-	if links := doc.all("a", ""); len(links) != 2 || links[0].attr["href"] != "/status?token=t0k" || links[1].attr["href"] != "/metrics?token=t0k" {
+	if links := doc.All("a", ""); len(links) != 2 || links[0].Attr["href"] != "/status?token=t0k" || links[1].Attr["href"] != "/metrics?token=t0k" {
 		t.Errorf("links %+v", links)
 	}
 	if ips := findIPs(page); len(ips) > 0 {
@@ -462,8 +450,8 @@ func TestStatusPageRenders(t *testing.T) {
 	if err := WritePage(&buf, &empty, ""); err != nil {
 		t.Fatal(err)
 	}
-	doc = parseHTML(t, buf.String())
-	if doc.has("table", "neighbours") || doc.byID("no-neighbours") == nil || !strings.Contains(doc.byID("verdict").text(), "no neighbours") {
+	doc = admintest.ParsePage(t, buf.String())
+	if doc.Has("table", "neighbours") || doc.ByID("no-neighbours") == nil || !strings.Contains(doc.ByID("verdict").Text(), "no neighbours") {
 		t.Errorf("empty page:\n%s", buf.String())
 	}
 }
@@ -508,168 +496,49 @@ func TestStatusPageEscapesEverything(t *testing.T) {
 	if strings.Contains(page, "<script") || strings.Contains(page, "<b>") {
 		t.Fatalf("markup from the report reached the page:\n%s", page)
 	}
-	doc := parseHTML(t, page)
+	doc := admintest.ParsePage(t, page)
 	allowed := map[string]bool{}
 	for _, n := range strings.Fields("html head meta title style body main header h1 h2 p section table thead tbody tr th td strong span div time code svg line polygon polyline details summary footer br a") {
 		allowed[n] = true
 	}
-	doc.walk(func(e *elem) {
-		if e.name != "" && !allowed[e.name] {
-			t.Errorf("element <%s> on the page", e.name)
+	doc.Walk(func(e *admintest.Elem) {
+		if e.Name != "" && !allowed[e.Name] {
+			t.Errorf("element <%s> on the page", e.Name)
 		}
 	})
 	for _, c := range []struct{ what, got, want string }{
-		{"h1", doc.text("h1"), evil + "name"},
-		{"title", doc.text("title"), evil + "name · echorelay"},
-		{"relay-info", doc.byID("relay-info").text(), "echorelay " + evil + "version"},
-		{"neighbour name", doc.all("strong", "name")[0].text(), evil + "label"},
-		{"neighbour row class", doc.all("tr", "neighbour")[0].attr["class"], "neighbour " + evil + "state"},
-		{"dot class", doc.all("span", "dot")[0].attr["class"], "dot " + evil + "state"},
-		{"state", doc.all("span", "state")[0].text(), evil + "state"},
-		{"error", doc.all("div", "err")[0].text(), evil + "err"},
-		{"JSON link", doc.all("a", "")[0].attr["href"], "/status" + query},
-		{"metrics link", doc.all("a", "")[1].attr["href"], "/metrics" + query},
+		{"h1", doc.TextOf("h1"), evil + "name"},
+		{"title", doc.TextOf("title"), evil + "name · echorelay"},
+		{"relay-info", doc.ByID("relay-info").Text(), "echorelay " + evil + "version"},
+		{"neighbour name", doc.All("strong", "name")[0].Text(), evil + "label"},
+		{"neighbour row class", doc.All("tr", "neighbour")[0].Attr["class"], "neighbour " + evil + "state"},
+		{"dot class", doc.All("span", "dot")[0].Attr["class"], "dot " + evil + "state"},
+		{"state", doc.All("span", "state")[0].Text(), evil + "state"},
+		{"error", doc.All("div", "err")[0].Text(), evil + "err"},
+		{"JSON link", doc.All("a", "")[0].Attr["href"], "/status" + query},
+		{"metrics link", doc.All("a", "")[1].Attr["href"], "/metrics" + query},
 	} {
 		if !strings.Contains(c.got, c.want) {
 			t.Errorf("%s: %q, want it to contain %q", c.what, c.got, c.want)
 		}
 	}
-	row := doc.all("tr", "neighbour")[0].text()
+	row := doc.All("tr", "neighbour")[0].Text()
 	for _, want := range []string{evil + "fp", evil + "addr", evil + "detail"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("neighbour row %q lacks %q", row, want)
 		}
 	}
-	if got := doc.byID("rejects").text(); !strings.Contains(got, evil+"reason1") {
+	if got := doc.ByID("rejects").Text(); !strings.Contains(got, evil+"reason1") {
 		t.Errorf("rejects %q", got)
 	}
-	if got := doc.byID("other").text(); !strings.Contains(got, "echo_"+evil+"top4") || !strings.Contains(got, "abuse_closes_by_reason: "+evil+"sub2") {
+	if got := doc.ByID("other").Text(); !strings.Contains(got, "echo_"+evil+"top4") || !strings.Contains(got, "abuse_closes_by_reason: "+evil+"sub2") {
 		t.Errorf("other counters %q", got)
 	}
 }
 
-// elem is a parsed HTML element; the page is written as well-formed XHTML-compatible markup so
-// that encoding/xml can check and read it.
-type elem struct {
-	name string
-	attr map[string]string
-	kids []*elem
-	body []any // strings and *elem in order
-}
-
-func (e *elem) text() string {
-	var b strings.Builder
-	for _, x := range e.body {
-		switch v := x.(type) {
-		case string:
-			b.WriteString(v)
-		case *elem:
-			b.WriteString(v.text())
-		}
-	}
-	return strings.Join(strings.Fields(b.String()), " ")
-}
-
-func (e *elem) find(match func(*elem) bool) *elem {
-	if match(e) {
-		return e
-	}
-	for _, k := range e.kids {
-		if f := k.find(match); f != nil {
-			return f
-		}
-	}
-	return nil
-}
-
-func (e *elem) walk(f func(*elem)) {
-	f(e)
-	for _, k := range e.kids {
-		k.walk(f)
-	}
-}
-
-// all returns the elements with that name (and class word, if not "").
-func (e *elem) all(name, class string) []*elem {
-	var out []*elem
-	e.walk(func(x *elem) {
-		if x.name == name && (class == "" || strings.Contains(" "+x.attr["class"]+" ", " "+class+" ")) {
-			out = append(out, x)
-		}
-	})
-	return out
-}
-
-func (e *elem) byID(id string) *elem {
-	return e.find(func(x *elem) bool { return x.attr["id"] == id })
-}
-
-func (e *elem) has(name, id string) bool {
-	return e.find(func(x *elem) bool { return x.name == name && x.attr["id"] == id }) != nil
-}
-
-func (e *elem) textOf(name string) string {
-	if f := e.find(func(x *elem) bool { return x.name == name }); f != nil {
-		return f.text()
-	}
-	return ""
-}
-
-type parsedPage struct{ *elem }
-
-func (p parsedPage) text(name string) string { return p.elem.textOf(name) }
-
-func parseHTML(t *testing.T, page string) parsedPage {
-	t.Helper()
-	root, err := parseMarkup(page)
-	if err != nil {
-		t.Fatalf("the page is not well-formed: %v\n%s", err, page)
-	}
-	if len(root.kids) != 1 || root.kids[0].name != "html" {
-		t.Fatalf("the page's root is not <html>")
-	}
-	return parsedPage{root}
-}
-
 func wellFormed(s string) error {
-	_, err := parseMarkup(s)
+	_, err := admintest.ParseMarkup(s)
 	return err
-}
-
-func parseMarkup(s string) (*elem, error) {
-	d := xml.NewDecoder(strings.NewReader(s))
-	d.Strict = true
-	d.Entity = xml.HTMLEntity
-	root := &elem{attr: map[string]string{}}
-	stack := []*elem{root}
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		top := stack[len(stack)-1]
-		switch v := tok.(type) {
-		case xml.StartElement:
-			e := &elem{name: v.Name.Local, attr: map[string]string{}}
-			for _, a := range v.Attr {
-				e.attr[a.Name.Local] = a.Value
-			}
-			top.kids = append(top.kids, e)
-			top.body = append(top.body, e)
-			stack = append(stack, e)
-		case xml.EndElement:
-			stack = stack[:len(stack)-1]
-		case xml.CharData:
-			top.body = append(top.body, string(v))
-		}
-	}
-	if len(stack) != 1 {
-		return nil, fmt.Errorf("%d elements left open", len(stack)-1)
-	}
-	return root, nil
 }
 
 func TestHumanUnits(t *testing.T) {
@@ -747,7 +616,7 @@ func TestStatusPagePlainWordsFirst(t *testing.T) {
 	r := testReport(t)
 	r.Limits.MaxTTLS = 30 * 86400
 	doc := renderDoc(t, r)
-	header := doc.textOf("header")
+	header := doc.TextOf("header")
 	for _, want := range []string{
 		"Working, but not connected to 1 of 2 neighbours",
 		"passes locked (end-to-end encrypted) messages", "for up to 30 days", "It cannot read them",
@@ -760,52 +629,52 @@ func TestStatusPagePlainWordsFirst(t *testing.T) {
 	}
 	// Outside <details> the page says "message", never "blob"; no key, raw error or transport.
 	var plain strings.Builder
-	var visible func(e *elem)
-	visible = func(e *elem) {
-		if e.name == "details" || e.name == "style" || e.name == "title" || e.name == "svg" {
+	var visible func(e *admintest.Elem)
+	visible = func(e *admintest.Elem) {
+		if e.Name == "details" || e.Name == "style" || e.Name == "title" || e.Name == "svg" {
 			return
 		}
-		for _, x := range e.body {
+		for _, x := range e.Body {
 			switch v := x.(type) {
 			case string:
 				plain.WriteString(v)
-			case *elem:
+			case *admintest.Elem:
 				visible(v)
 			}
 		}
 	}
-	visible(doc.elem)
+	visible(doc)
 	for _, bad := range []string{"blob", "key ", "cccccccc", "i/o timeout", "…->…", "quic", "acknowledged", "conns_refused", "abuse_"} {
 		if strings.Contains(strings.ToLower(plain.String()), bad) {
 			t.Errorf("the page shows %q outside its details:\n%s", bad, plain.String())
 		}
 	}
-	details := doc.all("details", "")
+	details := doc.All("details", "")
 	if len(details) < 5 { // one per neighbour, storage, refused, counters, more counters
 		t.Errorf("%d <details>, want one per neighbour and one per technical section", len(details))
 	}
 	for _, d := range details {
-		if _, open := d.attr["open"]; open {
-			t.Errorf("a <details> is open by default: %s", d.text())
+		if _, open := d.Attr["open"]; open {
+			t.Errorf("a <details> is open by default: %s", d.Text())
 		}
-		if s := d.textOf("summary"); !strings.HasPrefix(s, "Details") {
+		if s := d.TextOf("summary"); !strings.HasPrefix(s, "Details") {
 			t.Errorf("a <details> summary is %q, want it to start with Details", s)
 		}
 	}
-	row := doc.all("tr", "neighbour")[1]
-	if got := row.textOf("details"); !strings.Contains(got, "last error: read tcp …->…: i/o timeout") {
+	row := doc.All("tr", "neighbour")[1]
+	if got := row.TextOf("details"); !strings.Contains(got, "last error: read tcp …->…: i/o timeout") {
 		t.Errorf("the raw error is not in the neighbour's details: %q", got)
 	}
-	if got := doc.all("tr", "neighbour")[0].textOf("details"); !strings.Contains(got, "key (relay ID) cccccccccccccccc…") || !strings.Contains(got, "transport quic") {
+	if got := doc.All("tr", "neighbour")[0].TextOf("details"); !strings.Contains(got, "key (relay ID) cccccccccccccccc…") || !strings.Contains(got, "transport quic") {
 		t.Errorf("the key is not in the neighbour's details: %q", got)
 	}
-	if th := doc.all("th", ""); len(th) != 3 || th[1].text() != "Received since connected" || th[2].text() != "Sent since connected" {
+	if th := doc.All("th", ""); len(th) != 3 || th[1].Text() != "Received since connected" || th[2].Text() != "Sent since connected" {
 		t.Errorf("neighbour table head %+v", th)
 	}
-	if got := doc.byID("inout-note").text(); !strings.Contains(got, "start again from 0 when a neighbour reconnects") {
+	if got := doc.ByID("inout-note").Text(); !strings.Contains(got, "start again from 0 when a neighbour reconnects") {
 		t.Errorf("in/out note %q", got)
 	}
-	if got := doc.byID("rejects").all("p", "sub")[0].text(); got != "7 messages refused since the start; most often: missing proof of work." {
+	if got := doc.ByID("rejects").All("p", "sub")[0].Text(); got != "7 messages refused since the start; most often: missing proof of work." {
 		t.Errorf("refused summary %q", got)
 	}
 }
@@ -870,7 +739,7 @@ func TestNeighbourUnreachableSince(t *testing.T) {
 	r := testReport(t)
 	r.Now, r.Neighbours = now.UTC(), vs
 	doc := renderDoc(t, r)
-	if got := doc.all("tr", "neighbour")[0].text(); !strings.Contains(got, "not reachable since 14:02 (25 min)") || !strings.Contains(got, "Not answering") {
+	if got := doc.All("tr", "neighbour")[0].Text(); !strings.Contains(got, "not reachable since 14:02 (25 min)") || !strings.Contains(got, "Not answering") {
 		t.Errorf("row %q", got)
 	}
 	var term strings.Builder

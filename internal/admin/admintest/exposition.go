@@ -1,5 +1,6 @@
 // Package admintest holds the strict readers the tests of internal/admin and cmd/echorelay
-// share: the Prometheus exposition format of /metrics and the markup of the status page.
+// share: the Prometheus exposition format of /metrics, the markup of the status page
+// (markup.go) and a search for IP addresses in what the relay shows.
 // Test code only: nothing else imports it.
 package admintest
 
