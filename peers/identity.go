@@ -3,18 +3,16 @@ package peers
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/echorelay/echorelay/internal/selfcert"
 )
 
 // Identity is a relay's node key and self-signed certificate.
@@ -80,26 +78,16 @@ func newIdentity(cert tls.Certificate) (*Identity, error) {
 }
 
 // Fingerprint is the hex SHA-256 of a certificate's SubjectPublicKeyInfo.
-func Fingerprint(c *x509.Certificate) string {
-	h := sha256.Sum256(c.RawSubjectPublicKeyInfo)
-	return hex.EncodeToString(h[:])
-}
+func Fingerprint(c *x509.Certificate) string { return selfcert.Fingerprint(c) }
 
 func selfSign(key ed25519.PrivateKey) ([]byte, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "echorelay node"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().AddDate(50, 0, 0), // the key is the identity; pins, not expiry, matter
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:     []string{"echorelay"},
-	}
-	return x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	return selfcert.Sign(key, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "echorelay node"},
+		NotAfter:    time.Now().AddDate(50, 0, 0), // the key is the identity; pins, not expiry, matter
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:    []string{"echorelay"},
+	})
 }
 
 func createIdentity(kp, cp string) error {
@@ -111,35 +99,11 @@ func createIdentity(kp, cp string) error {
 	if err != nil {
 		return fmt.Errorf("failed to create node certificate: %w", err)
 	}
-	pk, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(kp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
+	if err := selfcert.WriteKey(kp, key); err != nil {
 		return fmt.Errorf("failed to write node key: %w", err)
 	}
-	if err := writeFileAtomic(cp, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := selfcert.WriteCert(cp, der); err != nil {
 		return fmt.Errorf("failed to write node certificate: %w", err)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -4,18 +4,16 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/echorelay/echorelay/internal/selfcert"
 )
 
 // SelfCert is the --web-cert value that asks for the relay's own self-signed web certificate.
@@ -55,8 +53,7 @@ func TLSConfig(certFile, keyFile, dataDir string) (*tls.Config, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("failed to load the web certificate: %w", err)
 	}
-	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, hex.EncodeToString(sum[:]), nil
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, selfcert.Fingerprint(leaf), nil
 }
 
 func makeSelfCert(certFile, keyFile string) error {
@@ -64,25 +61,16 @@ func makeSelfCert(certFile, keyFile string) error {
 	if err != nil {
 		return err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "echorelay web client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(10, 0, 0),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := selfcert.Sign(key, &x509.Certificate{Subject: pkix.Name{CommonName: "echorelay web client"},
+		NotAfter: time.Now().AddDate(10, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	if err != nil {
 		return fmt.Errorf("failed to make the web certificate: %w", err)
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := selfcert.WriteKey(keyFile, key); err != nil {
 		return fmt.Errorf("failed to write the web key: %w", err)
 	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := selfcert.WriteCert(certFile, der); err != nil {
 		return fmt.Errorf("failed to write the web certificate: %w", err)
 	}
 	return nil
