@@ -263,6 +263,7 @@ type inviteRec struct {
 	Created, Expires time.Time
 	State            client.InviteState
 	Acceptor         seal.Fingerprint
+	Group            [16]byte // a group invite's group; zero in snapshots from before groups
 }
 
 type cursorRec struct {
@@ -297,7 +298,7 @@ func (s *Store) Snapshot(key [32]byte) ([]byte, error) {
 		return nil, err
 	}
 	for _, r := range invs {
-		sn.Invites = append(sn.Invites, inviteRec{r.Invite.Code(), r.RelayFP, r.Name, r.Created, r.Expires, r.State, r.Acceptor})
+		sn.Invites = append(sn.Invites, inviteRec{r.Invite.Code(), r.RelayFP, r.Name, r.Created, r.Expires, r.State, r.Acceptor, r.Group})
 	}
 	if sn.Messages, err = s.MemStore.Messages(nil, 1<<30); err != nil {
 		return nil, err
@@ -357,7 +358,7 @@ func Restore(key [32]byte, sealed []byte, changed func()) (*Store, error) {
 			return nil, fmt.Errorf("failed to decode history: an invite: %w", err)
 		}
 		if err := s.PutInvite(&client.InviteRecord{Invite: inv, RelayFP: r.RelayFP, Name: r.Name, Created: r.Created,
-			Expires: r.Expires, State: r.State, Acceptor: r.Acceptor}); err != nil {
+			Expires: r.Expires, State: r.State, Acceptor: r.Acceptor, Group: r.Group}); err != nil {
 			return nil, err
 		}
 	}
