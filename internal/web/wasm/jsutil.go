@@ -57,8 +57,7 @@ func jsBytes(b []byte) js.Value {
 
 // newPromise runs fn on its own goroutine and settles a promise with its answer.
 func newPromise(fn func() (any, error)) js.Value {
-	var executor js.Func
-	executor = js.FuncOf(func(_ js.Value, args []js.Value) any {
+	executor := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		resolve, reject := args[0], args[1]
 		go func() {
 			v, err := fn()
