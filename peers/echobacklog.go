@@ -21,7 +21,7 @@ import (
 // (re)connect and the neighbour's settle time, the link first sends what the store holds after
 // the position (catch-up), then live floods; a flood dropped on a full queue triggers another
 // catch-up instead of being lost. The position is kept in a small file per line under the
-// state directory (SetEchoStateDir), so a restart of either side loses nothing.
+// state directory (Config.EchoStateDir), so a restart of either side loses nothing.
 //
 // Position while live: when the link's queue is empty, the store's last sequence number is
 // sampled; a sample becomes the position one second (echoPositionLag) later, at the next empty
@@ -57,14 +57,6 @@ type echoLine struct {
 // echoLineKey names a line's position: scheme and address, not its options.
 func echoLineKey(p Peer) string { return p.Scheme + "://" + p.Addr }
 
-// SetEchoStateDir sets the directory that keeps the Echo lines' positions (normally the data
-// dir; "" keeps them in memory only). Call it before Run.
-func (n *Node) SetEchoStateDir(dir string) {
-	n.echoSeen.mu.Lock()
-	n.echoSeen.dir = dir
-	n.echoSeen.mu.Unlock()
-}
-
 // echoLineFor returns the state of a dialled Full Echo line, loading its file on first use; nil
 // when the store cannot say its last sequence number (no backlog then).
 func (n *Node) echoLineFor(p Peer) *echoLine {
@@ -74,7 +66,7 @@ func (n *Node) echoLineFor(p Peer) *echoLine {
 	if _, ok := n.relay.LastSeq(); !ok {
 		return nil
 	}
-	s := &n.echoSeen
+	s := &n.echoState
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := echoLineKey(p)
@@ -82,9 +74,9 @@ func (n *Node) echoLineFor(p Peer) *echoLine {
 		return l
 	}
 	l := &echoLine{}
-	if s.dir != "" {
+	if dir := n.cfg.EchoStateDir; dir != "" {
 		h := sha256.Sum256([]byte(key))
-		l.path = filepath.Join(s.dir, "echo-position-"+hex.EncodeToString(h[:8]))
+		l.path = filepath.Join(dir, "echo-position-"+hex.EncodeToString(h[:8]))
 		if err := l.load(); err != nil {
 			n.log.Warn("echo backlog position unreadable; starting at the newest blob", "peer", key, "err", err)
 		}

@@ -139,19 +139,18 @@ func (c *EchoCounters) Snapshot() map[string]int64 {
 	}
 }
 
-// echoSeen is the node's Echo bridge state: the digest set, and the lines' backlog positions
-// (echobacklog.go).
-type echoSeen struct {
+// echoState is the node's Echo bridge state: the digest set of what was bridged, and the
+// lines' backlog positions (echobacklog.go).
+type echoState struct {
 	dmu sync.Mutex // guards m
 	m   map[[32]byte]int64
 
-	mu    sync.Mutex // guards dir and lines
-	dir   string
+	mu    sync.Mutex // guards lines; their files are under Config.EchoStateDir
 	lines map[string]*echoLine
 }
 
 // mark records a digest until exp; it reports whether it was already there.
-func (s *echoSeen) mark(d [32]byte, exp int64) bool {
+func (s *echoState) mark(d [32]byte, exp int64) bool {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
 	if s.m == nil {
@@ -352,7 +351,7 @@ func (l *echoLink) handle(msg []byte, err error) {
 		c.CarriedWhole.Add(1)
 	}
 	exp := echoExpiry(time.Now(), l.n.echoTTL())
-	if l.n.echoSeen.mark(echo.EchoDigest(m), exp) {
+	if l.n.echoState.mark(echo.EchoDigest(m), exp) {
 		c.AlreadyBridged.Add(1)
 		return
 	}

@@ -126,7 +126,7 @@ func (ew *echoWriter) blob(env []byte, backlog bool) bool {
 		l.n.echo.TooWide.Add(1)
 		return true
 	}
-	l.n.echoSeen.mark(echo.EchoWireDigest(ew.msg), e.Expiry)
+	l.n.echoState.mark(echo.EchoWireDigest(ew.msg), e.Expiry)
 	l.n.echo.DataOut.Add(1)
 	if backlog {
 		l.n.echo.BacklogOut.Add(1)

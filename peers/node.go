@@ -61,6 +61,9 @@ type Config struct {
 	EchoListen string
 	// EchoTTL is the lifetime of blobs bridged from Echo links (0: DefaultEchoTTL).
 	EchoTTL time.Duration
+	// EchoStateDir keeps the Echo lines' backlog positions (echobacklog.go), normally the data
+	// dir; "" keeps them in memory only (a restart sends each line's backlog again).
+	EchoStateDir string
 	// KnownPeersFile keeps the first-use pins of unpinned peers-file lines (known.go), normally
 	// DATA/known_peers; "" keeps them in memory only (a restart forgets them).
 	KnownPeersFile string
@@ -99,7 +102,7 @@ type Node struct {
 	limiter   *limiter
 	abuse     abuseCounters
 	echo      EchoCounters
-	echoSeen  echoSeen
+	echoState echoState
 	echoLinks map[*echoLink]struct{} // guarded by mu
 	echoLn    net.Listener
 	pace      pacer       // holds clients back while a neighbour's flood queue is congested (pace.go)

@@ -104,7 +104,8 @@ func Start(ctx context.Context, c Config, log *slog.Logger) (_ *Relay, err error
 	}
 	pcfg := peers.Config{Identity: r.id, Relay: r.relay, Listen: c.Listen, Logger: log.With("part", "peers"), NoTCP: c.NoTCP,
 		ReconcileEvery: reconcileEvery, EchoListen: c.EchoListen, EchoTTL: c.EchoTTL,
-		KnownPeersFile: filepath.Join(c.Data, peers.KnownPeersName)} // first-use pins survive a restart
+		EchoStateDir:   c.Data,                                      // the Echo lines' backlog positions survive a restart
+		KnownPeersFile: filepath.Join(c.Data, peers.KnownPeersName)} // and so do the first-use pins
 	c.Abuse.apply(&pcfg)
 	if r.node, err = peers.New(pcfg); err != nil {
 		if strings.Contains(err.Error(), "Echo") || strings.Contains(err.Error(), "echo-listen") {
@@ -115,7 +116,6 @@ func Start(ctx context.Context, c Config, log *slog.Logger) (_ *Relay, err error
 		}
 		return nil, inUse(err, "--listen")
 	}
-	r.node.SetEchoStateDir(c.Data) // the Echo lines' backlog positions survive a restart
 	r.pf = &peersFile{path: c.Peers}
 	ps, err := r.pf.load(time.Now())
 	if err != nil {
