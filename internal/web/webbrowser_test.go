@@ -227,9 +227,10 @@ func photo(t *testing.T, name string) string {
 }
 
 // Two browser profiles on two linked relays: each creates an identity, one invites, the other
-// enters the code, they chat both ways and one sends a photo, which the other shows. A reload
-// keeps the identity and the history; a wrong passphrase is refused. Screenshots of the main
-// screens at phone and desktop width are written; the timings are reported.
+// enters the code, they chat both ways and one sends a photo, which the other shows. Then a
+// group of the two and a CLI user (groupChat). A reload keeps the identity, the history and
+// the group; a wrong passphrase is refused. Screenshots of the main screens at phone and
+// desktop width are written; the timings are reported.
 func TestBrowsersChatAcrossLinkedRelays(t *testing.T) {
 	bin := needChromium(t)
 	wasm, exec := buildWasm(t)
@@ -300,6 +301,9 @@ func TestBrowsersChatAcrossLinkedRelays(t *testing.T) {
 		t.Fatalf("the two safety numbers differ: %q and %q", safetyAna, got)
 	}
 
+	// A group of the two and a CLI user (webgroups_test.go).
+	groupChat(t, ana, bo, a, b, shots)
+
 	// The reads that brought exactly one text: what opening a received text costs, the relay's
 	// round trips on loopback included.
 	received := eval[string](ana, "JSON.stringify(window.echorelayTimings.receive)") + " and " +
@@ -326,11 +330,13 @@ func TestBrowsersChatAcrossLinkedRelays(t *testing.T) {
 		`[...document.querySelectorAll('#messages li.in img')].some(img => img.naturalWidth === 96)`)
 	// The ratchet sessions came back too: both write on after the reload.
 	bo.click("back")
-	bo.waitScreen(10*time.Second, "chat")
+	bo.waitScreen(10*time.Second, "list")
+	bo.openChat("Ana")
 	bo.send("still there after your reload?")
 	ana.waitMessage("still there after your reload?")
 	ana.send("yes, my keys stayed")
 	bo.waitMessage("yes, my keys stayed")
+	groupAfterReload(t, ana, bo) // and the group's
 
 	for _, b := range []*browser{ana, bo} {
 		if v := eval[string](b, "JSON.stringify(window.echorelayCSPViolations)"); v != "[]" {

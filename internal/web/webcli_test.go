@@ -41,9 +41,10 @@ func buildCLI(t *testing.T) string {
 
 // cli runs the echorelay command with a home of its own and returns its output.
 type cli struct {
-	t    *testing.T
-	bin  string
-	home string
+	t     *testing.T
+	bin   string
+	home  string
+	inbox strings.Builder // what every inbox of inboxUntil printed
 }
 
 func (c *cli) run(args ...string) string {
@@ -75,16 +76,18 @@ func (c *cli) try(args ...string) (string, error) {
 	}
 }
 
-// inboxUntil runs `echorelay inbox` until its output, gathered over the runs, contains want.
+// inboxUntil runs `echorelay inbox` until its output, gathered over all the runs of this cli so
+// far, contains want; it returns that output.
 func (c *cli) inboxUntil(want string) string {
 	c.t.Helper()
-	var all strings.Builder
-	testutil.Eventually(c.t, 60*time.Second, "the CLI's inbox to show "+want, func() bool {
+	if !strings.Contains(c.inbox.String(), want) && !testutil.Poll(60*time.Second, func() bool {
 		out, err := c.try("inbox")
-		all.WriteString(out)
-		return err == nil && strings.Contains(all.String(), want)
-	})
-	return all.String()
+		c.inbox.WriteString(out)
+		return err == nil && strings.Contains(c.inbox.String(), want)
+	}) {
+		c.t.Fatalf("the CLI's inbox did not show %q; it said:\n%s", want, c.inbox.String())
+	}
+	return c.inbox.String()
 }
 
 // decodeQR reads the link a phone's camera would read from the QR code of link: the code

@@ -32,16 +32,20 @@
   window.echorelayCall = call; // the worker's API, for the console and the tests (same origin only)
 
   // ---- screens ----
-  let screen = '', friend = '', relay = null;
-  const titles = { list: 'Chats', invite: 'Invite a friend', join: 'Enter a code', settings: 'Settings', safety: 'Safety number' };
+  // The open conversation: a friend's name, or a group ({id, name}; the worker names groups by ID).
+  let screen = '', friend = '', group = null, relay = null;
+  const titles = { list: 'Chats', invite: 'Invite a friend', join: 'Enter a code', settings: 'Settings', safety: 'Safety number',
+    newgroup: 'New group' };
   function show(name) {
     for (const s of document.querySelectorAll('main > section')) s.hidden = s.id !== 'scr-' + name;
+    if (screen !== name) window.scrollTo(0, 0);
     screen = name;
     document.body.dataset.screen = name;
     const inside = !['loading', 'create', 'unlock'].includes(name);
     $('open-settings').hidden = !inside || name === 'settings';
     $('back').hidden = !inside || name === 'list';
-    $('title').textContent = name === 'chat' ? friend : (titles[name] || 'echorelay chat');
+    const conv = group ? group.name : friend;
+    $('title').textContent = name === 'chat' || name === 'group' ? conv : (titles[name] || 'echorelay chat');
   }
   function fatal(msg) { show('loading'); $('load-text').textContent = msg; $('load-text').className = 'error'; }
   function busy(btn, p) {
@@ -49,7 +53,11 @@
     return p.finally(() => { btn.disabled = false; });
   }
   function errorTo(el) { return (err) => { $(el).textContent = err.message; }; }
-  $('back').onclick = () => (screen === 'safety' ? openChat(friend) : openList());
+  $('back').onclick = () => {
+    if (screen === 'safety') openChat(friend);
+    else if (screen === 'group') openGroupChat(group.id, group.name);
+    else openList();
+  };
   $('open-settings').onclick = openSettings;
 
   // ---- invite in the URL fragment: it never reaches the server ----
@@ -130,41 +138,59 @@
   handlers.pushed = () => { timings.pushed = (timings.pushed || 0) + 1; refresh(); }; // brought by the subscription
   handlers.friend = () => refresh();
   handlers.sent = () => refresh();
+  handlers.group = () => refresh();
+  handlers.groupChange = () => refresh();
+  // A group blob or commit that did not verify: kept out of the chat, said in it.
+  const groupRefused = (window.echorelayGroupRefused = []);
+  handlers.groupRefused = (m) => {
+    groupRefused.push(m.group + ': ' + m.error);
+    if (screen === 'chat' && group && group.name === m.group) $('chat-error').textContent = 'a group message was refused: ' + m.error;
+  };
   function refresh() {
     if (screen === 'list') openList();
     if (screen === 'chat') renderChat();
+    if (screen === 'group') renderGroup();
   }
 
   // ---- the list ----
   async function openList() {
     show('list');
     $('join-banner').hidden = !pendingCode;
-    let fs = [];
-    try { fs = await call('friends'); } catch (err) { $('no-friends').textContent = err.message; }
+    let fs = [], gs = [];
+    try {
+      [fs, gs] = await Promise.all([call('friends'), call('groups')]);
+    } catch (err) { $('no-friends').textContent = err.message; }
     const ul = $('friends');
     ul.replaceChildren();
-    fs.sort((a, b) => b.last - a.last);
-    for (const f of fs) {
+    const convs = fs.map((f) => ({ ...f, group: null })).concat(gs.map((g) => ({ ...g, group: g })));
+    convs.sort((a, b) => b.last - a.last);
+    for (const f of convs) {
       const li = document.createElement('li');
       const b = document.createElement('button');
-      b.dataset.friend = f.name;
+      if (f.group) b.dataset.group = f.id; else b.dataset.friend = f.name;
       const n = document.createElement('span');
       n.className = 'who';
       const nm = document.createElement('b');
-      nm.textContent = f.name;
+      if (f.group) {
+        const badge = document.createElement('span');
+        badge.className = 'badge';
+        badge.textContent = 'group';
+        nm.append(badge);
+      }
+      nm.append(f.name);
       const pv = document.createElement('span');
       pv.className = 'preview';
-      pv.textContent = f.preview || 'say hello';
+      pv.textContent = f.group && f.gone ? 'you are no longer in this group' : (f.preview || (f.group ? f.members + ' members' : 'say hello'));
       n.append(nm, pv);
       const w = document.createElement('span');
       w.className = 'when';
       w.textContent = f.last ? new Date(f.last).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : 'new';
       b.append(n, w);
-      b.onclick = () => openChat(f.name);
+      b.onclick = () => (f.group ? openGroupChat(f.id, f.name) : openChat(f.name));
       li.append(b);
       ul.append(li);
     }
-    $('no-friends').hidden = fs.length > 0;
+    $('no-friends').hidden = convs.length > 0;
   }
   $('open-invite').onclick = () => { show('invite'); $('invite-out').hidden = true; $('invite-error').textContent = ''; $('invite-name').focus(); };
   $('open-join').onclick = () => { show('join'); $('join-error').textContent = ''; $('join-code').value = pendingCode; $('join-code').focus(); };
@@ -201,8 +227,21 @@
   // ---- chat ----
   async function openChat(name) {
     friend = name;
+    group = null;
+    return enterChat();
+  }
+  async function openGroupChat(id, name) {
+    friend = '';
+    group = { id, name };
+    return enterChat();
+  }
+  async function enterChat() {
     show('chat');
     $('chat-error').textContent = '';
+    $('open-safety').hidden = !!group;
+    $('open-members').hidden = !group;
+    $('chat-gone').hidden = true;
+    $('compose').hidden = false;
     await renderChat();
     $('text').focus();
   }
@@ -217,13 +256,30 @@
   const isImage = (n) => /\.(png|jpe?g|gif|webp|avif|bmp)$/i.test(n);
   async function renderChat() {
     let ms;
-    try { ms = await call('history', { name: friend }); } catch (err) { $('chat-error').textContent = err.message; return; }
+    const g = group;
+    try {
+      ms = g ? await call('groupHistory', { id: g.id }) : await call('history', { name: friend });
+      if (g) {
+        const gone = (await call('groups')).some((x) => x.id === g.id && x.gone);
+        $('chat-gone').hidden = !gone;
+        $('compose').hidden = gone;
+      }
+    } catch (err) { $('chat-error').textContent = err.message; return; }
+    if (g !== group) return; // another conversation was opened meanwhile
     const ol = $('messages');
     const items = [];
     for (const m of ms) {
       const li = document.createElement('li');
       li.className = m.out ? 'out' : 'in';
       li.dataset.kind = m.kind;
+      if (g && !m.out) {
+        // In a group, who wrote it comes first ("Sam"), then what they wrote.
+        const from = document.createElement('span');
+        from.className = 'from';
+        from.textContent = m.from;
+        li.dataset.from = m.from;
+        li.append(from);
+      }
       if (m.kind === 'file' && !m.out && m.body.startsWith('file/')) {
         try {
           const f = await fileView(m.body);
@@ -241,9 +297,9 @@
           }
         } catch (err) { li.textContent = 'a file that is no longer stored'; }
       } else if (m.kind === 'file') {
-        li.textContent = 'File: ' + m.body;
+        li.append('File: ' + m.body);
       } else {
-        li.textContent = m.body;
+        li.append(m.body);
       }
       const meta = document.createElement('span');
       meta.className = 'meta';
@@ -262,7 +318,8 @@
     const text = $('text').value;
     if (!text.trim()) return;
     $('chat-error').textContent = '';
-    busy($('send'), call('sendText', { name: friend, text }))
+    const sent = group ? call('groupSendText', { id: group.id, text }) : call('sendText', { name: friend, text });
+    busy($('send'), sent)
       .then((r) => { $('text').value = ''; if (r.queued) $('chat-error').textContent = 'kept to send later: ' + r.error; return renderChat(); })
       .catch(errorTo('chat-error'));
   };
@@ -272,7 +329,8 @@
     $('chat-error').textContent = 'sending ' + f.name + '\u2026';
     const data = new Uint8Array(await f.arrayBuffer());
     const name = f.name.replace(/[\/\\]/g, '_') || 'file';
-    busy($('send'), call('sendFile', { name: friend, fileName: name, data }))
+    const sent = group ? call('groupSendFile', { id: group.id, fileName: name, data }) : call('sendFile', { name: friend, fileName: name, data });
+    busy($('send'), sent)
       .then((r) => { $('chat-error').textContent = r.queued ? 'kept to send later: ' + r.error : ''; $('attach').value = ''; return renderChat(); })
       .catch(errorTo('chat-error'));
   };
@@ -282,6 +340,135 @@
     show('safety');
     $('safety-name').textContent = friend;
     $('safety-number').textContent = f ? f.safety : '';
+  };
+
+  // ---- groups ----
+  $('open-newgroup').onclick = async () => {
+    show('newgroup');
+    $('newgroup-error').textContent = '';
+    $('newgroup-name').value = '';
+    let fs = [];
+    try { fs = await call('friends'); } catch (err) { $('newgroup-error').textContent = err.message; }
+    const box = $('newgroup-friends');
+    box.replaceChildren();
+    fs.sort((a, b) => a.name.localeCompare(b.name));
+    for (const f of fs) {
+      const l = document.createElement('label');
+      const c = document.createElement('input');
+      c.type = 'checkbox';
+      c.value = f.name;
+      c.dataset.friend = f.name;
+      l.append(c, f.name);
+      box.append(l);
+    }
+    $('newgroup-none').hidden = fs.length > 0;
+    $('newgroup-name').focus();
+  };
+  $('newgroup-go').onclick = () => {
+    $('newgroup-error').textContent = '';
+    const name = $('newgroup-name').value.trim();
+    if (!name) { $('newgroup-error').textContent = 'give the group a name'; return; }
+    const members = [...document.querySelectorAll('#newgroup-friends input:checked')].map((c) => c.value);
+    $('newgroup-wait').hidden = false;
+    const t0 = performance.now();
+    busy($('newgroup-go'), call('groupNew', { name, members }))
+      .then((g) => { timings.groupNew = performance.now() - t0; return openGroupChat(g.id, g.name); })
+      .catch(errorTo('newgroup-error'))
+      .finally(() => { $('newgroup-wait').hidden = true; });
+  };
+  $('open-members').onclick = () => openGroup();
+  async function openGroup() {
+    show('group');
+    $('group-msg').textContent = '';
+    $('group-invite-out').hidden = true;
+    $('group-leave-go').textContent = 'Leave the group';
+    delete $('group-leave-go').dataset.confirm;
+    await renderGroup();
+  }
+  async function renderGroup() {
+    const g = group;
+    let info, fs;
+    try {
+      [info, fs] = await Promise.all([call('groupMembers', { id: g.id }), call('friends')]);
+    } catch (err) { $('group-msg').textContent = err.message; return; }
+    if (g !== group || screen !== 'group') return;
+    $('group-who').textContent = info.members + ' members \u00b7 ' + (info.isAdmin ? 'you are the admin' : 'admin: ' + (info.admin || 'not your friend'));
+    $('group-gone').hidden = !info.gone;
+    $('group-leave-go').hidden = info.gone || info.isAdmin;
+    $('group-admin-tools').hidden = info.gone || !info.isAdmin;
+    const ul = $('group-members');
+    const items = [];
+    // You first, then the admin, then by name.
+    const rank = (m) => (m.me ? 0 : m.admin ? 1 : 2);
+    info.list.sort((x, y) => rank(x) - rank(y) || x.name.localeCompare(y.name));
+    for (const m of info.list) {
+      const li = document.createElement('li');
+      li.dataset.member = m.me ? 'you' : m.name;
+      const who = document.createElement('span');
+      const nm = document.createElement('b');
+      nm.textContent = m.me ? 'you' : m.name;
+      const tags = document.createElement('span');
+      tags.className = 'tags';
+      tags.textContent = [m.admin ? ' admin' : '', m.friend || m.me ? '' : ' not your friend'].filter(Boolean).join(' \u00b7');
+      who.append(nm, tags);
+      li.append(who);
+      if (info.isAdmin && !m.me && !info.gone) {
+        const rm = document.createElement('button');
+        rm.textContent = 'Remove';
+        rm.dataset.remove = m.name;
+        rm.onclick = () => busy(rm, call('groupRemove', { id: g.id, member: m.name }))
+          .then(() => renderGroup())
+          .catch(errorTo('group-msg'));
+        li.append(rm);
+      }
+      items.push(li);
+    }
+    ul.replaceChildren(...items);
+    const inGroup = new Set(info.list.filter((m) => m.friend).map((m) => m.name));
+    const sel = $('group-add-friend');
+    const keep = sel.value;
+    sel.replaceChildren();
+    for (const f of fs.filter((x) => !inGroup.has(x.name)).sort((a, b) => a.name.localeCompare(b.name))) {
+      const o = document.createElement('option');
+      o.value = o.textContent = f.name;
+      sel.append(o);
+    }
+    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    $('group-add-none').hidden = sel.options.length > 0;
+    $('group-add-row').hidden = sel.options.length === 0;
+  }
+  $('group-add-go').onclick = () => {
+    $('group-msg').textContent = '';
+    const f = $('group-add-friend').value;
+    if (!f) return;
+    const t0 = performance.now();
+    busy($('group-add-go'), call('groupAdd', { id: group.id, friend: f }))
+      .then(() => { timings.groupAdd = performance.now() - t0; return renderGroup(); })
+      .catch(errorTo('group-msg'));
+  };
+  $('group-invite-go').onclick = () => {
+    $('group-msg').textContent = '';
+    const name = $('group-invite-name').value.trim();
+    if (!name) { $('group-msg').textContent = 'say what to call them'; return; }
+    busy($('group-invite-go'), call('groupInvite', { id: group.id, name, as: nick() })
+      .then(async (r) => {
+        const link = location.origin + '/#invite=' + r.code;
+        $('group-invite-code').value = r.code;
+        $('group-invite-link').textContent = link;
+        $('group-invite-link').href = link;
+        const q = await call('qr', { text: link });
+        $('group-invite-qr').src = URL.createObjectURL(new Blob([q.svg], { type: 'image/svg+xml' }));
+        $('group-invite-out').hidden = false;
+      }))
+      .catch(errorTo('group-msg'));
+  };
+  // Leaving asks twice: a second tap on the same button.
+  $('group-leave-go').onclick = () => {
+    const b = $('group-leave-go');
+    if (!b.dataset.confirm) { b.dataset.confirm = '1'; b.textContent = 'Tap again to leave ' + group.name; return; }
+    busy(b, call('groupLeave', { id: group.id }))
+      .then(() => openGroupChat(group.id, group.name))
+      .catch(errorTo('group-msg'));
   };
 
   // ---- settings ----

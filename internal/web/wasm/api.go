@@ -385,7 +385,8 @@ func (a *app) receive(ctx context.Context, c *client.Client) (int, time.Duration
 	}
 	for _, ev := range res.Events {
 		a.emit(eventFields(ev))
-		if _, ok := ev.(client.FriendAddedEvent); ok {
+		switch ev.(type) {
+		case client.FriendAddedEvent, client.GroupChangeEvent:
 			a.watchAgain()
 		}
 	}
@@ -414,8 +415,26 @@ func eventFields(ev client.Event) (string, map[string]any) {
 		return "sent", map[string]any{}
 	case client.RejectedEvent:
 		return "rejected", map[string]any{"reason": e.Reason.String()}
+	case client.GroupMessageEvent:
+		return "group", map[string]any{"group": e.Group, "from": e.From, "time": e.Time.UnixMilli()}
+	case client.GroupFileEvent:
+		return "group", map[string]any{"group": e.Group, "from": e.From, "time": e.Time.UnixMilli(), "file": e.Name}
+	case client.GroupChangeEvent:
+		return "groupChange", map[string]any{"group": e.Group, "joined": e.Joined, "gone": e.Gone,
+			"added": jsStrings(e.Added), "removed": jsStrings(e.Removed)}
+	case client.GroupRefusedEvent:
+		return "groupRefused", map[string]any{"group": e.Group, "error": e.Err.Error()}
 	}
 	return "other", map[string]any{"what": fmt.Sprintf("%T", ev)}
+}
+
+// jsStrings makes ss a value js.ValueOf takes.
+func jsStrings(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 func (a *app) opReceive(js.Value) (any, error) {
@@ -484,6 +503,9 @@ func (a *app) opFriends(js.Value) (any, error) {
 	}
 	lastAt, preview := map[string]int64{}, map[string]string{}
 	for _, h := range last {
+		if h.Group != "" {
+			continue // groups.go lists the groups
+		}
 		lastAt[h.Name] = h.Time.UnixMilli()
 		p := string(h.Body)
 		if h.Kind == "file" {
