@@ -2,8 +2,11 @@ package relayd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,5 +124,53 @@ func TestServeSignals(t *testing.T) {
 	c.Data = filepath.Join(c.Data, "ready.json") // a file: the cache cannot be opened
 	if err := Serve(context.Background(), c, nil, Signals{}); err == nil {
 		t.Fatal("Serve of a relay that cannot start returned no error")
+	}
+}
+
+// The Echo lines' backlog positions live in DATA (peers.Config.EchoStateDir): a dialled Full
+// Echo line reads its position file there, and a broken one is logged, not ignored. The file
+// name is peers' (echo-position- and 8 bytes of the SHA-256 of the line's scheme and address).
+func TestEchoPositionsKeptInData(t *testing.T) {
+	c := testConfig(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 16)
+	go func() { // the "Echo relay": accepts and holds the connections until the test ends
+		defer close(conns)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- conn
+		}
+	}()
+	defer func() {
+		ln.Close()
+		for conn := range conns {
+			conn.Close()
+		}
+	}()
+	line := "echo+tcp://" + ln.Addr().String()
+	h := sha256.Sum256([]byte(line))
+	if err := os.WriteFile(filepath.Join(c.Data, "echo-position-"+hex.EncodeToString(h[:8])), []byte("not a position\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.Peers, []byte(line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs testutil.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, c, slog.New(slog.NewTextHandler(&logs, nil)), Signals{}) }()
+	testutil.Eventually(t, 20*time.Second, "the broken position file in DATA to be read", func() bool {
+		return strings.Contains(logs.String(), "echo backlog position unreadable")
+	})
+	cancel()
+	if err := <-done; err != nil && err != context.Canceled {
+		t.Fatal(err)
 	}
 }
