@@ -77,6 +77,16 @@ func (n *netSim) mark() int {
 	return len(n.puts)
 }
 
+// setPolicy sets (nil: clears) what the network does with the envelopes put from now on.
+func (n *netSim) setPolicy(policy func(env []byte) (hold bool, err error)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.policy = policy
+}
+
+// holdAll is the policy that holds every envelope put (takeHeld hands them out).
+func holdAll([]byte) (bool, error) { return true, nil }
+
 func (n *netSim) takeHeld() [][]byte {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -154,6 +164,30 @@ func sessionOf(t *testing.T, p *peer, friend string) (*client.SessionRecord, *ra
 	return rec, s
 }
 
+// wantText has p read and fails unless the one text that opens is want; who names p in the
+// failure. It returns the events read.
+func wantText(t *testing.T, p *peer, who, want string) []client.Event {
+	t.Helper()
+	evs := receive(t, p)
+	if got := texts(evs); len(got) != 1 || got[0] != want {
+		t.Fatalf("%s got %q, want only %q", who, got, want)
+	}
+	return evs
+}
+
+// exchange runs rounds of alice writing to bob and bob answering, each read at once, a
+// minute apart; the texts are aText and bText followed by the round's number.
+func exchange(t *testing.T, clk *clock, a, b *peer, rounds int, aText, bText string) {
+	t.Helper()
+	for i := range rounds {
+		clk.Add(time.Minute)
+		sendText(t, a, "bob", fmt.Sprint(aText, i))
+		receive(t, b)
+		sendText(t, b, "alice", fmt.Sprint(bText, i))
+		receive(t, a)
+	}
+}
+
 // pairUp makes alice (a) and bob (b) friends on r and runs the session start: alice's first
 // message is sealed to bob's long-term keys, bob's answer and everything after go over the
 // ratchet.
@@ -167,14 +201,10 @@ func pairUp(t *testing.T) (r *relay, clk *clock, n *netSim, a, b *peer) {
 	if len(sealed) != 1 || payloadOf(t, sealed[0])[0] != 1 {
 		t.Fatalf("the first message is not sealed to the long-term keys: %d envelopes", len(sealed))
 	}
-	if got := texts(receive(t, b)); len(got) != 1 || got[0] != "hello bob" {
-		t.Fatalf("bob got %q", got)
-	}
+	wantText(t, b, "bob", "hello bob")
 	m = n.mark()
 	sendText(t, b, "alice", "hello alice")
-	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "hello alice" {
-		t.Fatalf("alice got %q", got)
-	}
+	wantText(t, a, "alice", "hello alice")
 	if env := n.since(m); len(env) != 1 || payloadOf(t, env[0])[0] != ratchet.Version {
 		t.Fatal("bob's answer does not go over the ratchet")
 	}
@@ -191,13 +221,9 @@ func TestRatchetTakesOver(t *testing.T) {
 	for i := range 12 {
 		clk.Add(time.Minute)
 		sendText(t, a, "bob", fmt.Sprint(long, i))
-		if got := texts(receive(t, b)); len(got) != 1 || got[0] != fmt.Sprint(long, i) {
-			t.Fatalf("bob got %q", got)
-		}
+		wantText(t, b, "bob", fmt.Sprint(long, i))
 		sendText(t, b, "alice", fmt.Sprint(long, i))
-		if got := texts(receive(t, a)); len(got) != 1 || got[0] != fmt.Sprint(long, i) {
-			t.Fatalf("alice got %q", got)
-		}
+		wantText(t, a, "alice", fmt.Sprint(long, i))
 	}
 	envs := n.since(m)
 	if len(envs) != 24 {
@@ -243,9 +269,7 @@ func TestDowngradeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.put(t, tagFrom(a, "bob", b.id, now), old)
-	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "sealed before the session" {
-		t.Fatalf("an old-format message from before the session: %q", got)
-	}
+	wantText(t, a, "alice (old format, from before the session)", "sealed before the session")
 	clk.Add(time.Minute)
 	now = clk.Now()
 	down, _, err := seal.Seal(b.id, af.Bundle, seal.TypeText, []byte("downgraded"), now)
@@ -269,13 +293,7 @@ func TestStateWentBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 2 {
-		clk.Add(time.Minute)
-		sendText(t, a, "bob", fmt.Sprint("a", i))
-		receive(t, b)
-		sendText(t, b, "alice", fmt.Sprint("b", i))
-		receive(t, a)
-	}
+	exchange(t, clk, a, b, 2, "a", "b")
 	if err := b.st.PutSession(backup); err != nil {
 		t.Fatal(err)
 	}
@@ -289,13 +307,9 @@ func TestStateWentBack(t *testing.T) {
 		t.Fatalf("bob: %#v", ev)
 	}
 	sendText(t, b, "alice", "after the reset")
-	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "after the reset" {
-		t.Fatalf("alice after the reset: %q", got)
-	}
+	wantText(t, a, "alice after the reset", "after the reset")
 	sendText(t, a, "bob", "and back")
-	if got := texts(receive(t, b)); len(got) != 1 || got[0] != "and back" {
-		t.Fatalf("bob after the reset: %q", got)
-	}
+	wantText(t, b, "bob after the reset", "and back")
 	// The new session does not reopen the window for old-format messages: bob spoke the
 	// ratchet since the first one.
 	down, _, err := seal.Seal(b.id, af.Bundle, seal.TypeText, []byte("downgraded"), clk.Now().Add(-time.Minute))
@@ -312,26 +326,14 @@ func TestStateWentBack(t *testing.T) {
 // when they come late.
 func TestGapsVisible(t *testing.T) {
 	r, _, n, a, b := pairUp(t)
-	n.mu.Lock()
-	n.policy = func([]byte) (bool, error) { return true, nil }
-	n.mu.Unlock()
+	n.setPolicy(holdAll)
 	sendText(t, a, "bob", "one")
 	sendText(t, a, "bob", "two")
-	n.mu.Lock()
-	n.policy = nil
-	n.mu.Unlock()
+	n.setPolicy(nil)
 	held := n.takeHeld()
 	sendText(t, a, "bob", "three")
-	evs := receive(t, b)
-	if got := texts(evs); len(got) != 1 || got[0] != "three" {
-		t.Fatalf("bob got %q", got)
-	}
-	var gap *client.GapEvent
-	for _, e := range evs {
-		if g, ok := e.(client.GapEvent); ok {
-			gap = &g
-		}
-	}
+	evs := wantText(t, b, "bob", "three")
+	gap := lastGap(evs)
 	if gap == nil || gap.From != "alice" || gap.Missing != 2 {
 		t.Fatalf("gap: %#v", gap)
 	}
@@ -344,15 +346,21 @@ func TestGapsVisible(t *testing.T) {
 	if got := texts(evs); len(got) != 2 {
 		t.Fatalf("bob got %q late", got)
 	}
-	gap = nil
+	gap = lastGap(evs)
+	if gap == nil || gap.Missing != 0 {
+		t.Fatalf("gap after the late ones: %#v", gap)
+	}
+}
+
+// lastGap is the last GapEvent of evs, nil when there is none.
+func lastGap(evs []client.Event) *client.GapEvent {
+	var gap *client.GapEvent
 	for _, e := range evs {
 		if g, ok := e.(client.GapEvent); ok {
 			gap = &g
 		}
 	}
-	if gap == nil || gap.Missing != 0 {
-		t.Fatalf("gap after the late ones: %#v", gap)
-	}
+	return gap
 }
 
 // TestControlPayload: the pairwise session carries control payloads for other parts of the
@@ -416,8 +424,7 @@ func TestThousandMessagesOverAChain(t *testing.T) {
 	}
 	var slow []delayed
 	var lost, held, both int
-	n.mu.Lock()
-	n.policy = func(env []byte) (bool, error) {
+	n.setPolicy(func(env []byte) (bool, error) {
 		switch x := rng.IntN(20); {
 		case x < 2:
 			lost++
@@ -428,8 +435,7 @@ func TestThousandMessagesOverAChain(t *testing.T) {
 			return true, nil
 		}
 		return false, nil
-	}
-	n.mu.Unlock()
+	})
 	got := map[*peer]map[string]int{a: {}, b: {}}
 	want := map[*peer][]string{}
 	collect := func(p *peer) {
@@ -502,9 +508,7 @@ func TestThousandMessagesOverAChain(t *testing.T) {
 			}
 		}
 	}
-	n.mu.Lock()
-	n.policy = nil
-	n.mu.Unlock()
+	n.setPolicy(nil)
 	release(true)
 	complete := func() bool {
 		for _, p := range []*peer{a, b} {
@@ -590,6 +594,15 @@ func only[E client.Event](evs []client.Event) []client.Event {
 // p's identity: the attacker of issue #21 item 6, holding the identity and the whole state.
 func steal(t *testing.T, p *peer, clk *clock) *peer { return copyState(t, p, clk, true) }
 
+// loseHistory is p an hour later, after losing its sessions and history but not its identity
+// or its friends.
+func loseHistory(t *testing.T, p *peer, clk *clock) *peer {
+	t.Helper()
+	p2 := copyState(t, p, clk, false)
+	clk.Add(time.Hour)
+	return p2
+}
+
 // copyState is p's identity with its friends and, when sessions is set, their sessions.
 func copyState(t *testing.T, p *peer, clk *clock, sessions bool) *peer {
 	t.Helper()
@@ -643,13 +656,7 @@ func replayAll(t *testing.T, p *peer, envs [][]byte) []string {
 // opens (it is sealed to the long-term keys, PROTOCOL.md 7.7).
 func TestStolenStateForwardSecrecy(t *testing.T) {
 	_, clk, n, a, b := pairUp(t)
-	for i := range 6 {
-		clk.Add(time.Minute)
-		sendText(t, a, "bob", fmt.Sprint("to bob ", i))
-		receive(t, b)
-		sendText(t, b, "alice", fmt.Sprint("to alice ", i))
-		receive(t, a)
-	}
+	exchange(t, clk, a, b, 6, "to bob ", "to alice ")
 	recorded := n.since(0)
 	thief := steal(t, b, clk)
 	got := replayAll(t, thief, recorded)
@@ -663,13 +670,7 @@ func TestStolenStateForwardSecrecy(t *testing.T) {
 // each sent and received once more.
 func TestStolenStateBreakInRecovery(t *testing.T) {
 	_, clk, n, a, b := pairUp(t)
-	for i := range 3 {
-		clk.Add(time.Minute)
-		sendText(t, a, "bob", fmt.Sprint("to bob ", i))
-		receive(t, b)
-		sendText(t, b, "alice", fmt.Sprint("to alice ", i))
-		receive(t, a)
-	}
+	exchange(t, clk, a, b, 3, "to bob ", "to alice ")
 	thief := steal(t, b, clk)
 	m := n.mark()
 	sendText(t, a, "bob", "on the stolen chain")
@@ -700,31 +701,21 @@ func TestStolenStateBreakInRecovery(t *testing.T) {
 // still in flight on the old session open with the state alice keeps of it.
 func TestFriendLostState(t *testing.T) {
 	r, clk, n, a, b := pairUp(t)
-	n.mu.Lock()
-	n.policy = func([]byte) (bool, error) { return true, nil }
-	n.mu.Unlock()
+	n.setPolicy(holdAll)
 	sendText(t, b, "alice", "in flight on the old session")
-	n.mu.Lock()
-	n.policy = nil
-	n.mu.Unlock()
+	n.setPolicy(nil)
 	late := n.takeHeld()
 	if len(late) != 1 {
 		t.Fatalf("%d held", len(late))
 	}
-	b2 := copyState(t, b, clk, false)
-	clk.Add(time.Hour)
+	b2 := loseHistory(t, b, clk)
 	sendText(t, b2, "alice", "I lost my history")
-	evs := receive(t, a)
-	if got := texts(evs); len(got) != 1 || got[0] != "I lost my history" {
-		t.Fatalf("alice got %q", got)
-	}
+	evs := wantText(t, a, "alice", "I lost my history")
 	if ev := one[client.SessionResetEvent](t, only[client.SessionResetEvent](evs)); ev.Reason != client.ResetByFriend {
 		t.Fatalf("reset: %#v", ev)
 	}
 	r.putRaw(t, late[0])
-	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "in flight on the old session" {
-		t.Fatalf("the late message of the old session: %q", got)
-	}
+	wantText(t, a, "alice (the late message of the old session)", "in flight on the old session")
 	sendText(t, a, "bob", "welcome back")
 	// Bob's empty history reads again what is still at the relay (the sealed start of the
 	// old session among it, which is older than his new start and changes nothing), and
@@ -737,9 +728,7 @@ func TestFriendLostState(t *testing.T) {
 		t.Fatalf("bob is not told: %#v", ev)
 	}
 	sendText(t, b2, "alice", "thanks")
-	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "thanks" {
-		t.Fatalf("alice got %q", got)
-	}
+	wantText(t, a, "alice", "thanks")
 }
 
 // TestFriendLostStateReadsFirst: bob loses his history and reads before he writes: he takes
@@ -747,15 +736,8 @@ func TestFriendLostState(t *testing.T) {
 // left; she detects it, both are told, and the new session carries on.
 func TestFriendLostStateReadsFirst(t *testing.T) {
 	_, clk, _, a, b := pairUp(t)
-	for i := range 2 {
-		clk.Add(time.Minute)
-		sendText(t, a, "bob", fmt.Sprint("a", i))
-		receive(t, b)
-		sendText(t, b, "alice", fmt.Sprint("b", i))
-		receive(t, a)
-	}
-	b2 := copyState(t, b, clk, false)
-	clk.Add(time.Hour)
+	exchange(t, clk, a, b, 2, "a", "b")
+	b2 := loseHistory(t, b, clk)
 	if got := texts(receive(t, b2)); len(got) == 0 || got[0] != "hello bob" {
 		t.Fatalf("bob's empty history reads %q", got)
 	}
@@ -769,9 +751,7 @@ func TestFriendLostStateReadsFirst(t *testing.T) {
 		t.Fatalf("bob: %#v", ev)
 	}
 	sendText(t, b2, "alice", "on the new session")
-	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "on the new session" {
-		t.Fatalf("alice got %q", got)
-	}
+	wantText(t, a, "alice", "on the new session")
 }
 
 // TestWatchFollowsTheRatchet: Watch subscribes again when a session's tags move on, so a
@@ -803,9 +783,7 @@ func TestWatchFollowsTheRatchet(t *testing.T) {
 	sendText(t, a, "bob", "before the step")
 	wait("before the step")
 	sendText(t, b, "alice", "answer")
-	if got := texts(receive(t, a)); len(got) != 1 || got[0] != "answer" {
-		t.Fatalf("alice got %q", got)
-	}
+	wantText(t, a, "alice", "answer")
 	sendText(t, a, "bob", "on the next chain")
 	wait("on the next chain")
 }
