@@ -147,13 +147,12 @@ func startEchoNode(t *testing.T, dir string, st *store.Store, cfg Config) *echoN
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Identity, cfg.Listen = id, "127.0.0.1:0"
+	cfg.Identity, cfg.Listen, cfg.EchoStateDir = id, "127.0.0.1:0", dir
 	cfg.Relay = echo.NewRelay(echo.Config{Store: relaystore.New(st)})
 	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.SetEchoStateDir(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	en := &echoNode{Node: n, st: st, done: make(chan struct{}), stop: cancel}
 	go func() { n.Run(ctx); close(en.done) }()
