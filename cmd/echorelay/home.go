@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"time"
 
 	"github.com/echorelay/echorelay/client"
@@ -67,16 +66,9 @@ func homeCmd(cmd, name, usage, summary string, min, max int, args []string, fn f
 	for _, m := range more {
 		m(fs)
 	}
-	pos, err := parseInterspersed(fs, args)
+	pos, err := cmdline.ParseCounted(fs, args, min, max, usage)
 	if err != nil {
 		return err
-	}
-	if len(pos) < min || max >= 0 && len(pos) > max {
-		n := fmt.Sprint(min)
-		if max < 0 {
-			n = "at least " + n
-		}
-		return userErr("usage: echorelay "+cmd+" "+name+" "+usage, "%s %s takes %s argument(s)", cmd, name, n)
 	}
 	cl, err := openHome(*hf.home, *hf.passFile)
 	if err != nil {

@@ -133,6 +133,23 @@ func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	return nil, hint.New("too many arguments", "too many arguments")
 }
 
+// ParseCounted is ParseInterspersed for a command that takes min to max positional
+// arguments (max < 0: no limit); usage is its synopsis after the name, for the hint.
+func ParseCounted(fs *flag.FlagSet, args []string, min, max int, usage string) ([]string, error) {
+	pos, err := ParseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) < min || max >= 0 && len(pos) > max {
+		n := fmt.Sprint(min)
+		if max < 0 {
+			n = "at least " + n
+		}
+		return nil, hint.New("usage: echorelay "+fs.Name()+" "+usage, "%s takes %s argument(s)", fs.Name(), n)
+	}
+	return pos, nil
+}
+
 // ParseOnlyFlags is Parse for commands that take no positional arguments.
 func ParseOnlyFlags(fs *flag.FlagSet, args []string) error {
 	if err := Parse(fs, args); err != nil {

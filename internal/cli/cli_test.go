@@ -102,3 +102,30 @@ func TestListFlag(t *testing.T) {
 		t.Fatalf("a refused value: %v", err)
 	}
 }
+
+// ParseCounted takes flags among the positionals and refuses too few or too many with the
+// command's synopsis as the hint; a negative max is no limit.
+func TestParseCounted(t *testing.T) {
+	for _, tc := range []struct {
+		min, max int
+		args     []string
+		want     string // the error; "" for success
+		npos     int
+	}{
+		{1, 1, []string{"a", "-v"}, "", 1},
+		{2, 2, []string{"a"}, "friend rename takes 2 argument(s)", 0},
+		{1, 1, []string{"a", "b"}, "friend rename takes 1 argument(s)", 0},
+		{1, -1, []string{"a", "b", "c"}, "", 3},
+		{2, -1, []string{"-v", "a"}, "friend rename takes at least 2 argument(s)", 0},
+	} {
+		fs := NewFlags("friend rename", "OLD NEW", "")
+		fs.Bool("v", false, "")
+		pos, err := ParseCounted(fs, tc.args, tc.min, tc.max, "OLD NEW")
+		if tc.want == "" && (err != nil || len(pos) != tc.npos) {
+			t.Errorf("%d..%d %q: %q, %v", tc.min, tc.max, tc.args, pos, err)
+		}
+		if tc.want != "" && (err == nil || err.Error() != tc.want || hint.Of(err) != "usage: echorelay friend rename OLD NEW") {
+			t.Errorf("%d..%d %q: %v (hint %q), want %q", tc.min, tc.max, tc.args, err, hint.Of(err), tc.want)
+		}
+	}
+}
