@@ -13,206 +13,14 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/internal/testutil"
-	"github.com/echorelay/echorelay/store"
-	"github.com/echorelay/echorelay/store/relaystore"
 )
-
-// echoTestPeer is an Echo node written from the facts of issue 19 and PROTOCOL.md section 10:
-// it listens (the relay dials it), advertises a lane width, and records every data message it
-// receives, whole and byte for byte.
-type echoTestPeer struct {
-	t    *testing.T
-	addr string
-	lane int
-
-	mu    sync.Mutex // guards the fields below
-	ln    net.Listener
-	conns []net.Conn
-	data  [][]byte // data messages, marker included
-	local int      // link-local messages received
-	ch    chan struct{}
-}
-
-func newEchoTestPeer(t *testing.T, lane int) *echoTestPeer {
-	p := &echoTestPeer{t: t, lane: lane, ch: make(chan struct{}, 1)}
-	p.up("127.0.0.1:0")
-	t.Cleanup(p.down)
-	return p
-}
-
-// up listens on addr (again, after down) and serves every link.
-func (p *echoTestPeer) up(addr string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c)
-			p.mu.Unlock()
-			go p.serve(c)
-		}
-	}()
-}
-
-// down closes the listener and every link, as a stopped Echo node.
-func (p *echoTestPeer) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *echoTestPeer) serve(c net.Conn) {
-	c.Write(echo.AppendEchoMessage(nil, echo.EchoTypeCapabilities, echo.EchoCapabilities("{00000000-0000-0000-0000-00000000000b}", p.lane, true)))
-	sp := echo.EchoSplitter{Max: 1 << 24}
-	buf := make([]byte, 64<<10)
-	for {
-		k, err := c.Read(buf)
-		sp.Write(buf[:k], func(msg []byte, err error) {
-			m, perr := echo.ParseEchoMessage(msg)
-			p.mu.Lock()
-			switch {
-			case err != nil || perr != nil:
-				p.t.Errorf("the relay sent a message an Echo node cannot read: %v %v", err, perr)
-			case echo.EchoLinkLocal(m.Type):
-				p.local++
-			default:
-				p.data = append(p.data, append(bytes.Clone(msg), echo.EchoMarker...))
-			}
-			p.mu.Unlock()
-			select {
-			case p.ch <- struct{}{}:
-			default:
-			}
-		})
-		if err != nil {
-			c.Close()
-			return
-		}
-	}
-}
-
-// count is how many data messages equal to msg arrived.
-func (p *echoTestPeer) count(msg []byte) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, d := range p.data {
-		if bytes.Equal(d, msg) {
-			n++
-		}
-	}
-	return n
-}
-
-// wait waits until every one of msgs has arrived.
-func (p *echoTestPeer) wait(t *testing.T, what string, msgs ...[]byte) {
-	t.Helper()
-	testutil.Eventually(t, 30*time.Second, what, func() bool {
-		for _, m := range msgs {
-			if p.count(m) == 0 {
-				return false
-			}
-		}
-		return true
-	})
-}
-
-// echoNode is a relay over a store and data dir that outlive it, for restarts.
-type echoNode struct {
-	*Node
-	st   *store.Store
-	done chan struct{}
-	stop context.CancelFunc
-}
-
-func startEchoNode(t *testing.T, dir string, st *store.Store, cfg Config) *echoNode {
-	t.Helper()
-	id, err := LoadOrCreateIdentity(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Identity, cfg.Listen, cfg.EchoStateDir = id, "127.0.0.1:0", dir
-	cfg.Relay = echo.NewRelay(echo.Config{Store: relaystore.New(st)})
-	n, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	en := &echoNode{Node: n, st: st, done: make(chan struct{}), stop: cancel}
-	go func() { n.Run(ctx); close(en.done) }()
-	t.Cleanup(en.halt)
-	return en
-}
-
-func (en *echoNode) halt() {
-	en.stop()
-	<-en.done
-}
-
-func (en *echoNode) put(t *testing.T, payload []byte) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(20*time.Second))
-	defer cancel()
-	c, err := DialClient(ctx, "quic://127.0.0.1:"+itoa(en.Port()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, _, err := c.Put(ctx, mustEnvelope(t, payload)); err != nil {
-		t.Fatal(err)
-	}
-	return echo.AppendEchoPayload(nil, payload)
-}
-
-func (en *echoNode) lineState(line Peer) string {
-	for _, s := range en.Neighbours() {
-		if s.Peer == line.String() {
-			return s.State
-		}
-	}
-	return ""
-}
-
-func (en *echoNode) waitLine(t *testing.T, line Peer, up bool) {
-	t.Helper()
-	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("the Echo line up=%v", up), func() bool {
-		return (en.lineState(line) == "up") == up
-	})
-}
 
 // What reaches the relay while its Echo neighbour is down is sent after the neighbour is back,
 // from the persisted position: after the neighbour's restart, and after the relay's own restart.
 func TestEchoBacklog(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	peer := newEchoTestPeer(t, 8<<20)
-	line, err := ParsePeer("echo+tcp://" + peer.addr + " settle=100ms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startEchoNode(t, dir, st, Config{})
-	r.SetPeers([]Peer{line})
+	r, line := startEchoLine(t, Config{}, "echo+tcp://"+peer.addr+" settle=100ms")
 	r.waitLine(t, line, true)
 	a := r.put(t, []byte("while the neighbour is up"))
 	peer.wait(t, "the live blob", a)
@@ -248,11 +56,11 @@ func TestEchoBacklog(t *testing.T) {
 	r.waitLine(t, line, false)
 	late := r.put(t, []byte("before the relay restarts"))
 	r.halt()
-	files, _ := filepath.Glob(filepath.Join(dir, "echo-position-*"))
+	files, _ := filepath.Glob(filepath.Join(r.dir, "echo-position-*"))
 	if len(files) != 1 {
 		t.Fatalf("position files %v", files)
 	}
-	r2 := startEchoNode(t, dir, st, Config{})
+	r2 := startEchoNode(t, r.dir, r.st, Config{})
 	peer.up(peer.addr)
 	r2.SetPeers([]Peer{line})
 	peer.wait(t, "the blob stored before the relay restarted", late)
@@ -269,19 +77,8 @@ func TestEchoBacklog(t *testing.T) {
 // a blob wider than the neighbour's lane is not sent.
 func TestEchoBridgeByteIdentical(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	b := newEchoTestPeer(t, 64<<10)
-	line, err := ParsePeer("echo+tcp://" + b.addr + " settle=100ms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startEchoNode(t, dir, st, Config{EchoListen: "echo+tcp://127.0.0.1:0"})
-	r.SetPeers([]Peer{line})
+	r, line := startEchoLine(t, Config{EchoListen: "echo+tcp://127.0.0.1:0"}, "echo+tcp://"+b.addr+" settle=100ms")
 	r.waitLine(t, line, true)
 
 	files, err := filepath.Glob(filepath.Join("..", "echo", "testdata", "echo", "*.msg"))
@@ -342,23 +139,12 @@ func TestEchoBridgeByteIdentical(t *testing.T) {
 // the store. The Echo node stops reading while more than a queue's worth of blobs arrive.
 func TestEchoDropsRepaired(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	line, err := ParsePeer("echo+tcp://" + ln.Addr().String() + " settle=100ms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startEchoNode(t, dir, st, Config{})
-	r.SetPeers([]Peer{line})
+	r, line := startEchoLine(t, Config{}, "echo+tcp://"+ln.Addr().String()+" settle=100ms")
 	c, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)

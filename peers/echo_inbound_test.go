@@ -1,63 +1,18 @@
 package peers
 
 import (
-	"crypto/tls"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/echorelay/echorelay/internal/testutil"
-	"github.com/echorelay/echorelay/store"
 )
-
-// dial connects to a relay's Echo listener as an Echo node that dials out (the way to link an
-// RSA-keyed Spot-On-Lite node).
-func (p *echoTestPeer) dial(t *testing.T, addr string) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serveConn(c)
-}
-
-// dialTLS is dial over TLS 1.2, as Spot-On-Lite's client (OpenSSL 3) connects to a relay's
-// echo+tls listener: it accepts any certificate.
-func (p *echoTestPeer) dialTLS(t *testing.T, addr string) {
-	t.Helper()
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: testutil.Timeout(10 * time.Second)}, "tcp", addr,
-		&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serveConn(c)
-}
-
-func (p *echoTestPeer) serveConn(c net.Conn) {
-	p.mu.Lock()
-	p.conns = append(p.conns, c)
-	p.mu.Unlock()
-	go p.serve(c)
-}
 
 // An `inbound` line takes the Echo node that dials the relay from its host: the link is the
 // line's (its status row, its options), and what arrives while the node is away is sent when it
 // dials again.
 func TestEchoInboundLine(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	line, err := ParsePeer("echo+tcp://127.0.0.1:4710 inbound settle=100ms") // a Spot-On-Lite node with an RSA key
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startEchoNode(t, dir, st, Config{EchoListen: "echo+tcp://127.0.0.1:0"})
-	r.SetPeers([]Peer{line})
+	r, line := startEchoLine(t, Config{EchoListen: "echo+tcp://127.0.0.1:0"}, "echo+tcp://127.0.0.1:4710 inbound settle=100ms") // a Spot-On-Lite node with an RSA key
 	spot := newEchoTestPeer(t, 8<<20)
 	spot.dial(t, r.EchoAddr())
 	r.waitLine(t, line, true)
@@ -83,18 +38,7 @@ func TestEchoInboundLine(t *testing.T) {
 // inbound line recognises it; data flows both ways over TLS.
 func TestEchoInboundTLS(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	line, err := ParsePeer("echo+tls://127.0.0.1:4710 inbound settle=100ms silence=20s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startEchoNode(t, dir, st, Config{EchoListen: "echo+tls://127.0.0.1:0"})
-	r.SetPeers([]Peer{line})
+	r, line := startEchoLine(t, Config{EchoListen: "echo+tls://127.0.0.1:0"}, "echo+tls://127.0.0.1:4710 inbound settle=100ms silence=20s")
 	spot := newEchoTestPeer(t, 8<<20)
 	spot.dialTLS(t, r.EchoAddr())
 	r.waitLine(t, line, true)
