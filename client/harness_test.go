@@ -85,6 +85,12 @@ func (r *relay) put(t *testing.T, tag [32]byte, payload []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.putRaw(t, env)
+}
+
+// putRaw stores a whole envelope at r.
+func (r *relay) putRaw(t *testing.T, env []byte) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
 	defer cancel()
 	c, err := peers.DialClient(ctx, r.addr())

@@ -106,21 +106,6 @@ func newPeerDial(t *testing.T, i int, clk *clock, d client.Dialer) *peer {
 	return &peer{Client: c, id: identity(t, i), st: st}
 }
 
-// putRaw stores a whole envelope at r.
-func (r *relay) putRaw(t *testing.T, env []byte) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout(10*time.Second))
-	defer cancel()
-	c, err := peers.DialClient(ctx, r.addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, _, err := c.Put(ctx, env); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func sendText(t *testing.T, p *peer, to, text string) {
 	t.Helper()
 	if _, err := p.SendText(ctx(t), to, text, client.SendOptions{}); err != nil {
