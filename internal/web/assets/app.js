@@ -180,7 +180,7 @@
       nm.append(f.name);
       const pv = document.createElement('span');
       pv.className = 'preview';
-      pv.textContent = f.group && f.gone ? 'you are no longer in this group' : (f.preview || (f.group ? f.members + ' members' : 'say hello'));
+      pv.textContent = f.group && f.gone ? 'you are no longer in this group' : (f.preview || (f.group ? members(f.members) : 'say hello'));
       n.append(nm, pv);
       const w = document.createElement('span');
       w.className = 'when';
@@ -343,6 +343,7 @@
   };
 
   // ---- groups ----
+  const members = (n) => (n === 1 ? 'only you so far' : n + ' members');
   $('open-newgroup').onclick = async () => {
     show('newgroup');
     $('newgroup-error').textContent = '';
@@ -392,7 +393,7 @@
       [info, fs] = await Promise.all([call('groupMembers', { id: g.id }), call('friends')]);
     } catch (err) { $('group-msg').textContent = err.message; return; }
     if (g !== group || screen !== 'group') return;
-    $('group-who').textContent = info.members + ' members \u00b7 ' + (info.isAdmin ? 'you are the admin' : 'admin: ' + (info.admin || 'not your friend'));
+    $('group-who').textContent = members(info.members) + ' \u00b7 ' + (info.isAdmin ? 'you are the admin' : 'admin: ' + (info.admin || 'not your friend'));
     $('group-gone').hidden = !info.gone;
     $('group-leave-go').hidden = info.gone || info.isAdmin;
     $('group-admin-tools').hidden = info.gone || !info.isAdmin;
