@@ -28,6 +28,12 @@ type Options struct {
 	MaxSkew time.Duration
 	// MaxSeen caps the seen set (0: DefaultMaxSeen).
 	MaxSeen int
+	// Via, when set, is the only relay this client talks to (the web client reaches only the
+	// relay that served it): whatever is meant for another relay (a friend's relay, where
+	// sends, group commits, session notices and outbox entries go) is put on and read from
+	// Via, whose links carry it on. Another relay's fingerprint is then neither checked nor
+	// learnt, since that relay is never talked to; ViaFP, when set, is Via's and is checked.
+	Via, ViaFP string
 }
 
 // DefaultMaxSeen is the seen set's hard cap: a month of a busy friend's messages and file
@@ -45,6 +51,8 @@ type Client struct {
 	log   *slog.Logger
 	skew  time.Duration
 	cap   int
+	via   string // Options.Via
+	viaFP string
 
 	mu sync.Mutex // guards st across the steps of one operation
 	// tagGen counts changes of the sessions that may change their receive tags (Watch
@@ -61,7 +69,7 @@ func New(opts Options) (*Client, error) {
 		return nil, errors.New("client: Identity, Store and Dial are required")
 	}
 	c := &Client{id: opts.Identity, st: opts.Store, dial: opts.Dial, files: opts.Files, now: opts.Now, log: opts.Logger,
-		skew: opts.MaxSkew, cap: opts.MaxSeen}
+		skew: opts.MaxSkew, cap: opts.MaxSeen, via: opts.Via, viaFP: opts.ViaFP}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -293,7 +301,13 @@ func (c *Client) session(ctx context.Context) *session {
 	return &session{c: c, ctx: ctx, conns: map[string]Conn{}, failed: map[string]error{}}
 }
 
+// reaches says whether addr is talked to itself (see Options.Via).
+func (c *Client) reaches(addr string) bool { return c.via == "" || addr == c.via }
+
 func (s *session) conn(addr, fp string) (Conn, error) {
+	if !s.c.reaches(addr) {
+		addr, fp = s.c.via, s.c.viaFP
+	}
 	if cn, ok := s.conns[addr]; ok {
 		if fp != "" && cn.RelayFingerprint() != fp {
 			return nil, fmt.Errorf("%w: %s", ErrWrongRelay, addr)
@@ -335,7 +349,7 @@ func (s *session) theirConn(f *Friend, override string) (Conn, string, error) {
 		return cn, override, err
 	}
 	cn, err := s.conn(f.TheirRelay, f.TheirRelayFP)
-	if err == nil && f.TheirRelayFP == "" {
+	if err == nil && f.TheirRelayFP == "" && s.c.reaches(f.TheirRelay) {
 		f.TheirRelayFP = cn.RelayFingerprint()
 		err = s.c.st.PutFriend(f)
 	}
@@ -349,7 +363,7 @@ func (s *session) myConn(f *Friend, override string) (Conn, string, error) {
 		return cn, override, err
 	}
 	cn, err := s.conn(f.MyRelay, f.MyRelayFP)
-	if err == nil && f.MyRelayFP == "" {
+	if err == nil && f.MyRelayFP == "" && s.c.reaches(f.MyRelay) {
 		f.MyRelayFP = cn.RelayFingerprint()
 		err = s.c.st.PutFriend(f)
 	}

@@ -714,6 +714,9 @@ func (c *Client) Receive(ctx context.Context, o ReceiveOptions) (*ReceiveResult,
 // what a relay that could not be listened to got meanwhile (a variable for tests).
 var groupPoll = 5 * time.Minute
 
+// groupReadTimeout bounds one read of the groups by Watch.
+const groupReadTimeout = 30 * time.Second
+
 // watchGroups wraps Watch's emit: group control payloads go to the groups, from a goroutine of
 // its own (emit may be called with the client's lock held, and handling a payload sends), and
 // the groups' blobs are read when their tags' subscription rings (groupwatch.go) and every
@@ -756,27 +759,33 @@ func (c *Client) watchGroups(ctx context.Context, emit func(Event)) (wrapped fun
 			c.log.Warn("groups could not be read", "err", err)
 		}
 	}
+	// A read is not cut short when Watch ends (a caller restarts Watch when a friend is added):
+	// a commit half handled, or a chain announcement half put, would be reported as refused.
+	// Each read has its own deadline instead, and Watch's end waits for the one under way.
+	detached := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupReadTimeout)
+		defer cancel()
+		run(rctx)
+	}
 	go func() {
 		defer close(done)
 		t := time.NewTicker(groupPoll)
 		defer t.Stop()
 		var bell *groupBell
 		defer func() { bell.stop() }()
-		run(ctx)
+		detached()
 		for {
 			bell = c.ringGroupBell(ctx, bell, wake)
 			select {
 			case <-ctx.Done():
 				// What came before the end still reaches the groups (their sends wait in the
 				// outbox when the relays cannot be reached any more).
-				last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-				run(last)
-				cancel()
+				detached()
 				return
 			case <-wake:
 			case <-t.C:
 			}
-			run(ctx)
+			detached()
 		}
 	}()
 	return wrapped, func() { cancel(); <-done }

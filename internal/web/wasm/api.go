@@ -240,7 +240,8 @@ func (a *app) opLock(js.Value) (any, error) {
 // openLocked starts a client over id and st and the loop that reads the relay.
 func (a *app) openLocked(id *seal.Identity, st *webstore.Store) {
 	a.closeLocked()
-	c, err := client.New(client.Options{Identity: id, Store: st, Dial: dialer(a.relay, a.fp, a.wsURL), Files: sink{a}})
+	c, err := client.New(client.Options{Identity: id, Store: st, Dial: dialer(a.relay, a.fp, a.wsURL), Files: sink{a},
+		Via: a.relay, ViaFP: a.fp})
 	if err != nil {
 		panic(err) // unreachable: every option is set
 	}

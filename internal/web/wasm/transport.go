@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/coder/websocket"
@@ -12,6 +13,10 @@ import (
 	"github.com/echorelay/echorelay/internal/web/wsproto"
 )
 
+// ErrOtherRelay: the web client reaches only the relay that served it (client.Options.Via
+// routes everything else there); a dial of another address is a bug.
+var ErrOtherRelay = errors.New("the web client talks only to the relay that served it")
+
 // wsConn is a client.Conn over the page's WebSocket.
 type wsConn struct {
 	*clientconn.Conn
@@ -19,26 +24,19 @@ type wsConn struct {
 }
 
 // RelayFingerprint is the key fingerprint the serving relay states in /relay.json: the page
-// came from the same origin, so it is as trustworthy as the code itself, no more. For another
-// relay's address (see dialer) it is the fingerprint the caller asked for.
+// came from the same origin, so it is as trustworthy as the code itself, no more.
 func (c *wsConn) RelayFingerprint() string { return c.fp }
 
 // dialer returns the Dialer for the relay at addr (as invites name it), reached at wsURL.
-//
-// The web client reaches only the relay that served it. Whatever the library sends to
-// another relay (a friend's relay, where its group commits, session notices and outbox
-// entries go) it puts on the serving relay instead, whose links carry it on: the same route
-// the page's own sends take (SendOptions.Relay). Such a connection answers RelayFingerprint
-// with the fingerprint asked for, since the relay it would pin is one this client never
-// talks to; the blobs are sealed end to end either way, and the serving relay's own
-// fingerprint is checked as before.
+// The client is made with Options.Via = addr, so whatever the library means for another relay
+// (a friend's relay, where group commits, session notices and outbox entries go) comes here
+// too and is carried on by the serving relay's links.
 func dialer(addr, fp, wsURL string) client.Dialer {
 	return func(ctx context.Context, a, wantFP string) (client.Conn, error) {
-		reported := fp
-		switch {
-		case a != addr && wantFP != "":
-			reported = wantFP
-		case a == addr && wantFP != "" && wantFP != fp:
+		if a != addr {
+			return nil, fmt.Errorf("%w (%s, not %s)", ErrOtherRelay, addr, a)
+		}
+		if wantFP != "" && wantFP != fp {
 			return nil, fmt.Errorf("%w: %s", client.ErrWrongRelay, a)
 		}
 		ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{wsproto.Subprotocol}})
@@ -51,6 +49,6 @@ func dialer(addr, fp, wsURL string) client.Dialer {
 		if err != nil {
 			return nil, err
 		}
-		return &wsConn{Conn: cn, fp: reported}, nil
+		return &wsConn{Conn: cn, fp: fp}, nil
 	}
 }
