@@ -16,6 +16,7 @@ import (
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/echo/seal"
 	"github.com/echorelay/echorelay/internal/testutil"
+	"github.com/echorelay/echorelay/internal/testutil/relaytest"
 	"github.com/echorelay/echorelay/mceliece/hybrid"
 	"github.com/echorelay/echorelay/peers"
 )
@@ -45,10 +46,6 @@ func manyIdentities(t *testing.T, n int) []*seal.Identity {
 	return out
 }
 
-func (r *relay) peer() peers.Peer {
-	return peers.Peer{Scheme: peers.SchemeQUIC, Addr: r.addr(), Pin: r.node.Fingerprint()}
-}
-
 // sentText is one group text of the scenario and whom its sender counted as members.
 type sentText struct {
 	text     string
@@ -71,13 +68,7 @@ func TestGroupOf30OnThreeRelays(t *testing.T) {
 	}
 	const admin, removed, offline = 0, 3, 4
 	added := n - 1
-	relays := []*relay{startRelay(t), startRelay(t), startRelay(t)}
-	relays[0].node.SetPeers([]peers.Peer{relays[1].peer()})
-	relays[1].node.SetPeers([]peers.Peer{relays[0].peer(), relays[2].peer()})
-	relays[2].node.SetPeers([]peers.Peer{relays[1].peer()})
-	testutil.Eventually(t, 20*time.Second, "the relays linked", func() bool {
-		return len(relays[0].node.FloodLinks()) == 1 && len(relays[1].node.FloodLinks()) == 2 && len(relays[2].node.FloodLinks()) == 1
-	})
+	relays := relaytest.StartChain(t, 3, peers.SchemeQUIC) // A - B - C
 
 	clk := newClock()
 	ids := manyIdentities(t, n)
@@ -94,11 +85,11 @@ func TestGroupOf30OnThreeRelays(t *testing.T) {
 	}
 	names[admin] = "teacher"
 	for i := 1; i < n; i++ { // each pupil reads at its own relay; the answer floods to the teacher's
-		inv, err := ps[admin].Invite(ctx(t), relays[0].addr(), names[i], "teacher")
+		inv, err := ps[admin].Invite(ctx(t), relays[0].Addr(), names[i], "teacher")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ps[i].Accept(ctx(t), inv, client.AcceptOptions{Name: "teacher", Relay: relays[i%3].addr(),
+		if _, err := ps[i].Accept(ctx(t), inv, client.AcceptOptions{Name: "teacher", Relay: relays[i%3].Addr(),
 			Wait: testutil.Timeout(20 * time.Second)}); err != nil {
 			t.Fatal(err)
 		}
@@ -319,7 +310,7 @@ func TestGroupOf30OnThreeRelays(t *testing.T) {
 	}
 	var blobs [][]byte
 	for _, r := range relays {
-		cn, err := dial(ctx(t), r.addr(), "")
+		cn, err := dial(ctx(t), r.Addr(), "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,66 +14,33 @@ import (
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/echo/seal"
 	"github.com/echorelay/echorelay/internal/testutil"
+	"github.com/echorelay/echorelay/internal/testutil/relaytest"
 	"github.com/echorelay/echorelay/mceliece/hybrid"
 	"github.com/echorelay/echorelay/peers"
-	"github.com/echorelay/echorelay/store"
-	"github.com/echorelay/echorelay/store/relaystore"
 )
 
 func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
 
-// relay is a real relay in this process: a SQLite store and a node on 127.0.0.1.
+// relay is a real relay in this process (relaytest): a SQLite store and a node on 127.0.0.1.
+// Its Node is the running one, new after a restart.
 type relay struct {
-	t    *testing.T
-	dir  string
-	id   *peers.Identity
-	port int
-	node *peers.Node
-	st   *store.Store
-	stop func()
+	*relaytest.Relay
+	id *peers.Identity
 }
 
 func startRelay(t *testing.T) *relay {
 	t.Helper()
-	dir := t.TempDir()
-	id, err := peers.LoadOrCreateIdentity(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{t: t, dir: dir, id: id}
-	r.start()
-	t.Cleanup(r.down)
-	return r
+	r := relaytest.Start(t)
+	return &relay{Relay: r, id: r.ID}
 }
 
-func (r *relay) start() {
-	r.t.Helper()
-	st, err := store.Open(filepath.Join(r.dir, "cache.db"), store.Options{})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	n, err := peers.New(peers.Config{Identity: r.id, Relay: echo.NewRelay(echo.Config{Store: relaystore.New(st)}),
-		Listen: "127.0.0.1:" + strconv.Itoa(r.port)})
-	if err != nil {
-		st.Close()
-		r.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { n.Run(ctx); close(done) }()
-	r.node, r.st, r.port = n, st, n.Port()
-	r.stop = func() { cancel(); n.Close(); <-done; st.Close() }
-}
+// start brings the relay back after down, on the same port.
+func (r *relay) start() { r.Up() }
 
 // down stops the relay (its files stay; start brings it back on the same port).
-func (r *relay) down() {
-	if r.stop != nil {
-		r.stop()
-		r.stop = nil
-	}
-}
+func (r *relay) down() { r.Down() }
 
-func (r *relay) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+func (r *relay) addr() string { return r.Addr() }
 
 // put stores a hand-made envelope for tag.
 func (r *relay) put(t *testing.T, tag [32]byte, payload []byte) {

@@ -17,6 +17,7 @@ import (
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/echo/seal"
 	"github.com/echorelay/echorelay/internal/testutil"
+	"github.com/echorelay/echorelay/internal/testutil/relaytest"
 	"github.com/echorelay/echorelay/peers"
 )
 
@@ -383,12 +384,7 @@ func TestThousandMessagesOverAChain(t *testing.T) {
 		t.Skip("1,000 messages over three relays")
 	}
 	rA, rB, rC := startRelay(t), startRelay(t), startRelay(t)
-	linkTo := func(r *relay) peers.Peer {
-		return peers.Peer{Scheme: peers.SchemeQUIC, Addr: r.addr(), Pin: r.node.Fingerprint()}
-	}
-	rA.node.SetPeers([]peers.Peer{linkTo(rB)})
-	rB.node.SetPeers([]peers.Peer{linkTo(rA), linkTo(rC)})
-	rC.node.SetPeers([]peers.Peer{linkTo(rB)})
+	relaytest.Chain(t, peers.SchemeQUIC, rA.Relay, rB.Relay, rC.Relay)
 	waitChain(t, rA, rC)
 	clk, n := newClock(), &netSim{}
 	a, b := newPeerDial(t, 0, clk, n.dial), newPeerDial(t, 1, clk, n.dial)

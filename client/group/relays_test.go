@@ -6,9 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,49 +14,11 @@ import (
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/echo/seal"
 	"github.com/echorelay/echorelay/internal/testutil"
+	"github.com/echorelay/echorelay/internal/testutil/relaytest"
 	"github.com/echorelay/echorelay/peers"
-	"github.com/echorelay/echorelay/store"
-	"github.com/echorelay/echorelay/store/relaystore"
 )
 
 func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
-
-// testRelay is a real relay in this process: SQLite store, QUIC and TCP+TLS on 127.0.0.1.
-type testRelay struct {
-	node *peers.Node
-	stop func()
-}
-
-func startTestRelay(t *testing.T) *testRelay {
-	t.Helper()
-	dir := t.TempDir()
-	id, err := peers.LoadOrCreateIdentity(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := peers.New(peers.Config{Identity: id, Relay: echo.NewRelay(echo.Config{Store: relaystore.New(st)}),
-		Listen: "127.0.0.1:0"})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { n.Run(ctx); close(done) }()
-	r := &testRelay{node: n, stop: func() { cancel(); n.Close(); <-done; st.Close() }}
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *testRelay) addr() string { return "127.0.0.1:" + strconv.Itoa(r.node.Port()) }
-
-func (r *testRelay) peer() peers.Peer {
-	return peers.Peer{Scheme: peers.SchemeQUIC, Addr: r.addr(), Pin: r.node.Fingerprint()}
-}
 
 // relayTransport carries a member's group blobs over its relay, and, standing in for the
 // pairwise ratchet sessions client/ will provide, its control payloads too: under a tag of
@@ -154,14 +114,7 @@ func TestGroupOnThreeRelays(t *testing.T) {
 	if testing.Short() {
 		t.Skip("31 clients on three relays")
 	}
-	a, b, c := startTestRelay(t), startTestRelay(t), startTestRelay(t)
-	a.node.SetPeers([]peers.Peer{b.peer()})
-	b.node.SetPeers([]peers.Peer{a.peer(), c.peer()})
-	c.node.SetPeers([]peers.Peer{b.peer()})
-	relays := []*testRelay{a, b, c}
-	testutil.Eventually(t, 20*time.Second, "the relays linked", func() bool {
-		return len(a.node.FloodLinks()) == 1 && len(b.node.FloodLinks()) == 2 && len(c.node.FloodLinks()) == 1
-	})
+	relays := relaytest.StartChain(t, 3, peers.SchemeQUIC) // A - B - C
 
 	const n = 31
 	const admin, removed, offline, added = 0, 5, 7, 30
@@ -174,7 +127,7 @@ func TestGroupOnThreeRelays(t *testing.T) {
 	for i := range n {
 		fps[i] = testFP(i)
 		sets[i] = NewSet(testCfg(fps[i]))
-		cl, err := peers.DialClient(ctx, relays[i%3].addr())
+		cl, err := peers.DialClient(ctx, relays[i%3].Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
