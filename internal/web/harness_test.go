@@ -7,17 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/internal/testutil"
+	"github.com/echorelay/echorelay/internal/testutil/relaytest"
 	"github.com/echorelay/echorelay/peers"
-	"github.com/echorelay/echorelay/store"
-	"github.com/echorelay/echorelay/store/relaystore"
 )
 
 var wasmDir string // the test run's own build of the WebAssembly (buildWasm)
@@ -30,39 +27,21 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// relay is a real relay in this process (SQLite store, QUIC and TCP+TLS on 127.0.0.1) with
-// the web handler on its own loopback listener.
+// relay is a real relay in this process (relaytest: SQLite store, QUIC and TCP+TLS on
+// 127.0.0.1) with the web handler on its own loopback listener.
 type relay struct {
-	t    *testing.T
+	*relaytest.Relay
 	id   *peers.Identity
 	node *peers.Node
 	web  string // http://127.0.0.1:PORT
-	stop func()
 }
 
-func (r *relay) addr() string { return "127.0.0.1:" + strconv.Itoa(r.node.Port()) }
+func (r *relay) addr() string { return r.Addr() }
 
 func startRelay(t *testing.T, wasm, wasmExec []byte) *relay {
 	t.Helper()
-	dir := t.TempDir()
-	id, err := peers.LoadOrCreateIdentity(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(filepath.Join(dir, "cache.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := peers.New(peers.Config{Identity: id, Relay: echo.NewRelay(echo.Config{Store: relaystore.New(st)}),
-		Listen: "127.0.0.1:0"})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { n.Run(ctx); close(done) }()
-	h, err := New(Options{Node: n, RelayPort: n.Port(), Fingerprint: id.Fingerprint, Wasm: wasm, WasmExec: wasmExec})
+	rr := relaytest.Start(t)
+	h, err := New(Options{Node: rr.Node, RelayPort: rr.Node.Port(), Fingerprint: rr.ID.Fingerprint, Wasm: wasm, WasmExec: wasmExec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,38 +52,21 @@ func startRelay(t *testing.T, wasm, wasmExec []byte) *relay {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: testutil.Timeout(10 * time.Second)}
 	served := make(chan struct{})
 	go func() { srv.Serve(ln); close(served) }()
-	r := &relay{t: t, id: id, node: n, web: "http://" + ln.Addr().String()}
-	r.stop = func() {
-		cancel()
-		n.Close()
-		<-done
+	t.Cleanup(func() { // before relaytest's cleanup stops the node and closes the store
 		sctx, scancel := context.WithTimeout(context.Background(), testutil.Timeout(5*time.Second))
 		defer scancel()
 		srv.Shutdown(sctx)
 		srv.Close()
 		<-served
-		st.Close()
-	}
-	t.Cleanup(r.stop)
-	return r
+	})
+	return &relay{Relay: rr, id: rr.ID, node: rr.Node, web: "http://" + ln.Addr().String()}
 }
 
-// link makes a and b neighbours (both list each other with the fingerprint pin) and waits
-// until the link is up.
+// link makes a and b neighbours (both list each other over TCP+TLS with the fingerprint pin)
+// and waits until the link is up.
 func link(t *testing.T, a, b *relay) {
 	t.Helper()
-	line := func(r *relay) []peers.Peer {
-		ps, err := peers.ParsePeers(strings.NewReader("tls://" + r.addr() + " " + r.id.Fingerprint + "\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ps
-	}
-	a.node.SetPeers(line(b))
-	b.node.SetPeers(line(a))
-	testutil.Eventually(t, 30*time.Second, "the two relays to link", func() bool {
-		return len(a.node.FloodLinks()) == 1 && len(b.node.FloodLinks()) == 1
-	})
+	relaytest.Chain(t, peers.SchemeTLS, a.Relay, b.Relay)
 }
 
 var (
