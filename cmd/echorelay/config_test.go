@@ -10,14 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/echorelay/echorelay/internal/config"
+	"github.com/echorelay/echorelay/internal/relayd"
 )
 
 // load runs the real serve option table on args with the given config file text (none if "").
-func load(t *testing.T, conf string, args ...string) (serveConfig, *flag.FlagSet, configSources, error) {
+func load(t *testing.T, conf string, args ...string) (serveConfig, *flag.FlagSet, config.Sources, error) {
 	t.Helper()
 	dir := t.TempDir()
 	if conf != "" {
-		if err := os.WriteFile(filepath.Join(dir, ConfigFileName), []byte(conf), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, relayd.ConfigFileName), []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -35,7 +38,7 @@ func TestConfigPrecedence(t *testing.T) {
 	if c.MailboxBytes != 5000000 || c.Admin != DefaultAdmin || c.HistoryInterval != time.Minute {
 		t.Fatalf("defaults lost: %+v", c)
 	}
-	if src.Of("max-blob") != "flag --max-blob" || !strings.HasSuffix(src.Of("max-store"), ConfigFileName+":1") || src.Of("listen") != "default" {
+	if src.Of("max-blob") != "flag --max-blob" || !strings.HasSuffix(src.Of("max-store"), relayd.ConfigFileName+":1") || src.Of("listen") != "default" {
 		t.Errorf("sources: %+v", src.From)
 	}
 	if c.Peers != filepath.Join(c.Data, "peers") {
@@ -108,7 +111,7 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	printConfig(&out, fs, src)
+	relayd.PrintConfig(&out, fs, src, version)
 	text := out.String()
 	if strings.Contains(text, "0123456789abcdef0123") {
 		t.Fatalf("the token is printed:\n%s", text)
@@ -151,7 +154,7 @@ func TestConfigExampleDocumentsEveryKey(t *testing.T) {
 		}
 	}
 	fs.VisitAll(func(f *flag.Flag) {
-		if !configRules.NotInFile[f.Name] && !documented[f.Name] {
+		if !relayd.ConfigRules.NotInFile[f.Name] && !documented[f.Name] {
 			t.Errorf("rpi/echorelay.conf.example does not document the key %q: add a commented `# %s = default` line with a sentence on what it does", f.Name, f.Name)
 		}
 	})

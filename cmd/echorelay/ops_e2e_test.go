@@ -19,6 +19,7 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/internal/admin"
+	"github.com/echorelay/echorelay/internal/relayd"
 	"github.com/echorelay/echorelay/internal/testutil"
 )
 
@@ -367,12 +368,12 @@ func TestConfigAndStatusCLI(t *testing.T) {
 	if code != 1 || errOut != "echorelay: max-blob = 5: must be between 1024 and 67108864\nhint: max-blob comes from flag --max-blob; run `echorelay serve --help` for what it means\n" {
 		t.Errorf("--max-blob 5: exit %d\n%s", code, errOut)
 	}
-	os.WriteFile(filepath.Join(dir, ConfigFileName), []byte("# test\nmax-store = 2000000\nmax-ttl = 1y\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, relayd.ConfigFileName), []byte("# test\nmax-store = 2000000\nmax-ttl = 1y\n"), 0o644)
 	_, errOut, code = runCLI(t, nil, "serve", "--data", dir)
-	if code != 1 || !strings.Contains(errOut, ConfigFileName+":3: max-ttl = 1y: not a duration") || !strings.Contains(errOut, "hint: ") {
+	if code != 1 || !strings.Contains(errOut, relayd.ConfigFileName+":3: max-ttl = 1y: not a duration") || !strings.Contains(errOut, "hint: ") {
 		t.Errorf("bad config file: exit %d\n%s", code, errOut)
 	}
-	os.WriteFile(filepath.Join(dir, ConfigFileName), []byte("# test\nmax-store = 2000000\nmax-ttl = 48h\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, relayd.ConfigFileName), []byte("# test\nmax-store = 2000000\nmax-ttl = 48h\n"), 0o644)
 	out, errOut, code := runCLI(t, nil, "serve", "--data", dir, "--max-ttl", "2h", "--print-config")
 	if code != 0 {
 		t.Fatalf("--print-config: exit %d %s", code, errOut)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/echorelay/echorelay/echo"
 	"github.com/echorelay/echorelay/internal/admin"
+	"github.com/echorelay/echorelay/internal/config"
 	"github.com/echorelay/echorelay/internal/relayd"
 	"github.com/echorelay/echorelay/peers"
 	"github.com/echorelay/echorelay/store"
@@ -36,7 +37,7 @@ func cmdServe(args []string) error {
 		return err
 	}
 	if c.PrintConfig {
-		printConfig(os.Stdout, fs, src)
+		relayd.PrintConfig(os.Stdout, fs, src, version)
 		return nil
 	}
 	return serve(c)
@@ -76,7 +77,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.Pprof, "pprof", "", "debugging: serve Go's net/http/pprof profiles on this loopback HOST:PORT (off by default; only in a developer build: go build -tags pprof ./cmd/echorelay)")
 	// Operator experience (config.go, internal/relayd/admin.go). Every flag above and below is a key of the
 	// config file; validation ranges are in relayd.Checks.
-	fs.StringVar(&c.ConfigFile, "config", "", "config file of key = value lines whose keys are these flag names; flags win over it (default DATA/"+ConfigFileName+" if present)")
+	fs.StringVar(&c.ConfigFile, "config", "", "config file of key = value lines whose keys are these flag names; flags win over it (default DATA/"+relayd.ConfigFileName+" if present)")
 	fs.BoolVar(&c.PrintConfig, "print-config", false, "print the effective configuration (defaults, config file, flags) in the config file format and exit")
 	fs.StringVar(&c.Name, "name", relayd.DefaultName(), "the relay's name on its status page and in /metrics (the host name unless set)")
 	fs.BoolVar(&c.AdminLAN, "admin-lan", false, "allow --admin on a non-loopback address; every request then needs the admin token")
@@ -88,11 +89,11 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 
 // loadServeConfig applies defaults, the config file and the flags, in that order, and checks
 // the result (relayd.LoadConfig).
-func loadServeConfig(args []string) (serveConfig, *flag.FlagSet, configSources, error) {
+func loadServeConfig(args []string) (serveConfig, *flag.FlagSet, config.Sources, error) {
 	var c serveConfig
 	fs := serveFlags(&c)
 	if err := parseFlags(fs, args); err != nil {
-		return c, fs, configSources{From: map[string]string{}}, err
+		return c, fs, config.Sources{From: map[string]string{}}, err
 	}
 	src, err := relayd.LoadConfig(fs, &c.Config, c.ConfigFile)
 	return c, fs, src, err
