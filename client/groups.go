@@ -561,7 +561,7 @@ func (c *Client) syncGroups(ctx context.Context, set *group.Set, tr *groupTransp
 			}
 		}
 		for _, et := range g.EpochTags(tr.now) {
-			scope := fmt.Sprintf("group:%x:%d", id[:8], et.Epoch)
+			scope := groupScope(id, et.Epoch)
 			for _, r := range relays {
 				cn, err := tr.s.conn(r.addr, r.fp)
 				if err != nil {
@@ -598,6 +598,9 @@ func (c *Client) syncGroups(ctx context.Context, set *group.Set, tr *groupTransp
 	}
 	return failed, nil
 }
+
+// groupScope names the cursor of one epoch of a group at a relay.
+func groupScope(id group.ID, epoch uint32) string { return fmt.Sprintf("group:%x:%d", id[:8], epoch) }
 
 // groupEvents turns an Update into events: texts, reassembled files, changes and refusals.
 func (c *Client) groupEvents(g *group.Group, upd group.Update, now time.Time, emit func(Event)) {

@@ -59,7 +59,7 @@ func (c *Client) groupBellTags(now time.Time) (map[groupRelay][]echo.Tag, map[st
 		}
 		id := g.ID()
 		for _, et := range g.EpochTags(now) {
-			scopes = append(scopes, fmt.Sprintf("group:%x:%d", id[:8], et.Epoch))
+			scopes = append(scopes, groupScope(id, et.Epoch))
 			for _, t := range et.Tags {
 				tags = append(tags, echo.Tag(t))
 			}
