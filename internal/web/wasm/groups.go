@@ -110,9 +110,10 @@ func (a *app) opGroupNew(v js.Value) (any, error) {
 	return js.ValueOf(groupFields(c, info)), nil
 }
 
-// groupOp runs one change of a group's membership and saves what it changed.
-// rewatch: the change moves the group's tags, so the subscription starts again.
-func (a *app) groupOp(v js.Value, rewatch bool, op func(context.Context, *client.Client, string) error) (any, error) {
+// groupOp runs one operation on a group and saves what it changed; its result (nil: none)
+// goes to the page. rewatch: the operation moves the group's tags, so the subscription starts
+// again.
+func (a *app) groupOp(v js.Value, rewatch bool, op func(context.Context, *client.Client, string) (map[string]any, error)) (any, error) {
 	c, err := a.client()
 	if err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func (a *app) groupOp(v js.Value, rewatch bool, op func(context.Context, *client
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	err = op(ctx, c, id)
+	res, err := op(ctx, c, id)
 	if serr := a.after(); err == nil {
 		err = serr
 	}
@@ -133,24 +134,27 @@ func (a *app) groupOp(v js.Value, rewatch bool, op func(context.Context, *client
 	if rewatch {
 		a.watchAgain()
 	}
-	return js.ValueOf(map[string]any{}), nil
+	if res == nil {
+		res = map[string]any{}
+	}
+	return js.ValueOf(res), nil
 }
 
 func (a *app) opGroupAdd(v js.Value) (any, error) {
-	return a.groupOp(v, true, func(ctx context.Context, c *client.Client, id string) error {
-		return c.AddToGroup(ctx, id, str(v, "friend"))
+	return a.groupOp(v, true, func(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
+		return nil, c.AddToGroup(ctx, id, str(v, "friend"))
 	})
 }
 
 func (a *app) opGroupRemove(v js.Value) (any, error) {
-	return a.groupOp(v, true, func(ctx context.Context, c *client.Client, id string) error {
-		return c.RemoveFromGroup(ctx, id, str(v, "member"))
+	return a.groupOp(v, true, func(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
+		return nil, c.RemoveFromGroup(ctx, id, str(v, "member"))
 	})
 }
 
 func (a *app) opGroupLeave(v js.Value) (any, error) {
-	return a.groupOp(v, true, func(ctx context.Context, c *client.Client, id string) error {
-		return c.LeaveGroup(ctx, id)
+	return a.groupOp(v, true, func(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
+		return nil, c.LeaveGroup(ctx, id)
 	})
 }
 
@@ -199,24 +203,13 @@ func (a *app) opGroupMembers(v js.Value) (any, error) {
 // accepts it becomes the friend args.name and, at this client's next read of the relay, a
 // member of the group.
 func (a *app) opGroupInvite(v js.Value) (any, error) {
-	c, err := a.client()
-	if err != nil {
-		return nil, err
-	}
-	id, err := groupID(v)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	inv, err := c.GroupInvite(ctx, id, a.relay, str(v, "name"), str(v, "as"))
-	if serr := a.after(); err == nil {
-		err = serr
-	}
-	if err != nil {
-		return nil, err
-	}
-	return js.ValueOf(map[string]any{"code": inv.Code()}), nil
+	return a.groupOp(v, false, func(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
+		inv, err := c.GroupInvite(ctx, id, a.relay, str(v, "name"), str(v, "as"))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"code": inv.Code()}, nil
+	})
 }
 
 // opGroupHistory gives the group's messages, oldest first, each incoming one with its
@@ -248,15 +241,15 @@ func (a *app) opGroupHistory(v js.Value) (any, error) {
 }
 
 func (a *app) opGroupSendText(v js.Value) (any, error) {
-	return a.groupOp(v, false, func(ctx context.Context, c *client.Client, id string) error {
-		return c.SendGroupText(ctx, id, str(v, "text"))
+	return a.groupOp(v, false, func(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
+		return nil, c.SendGroupText(ctx, id, str(v, "text"))
 	})
 }
 
 func (a *app) opGroupSendFile(v js.Value) (any, error) {
 	data := bytesOf(v.Get("data"))
-	return a.groupOp(v, false, func(ctx context.Context, c *client.Client, id string) error {
+	return a.groupOp(v, false, func(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
 		_, err := c.SendGroupFile(ctx, id, str(v, "fileName"), data)
-		return err
+		return nil, err
 	})
 }
