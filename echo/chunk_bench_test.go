@@ -1,10 +1,7 @@
 package echo
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"io"
 	"testing"
 )
 
@@ -15,22 +12,7 @@ func BenchmarkReadFrameLarge(b *testing.B) {
 	for _, n := range []int{32 << 10, 256 << 10, DefaultMaxBlob} {
 		b.Run(fmt.Sprintf("%dKiB", n>>10), func(b *testing.B) {
 			frame := AppendFrame(nil, FrameBlob, make([]byte, n))
-			stream := bytes.Repeat(frame, 8)
-			src := bytes.NewReader(stream)
-			r := bufio.NewReaderSize(src, 4<<10)
-			b.SetBytes(int64(len(frame)))
-			b.ReportAllocs()
-			for b.Loop() {
-				f, err := ReadFrame(r, DefaultMaxBlob+MaxFrameExtra)
-				if err == io.EOF {
-					src.Reset(stream)
-					r.Reset(src)
-					f, err = ReadFrame(r, DefaultMaxBlob+MaxFrameExtra)
-				}
-				if err != nil || len(f.Body) != n {
-					b.Fatal(err)
-				}
-			}
+			benchReadFrames(b, frame, 8, 4<<10, func(f Frame) bool { return len(f.Body) == n })
 		})
 	}
 }

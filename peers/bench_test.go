@@ -44,6 +44,12 @@ func benchNode(b *testing.B) *Node {
 // client's SUBMIT, the link's reader, validation, ID, group commit (synchronous=FULL) and the
 // durable ACK, with 256 Puts in flight on one link (its window). Allocations count both ends.
 func BenchmarkClientPut(b *testing.B) {
+	benchPuts(b, 1024-47, 1024, Window)
+}
+
+// benchPuts puts b.N blobs of size payload bytes (setBytes counted per put) into one node over
+// one client link, inflight at a time, and reports the process's CPU per put.
+func benchPuts(b *testing.B, size, setBytes, inflight int) {
 	n := benchNode(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -52,17 +58,17 @@ func BenchmarkClientPut(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	payload := make([]byte, 1024-47)
+	payload := make([]byte, size)
 	rand.Read(payload)
 	expiry := time.Now().Add(time.Hour).Unix()
 	var seq atomic.Uint64
 	var wg sync.WaitGroup
-	b.SetBytes(1024)
+	b.SetBytes(int64(setBytes))
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	var next atomic.Int64
-	for range Window {
+	for range inflight {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
