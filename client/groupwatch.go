@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/echorelay/echorelay/echo"
-	"github.com/echorelay/echorelay/echo/seal"
 )
 
 // groupBell is Watch's subscription to the groups' tags: on each relay where this client reads,
@@ -116,10 +115,7 @@ func (c *Client) ringGroupBell(ctx context.Context, old *groupBell, wake chan<- 
 	}
 	bctx, cancel := context.WithCancel(ctx)
 	b := &groupBell{key: key, cancel: cancel, alive: len(byRelay)}
-	// Until a minute into the next day, whose tags are new (relative to the client's clock,
-	// which tests may hold still).
-	next := time.Unix(int64(seal.Epoch(now)+1)*int64(seal.EpochLength/time.Second), 0)
-	listen := next.Sub(now) + time.Minute
+	listen := listenFor(now)
 	for r, tags := range byRelay {
 		b.wg.Add(1)
 		go func() {

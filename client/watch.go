@@ -98,8 +98,7 @@ func (c *Client) watchRelay(ctx context.Context, addr string, cn Conn, fs, frien
 		if len(tags) > echo.MaxTagsPerReq {
 			tags = tags[:echo.MaxTagsPerReq]
 		}
-		next := time.Unix(int64(seal.Epoch(now)+1)*int64(seal.EpochLength/time.Second), 0)
-		sctx, cancel := context.WithDeadline(ctx, next.Add(time.Minute))
+		sctx, cancel := context.WithTimeout(ctx, listenFor(now))
 		err := cn.Subscribe(sctx, tags, after, func(it echo.Item) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -128,4 +127,12 @@ func (c *Client) watchRelay(ctx context.Context, addr string, cn Conn, fs, frien
 		}
 	}
 	return nil
+}
+
+// listenFor is how long a subscription for the tags of now's epoch lasts: until a minute into
+// the next epoch, whose tags are new. It is relative to the client's clock (which tests may
+// hold still), so a clock behind the real time cannot make it end at once, again and again.
+func listenFor(now time.Time) time.Duration {
+	next := time.Unix(int64(seal.Epoch(now)+1)*int64(seal.EpochLength/time.Second), 0)
+	return next.Sub(now) + time.Minute
 }
